@@ -1,0 +1,1 @@
+"""edge's own subcommands; each module defines ``register(subparsers)``."""

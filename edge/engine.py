@@ -1,0 +1,136 @@
+"""`Engine`: one LiteRT interpreter running a segmentation model, float32 or int8, on CPU or Edge TPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.interpreter import make_interpreter
+from edge.labels import NUM_CLASSES
+
+DEFAULT_MODEL = Path(__file__).with_name("models") / "tlfseg_unet_int8.tflite"
+_TFLITE_ID = b"TFL3"
+_EDGETPU_OP = "edgetpu-custom-op"
+
+
+class ModelError(ValueError):
+    """The model file is missing, corrupt, or not a segmentation model this runtime can serve."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    scale: float
+    zero_point: int
+
+    @property
+    def quantized(self) -> bool:
+        return self.dtype in (np.int8, np.uint8) and self.scale > 0
+
+
+def _spec(detail: dict) -> TensorSpec:
+    scale, zero = detail.get("quantization", (0.0, 0))
+    return TensorSpec(tuple(int(v) for v in detail["shape"]), np.dtype(detail["dtype"]), float(scale), int(zero))
+
+
+class Engine:
+    """Runs a `.tflite` model mapping a (1, H, W, 1) image to (1, H, W, NUM_CLASSES) class scores."""
+
+    def __init__(self, model_path: str | Path | None = None, threads: int | None = 1, delegate: str | None = None):
+        self.model_path = Path(model_path) if model_path is not None else DEFAULT_MODEL
+        self._check_file(self.model_path)
+        try:
+            self.interpreter, self.backend = make_interpreter(str(self.model_path), threads, delegate)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            if "delegate" in str(exc).lower() or "Edge TPU" in str(exc):
+                raise
+            raise ModelError(f"{self.model_path}: not a loadable .tflite model ({exc})") from None
+        self.delegate = delegate
+        self.threads = threads
+        self._check_edgetpu(delegate)
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise ModelError(f"{self.model_path}: expected 1 input and 1 output, got {len(inputs)} and {len(outputs)}")
+        self._in_index, self._out_index = inputs[0]["index"], outputs[0]["index"]
+        self.input, self.output = _spec(inputs[0]), _spec(outputs[0])
+        self._check_shapes()
+
+    @staticmethod
+    def _check_file(path: Path) -> None:
+        if not path.is_file():
+            raise ModelError(f"model file not found: {path}")
+        with path.open("rb") as fh:
+            head = fh.read(8)
+        if len(head) < 8 or head[4:8] != _TFLITE_ID:
+            raise ModelError(f"{path}: not a TensorFlow Lite flatbuffer (missing 'TFL3' identifier)")
+
+    def _check_edgetpu(self, delegate: str | None) -> None:
+        ops = {op["op_name"] for op in self.op_details()}
+        compiled = _EDGETPU_OP in ops
+        if delegate == "edgetpu" and not compiled:
+            raise ModelError(
+                f"{self.model_path}: not compiled for the Edge TPU; run `edgetpu_compiler` on the int8 model first"
+            )
+        if compiled and delegate != "edgetpu":
+            raise ModelError(f"{self.model_path}: compiled for the Edge TPU; run it with --delegate edgetpu")
+
+    def _check_shapes(self) -> None:
+        i, o = self.input.shape, self.output.shape
+        if len(i) != 4 or i[0] != 1 or i[3] != 1:
+            raise ModelError(f"{self.model_path}: input shape {list(i)} is not [1, H, W, 1]")
+        if len(o) != 4 or o[0] != 1 or o[1:3] != i[1:3] or o[3] != NUM_CLASSES:
+            raise ModelError(f"{self.model_path}: output shape {list(o)} is not [1, {i[1]}, {i[2]}, {NUM_CLASSES}]")
+        for name, spec in (("input", self.input), ("output", self.output)):
+            if spec.dtype not in (np.float32, np.int8, np.uint8):
+                raise ModelError(f"{self.model_path}: {name} type {spec.dtype} is not float32, int8 or uint8")
+
+    def op_details(self) -> list[dict]:
+        """The model's operators (name, inputs, outputs), as the interpreter reports them."""
+        return self.interpreter._get_ops_details()
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """(height, width) the model takes."""
+        return self.input.shape[1], self.input.shape[2]
+
+    @property
+    def precision(self) -> str:
+        return str(self.input.dtype) if self.input.quantized else "float32"
+
+    def _quantize(self, x: np.ndarray) -> np.ndarray:
+        spec = self.input
+        if not spec.quantized:
+            return x.astype(np.float32, copy=False)
+        info = np.iinfo(spec.dtype)
+        q = np.rint(x * np.float32(1.0 / spec.scale)) + spec.zero_point
+        return np.clip(q, info.min, info.max).astype(spec.dtype)
+
+    def run_raw(self, x: np.ndarray) -> np.ndarray:
+        """Run on a float32 (H, W) input in [0, 1]; return the raw output tensor (H, W, C) in its own dtype."""
+        if x.shape != self.input_size:
+            raise ValueError(f"input is {x.shape}, the model takes {self.input_size}")
+        self.interpreter.set_tensor(self._in_index, self._quantize(x)[None, :, :, None])
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self._out_index)[0]
+
+    def dequantize(self, raw: np.ndarray) -> np.ndarray:
+        """Raw output -> float32 class probabilities."""
+        spec = self.output
+        if not spec.quantized:
+            return raw.astype(np.float32, copy=False)
+        return (raw.astype(np.float32) - spec.zero_point) * np.float32(spec.scale)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """float32 (H, W) input -> float32 (H, W, C) class probabilities."""
+        return self.dequantize(self.run_raw(x))
+
+    def describe(self) -> str:
+        h, w = self.input_size
+        return (
+            f"{self.model_path.name}: {self.precision} {h}x{w}, backend {self.backend}, "
+            f"threads {self.threads}, delegate {self.delegate or 'none (CPU, XNNPACK)'}"
+        )

@@ -1,0 +1,49 @@
+"""`Segmenter`: frame -> preprocess -> Engine -> postprocess, each stage timed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.engine import Engine
+from edge.postprocess import to_native
+from edge.preprocess import Preprocessor
+from edge.roi import Box
+
+
+@dataclass
+class Segmentation:
+    labels: np.ndarray  #: uint8 (H, W) class map in the native frame
+    probs: np.ndarray  #: float32 (h, w, C) probabilities at the model's resolution
+    roi: Box  #: where the model's input was cut from
+    grey: np.ndarray  #: the grey frame
+    timings_ms: dict[str, float] = field(default_factory=dict)  #: preprocess / inference / postprocess
+
+
+class Segmenter:
+    """The per-frame pipeline shared by `tlfseg predict`, the live runtime, the bridge and benchmarks."""
+
+    def __init__(
+        self,
+        model: str | Path | Engine | None = None,
+        roi: Box | None = None,
+        threads: int | None = 1,
+        delegate: str | None = None,
+        order: str = "bgr",
+    ) -> None:
+        self.engine = model if isinstance(model, Engine) else Engine(model, threads=threads, delegate=delegate)
+        self.preprocessor = Preprocessor(self.engine.input_size, roi=roi, order=order)
+
+    def __call__(self, frame: np.ndarray, roi: Box | None = None) -> Segmentation:
+        t0 = time.perf_counter()
+        pre = self.preprocessor(frame, roi)
+        t1 = time.perf_counter()
+        probs = self.engine.infer(pre.tensor)
+        t2 = time.perf_counter()
+        labels = to_native(probs, pre.roi, pre.grey.shape)
+        t3 = time.perf_counter()
+        timings = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
+        return Segmentation(labels, probs, pre.roi, pre.grey, timings)

@@ -1,0 +1,167 @@
+"""Data import: image/mask folders -> 3-class label maps, deterministic splits, model-ready arrays."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import edge.labels
+import edge.preprocess
+import edge.roi
+from edge.labels import IGNORE, band_mask_to_classes, validate_labels
+from edge.preprocess import prepare_input, prepare_labels, to_grey
+from edge.roi import detect_bmode_roi
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: Where the shared real data set lives, relative to the project root.
+DL_TRACK_APO = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dl_track_apo"
+
+
+class DataError(ValueError):
+    """An image or mask that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    image: Path
+    mask: Path
+    kind: str  #: "band" (binary band mask, converted per column) or "classes" (0/1/2 values)
+    colours: tuple[tuple[tuple[int, int, int], int], ...] | None = None  #: BGR colour -> class, for "classes"
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an 8-bit image as stored (grey or BGR); DataError if unreadable."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DataError(f"{path}: unreadable image")
+    if img.dtype != np.uint8:
+        raise DataError(f"{path}: not an 8-bit image ({img.dtype})")
+    return img
+
+
+def read_labels(sample: Sample) -> np.ndarray:
+    """The sample's native 3-class label map (0/1/2, IGNORE)."""
+    raw = read_image(sample.mask)
+    if sample.kind == "band":
+        return band_mask_to_classes(to_grey(raw))
+    if sample.colours:
+        if raw.ndim != 3:
+            raise DataError(f"{sample.mask}: a colour map was given but the mask is not a colour image")
+        labels = np.full(raw.shape[:2], IGNORE, np.uint8)
+        known = np.zeros(raw.shape[:2], bool)
+        for bgr, cls in sample.colours:
+            hit = np.all(raw[..., :3] == np.array(bgr, np.uint8), axis=-1)
+            labels[hit], known = cls, known | hit
+        if not known.all():
+            odd = np.unique(raw[..., :3][~known].reshape(-1, 3), axis=0)[:5].tolist()
+            raise DataError(f"{sample.mask}: colours not in the colour map, e.g. {odd}")
+        return labels
+    labels = to_grey(raw)
+    try:
+        validate_labels(labels, str(sample.mask))
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    return labels
+
+
+def _pairs(images_dir: Path, masks_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
+    if not images_dir.is_dir():
+        raise DataError(f"image folder not found: {images_dir}")
+    if not masks_dir.is_dir():
+        raise DataError(f"mask folder not found: {masks_dir}")
+    masks = {p.stem: p for p in masks_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    pairs, problems = [], []
+    for img in sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        if img.stem in masks:
+            pairs.append((img.stem, img, masks[img.stem]))
+        else:
+            problems.append(f"{img.name}: no mask named {img.stem}.* in {masks_dir}")
+    if not pairs:
+        raise DataError(f"no image/mask pairs in {images_dir} and {masks_dir}")
+    return pairs, problems
+
+
+def load_folder(
+    images_dir: str | Path, masks_dir: str | Path, colour_map: str | Path | None = None
+) -> tuple[list[Sample], list[str]]:
+    """An annotation-tool export: masks with values 0/1/2 (255 = ignore), or colours mapped by a JSON file.
+
+    The colour map is ``{"#rrggbb": class, ...}``. Returns the samples and the problems found (images
+    without a mask), which the caller reports; the other images are still used.
+    """
+    colours = None
+    if colour_map is not None:
+        table = json.loads(Path(colour_map).read_text())
+        colours = tuple(((int(k[5:7], 16), int(k[3:5], 16), int(k[1:3], 16)), int(v)) for k, v in table.items())
+    pairs, problems = _pairs(Path(images_dir), Path(masks_dir))
+    return [Sample(n, i, m, "classes", colours) for n, i, m in pairs], problems
+
+
+def load_dl_track_apo(root: str | Path = DL_TRACK_APO) -> tuple[list[Sample], list[str]]:
+    """The shared aponeurosis set: binary band masks, mapped to the 3 classes per its README."""
+    root = Path(root)
+    pairs, problems = _pairs(root / "images", root / "masks")
+    return [Sample(n, i, m, "band") for n, i, m in pairs], problems
+
+
+def split(names: list[str], seed: int = 0, fractions: tuple[float, float] = (0.7, 0.15)) -> dict[str, list[str]]:
+    """Deterministic train / val / test split of sample names by a seed (test takes the rest)."""
+    order = sorted(names)
+    random.Random(seed).shuffle(order)
+    n_train = round(len(order) * fractions[0])
+    n_val = round(len(order) * fractions[1])
+    return {
+        "train": sorted(order[:n_train]),
+        "val": sorted(order[n_train : n_train + n_val]),
+        "test": sorted(order[n_train + n_val :]),
+    }
+
+
+def layout(image: np.ndarray) -> str:
+    """A scanner-layout key for reporting: the capture's size and colour mode."""
+    return f"{image.shape[1]}x{image.shape[0]}{'c' if image.ndim == 3 else 'g'}"
+
+
+def load_arrays(
+    samples: list[Sample], size: tuple[int, int], cache_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
+    """Samples -> X float32 (N, H, W, 1), Y uint8 (N, H, W) through the edge preprocessing (auto ROI).
+
+    Returns X, Y, the names used and the problems (unreadable files, bad masks) that were skipped.
+    Cached by content key in `cache_dir` when given.
+    """
+    code = b"".join(Path(m.__file__).read_bytes() for m in (edge.preprocess, edge.roi, edge.labels))
+    spec = json.dumps([size, [(s.name, str(s.mask), s.kind) for s in samples]]).encode()
+    key = hashlib.sha1(code + spec).hexdigest()[:16]  # preprocessing code is part of the key
+    cache = cache_dir / f"arrays_{key}.npz" if cache_dir else None
+    if cache is not None and cache.exists():
+        data = np.load(cache, allow_pickle=False)
+        return data["x"], data["y"], data["names"].tolist(), data["problems"].tolist()
+    xs, ys, names, problems = [], [], [], []
+    for s in samples:
+        try:
+            image = read_image(s.image)
+            labels = read_labels(s)
+            if labels.shape != image.shape[:2]:
+                raise DataError(f"{s.mask}: mask is {labels.shape[::-1]}, image is {image.shape[1::-1]}")
+            roi = detect_bmode_roi(image)
+            xs.append(prepare_input(to_grey(image), roi, size))
+            ys.append(prepare_labels(labels, roi, size))
+            names.append(s.name)
+        except (DataError, ValueError) as exc:
+            problems.append(f"{s.name}: {exc}")
+    if not xs:
+        raise DataError("no usable samples: " + "; ".join(problems[:3]))
+    x = np.stack(xs)[..., None].astype(np.float32)
+    y = np.stack(ys).astype(np.uint8)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, x=x, y=y, names=np.array(names), problems=np.array(problems, dtype=str))
+    return x, y, names, problems

@@ -1,0 +1,16 @@
+"""Import TensorFlow the one way QAT works: legacy Keras (tf_keras) selected before TensorFlow loads."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+try:
+    import tensorflow as tf
+    import tf_keras as keras
+except ImportError as exc:  # pragma: no cover - exercised through the CLI's extra check
+    raise ImportError("the training pipeline needs the train extra: pip install 'tlfseg[train]'") from exc
+
+__all__ = ["tf", "keras"]

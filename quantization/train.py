@@ -1,0 +1,223 @@
+"""Training with the paper's recipe (categorical cross-entropy over labelled pixels, Adam, batch 16, 200 epochs),
+resumable after an interruption, with early stopping on request and the training curves as a picture."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge.labels import IGNORE
+from quantization.data import load_arrays, load_dl_track_apo, load_folder, split
+from quantization.tfenv import keras, tf
+from quantization.unet import build_unet
+
+
+@dataclass
+class TrainConfig:
+    base_filters: int = 64  #: the paper's width
+    input_size: tuple[int, int] = (256, 256)
+    epochs: int = 200
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    seed: int = 0
+    augment: bool = False  #: the paper trained without augmentation
+    patience: int | None = None  #: early stopping on validation loss (None = off, as in the paper)
+    fractions: tuple[float, float] = (0.7, 0.15)  #: train / val; test takes the rest
+    data: str = "dl_track_apo"  #: "dl_track_apo" or "IMAGES_DIR:MASKS_DIR[:COLOURS.json]"
+    limit: int | None = None  #: use only the first N samples (smoke tests)
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        raw = json.loads(path.read_text())
+        raw["input_size"] = tuple(raw["input_size"])
+        raw["fractions"] = tuple(raw["fractions"])
+        return cls(**raw)
+
+
+def load_samples(data: str):
+    if data == "dl_track_apo":
+        return load_dl_track_apo()
+    parts = data.split(":")
+    return load_folder(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+
+
+def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
+    """Load, split (written to split.json) and preprocess the data; returns arrays per split."""
+    samples, problems = load_samples(cfg.data)
+    samples = samples[: cfg.limit] if cfg.limit else samples
+    by_name = {s.name: s for s in samples}
+    split_file = run_dir / "split.json"
+    if split_file.exists():
+        parts = json.loads(split_file.read_text())
+    else:
+        parts = split(sorted(by_name), cfg.seed, cfg.fractions)
+        split_file.write_text(json.dumps(parts, indent=1))
+    out = {"problems": problems}
+    cache = run_dir.parent / ".cache"
+    for part, names in parts.items():
+        if not names:
+            continue
+        x, y, used, skipped = load_arrays([by_name[n] for n in names], cfg.input_size, cache)
+        out[part] = (x, y, used)
+        out["problems"] += skipped
+    for p in out["problems"]:
+        print(f"skipped: {p}", flush=True)
+    return out
+
+
+def _weights(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sparse targets with IGNORE replaced by 0, and per-pixel weights that exclude IGNORE."""
+    valid = y != IGNORE
+    return np.where(valid, y, 0).astype(np.int32), valid.astype(np.float32)
+
+
+def _augment(x, y, w):
+    """Anatomy-preserving augmentation: horizontal flip, gain, gamma, multiplicative speckle."""
+    flip = tf.random.uniform(()) < 0.5
+    x, y, w = (tf.cond(flip, lambda t=t: tf.reverse(t, [1]), lambda t=t: t) for t in (x, y, w))
+    x = x * tf.random.uniform((), 0.75, 1.25)
+    x = tf.pow(tf.clip_by_value(x, 0.0, 1.0), tf.random.uniform((), 0.75, 1.33))
+    x = x * tf.random.normal(tf.shape(x), 1.0, tf.random.uniform((), 0.0, 0.15))
+    return tf.clip_by_value(x, 0.0, 1.0), y, w
+
+
+def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, augment: bool, seed: int):
+    t, w = _weights(y)
+    ds = tf.data.Dataset.from_tensor_slices((x, t, w))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def compile_model(model, learning_rate: float):
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def plot_curves(history_csv: Path, out_png: Path, title: str) -> None:
+    """Loss and accuracy per epoch, train vs validation (the paper's Figure 3)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(history_csv.open()))
+    if not rows:
+        return
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, [float(r[key]) for r in rows], label="train")
+        if f"val_{key}" in rows[0]:
+            ax.plot(epochs, [float(r[f"val_{key}"]) for r in rows], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+
+
+class RunState(keras.callbacks.Callback):
+    """Per epoch: checkpoint (model + optimizer), history row, best weights, curves, early stopping."""
+
+    def __init__(self, run_dir: Path, manager, epoch_var, patience: int | None, title: str, best_name: str):
+        super().__init__()
+        self.run_dir, self.manager, self.epoch_var = run_dir, manager, epoch_var
+        self.patience, self.title, self.best_name = patience, title, best_name
+        self.state_file = run_dir / f"{best_name}.state.json"
+        self.history = run_dir / f"{best_name}.history.csv"
+        state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        self.best, self.wait = state.get("best", math.inf), state.get("wait", 0)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = dict(logs or {})
+        row = {"epoch": epoch + 1, **{k: f"{float(v):.6f}" for k, v in logs.items()}}
+        new = not self.history.exists()
+        with self.history.open("a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        monitor = logs.get("val_loss", logs.get("loss"))
+        if monitor < self.best:
+            self.best, self.wait = monitor, 0
+            self.model.save_weights(str(self.run_dir / f"{self.best_name}.weights.h5"))
+        else:
+            self.wait += 1
+        self.epoch_var.assign(epoch + 1)
+        self.manager.save()
+        self.state_file.write_text(json.dumps({"best": self.best, "wait": self.wait, "epoch": epoch + 1}))
+        plot_curves(self.history, self.run_dir / f"{self.best_name}_curves.png", self.title)
+        if self.patience is not None and self.wait >= self.patience:
+            print(f"early stopping: validation loss has not improved for {self.wait} epochs", flush=True)
+            self.model.stop_training = True
+
+
+def fit(model, data: dict, run_dir: Path, name: str, epochs: int, cfg: TrainConfig, learning_rate: float) -> None:
+    """Fit `model` on data['train'] (validated on data['val']), resuming from run_dir/name checkpoints."""
+    compile_model(model, learning_rate)
+    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch_var)
+    manager = tf.train.CheckpointManager(ckpt, str(run_dir / f"{name}_ckpt"), max_to_keep=1)
+    if manager.latest_checkpoint:
+        ckpt.restore(manager.latest_checkpoint).expect_partial()
+        print(f"resuming {name} from epoch {int(epoch_var.numpy())}", flush=True)
+    state_file = run_dir / f"{name}.state.json"
+    if state_file.exists() and json.loads(state_file.read_text()).get("done"):
+        print(f"{name}: already finished", flush=True)
+        return
+    x, y, _ = data["train"]
+    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed)
+    val = data.get("val")
+    val_ds = make_dataset(val[0], val[1], cfg.batch_size, False, False, cfg.seed) if val else None
+    callback = RunState(run_dir, manager, epoch_var, cfg.patience, f"{model.name}: {name}", name)
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        initial_epoch=int(epoch_var.numpy()),
+        callbacks=[callback],
+        verbose=2,
+    )
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    state_file.write_text(json.dumps({**state, "done": True}))
+
+
+def train(run_dir: str | Path, cfg: TrainConfig | None = None) -> Path:
+    """Train the float U-Net into run_dir (config.json, split.json, float.weights.h5, float_model.h5, curves)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_file = run_dir / "config.json"
+    if cfg is None:
+        cfg = TrainConfig.load(cfg_file)
+    elif cfg_file.exists() and TrainConfig.load(cfg_file) != cfg:
+        raise ValueError(f"{run_dir} holds a run with another configuration; use a new --run directory")
+    cfg_file.write_text(json.dumps(asdict(cfg), indent=1))
+    keras.utils.set_random_seed(cfg.seed)
+    data = prepare_data(cfg, run_dir)
+    print(
+        f"data: {len(data['train'][2])} train, {len(data.get('val', ((), (), []))[2])} val images "
+        f"at {cfg.input_size[0]}x{cfg.input_size[1]}",
+        flush=True,
+    )
+    model = build_unet(cfg.base_filters, cfg.input_size)
+    print(f"model: {model.name}, {model.count_params():,} parameters", flush=True)
+    fit(model, data, run_dir, "float", cfg.epochs, cfg, cfg.learning_rate)
+    model.load_weights(str(run_dir / "float.weights.h5"))
+    model.save(str(run_dir / "float_model.h5"), include_optimizer=False)
+    return run_dir / "float_model.h5"
