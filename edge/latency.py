@@ -1,0 +1,65 @@
+"""Per-stage latency statistics and the comparison with the paper (43 s for 87 images)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+PAPER_IMAGES = 87
+PAPER_SECONDS = 43.0
+PAPER_MS_PER_IMAGE = PAPER_SECONDS / PAPER_IMAGES * 1e3  # 494 ms
+
+
+class LatencyStats:
+    """Collects per-frame stage timings (ms) and summarises them as percentiles."""
+
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = defaultdict(list)
+
+    def add(self, timings_ms: dict[str, float]) -> None:
+        for stage, ms in timings_ms.items():
+            self.samples[stage].append(float(ms))
+        if "total" not in timings_ms:
+            self.samples["total"].append(float(sum(timings_ms.values())))
+
+    def __len__(self) -> int:
+        return len(self.samples.get("total", ()))
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """{stage: {n, mean, p50, p95, max}} in ms."""
+        out = {}
+        for stage, values in self.samples.items():
+            v = np.asarray(values)
+            out[stage] = {
+                "n": int(v.size),
+                "mean": float(v.mean()),
+                "p50": float(np.percentile(v, 50)),
+                "p95": float(np.percentile(v, 95)),
+                "max": float(v.max()),
+            }
+        return out
+
+    def paper_comparison(self) -> dict[str, float]:
+        """Time for the paper's 87 images at our median per-image latency, and the speed-up over 43 s."""
+        p50 = float(np.percentile(self.samples["total"], 50))
+        ours = p50 * PAPER_IMAGES / 1e3
+        return {
+            "ms_per_image_p50": p50,
+            "seconds_for_87": ours,
+            "paper_seconds_for_87": PAPER_SECONDS,
+            "speedup_vs_paper": PAPER_SECONDS / ours if ours > 0 else float("inf"),
+        }
+
+    def table(self) -> str:
+        """A plain-text table: per-stage p50/p95/max, then the line against the paper."""
+        rows = [f"{'stage':<14}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}"]
+        for stage, s in self.summary().items():
+            rows.append(f"{stage:<14}{s['n']:>6}{s['p50']:>10.1f}{s['p95']:>10.1f}{s['max']:>10.1f}")
+        if len(self):
+            c = self.paper_comparison()
+            rows.append(
+                f"87 images: {c['seconds_for_87']:.2f} s here vs {PAPER_SECONDS:.0f} s in the paper "
+                f"({c['speedup_vs_paper']:.0f}x faster; {c['ms_per_image_p50']:.1f} vs {PAPER_MS_PER_IMAGE:.0f} ms/image)"
+            )
+        return "\n".join(rows)

@@ -1,0 +1,43 @@
+"""Overlays: class colours blended over the frame inside the ROI, the ROI box, and text lines."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from edge.labels import BELOW, CLASS_COLOURS_BGR, FASCIA
+from edge.roi import Box
+
+
+def draw_overlay(
+    frame: np.ndarray,
+    labels: np.ndarray,
+    roi: Box | None = None,
+    lines: list[str] | tuple[str, ...] = (),
+    alpha: float = 0.45,
+) -> np.ndarray:
+    """A BGR picture: fascia and below-tissue tinted inside the ROI, the fascia's outline, text top-left."""
+    if frame.ndim == 2:
+        out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    elif frame.shape[2] == 4:
+        out = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    else:
+        out = frame.copy()
+    if labels.shape != out.shape[:2]:
+        raise ValueError(f"labels {labels.shape} do not match the frame {out.shape[:2]}")
+    box = roi or Box.full(out.shape)
+    view, lab = out[box.slices], labels[box.slices]
+    tint = np.zeros_like(view)
+    for cls in (FASCIA, BELOW):
+        tint[lab == cls] = CLASS_COLOURS_BGR[cls]
+    weight = np.where(lab == FASCIA, alpha, np.where(lab == BELOW, alpha * 0.35, 0.0))[..., None]
+    view[:] = (view * (1 - weight) + tint * weight).astype(np.uint8)
+    edges = cv2.morphologyEx((lab == FASCIA).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    view[edges > 0] = CLASS_COLOURS_BGR[FASCIA]
+    if roi is not None:
+        cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
+    for i, text in enumerate(lines):
+        org = (box.x + 8, box.y + 22 + 22 * i)
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
