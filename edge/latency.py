@@ -60,6 +60,7 @@ class LatencyStats:
             c = self.paper_comparison()
             rows.append(
                 f"87 images: {c['seconds_for_87']:.2f} s here vs {PAPER_SECONDS:.0f} s in the paper "
-                f"({c['speedup_vs_paper']:.0f}x faster; {c['ms_per_image_p50']:.1f} vs {PAPER_MS_PER_IMAGE:.0f} ms/image)"
+                f"({c['speedup_vs_paper']:.0f}x faster; "
+                f"{c['ms_per_image_p50']:.1f} vs {PAPER_MS_PER_IMAGE:.0f} ms/image)"
             )
         return "\n".join(rows)
