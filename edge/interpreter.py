@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ def make_interpreter(model_path: str, threads: int | None = 1, delegate: str | N
     delegates = []
     if delegate == "edgetpu":
         try:
+            ctypes.CDLL(EDGETPU_LIBRARY)  # probe: a Delegate whose library fails to load prints a traceback on GC
             delegates.append(load_delegate(EDGETPU_LIBRARY))
         except (OSError, ValueError, RuntimeError) as exc:
             raise RuntimeError(
