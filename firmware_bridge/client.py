@@ -1,0 +1,163 @@
+"""The scanner side for integrators' test rigs: connect, say HELLO, configure, stream frames, read results.
+
+Sending never waits for results (like firmware); a reader thread collects whatever the runtime sends.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge import __version__
+from firmware_bridge.frames import frame_message
+from firmware_bridge.framing import Fault
+from firmware_bridge.mask import decode_mask
+from firmware_bridge.messages import Bye, Config, Decoder, Error, Heartbeat, Hello, Message, Received, Result, encode
+from firmware_bridge.protocol import DEFAULT_MAX_PAYLOAD, NO_ID, ByeReason, MaskEncoding, PixelFormat, Role
+from firmware_bridge.transport import Endpoint, Link, connect
+
+POLL_S = 0.1
+
+
+class BridgeError(RuntimeError):
+    """The runtime answered with an ERROR, or did not answer in time."""
+
+
+@dataclass
+class Tally:
+    """What a client has seen: results by frame id, skipped ids, errors, faults in what the runtime sent."""
+
+    results: dict[int, Result] = field(default_factory=dict)
+    skipped: list[int] = field(default_factory=list)
+    errors: list[Error] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+
+    def answered(self) -> set[int]:
+        """Frame ids answered so far: by a RESULT, a skip list, or an ERROR naming the frame."""
+        errs = {e.frame_id for e in self.errors if e.frame_id != NO_ID}
+        return set(self.results) | set(self.skipped) | errs
+
+
+class BridgeClient:
+    def __init__(self, link: Link, max_payload: int = DEFAULT_MAX_PAYLOAD) -> None:
+        self.link = link
+        self._decoder = Decoder(max_payload)
+        self._inbox: queue.Queue[Received | Fault | None] = queue.Queue()
+        self._seq = 0
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self.tally = Tally()
+        self._reader = threading.Thread(target=self._read, name=f"bridge client {link.name}", daemon=True)
+        self._reader.start()
+
+    @classmethod
+    def connect(cls, transport: str | Endpoint, timeout: float = 5.0) -> BridgeClient:
+        endpoint = transport if isinstance(transport, Endpoint) else Endpoint.parse(transport)
+        return cls(connect(endpoint, timeout))
+
+    def __enter__(self) -> BridgeClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _read(self) -> None:
+        while not self._closed.is_set():
+            data = self.link.recv(POLL_S)
+            if data is None:
+                continue
+            if not data:
+                break
+            for event in self._decoder.feed(data):
+                self._inbox.put(event)
+        self._inbox.put(None)  # the runtime is gone
+
+    def send(self, msg: Message) -> int:
+        """Send one message; returns its sequence number."""
+        with self._lock:
+            seq = self._seq
+            self._seq = (seq + 1) & 0xFFFFFFFF
+            self.link.send(encode(msg, seq))
+        return seq
+
+    def receive(self, timeout: float) -> Received | Fault | None:
+        """The next thing the runtime sent (recorded in `tally`), or None after `timeout` s or once it is gone."""
+        try:
+            event = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if event is None:
+            self._inbox.put(None)
+            return None
+        if isinstance(event, Fault):
+            self.tally.faults.append(event)
+            return event
+        msg = event.msg
+        if isinstance(msg, Result):
+            if msg.frame_id != NO_ID:
+                self.tally.results[msg.frame_id] = msg
+            self.tally.skipped.extend(msg.skipped)
+        elif isinstance(msg, Error):
+            self.tally.errors.append(msg)
+        return event
+
+    def expect(self, kind: type, timeout: float = 5.0) -> Message:
+        """Wait for a message of `kind` (anything else on the way is recorded); BridgeError on ERROR or silence."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            event = self.receive(left)
+            if event is None:
+                break
+            if isinstance(event, Received):
+                if isinstance(event.msg, kind):
+                    return event.msg
+                if isinstance(event.msg, Error) and event.msg.frame_id == NO_ID:
+                    raise BridgeError(f"runtime error {event.msg.code.name}: {event.msg.text}")
+        raise BridgeError(f"no {kind.__name__} from the runtime within {timeout:g} s")
+
+    def hello(self, timeout: float = 5.0) -> Hello:
+        self.send(Hello(Role.SCANNER, software=f"tlfseg bridge client {__version__}"))
+        return self.expect(Hello, timeout)
+
+    def configure(self, config: Config, timeout: float = 5.0) -> Config:
+        """Send a CONFIG and return the one the runtime applied."""
+        self.send(config)
+        return self.expect(Config, timeout)
+
+    def heartbeat(self, timeout: float = 5.0) -> tuple[Heartbeat, float]:
+        """The runtime's counters and the round-trip time in ms."""
+        sent = time.monotonic_ns() // 1000
+        self.send(Heartbeat(sent))
+        reply = self.expect(Heartbeat, timeout)
+        return reply, (time.monotonic_ns() // 1000 - reply.timestamp_us) / 1e3
+
+    def send_frame(
+        self,
+        image: np.ndarray,
+        frame_id: int,
+        timestamp_us: int | None = None,
+        fmt: PixelFormat | None = None,
+        mask: MaskEncoding = MaskEncoding.NONE,
+    ) -> None:
+        """Send a frame and return at once (its RESULT comes later, through `receive`)."""
+        ts = time.monotonic_ns() // 1000 if timestamp_us is None else timestamp_us
+        self.send(frame_message(image, frame_id, ts, fmt, mask))
+
+    def bye(self, timeout: float = 30.0) -> ByeReason:
+        """Say BYE and collect everything the runtime still sends until its BYE."""
+        self.send(Bye())
+        return self.expect(Bye, timeout).reason
+
+    def close(self) -> None:
+        self._closed.set()
+        self._reader.join(timeout=2 * POLL_S + 1)
+        self.link.close()
+
+
+def result_mask(result: Result) -> np.ndarray | None:
+    """The class map a RESULT carries (None when it carries none)."""
+    return decode_mask(result.mask, result.mask_encoding, result.mask_width, result.mask_height)

@@ -1,0 +1,113 @@
+"""FRAME messages <-> numpy images: building them on the scanner side, checking and decoding them on the runtime.
+
+Checks run before anything is allocated: declared sizes against the limits, raw data length against
+stride x height, and a JPEG/PNG's own header size against the declared size (no decompression bombs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from firmware_bridge.messages import Frame
+from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, MaskEncoding, PixelFormat
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+class FrameError(ValueError):
+    """A FRAME that parses but cannot be used; the message says why (answered with ERROR BAD_FRAME)."""
+
+
+@dataclass(frozen=True)
+class FrameLimits:
+    max_width: int = DEFAULT_MAX_WIDTH
+    max_height: int = DEFAULT_MAX_HEIGHT
+
+
+def frame_message(
+    image: np.ndarray,
+    frame_id: int,
+    timestamp_us: int = 0,
+    fmt: PixelFormat | None = None,
+    mask: MaskEncoding = MaskEncoding.NONE,
+    jpeg_quality: int = 90,
+) -> Frame:
+    """A FRAME for a grey (H, W) or BGR (H, W, 3) uint8 image; `fmt` None: raw GREY8 or BGR8 as the image is."""
+    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"frame must be uint8 grey (H, W) or BGR (H, W, 3), got {image.dtype} {image.shape}")
+    h, w = image.shape[:2]
+    raw = PixelFormat.GREY8 if image.ndim == 2 else PixelFormat.BGR8
+    fmt = raw if fmt is None else PixelFormat(fmt)
+    if fmt.channels:
+        if fmt != raw:
+            raise ValueError(f"a {image.shape} image is not {fmt.name}")
+        return Frame(frame_id, timestamp_us, fmt, w, h, w * fmt.channels, np.ascontiguousarray(image).tobytes(), mask)
+    import cv2
+
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if fmt == PixelFormat.JPEG else []
+    ok, data = cv2.imencode(".jpg" if fmt == PixelFormat.JPEG else ".png", image, params)
+    if not ok:
+        raise ValueError(f"{fmt.name} encoding failed")
+    return Frame(frame_id, timestamp_us, fmt, w, h, 0, data.tobytes(), mask)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
+        raise FrameError("PNG data without a PNG signature and IHDR header")
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    if data[:2] != b"\xff\xd8":
+        raise FrameError("JPEG data without a start-of-image marker")
+    i = 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            raise FrameError(f"JPEG data corrupt at byte {i} (no marker)")
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in _JPEG_SOF:
+            if i + 9 > len(data):
+                break
+            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    raise FrameError("JPEG data without a frame (SOF) header")
+
+
+def check_frame(frame: Frame, limits: FrameLimits) -> None:
+    """FrameError unless the frame can be decoded within the limits (cheap: reads headers only)."""
+    w, h = frame.width, frame.height
+    if not (0 < w <= limits.max_width and 0 < h <= limits.max_height):
+        raise FrameError(f"frame {w}x{h} is outside 1x1..{limits.max_width}x{limits.max_height}")
+    channels = frame.format.channels
+    if channels:
+        if frame.stride < w * channels:
+            raise FrameError(f"stride {frame.stride} is less than width x {channels} = {w * channels} bytes")
+        if len(frame.data) != frame.stride * h:
+            raise FrameError(f"{len(frame.data)} data bytes, stride x height = {frame.stride * h} expected")
+        return
+    size = _png_size(frame.data) if frame.format == PixelFormat.PNG else _jpeg_size(frame.data)
+    if size != (w, h):
+        raise FrameError(f"{frame.format.name} image is {size[0]}x{size[1]}, the frame says {w}x{h}")
+
+
+def frame_image(frame: Frame, limits: FrameLimits) -> np.ndarray:
+    """The frame as a uint8 grey (H, W) or BGR (H, W, 3) array (raw formats: a view of the message bytes)."""
+    check_frame(frame, limits)
+    w, h, channels = frame.width, frame.height, frame.format.channels
+    if channels:
+        rows = np.frombuffer(frame.data, np.uint8).reshape(h, frame.stride)[:, : w * channels]
+        return rows if channels == 1 else rows.reshape(h, w, channels)
+    import cv2
+
+    image = cv2.imdecode(np.frombuffer(frame.data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise FrameError(f"{frame.format.name} data does not decode")
+    if image.dtype != np.uint8 or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise FrameError(f"{frame.format.name} image is {image.dtype} with shape {image.shape}; 8-bit grey/BGR only")
+    return image

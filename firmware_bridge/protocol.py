@@ -1,0 +1,82 @@
+"""Protocol constants shared by the codec, the runtime side and the C reference (see docs/protocol.md)."""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+MAGIC = b"TLFB"
+VERSION = 1
+HEADER_SIZE = 20  #: magic, version, type, flags, sequence, payload length, header CRC-32
+TRAILER_SIZE = 4  #: CRC-32 of the payload
+OVERHEAD = HEADER_SIZE + TRAILER_SIZE
+
+NO_ID = 0xFFFFFFFF  #: "none" for a sequence number or frame id field
+
+DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024  #: bytes; a 1920x1080 BGR frame (6.2 MB) fits
+DEFAULT_MAX_WIDTH = 2048
+DEFAULT_MAX_HEIGHT = 2048
+MAX_SKIPPED_PER_RESULT = 1024  #: a RESULT lists at most this many skipped frame ids
+
+
+class MsgType(IntEnum):
+    HELLO = 1
+    CONFIG = 2
+    FRAME = 3
+    RESULT = 4
+    ERROR = 5
+    HEARTBEAT = 6
+    BYE = 7
+
+
+class ErrorCode(IntEnum):
+    BAD_CRC = 1  #: the payload CRC-32 does not match; the message is dropped
+    BAD_VERSION = 2  #: the header names another protocol version; the message is skipped
+    TOO_LARGE = 3  #: the announced payload is over the receiver's limit; skipped without buffering
+    UNKNOWN_TYPE = 4  #: a message type this receiver does not know
+    MALFORMED = 5  #: the payload does not parse as its type says
+    TRUNCATED = 6  #: a message was cut short (the next one began inside it, or the line went quiet)
+    BAD_FRAME = 7  #: a FRAME that parses but cannot be used (size, stride, format, undecodable image)
+    BAD_CONFIG = 8  #: a CONFIG with values out of range; the previous configuration stays
+    BUSY = 9  #: no free client slot; the connection is closed
+    INTERNAL = 10  #: the runtime failed on this frame
+    UNEXPECTED = 11  #: a message the receiver does not accept (e.g. a RESULT sent to the runtime)
+
+
+class PixelFormat(IntEnum):
+    GREY8 = 1
+    BGR8 = 2
+    JPEG = 3
+    PNG = 4
+
+    @property
+    def channels(self) -> int:
+        """Bytes per pixel of a raw format; 0 for a compressed one."""
+        return {PixelFormat.GREY8: 1, PixelFormat.BGR8: 3}.get(self, 0)
+
+
+class MaskEncoding(IntEnum):
+    NONE = 0
+    RLE = 1  #: row-major runs: (class u8, run length ULEB128) repeated
+    PNG = 2  #: 8-bit grey PNG of the class ids
+
+
+class Role(IntEnum):
+    SCANNER = 0
+    RUNTIME = 1
+
+
+class ByeReason(IntEnum):
+    DONE = 0  #: the sender has finished
+    SHUTDOWN = 1  #: the runtime is stopping
+    IDLE = 2  #: nothing arrived for the idle limit
+
+
+class Quality(IntFlag):
+    """RESULT quality flags (a u32 bitmask)."""
+
+    NOT_MEASURED = 1 << 0  #: thickness / echogenicity were not computed
+    NO_FASCIA = 1 << 1  #: no fascia found in the frame
+    PARTIAL = 1 << 2  #: the fascia covers only part of the ROI's width
+    LOW_CONFIDENCE = 1 << 3  #: the model's mean fascia confidence is under the configured threshold
+    ROI_DETECTED = 1 << 4  #: the ROI was detected in this frame (no fixed ROI configured)
+    NO_SCALE = 1 << 5  #: no mm-per-pixel configured: thickness only in pixels

@@ -1,0 +1,456 @@
+"""The runtime side: sessions that turn FRAME messages into RESULTs, and the server that hosts them.
+
+Per session a reader thread decodes and answers everything at once (HELLO, CONFIG, HEARTBEAT, errors)
+and puts each good FRAME into a one-frame slot; a worker thread segments whatever is in the slot.
+A frame that arrives while the slot is still full replaces it (the newest wins) and the replaced id
+goes into the skip list of the next RESULT, so the scanner never waits and every frame id is answered:
+by a RESULT, in a skip list, or by an ERROR naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+
+from edge import __version__
+from edge.engine import Engine
+from edge.labels import CLASS_NAMES
+from edge.roi import Box
+from edge.segmenter import Segmenter
+from firmware_bridge.frames import FrameError, FrameLimits, check_frame, frame_image
+from firmware_bridge.framing import Fault
+from firmware_bridge.messages import (
+    Bye,
+    Config,
+    Decoder,
+    Error,
+    Frame,
+    Heartbeat,
+    Hello,
+    Message,
+    Received,
+    Result,
+    encode,
+)
+from firmware_bridge.protocol import (
+    DEFAULT_MAX_PAYLOAD,
+    MAX_SKIPPED_PER_RESULT,
+    NO_ID,
+    ByeReason,
+    ErrorCode,
+    MaskEncoding,
+    PixelFormat,
+    Role,
+)
+from firmware_bridge.results import assemble_result
+from firmware_bridge.transport import Endpoint, Link, Listener, SerialLink
+
+POLL_S = 0.1  #: how often readers look at stop flags and timeouts
+
+
+def stderr_log(line: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} bridge: {line}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Counters:
+    """Totals over all sessions; `add` is thread-safe."""
+
+    sessions: int = 0
+    refused: int = 0  #: connections turned away with ERROR BUSY
+    frames_received: int = 0
+    results_sent: int = 0
+    frames_skipped: int = 0
+    errors_sent: int = 0
+    dropped_on_close: int = 0  #: frames in hand when their client vanished
+    truncated_on_close: int = 0  #: clients that vanished mid-message
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + n)
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    max_payload: int = DEFAULT_MAX_PAYLOAD
+    frame: FrameLimits = FrameLimits()
+    idle_timeout: float = 60.0  #: a socket client silent this long is sent BYE(IDLE) and closed (0: never)
+    stall_timeout: float = 2.0  #: silence in the middle of a message after which it counts as TRUNCATED
+
+
+class Runtime:
+    """What every session shares: one engine (used by one session at a time), the limits and the counters."""
+
+    def __init__(self, engine: Engine, limits: SessionLimits = SessionLimits(), roi: Box | None = None) -> None:
+        self.engine, self.limits, self.roi = engine, limits, roi
+        self.lock = threading.Lock()
+        self.counters = Counters()
+
+    def hello(self) -> Hello:
+        h, w = self.engine.input_size
+        return Hello(
+            role=Role.RUNTIME,
+            max_width=self.limits.frame.max_width,
+            max_height=self.limits.frame.max_height,
+            max_payload=self.limits.max_payload,
+            input_width=w,
+            input_height=h,
+            pixel_formats=tuple(PixelFormat),
+            mask_encodings=tuple(MaskEncoding),
+            software=f"tlfseg {__version__}",
+            model=f"{self.engine.model_path.name} {self.engine.precision}",
+            classes=CLASS_NAMES,
+        )
+
+    def default_config(self) -> Config:
+        roi = (self.roi.x, self.roi.y, self.roi.w, self.roi.h) if self.roi else (0, 0, 0, 0)
+        return Config(roi=roi)
+
+    def check_config(self, config: Config) -> None:
+        """ValueError naming the first value out of range."""
+        x, y, w, h = config.roi
+        lim = self.limits.frame
+        if (w == 0) != (h == 0):
+            raise ValueError(f"ROI {config.roi}: width and height must both be 0 (detect) or both positive")
+        if w and (x + w > lim.max_width or y + h > lim.max_height):
+            raise ValueError(f"ROI {config.roi} reaches beyond the largest frame {lim.max_width}x{lim.max_height}")
+        for name in ("mm_per_px_x", "mm_per_px_y"):
+            value = getattr(config, name)
+            if not (math.isfinite(value) and 0 <= value <= 10):
+                raise ValueError(f"{name} = {value}: expected 0 (unknown) to 10 mm")
+        if not (math.isfinite(config.min_confidence) and 0 <= config.min_confidence <= 1):
+            raise ValueError(f"min_confidence = {config.min_confidence}: expected 0..1")
+
+    def segmenter(self, config: Config) -> Segmenter:
+        return Segmenter(self.engine, roi=Box(*config.roi) if config.fixed_roi else None)
+
+
+@dataclass(frozen=True)
+class _Job:
+    frame: Frame
+    seq: int
+    received: float  #: time.perf_counter() when the frame's last byte was decoded
+
+
+class Session:
+    """One scanner's conversation: its own decoder, configuration, frame slot and skip list."""
+
+    def __init__(
+        self,
+        link: Link,
+        runtime: Runtime,
+        stop: threading.Event,
+        log: Callable[[str], None],
+        persistent: bool = False,
+    ) -> None:
+        """`persistent`: a serial line, where a BYE ends the scanner's session but not the link, and no idle
+        timeout applies; otherwise the session ends with its connection."""
+        self.link, self.runtime, self.stop, self.log, self.persistent = link, runtime, stop, log, persistent
+        self.limits = replace(runtime.limits, idle_timeout=0.0) if persistent else runtime.limits
+        self.decoder = Decoder(self.limits.max_payload)
+        self._reset()
+        self._seq = 0
+        self._send_lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._slot: _Job | None = None
+        self._busy = False
+        self._closing = False
+        self._skipped: list[int] = []
+        self._dead = threading.Event()  # the link failed while sending
+
+    def _reset(self) -> None:
+        """Start a scanner session: default configuration, counters at zero."""
+        self.config = self.runtime.default_config()
+        self.segmenter = self.runtime.segmenter(self.config)
+        self.counts = {"received": 0, "results": 0, "skipped": 0, "errors": 0}
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def send(self, msg: Message) -> None:
+        with self._send_lock:
+            if self._dead.is_set():
+                return
+            data = encode(msg, self._seq)
+            self._seq = (self._seq + 1) & 0xFFFFFFFF
+            try:
+                self.link.send(data)
+            except OSError as exc:
+                self.log(f"{self.link.name}: send failed ({exc}); closing the session")
+                self._dead.set()
+                return
+            if isinstance(msg, Result) and msg.frame_id != NO_ID:
+                self.counts["results"] += 1
+                self.runtime.counters.add("results_sent")
+            elif isinstance(msg, Error):
+                self.counts["errors"] += 1
+                self.runtime.counters.add("errors_sent")
+
+    def _send_error(self, code: ErrorCode, text: str, ref_seq: int | None, frame_id: int = NO_ID) -> None:
+        self.send(Error(code, text, NO_ID if ref_seq is None else ref_seq, frame_id))
+
+    # -- the reader ------------------------------------------------------------------------------
+
+    def run(self) -> ByeReason | None:
+        """Serve until BYE, the peer goes, the link fails, idle timeout or stop; the link stays open."""
+        worker = threading.Thread(target=self._work, name=f"bridge worker {self.link.name}", daemon=True)
+        worker.start()
+        reason = None
+        try:
+            reason = self._read_loop()
+        finally:
+            with self._cond:
+                self._closing = True
+                if reason is None and self._slot is not None:  # nobody left to answer
+                    self._slot = None
+                    self.runtime.counters.add("dropped_on_close")
+                self._cond.notify_all()
+            worker.join()
+        self._log_end(reason)
+        return reason
+
+    def _log_end(self, reason: ByeReason | None) -> None:
+        c = self.counts
+        self.log(
+            f"{self.link.name}: session ended ({reason.name if reason is not None else 'peer gone'}): "
+            f"{c['received']} frames, {c['results']} results, {c['skipped']} skipped, {c['errors']} errors"
+        )
+
+    def _read_loop(self) -> ByeReason | None:
+        last_rx = time.monotonic()
+        while not self._dead.is_set():
+            if self.stop.is_set():
+                return self._finish(ByeReason.SHUTDOWN)
+            data = self.link.recv(POLL_S)
+            now = time.monotonic()
+            if data is None:
+                stalled = self.decoder.pending and now - last_rx > self.limits.stall_timeout
+                if stalled and self._handle_all(self.decoder.expire()):
+                    return ByeReason.DONE
+                if self.limits.idle_timeout and now - last_rx > self.limits.idle_timeout:
+                    return self._finish(ByeReason.IDLE)
+                continue
+            if not data:
+                if self.decoder.pending:
+                    self.runtime.counters.add("truncated_on_close")
+                    self.log(f"{self.link.name}: closed in the middle of a message ({self.decoder.pending} bytes)")
+                return None
+            last_rx = now
+            if self._handle_all(self.decoder.feed(data)):
+                return ByeReason.DONE
+        return None
+
+    def _handle_all(self, events: list[Received | Fault]) -> bool:
+        """Handle decoded events; True once a BYE has been answered."""
+        for event in events:
+            if isinstance(event, Fault):
+                self._send_error(event.code, event.detail, event.seq)
+            elif self._handle(event):
+                return True
+        return False
+
+    def _handle(self, rx: Received) -> bool:
+        msg = rx.msg
+        if isinstance(msg, Frame):
+            self._on_frame(msg, rx.seq)
+        elif isinstance(msg, Hello):
+            self.log(f"{self.link.name}: HELLO from {msg.software or 'a scanner'} ({msg.role.name})")
+            self.send(self.runtime.hello())
+        elif isinstance(msg, Config):
+            self._on_config(msg, rx.seq)
+        elif isinstance(msg, Heartbeat):
+            c = self.counts
+            self.send(Heartbeat(msg.timestamp_us, c["received"], c["results"], c["skipped"], c["errors"]))
+        elif isinstance(msg, Bye):
+            self._finish(ByeReason.DONE)
+            if not self.persistent:
+                return True
+            self._log_end(ByeReason.DONE)
+            with self._cond:
+                self._reset()
+        elif isinstance(msg, Error):
+            self.log(f"{self.link.name}: scanner reports {msg.code.name}: {msg.text}")
+        else:
+            self._send_error(ErrorCode.UNEXPECTED, f"{msg.TYPE.name} is sent by the runtime, not to it", rx.seq)
+        return False
+
+    def _on_config(self, config: Config, seq: int) -> None:
+        try:
+            self.runtime.check_config(config)
+        except ValueError as exc:
+            self._send_error(ErrorCode.BAD_CONFIG, str(exc), seq)
+            return
+        segmenter = self.runtime.segmenter(config)
+        with self._cond:
+            self.config, self.segmenter = config, segmenter
+        self.send(config)
+
+    def _on_frame(self, frame: Frame, seq: int) -> None:
+        self.counts["received"] += 1
+        self.runtime.counters.add("frames_received")
+        try:
+            check_frame(frame, self.limits.frame)
+        except FrameError as exc:
+            self._send_error(ErrorCode.BAD_FRAME, str(exc), seq, frame.frame_id)
+            return
+        overflow: list[int] = []
+        with self._cond:
+            if self._slot is not None:
+                self._skipped.append(self._slot.frame.frame_id)
+                self.counts["skipped"] += 1
+                self.runtime.counters.add("frames_skipped")
+                if len(self._skipped) >= MAX_SKIPPED_PER_RESULT:  # a stalled worker: report them now
+                    overflow, self._skipped = self._skipped, []
+            self._slot = _Job(frame, seq, time.perf_counter())
+            self._cond.notify_all()
+        if overflow:
+            self.send(Result(NO_ID, skipped=tuple(overflow)))
+
+    def _finish(self, reason: ByeReason) -> ByeReason:
+        """Let the worker answer the frame in hand, report leftover skips, say BYE."""
+        with self._cond:
+            while (self._slot is not None or self._busy) and not self._dead.is_set():
+                self._cond.wait(POLL_S)
+            leftover, self._skipped = self._skipped, []
+        if leftover:
+            self.send(Result(NO_ID, skipped=tuple(leftover)))
+        self.send(Bye(reason))
+        return reason
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._slot is None and not self._closing:
+                    self._cond.wait()
+                if self._slot is None:
+                    return
+                job, self._slot, self._busy = self._slot, None, True
+                segmenter, config = self.segmenter, self.config
+            reply = self._process(job, segmenter, config)
+            with self._cond:
+                if isinstance(reply, Result):
+                    skipped, self._skipped = self._skipped, []
+                    total_ms = (time.perf_counter() - job.received) * 1e3
+                    latency = replace(reply.latency, total_us=round(total_ms * 1e3))
+                    reply = replace(reply, skipped=tuple(skipped), latency=latency)
+            self.send(reply)
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    def _process(self, job: _Job, segmenter: Segmenter, config: Config) -> Result | Error:
+        frame = job.frame
+        try:
+            decode_start = time.perf_counter()
+            image = frame_image(frame, self.limits.frame)
+            decode_ms = (time.perf_counter() - decode_start) * 1e3
+            with self.runtime.lock:
+                start = time.perf_counter()
+                seg = segmenter(image)
+            queue_ms = (start - job.received) * 1e3 - decode_ms
+            return assemble_result(frame, seg, config, queue_ms=queue_ms, decode_ms=decode_ms)
+        except ValueError as exc:  # FrameError, an ROI outside this frame, an unusable image
+            return Error(ErrorCode.BAD_FRAME, str(exc), job.seq, frame.frame_id)
+        except Exception as exc:  # noqa: BLE001 - any failure is answered, and the session goes on
+            self.log(f"{self.link.name}: frame {frame.frame_id} failed: {exc!r}")
+            return Error(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}", job.seq, frame.frame_id)
+
+
+class BridgeServer:
+    """Listens on a TCP/Unix endpoint (up to `max_clients` sessions at once) or serves one serial port."""
+
+    def __init__(
+        self, endpoint: Endpoint, runtime: Runtime, max_clients: int = 4, log: Callable[[str], None] = stderr_log
+    ) -> None:
+        if max_clients < 1:
+            raise ValueError(f"max_clients must be >= 1, got {max_clients}")
+        self.endpoint, self.runtime, self.max_clients, self.log = endpoint, runtime, max_clients, log
+        self.stop = threading.Event()
+        self._listener: Listener | None = None
+        self._sessions: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def bind(self) -> Endpoint:
+        """Open the endpoint; returns it as bound (a TCP port 0 becomes the real port)."""
+        if self.endpoint.kind != "serial":
+            self._listener = Listener(self.endpoint)
+            self.endpoint = self._listener.endpoint
+        return self.endpoint
+
+    def serve_forever(self) -> None:
+        if self.endpoint.kind == "serial":
+            self._serve_serial()
+            return
+        if self._listener is None:
+            self.bind()
+        assert self._listener is not None
+        try:
+            while not self.stop.is_set():
+                link = self._listener.accept(POLL_S)
+                if link is not None:
+                    self._admit(link)
+        finally:
+            self._listener.close()
+            for thread in list(self._sessions):
+                thread.join()
+
+    def _admit(self, link: Link) -> None:
+        with self._lock:
+            self._sessions = {t for t in self._sessions if t.is_alive()}
+            full = len(self._sessions) >= self.max_clients
+            if not full:
+                thread = threading.Thread(target=self._run_session, args=(link,), name=link.name, daemon=True)
+                self._sessions.add(thread)
+        if full:
+            self.runtime.counters.add("refused")
+            self.log(f"{link.name}: refused, {self.max_clients} clients already connected")
+            with contextlib.suppress(OSError):
+                link.send(encode(Error(ErrorCode.BUSY, f"{self.max_clients} clients already connected"), 0))
+            link.close()
+            return
+        thread.start()
+
+    def _run_session(self, link: Link) -> None:
+        self.runtime.counters.add("sessions")
+        self.log(f"{link.name}: connected")
+        try:
+            Session(link, self.runtime, self.stop, self.log).run()
+        finally:
+            link.close()
+
+    def _serve_serial(self) -> None:
+        """One persistent session on the port; an unplugged port is reopened once a second."""
+        while not self.stop.is_set():
+            try:
+                link = SerialLink(self.endpoint.path, self.endpoint.baud)
+            except OSError as exc:
+                self.log(f"{exc}; retrying")
+                self.stop.wait(1.0)
+                continue
+            self.log(f"{link.name}: open at {self.endpoint.baud} baud")
+            self.runtime.counters.add("sessions")
+            try:
+                Session(link, self.runtime, self.stop, self.log, persistent=True).run()
+            finally:
+                link.close()
+
+    def start(self) -> threading.Thread:
+        """Bind and serve in a background thread (tests, benchmarks, embedding)."""
+        self.bind()
+        thread = threading.Thread(target=self.serve_forever, name=f"bridge {self.endpoint}", daemon=True)
+        thread.start()
+        return thread
+
+    def shutdown(self) -> None:
+        self.stop.set()
