@@ -1,0 +1,279 @@
+"""ARM conformance: the same inputs through tlfseg on x86 and on emulated Raspberry Pi cores, byte for byte.
+
+The x86 side runs `worker.py` with this machine's Python; each ARM side runs the same script with the
+aarch64 wheels of the `edge` extra inside a cached Debian arm64 rootfs under
+``qemu-aarch64-static -cpu CORE`` (see `armroot`). Compared per input:
+
+- ``raw``: the engine's raw int8 output for the x86-preprocessed input tensor (model + runtime alone);
+- the predict path, stage by stage: ``roi`` (B-mode detection), ``tensor`` (preprocessing), ``probs``
+  (inference), ``labels`` (the native label map); the first stage that differs is where it starts.
+
+Inputs: frames of the synthetic phantom (`edge.phantom`) and a few real screen captures of the shared
+data set, spread over its scanner layouts. LiteRT's default CPU path is compared: the XNNPACK delegate
+(the result says which operators LiteRT keeps on its own kernels). Emulation is 30-40x slower than
+native, so this checks correctness only; no timing here means anything.
+
+    python tests/arm/conformance.py --cores cortex-a76,cortex-a72 --out benchmarks/results/arm_conformance.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import armroot  # noqa: E402  (beside this file)
+
+from edge.engine import DEFAULT_MODEL  # noqa: E402
+from edge.phantom import Phantom  # noqa: E402
+from quantization.data import DL_TRACK_APO  # noqa: E402
+
+PROJECT = HERE.parents[1]
+DEFAULT_OUT = PROJECT / "benchmarks" / "results" / "arm_conformance.json"
+STAGES = ("roi", "tensor", "probs", "labels")  #: the predict path, in order
+WORKER = f"{armroot.SRC}/tests/arm/worker.py"
+XNNPACK_LINE = "XNNPACK delegate"
+PHANTOM_STEP = 37  #: frames 0, 37, 74, ...: the probe has moved between them
+
+
+def compare(x86: np.ndarray, arm: np.ndarray) -> dict:
+    """Byte comparison of two arrays; for a difference: how many elements, the first one, the largest gap."""
+    if x86.shape != arm.shape or x86.dtype != arm.dtype:
+        return {"identical": False, "x86": f"{x86.dtype}{list(x86.shape)}", "arm": f"{arm.dtype}{list(arm.shape)}"}
+    if x86.tobytes() == arm.tobytes():
+        return {"identical": True}
+    bits = np.dtype(f"u{x86.dtype.itemsize}")
+    differs = x86.view(bits) != arm.view(bits)
+    first = np.unravel_index(int(np.argmax(differs)), differs.shape)
+    gap = np.abs(x86.astype(np.float64) - arm.astype(np.float64))
+    return {
+        "identical": False,
+        "differing": int(differs.sum()),
+        "of": int(differs.size),
+        "first_at": [int(i) for i in first],
+        "x86_value": x86[first].item(),
+        "arm_value": arm[first].item(),
+        "max_abs_diff": float(np.nanmax(gap)),
+    }
+
+
+def compare_input(name: str, x86: dict, arm: dict) -> dict:
+    """Compare one input's artefacts; ``starts_at`` is the first predict-path stage that differs."""
+    result = {"input": name, "raw": compare(x86[f"raw/{name}"], arm[f"raw/{name}"])}
+    result |= {stage: compare(x86[f"{stage}/{name}"], arm[f"{stage}/{name}"]) for stage in STAGES}
+    differing = [stage for stage in STAGES if not result[stage]["identical"]]
+    result["starts_at"] = differing[0] if differing else None
+    result["identical"] = result["raw"]["identical"] and not differing
+    return result
+
+
+def png_layout(path: Path) -> str:
+    """A scanner-layout key from a PNG header: "WIDTHxHEIGHT" and c (colour) or g (grey)."""
+    head = path.read_bytes()[:26]
+    width, height, colour = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big"), head[25]
+    return f"{width}x{height}{'c' if colour in (2, 6) else 'g'}"
+
+
+def pick_real(data_dir: Path, count: int) -> list[tuple[Path, str]]:
+    """`count` real images, taken round-robin over the scanner layouts (each layout in name order)."""
+    layouts: dict[str, list[Path]] = {}
+    for path in sorted((data_dir / "images").glob("*.png")):
+        layouts.setdefault(png_layout(path), []).append(path)
+    picked: list[tuple[Path, str]] = []
+    for rank in range(max((len(v) for v in layouts.values()), default=0)):
+        for key in sorted(layouts, key=lambda k: -len(layouts[k])):
+            if rank < len(layouts[key]) and len(picked) < count:
+                picked.append((layouts[key][rank], key))
+    return picked
+
+
+def write_inputs(path: Path, n_phantom: int, real: list[tuple[Path, str]]) -> dict[str, list[str]]:
+    """Inputs for both sides: phantom frames as arrays, real images as their PNG files' bytes."""
+    arrays: dict[str, np.ndarray] = {}
+    sets: dict[str, list[str]] = {"phantom": [], "real": []}
+    phantom = Phantom()
+    for i in range(n_phantom):
+        name = f"phantom_{i * PHANTOM_STEP:04d}"
+        arrays[f"frame/{name}"] = phantom.frame(i * PHANTOM_STEP).image
+        sets["phantom"].append(name)
+    for image, _layout in real:
+        arrays[f"file/{image.name}"] = np.fromfile(image, np.uint8)
+        sets["real"].append(image.name)
+    np.savez(path, names=np.array(sets["phantom"] + sets["real"]), **arrays)
+    return sets
+
+
+def stream(cmd: list[str], prefix: str, log: Callable[[str], None], timeout: float) -> tuple[int, str]:
+    """Run `cmd`, echoing its output lines with `prefix`; return (exit status, output)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:
+            lines.append(line)
+            log(f"{prefix} {line.rstrip()}")
+            if time.monotonic() > deadline:
+                proc.kill()
+                lines.append(f"killed after {timeout:.0f} s\n")
+                break
+        return proc.wait(), "".join(lines)
+
+
+def load_npz(path: Path) -> tuple[dict, dict]:
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    return arrays, json.loads(arrays.pop("meta").tobytes())
+
+
+def summarise(results: list[dict], sets: dict[str, list[str]]) -> dict:
+    per_set = {}
+    for set_name, names in sets.items():
+        mine = [r for r in results if r["input"] in names]
+        per_set[set_name] = {
+            "inputs": len(mine),
+            "identical": all(r["identical"] for r in mine) if mine else None,
+            "raw_identical": sum(r["raw"]["identical"] for r in mine),
+            "labels_identical": sum(r["labels"]["identical"] for r in mine),
+        }
+    return per_set
+
+
+def run_core(core: armroot.Core, work: Path, x86: dict, sets: dict, threads: int, log: Callable[[str], None]) -> dict:
+    """Probe the core, give it an ARM view of the CPU, run the worker under qemu, compare with x86."""
+    start = time.perf_counter()
+    tag = f"[{core.qemu_cpu}]"
+    log(f"{tag} probing the emulated CPU's features")
+    features = armroot.probe_features(core)
+    view = armroot.write_cpu_view(core, features, work / f"cpu-{core.qemu_cpu}")
+    log(f"{tag} {core.board}: {' '.join(features)}")
+    log(f"{tag} running {sum(map(len, sets.values()))} inputs under qemu (emulated: slow, correctness only)")
+    inside = "/" + str(work.relative_to(armroot.rootfs()))
+    out = work / f"out-{core.qemu_cpu}.npz"
+    argv = [armroot.VENV_PYTHON, WORKER, f"{inside}/model.tflite", f"{inside}/inputs.npz", f"{inside}/{out.name}"]
+    argv += ["--reference", f"{inside}/out-x86.npz", "--threads", str(threads)]
+    status, output = stream(armroot.command(core, argv, view), tag, log, timeout=3600)
+    record = {"board": core.board, "qemu_cpu": core.qemu_cpu, "features": features}
+    record["no_sve_i8mm"] = not {"sve", "sve2", "i8mm", "svei8mm"} & set(features)
+    if status != 0:
+        record |= {"identical": False, "error": f"worker exited with {status}", "output_tail": output[-3000:]}
+        return record
+    arm, meta = load_npz(out)
+    results = [compare_input(name, x86, arm) for names in sets.values() for name in names]
+    record |= {
+        "identical": all(r["identical"] for r in results),
+        "xnnpack_delegate": XNNPACK_LINE in output,
+        "sets": summarise(results, sets),
+        "differences": [r for r in results if not r["identical"]],
+        "side": meta,
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
+    differing = len(record["differences"])
+    log(f"{tag} {'IDENTICAL' if not differing else f'DIFFERENT ({differing} inputs)'} to x86 in {record['wall_s']} s")
+    return record
+
+
+def run_conformance(
+    cores: list[str],
+    n_phantom: int = 3,
+    n_real: int = 6,
+    model: Path = DEFAULT_MODEL,
+    data_dir: Path = DL_TRACK_APO,
+    threads: int = 1,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """The whole comparison; returns the result record (see the module docstring)."""
+    start = time.perf_counter()
+    unknown = [c for c in cores if c not in armroot.CORES]
+    if unknown:
+        raise ValueError(f"unknown core {', '.join(unknown)} (known: {', '.join(armroot.CORES)})")
+    reason = armroot.unavailable() or armroot.missing_rootfs()
+    if reason:
+        raise RuntimeError(reason)
+    armroot.sync_project()
+    real = pick_real(data_dir, n_real) if n_real and (data_dir / "images").is_dir() else []
+    if n_real and not real:
+        log(f"real data set not found at {data_dir}: phantom frames only")
+    work = armroot.rootfs() / "tmp" / "tlfseg-conformance"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    try:
+        shutil.copyfile(model, work / "model.tflite")
+        sets = write_inputs(work / "inputs.npz", n_phantom, real)
+        log(f"[x86] running {sum(map(len, sets.values()))} inputs natively")
+        cmd = [sys.executable, str(HERE / "worker.py"), str(work / "model.tflite"), str(work / "inputs.npz")]
+        status, output = stream([*cmd, str(work / "out-x86.npz"), "--threads", str(threads)], "[x86]", log, 600)
+        if status != 0:
+            raise RuntimeError(f"the x86 worker failed (exit {status}):\n{output[-3000:]}")
+        x86, x86_meta = load_npz(work / "out-x86.npz")
+        x86_meta["xnnpack_delegate"] = XNNPACK_LINE in output
+        per_core = {name: run_core(armroot.CORES[name], work, x86, sets, threads, log) for name in cores}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    layouts = {image.name: layout for image, layout in real}
+    return {
+        "what": "raw int8 outputs and predict-path label maps, x86 vs emulated Raspberry Pi cores, byte for byte",
+        "path": "LiteRT CPU default: XNNPACK delegate, "
+        f"{threads} thread(s); operators on LiteRT's own kernels: {x86_meta['ops_outside_delegate']}",
+        "identical": all(c["identical"] for c in per_core.values()),
+        "model": {"file": model.name, "sha256": x86_meta["model_sha256"]},
+        "inputs": {"phantom": sets["phantom"], "real": [f"{n} ({layouts[n]})" for n in sets["real"]]},
+        "x86": x86_meta,
+        "cores": per_core,
+        "rootfs": {"debian": "bookworm arm64", "packages": armroot.frozen_packages()},
+        "emulator": armroot.qemu_version(),
+        "elapsed_s": round(time.perf_counter() - start, 1),
+        "note": "emulation is 30-40x slower than native: wall times here are not board timings",
+    }
+
+
+def verdict(identical: bool | None) -> str:
+    return {True: "identical", False: "DIFFERENT", None: "no inputs"}[identical]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="x86 vs emulated Raspberry Pi cores, byte for byte.")
+    ap.add_argument("--cores", default="cortex-a76,cortex-a72", help="qemu CPU models (default: Pi 5, Pi 4)")
+    ap.add_argument("--phantom", type=int, default=3, help="phantom frames (default 3)")
+    ap.add_argument("--real", type=int, default=6, help="real images, spread over the scanner layouts (default 6)")
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the .tflite model (default: bundled)")
+    ap.add_argument("--data", type=Path, default=DL_TRACK_APO, help="real data set folder")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--build", action="store_true", help="build the arm64 rootfs first if it is not cached")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result file (JSON)")
+    args = ap.parse_args(argv)
+    reason = armroot.unavailable()
+    if reason:
+        print(f"cannot emulate: {reason}", file=sys.stderr)
+        return 2
+    if armroot.missing_rootfs():
+        if not args.build:
+            print(f"{armroot.missing_rootfs()}; or pass --build", file=sys.stderr)
+            return 2
+        armroot.build()
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    cores = [c.strip() for c in args.cores.split(",") if c.strip()]
+    result = run_conformance(cores, args.phantom, args.real, args.model, args.data, args.threads, log)
+    result["command"] = "python tests/arm/conformance.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    for name, core in result["cores"].items():
+        sets = [f"{k} {verdict(v['identical'])}" for k, v in core.get("sets", {}).items()]
+        print(f"{name} ({core['board']}): {verdict(core['identical'])}; {', '.join(sets) or core.get('error')}")
+    print(f"wrote {args.out}")
+    return 0 if result["identical"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

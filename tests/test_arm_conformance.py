@@ -1,0 +1,120 @@
+"""ARM conformance (tests/arm): the comparison logic, the emulated board's CPU view, and a small emulated run.
+
+The emulated run (one phantom frame and one real image on a Raspberry Pi 5 core under qemu) needs root,
+qemu-user-static and the cached arm64 rootfs; it skips with the reason otherwise. Set
+TLFSEG_ARM_BUILD=1 to let it build the rootfs (5-10 minutes, network). The full comparison is
+``python tests/arm/conformance.py`` (result in benchmarks/results/arm_conformance.json).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "arm"))
+
+import armroot  # noqa: E402
+import conformance  # noqa: E402
+from cpufeatures import decode_hwcaps  # noqa: E402
+
+PI5, PI4 = armroot.CORES["cortex-a76"], armroot.CORES["cortex-a72"]
+
+
+def test_compare_reports_where_a_difference_starts():
+    x86 = np.zeros((6, 5, 3), np.int8)
+    arm = x86.copy()
+    assert conformance.compare(x86, arm) == {"identical": True}
+    arm[4, 0, 2] = 3
+    arm[2, 3, 1] = -7
+    diff = conformance.compare(x86, arm)
+    assert not diff["identical"]
+    assert diff["differing"] == 2 and diff["of"] == 90
+    assert diff["first_at"] == [2, 3, 1]  # raster order: row 2 comes before row 4
+    assert (diff["x86_value"], diff["arm_value"], diff["max_abs_diff"]) == (0, -7, 7.0)
+    shape = conformance.compare(x86, arm[:5])
+    assert not shape["identical"] and shape["arm"] == "int8[5, 5, 3]"
+
+
+def test_compare_is_bitwise_for_floats():
+    x86 = np.array([0.0, 1.0, np.nan], np.float32)
+    assert conformance.compare(x86, x86.copy())["identical"]  # NaN == NaN bit for bit
+    assert conformance.compare(x86, np.array([-0.0, 1.0, np.nan], np.float32))["first_at"] == [0]
+
+
+def test_compare_input_names_the_first_differing_stage():
+    name = "frame"
+    x86 = {f"{k}/{name}": np.arange(12, dtype=np.uint8).reshape(3, 4) for k in ("raw", *conformance.STAGES)}
+    arm = {k: v.copy() for k, v in x86.items()}
+    assert conformance.compare_input(name, x86, arm)["identical"]
+    arm[f"labels/{name}"][1, 1] = 0
+    arm[f"probs/{name}"][2, 0] = 0
+    result = conformance.compare_input(name, x86, arm)
+    assert not result["identical"] and result["starts_at"] == "probs"
+    assert result["raw"]["identical"] and result["tensor"]["identical"]
+
+
+def test_hwcaps_decode_like_the_kernel():
+    assert decode_hwcaps(0, 0) == []
+    assert decode_hwcaps(1 << 0 | 1 << 1 | 1 << 20, 0) == ["fp", "asimd", "asimddp"]
+    assert decode_hwcaps(1 << 22, 1 << 1 | 1 << 13) == ["sve", "sve2", "i8mm"]
+
+
+def test_cpuinfo_describes_the_pi_cores():
+    assert PI5.midr == 0x414FD0B1 and PI4.midr == 0x410FD083
+    text = armroot.cpuinfo_text(PI5, ["fp", "asimd", "asimddp"])
+    assert text.count("processor\t:") == armroot.N_CPUS == 4
+    assert text.count("CPU part\t: 0xd0b") == 4 and "CPU implementer\t: 0x41" in text
+    assert "Features\t: fp asimd asimddp\n" in text and "Raspberry Pi 5" in text
+    assert "CPU part\t: 0xd08" in armroot.cpuinfo_text(PI4, ["fp", "asimd"])
+
+
+def test_sysfs_topology_is_a_single_four_core_cluster():
+    files = armroot.sysfs_files(PI4)
+    assert files["devices/system/cpu/possible"] == files["devices/system/cpu/present"] == "0-3"
+    assert files["devices/system/cpu/cpu3/cpufreq/cpuinfo_max_freq"] == "1800000"
+    assert files["devices/system/cpu/cpu2/topology/thread_siblings_list"] == "2"
+    assert files["devices/system/cpu/cpu0/regs/identification/midr_el1"] == "0x00000000410fd083"
+    assert not any("cpu4" in path for path in files)
+
+
+def test_real_images_are_spread_over_the_layouts(real_data_dir):
+    picked = conformance.pick_real(real_data_dir, 4)
+    layouts = [layout for _, layout in picked]
+    # one image of each layout, the most common first (the set has 3 main layouts and 2 one-offs)
+    assert layouts[:3] == ["660x556c", "512x512g", "1234x688c"] and len(set(layouts)) == 4
+    assert len({path for path, _ in picked}) == 4
+
+
+@pytest.fixture(scope="module")
+def emulated_board() -> None:
+    reason = armroot.unavailable()
+    if reason:
+        pytest.skip(f"cannot emulate an ARM board here: {reason}")
+    missing = armroot.missing_rootfs()
+    if missing:
+        if os.environ.get("TLFSEG_ARM_BUILD") != "1":
+            pytest.skip(f"{missing}; or set TLFSEG_ARM_BUILD=1 to build it here")
+        armroot.build()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_emulated_pi5_gives_the_same_bytes_as_x86(emulated_board):
+    result = conformance.run_conformance(["cortex-a76"], n_phantom=1, n_real=1, log=lambda line: None)
+    core = result["cores"]["cortex-a76"]
+    assert "error" not in core, core.get("output_tail")
+    # it really ran the Pi 5 core model: aarch64, dot product, no SVE / i8mm (which `-cpu max` would add)
+    assert core["side"]["cpu"]["machine"] == "aarch64" and core["side"]["cpu"]["cpu_part"] == ["0xd0b"]
+    assert "asimddp" in core["features"] and core["no_sve_i8mm"]
+    # both sides on the XNNPACK path with the same runtime and model
+    assert core["xnnpack_delegate"] and result["x86"]["xnnpack_delegate"]
+    assert core["side"]["ai_edge_litert"] == result["x86"]["ai_edge_litert"]
+    assert core["side"]["model_sha256"] == result["x86"]["model_sha256"]
+    assert core["differences"] == [], core["differences"]
+    assert core["identical"] and result["identical"]
+    inputs = result["inputs"]["phantom"] + result["inputs"]["real"]
+    assert sum(s["inputs"] for s in core["sets"].values()) == len(inputs) == 2
