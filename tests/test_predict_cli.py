@@ -179,9 +179,26 @@ def test_predict_missing_folder(tmp_path, capsys):
     assert one_line_error(capsys) == f"tlfseg predict: error: image folder not found: {tmp_path / 'nope'}"
 
 
-def test_predict_refuses_to_overwrite_inputs(phantom_dir, capsys):
+def test_predict_mask_folder_problems(phantom_dir, tmp_path, capsys):
+    argv = ["predict", "--images", str(phantom_dir), "--out", str(tmp_path / "o"), "--masks"]
+    assert main([*argv, str(tmp_path / "nope")]) == 1
+    assert one_line_error(capsys) == f"tlfseg predict: error: mask folder not found: {tmp_path / 'nope'}"
+    (tmp_path / "no_masks").mkdir()
+    assert main([*argv, str(tmp_path / "no_masks")]) == 1
+    assert one_line_error(capsys).startswith("tlfseg predict: error: no masks (.png")
+    assert main(["predict", "--images", str(phantom_dir), "--out", str(tmp_path / "o"), "--band-masks"]) == 1
+    assert one_line_error(capsys) == "tlfseg predict: error: --band-masks needs --masks DIR"
+
+
+def test_predict_refuses_to_overwrite_inputs(phantom_dir, tmp_path, capsys):
     assert main(["predict", "--images", str(phantom_dir), "--out", str(phantom_dir)]) == 1
     assert "label maps would overwrite the images" in one_line_error(capsys)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    before = sorted(p.name for p in phantom_dir.iterdir())
+    assert main(["predict", "--images", str(phantom_dir), "--out", str(masks / "."), "--masks", str(masks)]) == 1
+    assert "label maps would overwrite the masks" in one_line_error(capsys)
+    assert sorted(p.name for p in phantom_dir.iterdir()) == before and not any(masks.iterdir())
 
 
 def test_predict_bad_model(phantom_dir, tmp_path, capsys):

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
         "predict",
         help="segment a folder of images into 0/1/2 label maps (optionally scored against masks)",
         description=(
-            "Segment every image in a folder (png/jpg/bmp/tif; 8-bit grey, BGR or BGRA screen captures) "
+            "Segment every image in a folder, not its subfolders (png/jpg/bmp/tif; 8-bit grey, BGR or BGRA) "
             "and write OUT/<stem>.png: a label map at the image's size, 0 = above, 1 = fascia, 2 = below. "
             "Prints per-stage latency against the paper's 43 s for 87 images and writes OUT/predict.json."
         ),
@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {args.images}")
     roi = Box.parse(args.roi) if args.roi else None
     masks = MaskSet(args.masks, band=args.band_masks) if args.masks is not None else None
+    if masks is not None and not masks.by_stem:
+        raise CommandError(f"no masks ({', '.join(IMAGE_SUFFIXES)}) in {args.masks}")
     segmenter = Segmenter(args.model, roi=roi, threads=args.threads, delegate=args.delegate)
     engine = segmenter.engine
     print(f"model: {engine.describe()}")
