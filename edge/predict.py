@@ -91,11 +91,6 @@ def _write_png(path: Path, image: np.ndarray) -> None:
     data.tofile(path)
 
 
-def _brief(scores: dict) -> dict:
-    keep = ("accuracy", "mean_iou", "mean_dice", "iou", "dice", "pixels")
-    return {k: scores[k] for k in keep}
-
-
 def predict_folder(
     segmenter: Segmenter,
     images: list[Path],
@@ -150,7 +145,7 @@ def predict_folder(
                 run.unscored.append({"image": path.name, "reason": str(exc)})
                 line += f", not scored: {exc}"
             else:
-                record["scores"] = _brief(run.metrics.add(path.name, seg.labels, target))
+                record["scores"] = run.metrics.add(path.name, seg.labels, target)
                 dice = record["scores"]["dice"]["fascia"]
                 line += f", fascia Dice {dice:.3f}"
                 text.append(f"fascia Dice {dice:.2f}")

@@ -11,6 +11,7 @@ import edge.commands.predict
 from edge.cli import main
 from edge.labels import IGNORE
 from edge.metrics import SetMetrics
+from edge.predict import json_safe
 
 
 def read(path):
@@ -237,3 +238,10 @@ def test_missing_extra_is_one_line(monkeypatch, tmp_path, capsys):
     assert one_line_error(capsys) == (
         "tlfseg predict needs the 'bridge' extra (serial is not installed): pip install 'tlfseg[bridge]'"
     )
+
+
+def test_report_is_strict_json():
+    value = {"a": float("nan"), "b": [np.float32(0.5), np.int64(3), float("inf")], "c": (1, "x")}
+    safe = json_safe(value)
+    assert safe == {"a": None, "b": [0.5, 3, None], "c": [1, "x"]}
+    json.dumps(safe, allow_nan=False)

@@ -57,7 +57,7 @@ def _check_folders(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     from edge.cli import CommandError
     from edge.imagefiles import IMAGE_SUFFIXES, list_images
-    from edge.predict import MaskSet, format_scores, json_safe, predict_folder
+    from edge.predict import MaskSet, format_scores, predict_folder
     from edge.roi import Box
     from edge.segmenter import Segmenter
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         "masks": None if masks is None else {"dir": str(args.masks), "band_masks": args.band_masks},
         **result.to_json(),
     }
-    (args.out / "predict.json").write_text(json.dumps(json_safe(report), indent=2) + "\n")
+    (args.out / "predict.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
 
     print()
     if len(result.latency):
