@@ -1,0 +1,84 @@
+"""What every frame source shares: the `Frame`, the `Capture` interface and the ways a read can fail."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured picture and when it arrived."""
+
+    image: np.ndarray  #: BGR (or grey) uint8, as OpenCV delivers
+    seq: int  #: 0, 1, 2, ... in arrival order; a gap in the processed sequence is a counted drop
+    t_capture: float  #: time.monotonic() when the frame arrived (latency is measured from here)
+    wall_time: float  #: time.time() at the same moment, for logs
+    source: str  #: the source's name
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """What to ask a capture device for; None leaves the device's own choice."""
+
+    fourcc: str = "MJPG"  #: V4L2 pixel format: MJPG (compressed, high resolutions at full rate) or YUYV
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None  #: device rate to request; for files, folders and the demo: the playback rate
+
+    def __post_init__(self) -> None:
+        if len(self.fourcc) != 4:
+            raise ValueError(f"pixel format must be a 4-character code such as MJPG or YUYV, got {self.fourcc!r}")
+        for name in ("width", "height", "fps"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+
+
+class SourceError(RuntimeError):
+    """A source cannot be opened or read (the message says which and why)."""
+
+
+class EndOfSource(SourceError):
+    """A finite source (file, folder) has no more frames."""
+
+
+class SourceLost(SourceError):
+    """The source stopped delivering (unplugged, vanished, driver error): reopen it."""
+
+
+class BadFrame(SourceError):
+    """One frame was consumed but cannot be used; it is counted as dropped with `reason`."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class Capture(ABC):
+    """A frame source: `open()`, then `read()` blocks until the next picture, `close()` releases it.
+
+    `read` returns an image or raises `EndOfSource`, `SourceLost` or `BadFrame`. A `live` capture
+    delivers at its own pace (a device); the reader paces the others (files, folders, the demo) at `fps`.
+    A `finite` one ends (files, folders). `open` may be called again after `close` to reconnect; finite
+    captures resume after the last frame they delivered.
+    """
+
+    name: str = "capture"
+    live: bool = True
+    finite: bool = False
+    fps: float = 0.0  #: nominal frame rate, 0 if unknown
+
+    @abstractmethod
+    def open(self) -> None: ...
+
+    @abstractmethod
+    def read(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def describe(self) -> str:
+        return self.name
