@@ -1,0 +1,196 @@
+"""Fascia measurements from a native class map: thickness, echogenicity, coverage, confidence, flags.
+
+Thickness is taken per image column from the longest run of fascia pixels, then corrected to the
+band's normal with its local slope (thickness_vertical * cos(atan(slope))), so a slanted band is not
+over-measured. A frame whose fascia is missing, patchy or uncertain is flagged and is not a good
+measurement.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.labels import ABOVE, BELOW, FASCIA
+from edge.roi import Box
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """mm per pixel, given directly or from the scanner's depth setting (depth over the B-mode rows)."""
+
+    mm_per_px: float | None = None
+    depth_mm: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mm_per_px is not None and self.depth_mm is not None:
+            raise ValueError("give either mm per pixel or the depth setting, not both")
+        for name in ("mm_per_px", "depth_mm"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+
+    def mm_per_px_for(self, roi: Box) -> float | None:
+        if self.depth_mm is not None:
+            return mm_per_px_from_depth(self.depth_mm, roi.h)
+        return self.mm_per_px
+
+
+def mm_per_px_from_depth(depth_mm: float, bmode_rows: int) -> float:
+    """The scanner's depth setting spans the B-mode image's rows (the ROI height)."""
+    if depth_mm <= 0 or bmode_rows <= 0:
+        raise ValueError(f"depth ({depth_mm} mm) and B-mode rows ({bmode_rows}) must be positive")
+    return depth_mm / bmode_rows
+
+
+def mm_per_px_from_points(p1: tuple[float, float], p2: tuple[float, float], distance_mm: float) -> float:
+    """Two points (x, y) on the on-screen depth scale that lie `distance_mm` apart."""
+    px = math.hypot(p2[0] - p1[0], p2[1] - p1[1])
+    if px == 0 or distance_mm <= 0:
+        raise ValueError("the two scale points must differ and their distance in mm must be positive")
+    return distance_mm / px
+
+
+@dataclass(frozen=True)
+class MeasureConfig:
+    min_coverage: float = 0.5  #: fraction of ROI columns holding fascia; below it: low_coverage
+    min_confidence: float = 0.6  #: mean max-probability of fascia pixels; below it: low_confidence
+    slope_window: int = 15  #: columns either side used for the band's local slope
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One frame's measurements; thickness values are perpendicular to the band, in pixels and mm."""
+
+    thickness_px: float | None  #: median over the columns with fascia
+    spread_px: dict[str, float]  #: p10, p25, p75, p90, iqr
+    vertical_px: float | None  #: median vertical run length (what a column-wise count gives)
+    mm_per_px: float | None
+    coverage: float  #: fraction of ROI columns where the fascia is found
+    confidence: float | None  #: mean max-probability of fascia pixels (None without probabilities)
+    echo: dict[str, float | None]  #: mean grey inside the fascia, above it and below it
+    flags: tuple[str, ...]
+    columns_px: np.ndarray = field(repr=False)  #: per ROI column perpendicular thickness, NaN where none
+
+    @property
+    def good(self) -> bool:
+        return not self.flags
+
+    @property
+    def thickness_mm(self) -> float | None:
+        if self.thickness_px is None or self.mm_per_px is None:
+            return None
+        return self.thickness_px * self.mm_per_px
+
+    def to_dict(self) -> dict:
+        """JSON-ready values (rounded), without the per-column array."""
+
+        def r(v: float | None, nd: int = 3) -> float | None:
+            return None if v is None else round(float(v), nd)
+
+        mm = self.mm_per_px
+        return {
+            "good": self.good,
+            "flags": list(self.flags),
+            "thickness_px": r(self.thickness_px),
+            "thickness_mm": r(self.thickness_mm, 4),
+            "iqr_px": r(self.spread_px.get("iqr")),
+            "iqr_mm": r(self.spread_px["iqr"] * mm, 4) if mm and "iqr" in self.spread_px else None,
+            "spread_px": {k: r(v) for k, v in self.spread_px.items()},
+            "vertical_px": r(self.vertical_px),
+            "mm_per_px": r(mm, 6),
+            "coverage": r(self.coverage),
+            "confidence": r(self.confidence),
+            "echo": {k: r(v, 1) for k, v in self.echo.items()},
+        }
+
+
+def fascia_runs(labels: np.ndarray, min_run: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: top row and length of the longest run of FASCIA pixels (length 0 where none)."""
+    on = labels == FASCIA
+    count = np.cumsum(on, axis=0, dtype=np.int32)
+    last_off = np.maximum.accumulate(np.where(on, 0, count), axis=0)
+    run = count - last_off  # length of the run ending at each pixel
+    length = run.max(axis=0)
+    end = run.argmax(axis=0)
+    length = np.where(length >= min_run, length, 0)
+    return end - length + 1, length
+
+
+def local_slope(x: np.ndarray, y: np.ndarray, found: np.ndarray, window: int) -> np.ndarray:
+    """Least-squares slope dy/dx of the found points within +-window columns of each column (0 if < 3)."""
+    w = found.astype(np.float64)
+    y0 = np.where(found, y, 0.0)
+
+    def windowed(v: np.ndarray) -> np.ndarray:
+        c = np.concatenate(([0.0], np.cumsum(v)))
+        idx = np.arange(v.size)
+        return c[np.minimum(idx + window + 1, v.size)] - c[np.maximum(idx - window, 0)]
+
+    n, sx, sy, sxx, sxy = windowed(w), windowed(x * w), windowed(y0), windowed(x * x * w), windowed(x * y0)
+    den = n * sxx - sx * sx
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope = np.where((n >= 3) & (den > 0), (n * sxy - sx * sy) / den, 0.0)
+    return slope
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(values.mean()) if values.size else None
+
+
+def measure(
+    labels: np.ndarray,
+    roi: Box,
+    grey: np.ndarray | None = None,
+    probs: np.ndarray | None = None,
+    mm_per_px: float | None = None,
+    config: MeasureConfig | None = None,
+) -> Measurement:
+    """Measure the fascia in a native class map (as `Segmenter` returns) inside the ROI.
+
+    `grey` (the frame's grey pixels) gives echogenicity; `probs` (the model's class probabilities)
+    gives confidence.
+    """
+    config = config or MeasureConfig()
+    roi.check_fits(labels.shape)
+    lab = labels[roi.slices]
+    top, vertical = fascia_runs(lab)
+    found = vertical > 0
+    coverage = float(found.mean())
+    x = np.arange(lab.shape[1], dtype=np.float64)
+    centre = top + (vertical - 1) / 2.0
+    slope = local_slope(x, centre, found, config.slope_window)
+    perpendicular = np.where(found, vertical / np.sqrt(1.0 + slope * slope), np.nan)
+
+    spread: dict[str, float] = {}
+    thickness = vertical_median = None
+    if found.any():
+        values = perpendicular[found]
+        p10, p25, p50, p75, p90 = np.percentile(values, [10, 25, 50, 75, 90])
+        thickness, vertical_median = float(p50), float(np.median(vertical[found]))
+        spread = {"p10": float(p10), "p25": float(p25), "p75": float(p75), "p90": float(p90), "iqr": float(p75 - p25)}
+
+    echo: dict[str, float | None] = {"fascia": None, "above": None, "below": None}
+    if grey is not None and found.any():
+        g = grey[roi.slices][:, found]
+        sub = lab[:, found]
+        echo = {"fascia": _mean(g[sub == FASCIA]), "above": _mean(g[sub == ABOVE]), "below": _mean(g[sub == BELOW])}
+
+    confidence = None
+    if probs is not None:
+        p = probs[..., FASCIA]
+        wins = (p > probs[..., ABOVE]) & (p >= probs[..., BELOW])  # argmax == FASCIA; its prob is the max
+        confidence = float(p[wins].mean()) if wins.any() else 0.0
+
+    flags = []
+    if not found.any():
+        flags.append("no_fascia")
+    elif coverage < config.min_coverage:
+        flags.append("low_coverage")
+    if confidence is not None and confidence < config.min_confidence:
+        flags.append("low_confidence")
+    return Measurement(
+        thickness, spread, vertical_median, mm_per_px, coverage, confidence, echo, tuple(flags), perpendicular
+    )
