@@ -55,10 +55,7 @@ class _Reader:
 
     def string(self) -> str:
         (n,) = self.take(_STR_LEN)
-        try:
-            return self.bytes(n).decode("utf-8")
-        except UnicodeDecodeError:
-            raise MalformedPayload(f"{self.what}: a text field is not UTF-8") from None
+        return self.bytes(n).decode("utf-8", errors="replace")  # text is informative: bad bytes become U+FFFD
 
     def rest(self) -> bytes:
         return self.bytes(len(self.data) - self.pos)

@@ -1,0 +1,325 @@
+/*
+ * Checks the C reference against the shared vectors the Python codec wrote (tests/vectors):
+ *   cc -std=c99 -Wall -Wextra -Werror tlfseg_proto.c test_vectors.c -o test_vectors && ./test_vectors DIR
+ * Every message file must decode to the expected fields and re-encode byte for byte; stream.bin must
+ * give the events in stream_expected.txt, whatever chunk sizes it is fed in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tlfseg_proto.h"
+
+#define MAX_FILE (64u * 1024u)
+#define MAX_EVENTS 64
+
+static int checks, failures;
+
+#define CHECK(cond)                                                             \
+    do {                                                                        \
+        checks++;                                                               \
+        if (!(cond)) {                                                          \
+            failures++;                                                         \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                       \
+    } while (0)
+
+static const char *dir;
+static uint8_t file_buf[MAX_FILE];
+static uint8_t dec_buf[MAX_FILE + TLFSEG_OVERHEAD];
+static uint8_t out_buf[MAX_FILE];
+static uint8_t payload_buf[MAX_FILE];
+
+static size_t load(const char *name, uint8_t *dst, size_t cap) {
+    char path[1024];
+    FILE *f;
+    size_t n;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "cannot open %s\n", path);
+        exit(2);
+    }
+    n = fread(dst, 1, cap, f);
+    fclose(f);
+    return n;
+}
+
+static int str_is(tlfseg_str s, const char *text) { return s.len == strlen(text) && memcmp(s.ptr, text, s.len) == 0; }
+
+/* Decode a one-message file; returns its payload (pointing into dec_buf) and checks type and seq. */
+static const uint8_t *decode_one(const char *name, uint8_t type, uint32_t seq, uint32_t *length, size_t *size) {
+    tlfseg_decoder d;
+    tlfseg_event ev;
+    *size = load(name, file_buf, sizeof file_buf);
+    tlfseg_decoder_init(&d, dec_buf, sizeof dec_buf);
+    CHECK(tlfseg_decoder_feed(&d, file_buf, *size) == *size);
+    CHECK(tlfseg_decoder_next(&d, &ev) == 1);
+    CHECK(!ev.is_fault && ev.type == type && ev.seq == seq && ev.flags == 0);
+    *length = ev.length;
+    return ev.payload;
+}
+
+/* pack payload -> whole message, and compare with the file */
+static void check_reencode(uint8_t type, uint32_t seq, size_t payload_len, size_t file_size) {
+    size_t n = tlfseg_pack(out_buf, sizeof out_buf, type, 0, seq, payload_buf, (uint32_t)payload_len);
+    CHECK(payload_len > 0);
+    CHECK(n == file_size && memcmp(out_buf, file_buf, n) == 0);
+}
+
+static void test_crc(void) {
+    const uint8_t *text = (const uint8_t *)"123456789";
+    CHECK(tlfseg_crc32(text, 9) == 0xCBF43926u);
+    CHECK(tlfseg_crc32_update(tlfseg_crc32(text, 4), text + 4, 5) == 0xCBF43926u);
+    CHECK(tlfseg_crc32(text, 0) == 0);
+}
+
+static void test_hello(void) {
+    tlfseg_hello h;
+    uint32_t len;
+    size_t size;
+    const uint8_t *p = decode_one("hello_scanner.bin", TLFSEG_HELLO, 0, &len, &size);
+    CHECK(tlfseg_hello_parse(p, len, &h) == 0);
+    CHECK(h.protocol_version == 1 && h.role == TLFSEG_ROLE_SCANNER && h.max_payload == 65536);
+    CHECK(h.max_width == 0 && h.max_height == 0 && h.input_width == 0 && h.input_height == 0);
+    CHECK(h.pixel_formats == ((1u << TLFSEG_GREY8) | (1u << TLFSEG_BGR8)));
+    CHECK(h.mask_encodings == (1u << TLFSEG_MASK_RLE));
+    CHECK(str_is(h.software, "fw-demo 1.0") && h.model.len == 0 && h.n_classes == 0);
+    check_reencode(TLFSEG_HELLO, 0, tlfseg_hello_pack(payload_buf, sizeof payload_buf, &h), size);
+
+    p = decode_one("hello_runtime.bin", TLFSEG_HELLO, 0, &len, &size);
+    CHECK(tlfseg_hello_parse(p, len, &h) == 0);
+    CHECK(h.role == TLFSEG_ROLE_RUNTIME && h.max_width == 2048 && h.max_height == 2048 && h.max_payload == 8388608);
+    CHECK(h.input_width == 256 && h.input_height == 256);
+    CHECK(h.pixel_formats == 0x1E && h.mask_encodings == 0x07);
+    CHECK(str_is(h.software, "tlfseg test") && str_is(h.model, "tlfseg_unet_int8.tflite int8"));
+    CHECK(h.n_classes == 3 && str_is(h.classes[0], "above") && str_is(h.classes[1], "fascia"));
+    CHECK(str_is(h.classes[2], "below"));
+    check_reencode(TLFSEG_HELLO, 0, tlfseg_hello_pack(payload_buf, sizeof payload_buf, &h), size);
+    CHECK(tlfseg_hello_pack(payload_buf, 10, &h) == 0); /* too small a buffer: nothing */
+    CHECK(tlfseg_hello_parse(p, len - 1, &h) == TLFSEG_E_MALFORMED);
+}
+
+static void test_config(void) {
+    tlfseg_config c;
+    uint32_t len;
+    size_t size;
+    const uint8_t *p = decode_one("config.bin", TLFSEG_CONFIG, 1, &len, &size);
+    CHECK(tlfseg_config_parse(p, len, &c) == 0);
+    CHECK(c.roi_x == 110 && c.roi_y == 40 && c.roi_w == 400 && c.roi_h == 420);
+    CHECK(c.mm_per_px_x == 0.1f && c.mm_per_px_y == 0.075f && c.min_confidence == 0.5f);
+    check_reencode(TLFSEG_CONFIG, 1, tlfseg_config_pack(payload_buf, sizeof payload_buf, &c), size);
+}
+
+static void test_frames(void) {
+    tlfseg_frame f;
+    uint32_t len, i, crc;
+    size_t size, pos;
+    const uint8_t *p = decode_one("frame_grey8.bin", TLFSEG_FRAME, 2, &len, &size);
+    CHECK(tlfseg_frame_parse(p, len, &f) == 0);
+    CHECK(f.frame_id == 7 && f.timestamp_us == 1234567890123ull && f.format == TLFSEG_GREY8);
+    CHECK(f.mask == TLFSEG_MASK_RLE && f.width == 5 && f.height == 3 && f.stride == 8 && f.data_len == 24);
+    for (i = 0; i < 24; i++) CHECK(f.data[i] == i);
+    check_reencode(TLFSEG_FRAME, 2, tlfseg_frame_pack(payload_buf, sizeof payload_buf, &f), size);
+
+    /* zero copy: header, frame head, pixels from their own buffer, trailer with a running CRC */
+    tlfseg_pack_header(out_buf, TLFSEG_FRAME, 0, 2, TLFSEG_FRAME_HEAD_SIZE + f.data_len);
+    pos = TLFSEG_HEADER_SIZE;
+    tlfseg_frame_head_pack(out_buf + pos, &f);
+    crc = tlfseg_crc32_update(0, out_buf + pos, TLFSEG_FRAME_HEAD_SIZE);
+    pos += TLFSEG_FRAME_HEAD_SIZE;
+    memcpy(out_buf + pos, f.data, f.data_len);
+    crc = tlfseg_crc32_update(crc, f.data, f.data_len);
+    pos += f.data_len;
+    tlfseg_pack_trailer(out_buf + pos, crc);
+    pos += TLFSEG_TRAILER_SIZE;
+    CHECK(pos == size && memcmp(out_buf, file_buf, size) == 0);
+
+    p = decode_one("frame_bgr8.bin", TLFSEG_FRAME, 3, &len, &size);
+    CHECK(tlfseg_frame_parse(p, len, &f) == 0);
+    CHECK(f.frame_id == 8 && f.timestamp_us == 1234567923456ull && f.format == TLFSEG_BGR8);
+    CHECK(f.mask == TLFSEG_MASK_NONE && f.width == 2 && f.height == 2 && f.stride == 6 && f.data_len == 12);
+    CHECK(f.data[0] == 100 && f.data[11] == 111);
+    check_reencode(TLFSEG_FRAME, 3, tlfseg_frame_pack(payload_buf, sizeof payload_buf, &f), size);
+}
+
+static void test_results(void) {
+    tlfseg_result r;
+    uint32_t len, i;
+    size_t size;
+    uint8_t mask[20 * 15];
+    const uint8_t *p = decode_one("result.bin", TLFSEG_RESULT, 5, &len, &size);
+    CHECK(tlfseg_result_parse(p, len, &r) == 0);
+    CHECK(r.frame_id == 7 && r.timestamp_us == 1234567890123ull);
+    CHECK(r.quality == (TLFSEG_Q_NO_SCALE | TLFSEG_Q_PARTIAL));
+    CHECK(r.roi_x == 0 && r.roi_y == 0 && r.roi_w == 20 && r.roi_h == 15);
+    CHECK(r.thickness_mm == 1.25f && r.thickness_px == 12.5f && r.echogenicity == 143.5f);
+    CHECK(r.latency.queue_us == 1 && r.latency.decode_us == 2 && r.latency.preprocess_us == 3);
+    CHECK(r.latency.inference_us == 4 && r.latency.postprocess_us == 5 && r.latency.measure_us == 6);
+    CHECK(r.latency.total_us == 7);
+    CHECK(r.n_skipped == 3 && tlfseg_result_skipped(&r, 0) == 3 && tlfseg_result_skipped(&r, 1) == 4);
+    CHECK(tlfseg_result_skipped(&r, 2) == 6);
+    CHECK(r.mask_encoding == TLFSEG_MASK_RLE && r.mask_width == 20 && r.mask_height == 15);
+    CHECK(tlfseg_rle_decode(r.mask, r.mask_len, mask, sizeof mask) == 0);
+    for (i = 0; i < sizeof mask; i++) CHECK(mask[i] == (i < 140 ? 0 : i < 180 ? 1 : 2));
+    CHECK(tlfseg_rle_decode(r.mask, r.mask_len, mask, sizeof mask - 1) == -1); /* runs overflow */
+    CHECK(tlfseg_rle_decode(r.mask, r.mask_len - 1, mask, sizeof mask) == -1); /* runs cut short */
+
+    p = decode_one("result_skips_only.bin", TLFSEG_RESULT, 6, &len, &size);
+    CHECK(tlfseg_result_parse(p, len, &r) == 0);
+    CHECK(r.frame_id == TLFSEG_NO_ID && r.quality == TLFSEG_Q_NOT_MEASURED);
+    CHECK(r.thickness_mm != r.thickness_mm && r.echogenicity != r.echogenicity); /* NaN: not measured */
+    CHECK(r.n_skipped == 2 && tlfseg_result_skipped(&r, 0) == 9 && tlfseg_result_skipped(&r, 1) == 10);
+    CHECK(r.mask_encoding == TLFSEG_MASK_NONE && r.mask_len == 0);
+}
+
+static void test_small_messages(void) {
+    tlfseg_error e;
+    tlfseg_heartbeat hb;
+    tlfseg_bye b;
+    uint32_t len;
+    size_t size;
+    const uint8_t *p = decode_one("error.bin", TLFSEG_ERROR, 7, &len, &size);
+    CHECK(tlfseg_error_parse(p, len, &e) == 0);
+    CHECK(e.code == TLFSEG_E_BAD_FRAME && e.ref_seq == 2 && e.frame_id == 7);
+    CHECK(str_is(e.text, "stride 4 is less than width x 1 = 5 bytes"));
+    check_reencode(TLFSEG_ERROR, 7, tlfseg_error_pack(payload_buf, sizeof payload_buf, &e), size);
+
+    p = decode_one("heartbeat.bin", TLFSEG_HEARTBEAT, 8, &len, &size);
+    CHECK(tlfseg_heartbeat_parse(p, len, &hb) == 0);
+    CHECK(hb.timestamp_us == 1000000 && hb.frames_received == 10 && hb.results_sent == 8);
+    CHECK(hb.frames_skipped == 2 && hb.errors == 1);
+    check_reencode(TLFSEG_HEARTBEAT, 8, tlfseg_heartbeat_pack(payload_buf, sizeof payload_buf, &hb), size);
+
+    p = decode_one("bye.bin", TLFSEG_BYE, 9, &len, &size);
+    CHECK(tlfseg_bye_parse(p, len, &b) == 0 && b.reason == TLFSEG_BYE_DONE);
+    check_reencode(TLFSEG_BYE, 9, tlfseg_bye_pack(payload_buf, sizeof payload_buf, &b), size);
+}
+
+/* message-level outcome of a decoder event, as "M type seq" or "F code seq" */
+static void describe(const tlfseg_event *ev, char *line, size_t cap) {
+    union {
+        tlfseg_hello hello;
+        tlfseg_config config;
+        tlfseg_frame frame;
+        tlfseg_result result;
+        tlfseg_error error;
+        tlfseg_heartbeat heartbeat;
+        tlfseg_bye bye;
+    } m;
+    int rc;
+    if (ev->is_fault) {
+        snprintf(line, cap, "F %u %lu", (unsigned)ev->code, (unsigned long)ev->seq);
+        return;
+    }
+    switch (ev->type) {
+    case TLFSEG_HELLO: rc = tlfseg_hello_parse(ev->payload, ev->length, &m.hello); break;
+    case TLFSEG_CONFIG: rc = tlfseg_config_parse(ev->payload, ev->length, &m.config); break;
+    case TLFSEG_FRAME: rc = tlfseg_frame_parse(ev->payload, ev->length, &m.frame); break;
+    case TLFSEG_RESULT: rc = tlfseg_result_parse(ev->payload, ev->length, &m.result); break;
+    case TLFSEG_ERROR: rc = tlfseg_error_parse(ev->payload, ev->length, &m.error); break;
+    case TLFSEG_HEARTBEAT: rc = tlfseg_heartbeat_parse(ev->payload, ev->length, &m.heartbeat); break;
+    case TLFSEG_BYE: rc = tlfseg_bye_parse(ev->payload, ev->length, &m.bye); break;
+    default: rc = TLFSEG_E_UNKNOWN_TYPE;
+    }
+    if (rc)
+        snprintf(line, cap, "F %d %lu", rc, (unsigned long)ev->seq);
+    else
+        snprintf(line, cap, "M %u %lu", (unsigned)ev->type, (unsigned long)ev->seq);
+}
+
+static void test_stream(void) {
+    static uint8_t stream[MAX_FILE];
+    static char expected_text[8192];
+    char expected[MAX_EVENTS][64], got[64];
+    static const size_t chunks[] = {1, 2, 3, 7, 64, 1000, MAX_FILE};
+    unsigned long max_payload;
+    size_t size = load("stream.bin", stream, sizeof stream), n_expected = 0, c, text_len;
+    char *line;
+    text_len = load("stream_expected.txt", (uint8_t *)expected_text, sizeof expected_text - 1);
+    expected_text[text_len] = '\0';
+    CHECK(sscanf(expected_text, "max_payload %lu", &max_payload) == 1);
+    for (line = strtok(expected_text, "\n"); line; line = strtok(NULL, "\n"))
+        if (line[0] != 'm' && n_expected < MAX_EVENTS) snprintf(expected[n_expected++], 64, "%s", line);
+
+    for (c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        tlfseg_decoder d;
+        tlfseg_event ev;
+        size_t pos = 0, k = 0;
+        CHECK(tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD) == 0);
+        CHECK(d.max_payload == max_payload);
+        while (pos < size) {
+            size_t want = size - pos < chunks[c] ? size - pos : chunks[c];
+            pos += tlfseg_decoder_feed(&d, stream + pos, want);
+            while (tlfseg_decoder_next(&d, &ev)) {
+                describe(&ev, got, sizeof got);
+                CHECK(k < n_expected && strcmp(got, expected[k]) == 0);
+                if (k < n_expected && strcmp(got, expected[k]) != 0)
+                    fprintf(stderr, "  chunk %lu, event %lu: got '%s', expected '%s'\n", (unsigned long)chunks[c],
+                            (unsigned long)k, got, expected[k]);
+                k++;
+            }
+        }
+        snprintf(got, sizeof got, "stats %lu %lu %lu", (unsigned long)d.packets, (unsigned long)d.bad_headers,
+                 (unsigned long)d.bytes_skipped);
+        CHECK(k + 1 == n_expected && strcmp(got, expected[n_expected - 1]) == 0);
+        if (strcmp(got, expected[n_expected - 1]) != 0)
+            fprintf(stderr, "  chunk %lu: got '%s', expected '%s'\n", (unsigned long)chunks[c], got,
+                    expected[n_expected - 1]);
+        CHECK(tlfseg_decoder_pending(&d) == 5); /* the message that has only begun */
+    }
+}
+
+static void test_limits_and_expire(void) {
+    static uint8_t small[64 + TLFSEG_OVERHEAD];
+    tlfseg_decoder d;
+    tlfseg_event ev;
+    size_t size = load("hello_runtime.bin", file_buf, sizeof file_buf), bye_size, pos;
+    uint8_t bye[64];
+
+    /* a payload over the limit: TOO_LARGE, skipped without buffering, the next message still decodes */
+    CHECK(tlfseg_decoder_init(&d, small, sizeof small) == 0);
+    CHECK(size > sizeof small);
+    pos = tlfseg_decoder_feed(&d, file_buf, size);
+    CHECK(pos == sizeof small); /* the buffer is full: decide, then feed the rest */
+    CHECK(tlfseg_decoder_next(&d, &ev) == 1 && ev.is_fault && ev.code == TLFSEG_E_TOO_LARGE && ev.seq == 0);
+    CHECK(tlfseg_decoder_next(&d, &ev) == 0 && tlfseg_decoder_pending(&d) == size - pos);
+    CHECK(tlfseg_decoder_feed(&d, file_buf + pos, size - pos) == size - pos);
+    CHECK(tlfseg_decoder_pending(&d) == 0 && d.bytes_skipped == size);
+    bye_size = load("bye.bin", bye, sizeof bye);
+    CHECK(tlfseg_decoder_feed(&d, bye, bye_size) == bye_size);
+    CHECK(tlfseg_decoder_next(&d, &ev) == 1 && !ev.is_fault && ev.type == TLFSEG_BYE && ev.seq == 9);
+
+    /* the line goes quiet mid-message: expire reports TRUNCATED; the next message decodes */
+    CHECK(tlfseg_decoder_init(&d, dec_buf, sizeof dec_buf) == 0);
+    tlfseg_decoder_feed(&d, file_buf, size - 10);
+    CHECK(tlfseg_decoder_next(&d, &ev) == 0 && tlfseg_decoder_pending(&d) == size - 10);
+    CHECK(tlfseg_decoder_expire(&d, &ev) == 1 && ev.is_fault && ev.code == TLFSEG_E_TRUNCATED && ev.seq == 0);
+    CHECK(tlfseg_decoder_next(&d, &ev) == 0);
+    tlfseg_decoder_feed(&d, bye, bye_size);
+    CHECK(tlfseg_decoder_next(&d, &ev) == 1 && !ev.is_fault && ev.type == TLFSEG_BYE);
+    CHECK(tlfseg_decoder_expire(&d, &ev) == 0);
+    CHECK(tlfseg_decoder_init(&d, small, TLFSEG_OVERHEAD - 1) == -1);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s VECTOR_DIR\n", argv[0]);
+        return 2;
+    }
+    dir = argv[1];
+    test_crc();
+    test_hello();
+    test_config();
+    test_frames();
+    test_results();
+    test_small_messages();
+    test_stream();
+    test_limits_and_expire();
+    if (failures) {
+        fprintf(stderr, "test_vectors: %d of %d checks failed\n", failures, checks);
+        return 1;
+    }
+    printf("test_vectors: %d checks passed\n", checks);
+    return 0;
+}

@@ -1,0 +1,561 @@
+/* tlfseg firmware bridge protocol v1: C99 reference implementation (see tlfseg_proto.h, docs/protocol.md). */
+#include "tlfseg_proto.h"
+
+#include <string.h>
+
+static const uint8_t MAGIC[4] = {'T', 'L', 'F', 'B'};
+
+/* ---- little-endian helpers --------------------------------------------------------------------- */
+
+static void put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put32(uint8_t *p, uint32_t v) {
+    put16(p, (uint16_t)v);
+    put16(p + 2, (uint16_t)(v >> 16));
+}
+
+static void put64(uint8_t *p, uint64_t v) {
+    put32(p, (uint32_t)v);
+    put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static void putf(uint8_t *p, float f) {
+    uint32_t v;
+    memcpy(&v, &f, sizeof v);
+    put32(p, v);
+}
+
+static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+static uint32_t get32(const uint8_t *p) { return (uint32_t)get16(p) | ((uint32_t)get16(p + 2) << 16); }
+
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) | ((uint64_t)get32(p + 4) << 32); }
+
+static float getf(const uint8_t *p) {
+    uint32_t v = get32(p);
+    float f;
+    memcpy(&f, &v, sizeof f);
+    return f;
+}
+
+/* ---- CRC-32 ------------------------------------------------------------------------------------ */
+
+static const uint32_t CRC_NIBBLE[16] = {
+    0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u, 0x4DB26158u, 0x5005713Cu,
+    0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu, 0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
+
+uint32_t tlfseg_crc32_update(uint32_t crc, const uint8_t *data, size_t len) {
+    size_t i;
+    crc = ~crc;
+    for (i = 0; i < len; i++) {
+        crc ^= data[i];
+        crc = (crc >> 4) ^ CRC_NIBBLE[crc & 15u];
+        crc = (crc >> 4) ^ CRC_NIBBLE[crc & 15u];
+    }
+    return ~crc;
+}
+
+uint32_t tlfseg_crc32(const uint8_t *data, size_t len) { return tlfseg_crc32_update(0, data, len); }
+
+/* ---- framing ----------------------------------------------------------------------------------- */
+
+void tlfseg_pack_header(uint8_t out[TLFSEG_HEADER_SIZE], uint8_t type, uint16_t flags, uint32_t seq,
+                        uint32_t length) {
+    memcpy(out, MAGIC, 4);
+    out[4] = (uint8_t)TLFSEG_VERSION;
+    out[5] = type;
+    put16(out + 6, flags);
+    put32(out + 8, seq);
+    put32(out + 12, length);
+    put32(out + 16, tlfseg_crc32(out, 16));
+}
+
+void tlfseg_pack_trailer(uint8_t out[TLFSEG_TRAILER_SIZE], uint32_t payload_crc) { put32(out, payload_crc); }
+
+size_t tlfseg_pack(uint8_t *out, size_t cap, uint8_t type, uint16_t flags, uint32_t seq, const uint8_t *payload,
+                   uint32_t length) {
+    if (cap < TLFSEG_OVERHEAD || cap - TLFSEG_OVERHEAD < length) return 0;
+    tlfseg_pack_header(out, type, flags, seq, length);
+    if (length) memmove(out + TLFSEG_HEADER_SIZE, payload, length);
+    tlfseg_pack_trailer(out + TLFSEG_HEADER_SIZE + length, tlfseg_crc32(payload, length));
+    return TLFSEG_OVERHEAD + length;
+}
+
+/* ---- payload writer / reader ------------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *p;
+    size_t cap, pos;
+    int ok;
+} writer;
+
+static uint8_t *w_take(writer *w, size_t n) {
+    uint8_t *at;
+    if (!w->ok || w->cap - w->pos < n) {
+        w->ok = 0;
+        return NULL;
+    }
+    at = w->p + w->pos;
+    w->pos += n;
+    return at;
+}
+
+static void w_u8(writer *w, uint8_t v) {
+    uint8_t *at = w_take(w, 1);
+    if (at) at[0] = v;
+}
+
+static void w_u16(writer *w, uint16_t v) {
+    uint8_t *at = w_take(w, 2);
+    if (at) put16(at, v);
+}
+
+static void w_u32(writer *w, uint32_t v) {
+    uint8_t *at = w_take(w, 4);
+    if (at) put32(at, v);
+}
+
+static void w_u64(writer *w, uint64_t v) {
+    uint8_t *at = w_take(w, 8);
+    if (at) put64(at, v);
+}
+
+static void w_f32(writer *w, float v) {
+    uint8_t *at = w_take(w, 4);
+    if (at) putf(at, v);
+}
+
+static void w_bytes(writer *w, const void *src, size_t n) {
+    uint8_t *at = w_take(w, n);
+    if (at && n) memcpy(at, src, n);
+}
+
+static void w_str(writer *w, tlfseg_str s) {
+    w_u16(w, s.len);
+    w_bytes(w, s.ptr, s.len);
+}
+
+static size_t w_done(const writer *w) { return w->ok ? w->pos : 0; }
+
+typedef struct {
+    const uint8_t *p;
+    uint32_t len, pos;
+    int ok;
+} reader;
+
+static const uint8_t *r_take(reader *r, uint32_t n) {
+    const uint8_t *at;
+    if (!r->ok || r->len - r->pos < n) {
+        r->ok = 0;
+        return NULL;
+    }
+    at = r->p + r->pos;
+    r->pos += n;
+    return at;
+}
+
+static uint8_t r_u8(reader *r) {
+    const uint8_t *at = r_take(r, 1);
+    return at ? at[0] : 0;
+}
+
+static uint16_t r_u16(reader *r) {
+    const uint8_t *at = r_take(r, 2);
+    return at ? get16(at) : 0;
+}
+
+static uint32_t r_u32(reader *r) {
+    const uint8_t *at = r_take(r, 4);
+    return at ? get32(at) : 0;
+}
+
+static uint64_t r_u64(reader *r) {
+    const uint8_t *at = r_take(r, 8);
+    return at ? get64(at) : 0;
+}
+
+static float r_f32(reader *r) {
+    const uint8_t *at = r_take(r, 4);
+    return at ? getf(at) : 0.0f;
+}
+
+static tlfseg_str r_str(reader *r) {
+    tlfseg_str s;
+    s.len = r_u16(r);
+    s.ptr = (const char *)r_take(r, s.len);
+    if (!s.ptr) s.len = 0;
+    return s;
+}
+
+/* 0 when every byte was read and nothing was missing; a payload with extra bytes is malformed too */
+static int r_end(const reader *r, int valid) {
+    return (r->ok && r->pos == r->len && valid) ? 0 : TLFSEG_E_MALFORMED;
+}
+
+/* ---- payloads ----------------------------------------------------------------------------------- */
+
+size_t tlfseg_hello_pack(uint8_t *out, size_t cap, const tlfseg_hello *m) {
+    writer w = {0, 0, 0, 1};
+    uint8_t i;
+    w.p = out;
+    w.cap = cap;
+    if (m->n_classes > TLFSEG_MAX_CLASSES) return 0;
+    w_u8(&w, m->protocol_version);
+    w_u8(&w, m->role);
+    w_u16(&w, m->max_width);
+    w_u16(&w, m->max_height);
+    w_u32(&w, m->max_payload);
+    w_u16(&w, m->input_width);
+    w_u16(&w, m->input_height);
+    w_u8(&w, m->pixel_formats);
+    w_u8(&w, m->mask_encodings);
+    w_str(&w, m->software);
+    w_str(&w, m->model);
+    w_u8(&w, m->n_classes);
+    for (i = 0; i < m->n_classes; i++) w_str(&w, m->classes[i]);
+    return w_done(&w);
+}
+
+int tlfseg_hello_parse(const uint8_t *p, uint32_t len, tlfseg_hello *m) {
+    reader r = {0, 0, 0, 1};
+    uint8_t i;
+    r.p = p;
+    r.len = len;
+    memset(m, 0, sizeof *m);
+    m->protocol_version = r_u8(&r);
+    m->role = r_u8(&r);
+    m->max_width = r_u16(&r);
+    m->max_height = r_u16(&r);
+    m->max_payload = r_u32(&r);
+    m->input_width = r_u16(&r);
+    m->input_height = r_u16(&r);
+    m->pixel_formats = r_u8(&r);
+    m->mask_encodings = r_u8(&r);
+    m->software = r_str(&r);
+    m->model = r_str(&r);
+    m->n_classes = r_u8(&r);
+    if (m->n_classes > TLFSEG_MAX_CLASSES) return TLFSEG_E_MALFORMED;
+    for (i = 0; i < m->n_classes; i++) m->classes[i] = r_str(&r);
+    return r_end(&r, m->role <= TLFSEG_ROLE_RUNTIME);
+}
+
+size_t tlfseg_config_pack(uint8_t *out, size_t cap, const tlfseg_config *m) {
+    writer w = {0, 0, 0, 1};
+    w.p = out;
+    w.cap = cap;
+    w_u16(&w, m->roi_x);
+    w_u16(&w, m->roi_y);
+    w_u16(&w, m->roi_w);
+    w_u16(&w, m->roi_h);
+    w_f32(&w, m->mm_per_px_x);
+    w_f32(&w, m->mm_per_px_y);
+    w_f32(&w, m->min_confidence);
+    return w_done(&w);
+}
+
+int tlfseg_config_parse(const uint8_t *p, uint32_t len, tlfseg_config *m) {
+    reader r = {0, 0, 0, 1};
+    r.p = p;
+    r.len = len;
+    m->roi_x = r_u16(&r);
+    m->roi_y = r_u16(&r);
+    m->roi_w = r_u16(&r);
+    m->roi_h = r_u16(&r);
+    m->mm_per_px_x = r_f32(&r);
+    m->mm_per_px_y = r_f32(&r);
+    m->min_confidence = r_f32(&r);
+    return r_end(&r, 1);
+}
+
+void tlfseg_frame_head_pack(uint8_t out[TLFSEG_FRAME_HEAD_SIZE], const tlfseg_frame *m) {
+    put32(out, m->frame_id);
+    put64(out + 4, m->timestamp_us);
+    out[12] = m->format;
+    out[13] = m->mask;
+    put16(out + 14, m->width);
+    put16(out + 16, m->height);
+    put32(out + 18, m->stride);
+}
+
+size_t tlfseg_frame_pack(uint8_t *out, size_t cap, const tlfseg_frame *m) {
+    if (cap < TLFSEG_FRAME_HEAD_SIZE || cap - TLFSEG_FRAME_HEAD_SIZE < m->data_len) return 0;
+    tlfseg_frame_head_pack(out, m);
+    if (m->data_len) memcpy(out + TLFSEG_FRAME_HEAD_SIZE, m->data, m->data_len);
+    return TLFSEG_FRAME_HEAD_SIZE + (size_t)m->data_len;
+}
+
+int tlfseg_frame_parse(const uint8_t *p, uint32_t len, tlfseg_frame *m) {
+    reader r = {0, 0, 0, 1};
+    r.p = p;
+    r.len = len;
+    m->frame_id = r_u32(&r);
+    m->timestamp_us = r_u64(&r);
+    m->format = r_u8(&r);
+    m->mask = r_u8(&r);
+    m->width = r_u16(&r);
+    m->height = r_u16(&r);
+    m->stride = r_u32(&r);
+    m->data_len = r.ok ? len - r.pos : 0;
+    m->data = r_take(&r, m->data_len);
+    return r_end(&r, m->format >= TLFSEG_GREY8 && m->format <= TLFSEG_PNG && m->mask <= TLFSEG_MASK_PNG);
+}
+
+int tlfseg_result_parse(const uint8_t *p, uint32_t len, tlfseg_result *m) {
+    reader r = {0, 0, 0, 1};
+    r.p = p;
+    r.len = len;
+    m->frame_id = r_u32(&r);
+    m->timestamp_us = r_u64(&r);
+    m->quality = r_u32(&r);
+    m->roi_x = r_u16(&r);
+    m->roi_y = r_u16(&r);
+    m->roi_w = r_u16(&r);
+    m->roi_h = r_u16(&r);
+    m->thickness_mm = r_f32(&r);
+    m->thickness_px = r_f32(&r);
+    m->echogenicity = r_f32(&r);
+    m->latency.queue_us = r_u32(&r);
+    m->latency.decode_us = r_u32(&r);
+    m->latency.preprocess_us = r_u32(&r);
+    m->latency.inference_us = r_u32(&r);
+    m->latency.postprocess_us = r_u32(&r);
+    m->latency.measure_us = r_u32(&r);
+    m->latency.total_us = r_u32(&r);
+    m->n_skipped = r_u16(&r);
+    if (m->n_skipped > TLFSEG_MAX_SKIPPED) return TLFSEG_E_MALFORMED;
+    m->skipped = r_take(&r, 4u * m->n_skipped);
+    m->mask_encoding = r_u8(&r);
+    m->mask_width = r_u16(&r);
+    m->mask_height = r_u16(&r);
+    m->mask_len = r_u32(&r);
+    m->mask = r_take(&r, m->mask_len);
+    return r_end(&r, m->mask_encoding <= TLFSEG_MASK_PNG);
+}
+
+uint32_t tlfseg_result_skipped(const tlfseg_result *r, uint16_t i) { return get32(r->skipped + 4u * i); }
+
+size_t tlfseg_error_pack(uint8_t *out, size_t cap, const tlfseg_error *m) {
+    writer w = {0, 0, 0, 1};
+    w.p = out;
+    w.cap = cap;
+    w_u16(&w, m->code);
+    w_u32(&w, m->ref_seq);
+    w_u32(&w, m->frame_id);
+    w_str(&w, m->text);
+    return w_done(&w);
+}
+
+int tlfseg_error_parse(const uint8_t *p, uint32_t len, tlfseg_error *m) {
+    reader r = {0, 0, 0, 1};
+    r.p = p;
+    r.len = len;
+    m->code = r_u16(&r);
+    m->ref_seq = r_u32(&r);
+    m->frame_id = r_u32(&r);
+    m->text = r_str(&r);
+    return r_end(&r, m->code >= TLFSEG_E_BAD_CRC && m->code <= TLFSEG_E_UNEXPECTED);
+}
+
+size_t tlfseg_heartbeat_pack(uint8_t *out, size_t cap, const tlfseg_heartbeat *m) {
+    writer w = {0, 0, 0, 1};
+    w.p = out;
+    w.cap = cap;
+    w_u64(&w, m->timestamp_us);
+    w_u32(&w, m->frames_received);
+    w_u32(&w, m->results_sent);
+    w_u32(&w, m->frames_skipped);
+    w_u32(&w, m->errors);
+    return w_done(&w);
+}
+
+int tlfseg_heartbeat_parse(const uint8_t *p, uint32_t len, tlfseg_heartbeat *m) {
+    reader r = {0, 0, 0, 1};
+    r.p = p;
+    r.len = len;
+    m->timestamp_us = r_u64(&r);
+    m->frames_received = r_u32(&r);
+    m->results_sent = r_u32(&r);
+    m->frames_skipped = r_u32(&r);
+    m->errors = r_u32(&r);
+    return r_end(&r, 1);
+}
+
+size_t tlfseg_bye_pack(uint8_t *out, size_t cap, const tlfseg_bye *m) {
+    writer w = {0, 0, 0, 1};
+    w.p = out;
+    w.cap = cap;
+    w_u16(&w, m->reason);
+    return w_done(&w);
+}
+
+int tlfseg_bye_parse(const uint8_t *p, uint32_t len, tlfseg_bye *m) {
+    reader r = {0, 0, 0, 1};
+    r.p = p;
+    r.len = len;
+    m->reason = r_u16(&r);
+    return r_end(&r, m->reason <= TLFSEG_BYE_IDLE);
+}
+
+int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pixels) {
+    size_t i = 0, covered = 0;
+    while (i < len) {
+        uint8_t value = src[i++];
+        uint32_t run = 0;
+        unsigned shift = 0;
+        for (;;) {
+            uint8_t byte;
+            if (i >= len || shift > 28) return -1;
+            byte = src[i++];
+            run |= (uint32_t)(byte & 0x7Fu) << shift;
+            shift += 7;
+            if (byte < 0x80u) break;
+        }
+        if (run > n_pixels - covered) return -1;
+        memset(dst + covered, value, run);
+        covered += run;
+    }
+    return covered == n_pixels ? 0 : -1;
+}
+
+/* ---- streaming decoder -------------------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t version, type;
+    uint16_t flags;
+    uint32_t seq, length;
+} header;
+
+static int parse_header(const uint8_t *p, size_t avail, header *h) {
+    if (avail < TLFSEG_HEADER_SIZE || memcmp(p, MAGIC, 4) != 0) return 0;
+    if (get32(p + 16) != tlfseg_crc32(p, 16)) return 0;
+    h->version = p[4];
+    h->type = p[5];
+    h->flags = get16(p + 6);
+    h->seq = get32(p + 8);
+    h->length = get32(p + 12);
+    return 1;
+}
+
+static size_t find_magic(const uint8_t *p, size_t from, size_t end) {
+    size_t i;
+    for (i = from; i + 4 <= end; i++)
+        if (p[i] == MAGIC[0] && memcmp(p + i, MAGIC, 4) == 0) return i;
+    return (size_t)-1;
+}
+
+static void drop(tlfseg_decoder *d, size_t n, int skipped) {
+    memmove(d->buf, d->buf + n, d->len - n);
+    d->len -= n;
+    if (skipped) d->bytes_skipped += n;
+}
+
+static void settle(tlfseg_decoder *d) {
+    if (d->consume) {
+        drop(d, d->consume, 0);
+        d->consume = 0;
+    }
+}
+
+static int fault(tlfseg_decoder *d, tlfseg_event *ev, uint16_t code, uint32_t seq) {
+    memset(ev, 0, sizeof *ev);
+    ev->is_fault = 1;
+    ev->code = code;
+    ev->seq = seq;
+    d->faults++;
+    return 1;
+}
+
+int tlfseg_decoder_init(tlfseg_decoder *d, uint8_t *buf, size_t cap) {
+    if (cap < TLFSEG_OVERHEAD) return -1;
+    memset(d, 0, sizeof *d);
+    d->buf = buf;
+    d->cap = cap;
+    d->max_payload = (cap - TLFSEG_OVERHEAD) > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)(cap - TLFSEG_OVERHEAD);
+    return 0;
+}
+
+size_t tlfseg_decoder_pending(const tlfseg_decoder *d) { return d->len - d->consume + d->discard; }
+
+size_t tlfseg_decoder_feed(tlfseg_decoder *d, const uint8_t *data, size_t len) {
+    size_t taken = 0, n;
+    settle(d);
+    if (d->discard) {
+        n = len < d->discard ? len : d->discard;
+        d->discard -= (uint32_t)n;
+        d->bytes_skipped += n;
+        taken = n;
+    }
+    n = len - taken;
+    if (n > d->cap - d->len) n = d->cap - d->len;
+    memcpy(d->buf + d->len, data + taken, n);
+    d->len += n;
+    return taken + n;
+}
+
+/* a verified header starts somewhere in buf[1..end) */
+static int header_inside(const tlfseg_decoder *d, size_t end) {
+    header h;
+    size_t i = find_magic(d->buf, 1, end);
+    while (i != (size_t)-1) {
+        if (parse_header(d->buf + i, d->len - i, &h)) return 1;
+        i = find_magic(d->buf, i + 1, end);
+    }
+    return 0;
+}
+
+int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev) {
+    settle(d);
+    for (;;) {
+        header h;
+        size_t start = find_magic(d->buf, 0, d->len), total, n;
+        if (start == (size_t)-1) {
+            if (d->len > 3) drop(d, d->len - 3, 1); /* keep a possible partial magic */
+            return 0;
+        }
+        drop(d, start, 1);
+        if (d->len < TLFSEG_HEADER_SIZE) return 0;
+        if (!parse_header(d->buf, d->len, &h)) {
+            d->bad_headers++;
+            drop(d, 1, 1);
+            continue;
+        }
+        total = (size_t)TLFSEG_OVERHEAD + h.length;
+        if (h.version != TLFSEG_VERSION || h.length > d->max_payload) {
+            n = total < d->len ? total : d->len;
+            drop(d, n, 1);
+            d->discard = (uint32_t)(total - n);
+            return fault(d, ev, h.version != TLFSEG_VERSION ? TLFSEG_E_BAD_VERSION : TLFSEG_E_TOO_LARGE, h.seq);
+        }
+        if (d->len < total) return 0;
+        if (get32(d->buf + TLFSEG_HEADER_SIZE + h.length) != tlfseg_crc32(d->buf + TLFSEG_HEADER_SIZE, h.length)) {
+            int truncated = header_inside(d, total);
+            drop(d, 1, 1);
+            return fault(d, ev, truncated ? TLFSEG_E_TRUNCATED : TLFSEG_E_BAD_CRC, h.seq);
+        }
+        memset(ev, 0, sizeof *ev);
+        ev->type = h.type;
+        ev->flags = h.flags;
+        ev->seq = h.seq;
+        ev->payload = d->buf + TLFSEG_HEADER_SIZE;
+        ev->length = h.length;
+        d->consume = total; /* dropped on the next call, so the payload stays valid until then */
+        d->packets++;
+        return 1;
+    }
+}
+
+int tlfseg_decoder_expire(tlfseg_decoder *d, tlfseg_event *ev) {
+    header h;
+    settle(d);
+    if (d->discard) {
+        d->bytes_skipped += d->discard;
+        d->discard = 0;
+        return 0;
+    }
+    if (!parse_header(d->buf, d->len, &h)) return 0;
+    drop(d, 1, 1);
+    return fault(d, ev, TLFSEG_E_TRUNCATED, h.seq);
+}

@@ -1,0 +1,236 @@
+/*
+ * tlfseg firmware bridge protocol, version 1: C99 reference for scanner firmware.
+ *
+ * Dependency free (stdint.h, stddef.h, string.h only), no malloc, no global state, reentrant.
+ * The wire format is specified in docs/protocol.md; this file and tlfseg_proto.c implement it:
+ *   - CRC-32 (IEEE 802.3, as zlib.crc32), bitwise with a 16-entry nibble table;
+ *   - message framing (20-byte header, payload, CRC-32 trailer), whole or in pieces (zero copy);
+ *   - a streaming decoder over a caller-provided buffer that resynchronises after garbage and
+ *     lost bytes and never buffers a message larger than its limit;
+ *   - pack/parse for every payload; parsed strings, skip lists and masks point into the payload;
+ *   - the RLE mask decoder.
+ * Floats are IEEE-754 binary32, little-endian on the wire (all current MCUs with an FPU or soft float).
+ */
+#ifndef TLFSEG_PROTO_H
+#define TLFSEG_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TLFSEG_VERSION 1u
+#define TLFSEG_HEADER_SIZE 20u
+#define TLFSEG_TRAILER_SIZE 4u
+#define TLFSEG_OVERHEAD (TLFSEG_HEADER_SIZE + TLFSEG_TRAILER_SIZE)
+#define TLFSEG_NO_ID 0xFFFFFFFFu
+#define TLFSEG_MAX_SKIPPED 1024u
+#define TLFSEG_MAX_CLASSES 16u
+#define TLFSEG_FRAME_HEAD_SIZE 22u /* FRAME payload fields before the pixel data */
+
+/* message types */
+enum tlfseg_type {
+    TLFSEG_HELLO = 1,
+    TLFSEG_CONFIG = 2,
+    TLFSEG_FRAME = 3,
+    TLFSEG_RESULT = 4,
+    TLFSEG_ERROR = 5,
+    TLFSEG_HEARTBEAT = 6,
+    TLFSEG_BYE = 7
+};
+
+/* ERROR codes (also the fault codes the decoder reports) */
+enum tlfseg_error_code {
+    TLFSEG_E_BAD_CRC = 1,
+    TLFSEG_E_BAD_VERSION = 2,
+    TLFSEG_E_TOO_LARGE = 3,
+    TLFSEG_E_UNKNOWN_TYPE = 4,
+    TLFSEG_E_MALFORMED = 5,
+    TLFSEG_E_TRUNCATED = 6,
+    TLFSEG_E_BAD_FRAME = 7,
+    TLFSEG_E_BAD_CONFIG = 8,
+    TLFSEG_E_BUSY = 9,
+    TLFSEG_E_INTERNAL = 10,
+    TLFSEG_E_UNEXPECTED = 11
+};
+
+enum tlfseg_pixel_format { TLFSEG_GREY8 = 1, TLFSEG_BGR8 = 2, TLFSEG_JPEG = 3, TLFSEG_PNG = 4 };
+enum tlfseg_mask_encoding { TLFSEG_MASK_NONE = 0, TLFSEG_MASK_RLE = 1, TLFSEG_MASK_PNG = 2 };
+enum tlfseg_role { TLFSEG_ROLE_SCANNER = 0, TLFSEG_ROLE_RUNTIME = 1 };
+enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BYE_IDLE = 2 };
+
+/* RESULT quality flags */
+#define TLFSEG_Q_NOT_MEASURED (1u << 0)
+#define TLFSEG_Q_NO_FASCIA (1u << 1)
+#define TLFSEG_Q_PARTIAL (1u << 2)
+#define TLFSEG_Q_LOW_CONFIDENCE (1u << 3)
+#define TLFSEG_Q_ROI_DETECTED (1u << 4)
+#define TLFSEG_Q_NO_SCALE (1u << 5)
+
+/* ---- CRC-32 ------------------------------------------------------------------------------------ */
+
+/* Running CRC-32: start with crc = 0; tlfseg_crc32_update(tlfseg_crc32_update(0, a, n), b, m) is the
+ * CRC of a followed by b (the same convention as zlib.crc32). */
+uint32_t tlfseg_crc32_update(uint32_t crc, const uint8_t *data, size_t len);
+uint32_t tlfseg_crc32(const uint8_t *data, size_t len);
+
+/* ---- framing ----------------------------------------------------------------------------------- */
+
+/* The 20-byte header (header CRC included) of a message with a `length`-byte payload. */
+void tlfseg_pack_header(uint8_t out[TLFSEG_HEADER_SIZE], uint8_t type, uint16_t flags, uint32_t seq,
+                        uint32_t length);
+/* The 4-byte trailer: the payload's CRC-32 (e.g. accumulated with tlfseg_crc32_update while sending). */
+void tlfseg_pack_trailer(uint8_t out[TLFSEG_TRAILER_SIZE], uint32_t payload_crc);
+/* A whole message into `out`; returns its size, or 0 when `cap` is too small. */
+size_t tlfseg_pack(uint8_t *out, size_t cap, uint8_t type, uint16_t flags, uint32_t seq, const uint8_t *payload,
+                   uint32_t length);
+
+/* ---- payloads ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *ptr; /* UTF-8, not NUL-terminated; points into the payload it was parsed from */
+    uint16_t len;
+} tlfseg_str;
+
+typedef struct {
+    uint8_t protocol_version;
+    uint8_t role;           /* enum tlfseg_role */
+    uint16_t max_width;     /* largest frame accepted (0 from a scanner) */
+    uint16_t max_height;
+    uint32_t max_payload;   /* largest payload accepted */
+    uint16_t input_width;   /* the model's input (0 from a scanner) */
+    uint16_t input_height;
+    uint8_t pixel_formats;  /* bit (1 << format) per accepted enum tlfseg_pixel_format */
+    uint8_t mask_encodings; /* bit (1 << encoding) per enum tlfseg_mask_encoding */
+    tlfseg_str software;
+    tlfseg_str model;
+    uint8_t n_classes;
+    tlfseg_str classes[TLFSEG_MAX_CLASSES];
+} tlfseg_hello;
+
+typedef struct {
+    uint16_t roi_x, roi_y, roi_w, roi_h; /* roi_w or roi_h 0: the runtime detects the B-mode area per frame */
+    float mm_per_px_x;                   /* 0: unknown */
+    float mm_per_px_y;                   /* 0: unknown (thickness in pixels only) */
+    float min_confidence;                /* 0..1 */
+} tlfseg_config;
+
+typedef struct {
+    uint32_t frame_id;
+    uint64_t timestamp_us; /* the scanner's clock, echoed in the RESULT */
+    uint8_t format;        /* enum tlfseg_pixel_format */
+    uint8_t mask;          /* enum tlfseg_mask_encoding: the mask wanted in the RESULT */
+    uint16_t width, height;
+    uint32_t stride;       /* bytes between rows (GREY8/BGR8); 0 for JPEG/PNG */
+    const uint8_t *data;   /* pixels: stride * height bytes, or the JPEG/PNG file */
+    uint32_t data_len;
+} tlfseg_frame;
+
+typedef struct {
+    uint32_t queue_us, decode_us, preprocess_us, inference_us, postprocess_us, measure_us, total_us;
+} tlfseg_latency;
+
+typedef struct {
+    uint32_t frame_id; /* TLFSEG_NO_ID: the message only reports skipped frames */
+    uint64_t timestamp_us;
+    uint32_t quality;  /* TLFSEG_Q_* bits */
+    uint16_t roi_x, roi_y, roi_w, roi_h;
+    float thickness_mm; /* NaN (x != x) when not measured */
+    float thickness_px;
+    float echogenicity;
+    tlfseg_latency latency;
+    uint16_t n_skipped;
+    const uint8_t *skipped; /* n_skipped little-endian u32 ids: use tlfseg_result_skipped() */
+    uint8_t mask_encoding;
+    uint16_t mask_width, mask_height;
+    uint32_t mask_len;
+    const uint8_t *mask;
+} tlfseg_result;
+
+typedef struct {
+    uint16_t code;     /* enum tlfseg_error_code */
+    uint32_t ref_seq;  /* the offending message's sequence number, or TLFSEG_NO_ID */
+    uint32_t frame_id; /* the FRAME it answers, or TLFSEG_NO_ID */
+    tlfseg_str text;
+} tlfseg_error;
+
+typedef struct {
+    uint64_t timestamp_us; /* the requester's clock; echoed in the answer */
+    uint32_t frames_received, results_sent, frames_skipped, errors;
+} tlfseg_heartbeat;
+
+typedef struct {
+    uint16_t reason; /* enum tlfseg_bye_reason */
+} tlfseg_bye;
+
+/* Encoders write a payload into out[0..cap) and return its length, or 0 when cap is too small. */
+size_t tlfseg_hello_pack(uint8_t *out, size_t cap, const tlfseg_hello *m);
+size_t tlfseg_config_pack(uint8_t *out, size_t cap, const tlfseg_config *m);
+size_t tlfseg_frame_pack(uint8_t *out, size_t cap, const tlfseg_frame *m);
+/* Only the 22 bytes before the pixels: send them, then the pixels straight from the frame buffer. */
+void tlfseg_frame_head_pack(uint8_t out[TLFSEG_FRAME_HEAD_SIZE], const tlfseg_frame *m);
+size_t tlfseg_error_pack(uint8_t *out, size_t cap, const tlfseg_error *m);
+size_t tlfseg_heartbeat_pack(uint8_t *out, size_t cap, const tlfseg_heartbeat *m);
+size_t tlfseg_bye_pack(uint8_t *out, size_t cap, const tlfseg_bye *m);
+
+/* Parsers return 0, or TLFSEG_E_MALFORMED when the payload does not parse as the type says
+ * (too short, bytes left over, an enumerated value outside its table, too many classes or skipped ids). */
+int tlfseg_hello_parse(const uint8_t *p, uint32_t len, tlfseg_hello *m);
+int tlfseg_config_parse(const uint8_t *p, uint32_t len, tlfseg_config *m);
+int tlfseg_frame_parse(const uint8_t *p, uint32_t len, tlfseg_frame *m);
+int tlfseg_result_parse(const uint8_t *p, uint32_t len, tlfseg_result *m);
+int tlfseg_error_parse(const uint8_t *p, uint32_t len, tlfseg_error *m);
+int tlfseg_heartbeat_parse(const uint8_t *p, uint32_t len, tlfseg_heartbeat *m);
+int tlfseg_bye_parse(const uint8_t *p, uint32_t len, tlfseg_bye *m);
+
+uint32_t tlfseg_result_skipped(const tlfseg_result *r, uint16_t i);
+
+/* RLE mask -> n_pixels class ids in dst (row-major). 0, or -1 when the runs do not cover n_pixels exactly. */
+int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pixels);
+
+/* ---- streaming decoder -------------------------------------------------------------------------- */
+
+typedef struct {
+    uint8_t *buf;           /* caller's buffer: max payload + TLFSEG_OVERHEAD bytes */
+    size_t cap;
+    size_t len;             /* bytes held */
+    size_t consume;         /* bytes of the last event to drop on the next call */
+    uint32_t max_payload;
+    uint32_t discard;       /* bytes of a skipped message still to drop as they arrive */
+    uint32_t packets;       /* messages delivered */
+    uint32_t bad_headers;   /* magic found, header checksum wrong */
+    uint32_t faults;        /* faults reported */
+    uint64_t bytes_skipped; /* bytes not part of a delivered message */
+} tlfseg_decoder;
+
+typedef struct {
+    int is_fault;    /* 0: a message whose checksums verified; 1: a fault */
+    uint16_t code;   /* fault: enum tlfseg_error_code */
+    uint8_t type;    /* message: its type (possibly unknown: answer TLFSEG_E_UNKNOWN_TYPE) */
+    uint16_t flags;
+    uint32_t seq;    /* the message's (or the faulty message's) sequence number */
+    const uint8_t *payload; /* message: valid until the next call into the decoder */
+    uint32_t length;
+} tlfseg_event;
+
+/* buf/cap: working memory; messages with payloads over cap - TLFSEG_OVERHEAD are skipped as TOO_LARGE.
+ * Returns 0, or -1 when cap < TLFSEG_OVERHEAD. */
+int tlfseg_decoder_init(tlfseg_decoder *d, uint8_t *buf, size_t cap);
+/* Take bytes from data; returns how many were taken (all of them unless the buffer is full: then call
+ * tlfseg_decoder_next until it returns 0 and feed the rest). */
+size_t tlfseg_decoder_feed(tlfseg_decoder *d, const uint8_t *data, size_t len);
+/* 1 and *ev filled when an event is ready, 0 when more bytes are needed. */
+int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev);
+/* The line went quiet mid-message: 1 and a TRUNCATED fault in *ev if a message was cut short (its bytes
+ * after the first are then rescanned: keep calling tlfseg_decoder_next), else 0. */
+int tlfseg_decoder_expire(tlfseg_decoder *d, tlfseg_event *ev);
+/* Bytes held for a message not complete yet. */
+size_t tlfseg_decoder_pending(const tlfseg_decoder *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TLFSEG_PROTO_H */

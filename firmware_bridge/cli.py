@@ -1,0 +1,105 @@
+"""`tlfseg bridge serve | probe`: the firmware bridge on the command line (plugs into `tlfseg`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+DEFAULT_TRANSPORT = "tcp://127.0.0.1:5599"
+TRANSPORT_HELP = "tcp://HOST:PORT, unix:PATH or serial:DEVICE[,BAUD]"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(subparsers) -> None:
+    bridge = subparsers.add_parser(
+        "bridge",
+        help="serve segmentation to scanner firmware over TCP, a Unix socket or a serial port",
+        description="The firmware bridge: a binary protocol (docs/protocol.md) for scanners to send frames "
+        "and get segmentation results back.",
+    )
+    sub = bridge.add_subparsers(dest="bridge_command", metavar="ACTION", required=True)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the runtime side of the protocol",
+        description="Listen for scanners (TCP and Unix sockets: up to --max-clients at once, each with its own "
+        "session; a serial port: one line) and answer every FRAME with a RESULT, a skip or an ERROR.",
+    )
+    serve.add_argument("--transport", default=DEFAULT_TRANSPORT, help=f"{TRANSPORT_HELP} (default {DEFAULT_TRANSPORT})")
+    serve.add_argument("--allow-remote", action="store_true", help="allow a TCP address other than loopback")
+    serve.add_argument("--model", type=Path, default=None, help="a .tflite model (default: the bundled int8 model)")
+    serve.add_argument("--roi", default=None, metavar="x,y,w,h", help="default B-mode area (default: detected)")
+    serve.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads")
+    serve.add_argument("--delegate", choices=["edgetpu"], default=None, help="run on a Coral Edge TPU")
+    serve.add_argument("--max-clients", type=_positive_int, default=4, metavar="N", help="sessions at once")
+    serve.add_argument("--max-payload", type=_positive_int, default=None, metavar="BYTES", help="largest message")
+    serve.add_argument("--max-width", type=_positive_int, default=None, metavar="PX", help="widest frame accepted")
+    serve.add_argument("--max-height", type=_positive_int, default=None, metavar="PX", help="tallest frame")
+    serve.add_argument(
+        "--idle-timeout", type=float, default=60.0, metavar="S", help="close silent socket clients (0: never)"
+    )
+    serve.set_defaults(handler=run_serve)
+
+    probe = sub.add_parser("probe", help="say HELLO to a runtime and print its capabilities and round-trip time")
+    probe.add_argument("--transport", default=DEFAULT_TRANSPORT, help=TRANSPORT_HELP)
+    probe.add_argument("--timeout", type=float, default=5.0, metavar="S", help="how long to wait for answers")
+    probe.set_defaults(handler=run_probe)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import signal
+
+    from edge.cli import CommandError
+    from edge.engine import Engine
+    from edge.roi import Box
+    from firmware_bridge.frames import FrameLimits
+    from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH
+    from firmware_bridge.server import BridgeServer, Runtime, SessionLimits
+    from firmware_bridge.transport import Endpoint
+
+    endpoint = Endpoint.parse(args.transport)
+    if not endpoint.loopback and not args.allow_remote:
+        raise CommandError(
+            f"{endpoint} is not a loopback address; the bridge has no authentication, "
+            "so listening beyond this machine needs --allow-remote"
+        )
+    if endpoint.kind == "serial":
+        import serial  # noqa: F401 - a missing pyserial is reported as the 'bridge' extra before anything starts
+    limits = SessionLimits(
+        max_payload=args.max_payload or DEFAULT_MAX_PAYLOAD,
+        frame=FrameLimits(args.max_width or DEFAULT_MAX_WIDTH, args.max_height or DEFAULT_MAX_HEIGHT),
+        idle_timeout=args.idle_timeout,
+    )
+    engine = Engine(args.model, threads=args.threads, delegate=args.delegate)
+    runtime = Runtime(engine, limits, roi=Box.parse(args.roi) if args.roi else None)
+    server = BridgeServer(endpoint, runtime, max_clients=args.max_clients)
+    bound = server.bind()
+    for sig in (signal.SIGINT, signal.SIGTERM):  # finish the frames in hand, say BYE, then stop
+        signal.signal(sig, lambda *_: server.shutdown())
+    print(f"model: {engine.describe()}", flush=True)
+    print(f"listening on {bound} (max {args.max_clients} clients, payload limit {limits.max_payload} B)", flush=True)
+    server.serve_forever()
+    print(f"stopped: {server.runtime.counters.snapshot()}", flush=True)
+    return 0
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from firmware_bridge.client import BridgeClient
+
+    with BridgeClient.connect(args.transport, timeout=args.timeout) as client:
+        hello = client.hello(args.timeout)
+        beat, rtt_ms = client.heartbeat(args.timeout)
+        client.bye(args.timeout)
+    print(f"runtime: {hello.software}, protocol {hello.protocol_version}, model {hello.model}")
+    print(f"model input: {hello.input_width}x{hello.input_height}, classes: {', '.join(hello.classes)}")
+    print(f"limits: frames up to {hello.max_width}x{hello.max_height}, payload up to {hello.max_payload} B")
+    print(f"frame formats: {', '.join(f.name for f in hello.pixel_formats)}")
+    print(f"mask encodings: {', '.join(m.name for m in hello.mask_encodings)}")
+    print(f"heartbeat round trip: {rtt_ms:.2f} ms")
+    return 0

@@ -1,0 +1,175 @@
+"""Shared test vectors: byte files made by this codec that the Python tests and the C reference both check.
+
+    python -m firmware_bridge.vectors tests/vectors      # (re)write them
+
+Each ``<name>.bin`` is one message; ``stream.bin`` is a damaged stream, and ``stream_expected.txt`` lists
+what a decoder with a 4096-byte payload limit must make of it: ``M <type> <seq>`` for a message that
+decodes, ``F <code> <seq>`` for a fault, then ``stats <packets> <bad headers> <bytes skipped>``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from firmware_bridge.framing import StreamDecoder, pack, pack_header
+from firmware_bridge.messages import (
+    Bye,
+    Config,
+    Error,
+    Frame,
+    Heartbeat,
+    Hello,
+    Message,
+    Result,
+    StageLatency,
+    encode,
+)
+from firmware_bridge.protocol import (
+    NO_ID,
+    ByeReason,
+    ErrorCode,
+    MaskEncoding,
+    MsgType,
+    PixelFormat,
+    Quality,
+    Role,
+)
+
+STREAM_MAX_PAYLOAD = 4096
+TIMESTAMP = 1_234_567_890_123
+
+#: the 20x15 class map in result.bin: 140 x 0, 40 x 1, 120 x 2 (row-major; 140 needs a two-byte run length)
+MASK_W, MASK_H = 20, 15
+MASK_RUNS = ((0, 140), (1, 40), (2, 120))
+
+
+def _mask_rle() -> bytes:
+    out = bytearray()
+    for value, n in MASK_RUNS:
+        out.append(value)
+        while n >= 0x80:
+            out.append((n & 0x7F) | 0x80)
+            n >>= 7
+        out.append(n)
+    return bytes(out)
+
+
+#: name -> (message, sequence number)
+MESSAGES: dict[str, tuple[Message, int]] = {
+    "hello_scanner": (
+        Hello(
+            Role.SCANNER,
+            max_payload=65536,
+            pixel_formats=(PixelFormat.GREY8, PixelFormat.BGR8),
+            mask_encodings=(MaskEncoding.RLE,),
+            software="fw-demo 1.0",
+        ),
+        0,
+    ),
+    "hello_runtime": (
+        Hello(
+            Role.RUNTIME,
+            max_width=2048,
+            max_height=2048,
+            max_payload=8388608,
+            input_width=256,
+            input_height=256,
+            pixel_formats=tuple(PixelFormat),
+            mask_encodings=tuple(MaskEncoding),
+            software="tlfseg test",
+            model="tlfseg_unet_int8.tflite int8",
+            classes=("above", "fascia", "below"),
+        ),
+        0,
+    ),
+    "config": (Config(roi=(110, 40, 400, 420), mm_per_px_x=0.1, mm_per_px_y=0.075, min_confidence=0.5), 1),
+    "frame_grey8": (Frame(7, TIMESTAMP, PixelFormat.GREY8, 5, 3, 8, bytes(range(24)), MaskEncoding.RLE), 2),
+    "frame_bgr8": (Frame(8, TIMESTAMP + 33_333, PixelFormat.BGR8, 2, 2, 6, bytes(range(100, 112))), 3),
+    "result": (
+        Result(
+            frame_id=7,
+            timestamp_us=TIMESTAMP,
+            quality=int(Quality.NO_SCALE | Quality.PARTIAL),
+            roi=(0, 0, MASK_W, MASK_H),
+            thickness_mm=1.25,
+            thickness_px=12.5,
+            echogenicity=143.5,
+            latency=StageLatency(1, 2, 3, 4, 5, 6, 7),
+            skipped=(3, 4, 6),
+            mask_encoding=MaskEncoding.RLE,
+            mask_width=MASK_W,
+            mask_height=MASK_H,
+            mask=_mask_rle(),
+        ),
+        5,
+    ),
+    "result_skips_only": (Result(NO_ID, skipped=(9, 10), quality=int(Quality.NOT_MEASURED)), 6),
+    "error": (Error(ErrorCode.BAD_FRAME, "stride 4 is less than width x 1 = 5 bytes", ref_seq=2, frame_id=7), 7),
+    "heartbeat": (Heartbeat(1_000_000, 10, 8, 2, 1), 8),
+    "bye": (Bye(ByeReason.DONE), 9),
+}
+
+
+def message_vectors() -> dict[str, bytes]:
+    return {name: encode(msg, seq) for name, (msg, seq) in MESSAGES.items()}
+
+
+def stream_vector() -> tuple[bytes, list[str]]:
+    """A stream with every kind of damage, and the events a decoder must report for it."""
+    parts: list[bytes] = []
+    expected: list[str] = []
+
+    def good(msg: Message, seq: int) -> None:
+        parts.append(encode(msg, seq))
+        expected.append(f"M {int(msg.TYPE)} {seq}")
+
+    parts.append(b"\x00\xff line noise TLF TL")  # garbage with partial magics
+    good(Heartbeat(42), 20)
+    bad_crc = bytearray(encode(Heartbeat(43), 21))
+    bad_crc[25] ^= 0x01  # a payload bit flipped
+    parts.append(bytes(bad_crc))
+    expected.append(f"F {int(ErrorCode.BAD_CRC)} 21")
+    frame = encode(Frame(1, 0, PixelFormat.GREY8, 4, 4, 4, bytes(16)), 22)
+    parts.append(frame[:30])  # cut after 10 payload bytes; the next message starts inside its announced span
+    expected.append(f"F {int(ErrorCode.TRUNCATED)} 22")
+    good(MESSAGES["hello_scanner"][0], 23)
+    parts.append(pack_header(int(MsgType.HEARTBEAT), 24, 24, version=2) + bytes(28))
+    expected.append(f"F {int(ErrorCode.BAD_VERSION)} 24")
+    parts.append(pack_header(int(MsgType.FRAME), 25, 5000) + b"\x55" * 5004)  # over the limit: skipped unbuffered
+    expected.append(f"F {int(ErrorCode.TOO_LARGE)} 25")
+    parts.append(pack(99, 26, b"what is this"))
+    expected.append(f"F {int(ErrorCode.UNKNOWN_TYPE)} 26")
+    parts.append(pack(int(MsgType.BYE), 27, b"\x00\x00\x00"))  # BYE with a byte too many
+    expected.append(f"F {int(ErrorCode.MALFORMED)} 27")
+    bad_header = bytearray(encode(Bye(), 99))
+    bad_header[9] ^= 0x40  # sequence byte changed: the header checksum fails, the bytes are skipped silently
+    parts.append(bytes(bad_header))
+    good(Config(), 28)
+    good(Bye(), 29)
+    parts.append(b"TLFB\x01")  # a message that has only begun when the stream ends: held, not reported
+
+    data = b"".join(parts)
+    decoder = StreamDecoder(STREAM_MAX_PAYLOAD)
+    decoder.feed(data)
+    s = decoder.stats
+    expected.append(f"stats {s.packets} {s.bad_headers} {s.bytes_skipped}")
+    return data, expected
+
+
+def write(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in message_vectors().items():
+        (folder / f"{name}.bin").write_bytes(data)
+        written.append(folder / f"{name}.bin")
+    stream, expected = stream_vector()
+    (folder / "stream.bin").write_bytes(stream)
+    (folder / "stream_expected.txt").write_text(f"max_payload {STREAM_MAX_PAYLOAD}\n" + "\n".join(expected) + "\n")
+    written += [folder / "stream.bin", folder / "stream_expected.txt"]
+    return written
+
+
+if __name__ == "__main__":
+    for path in write(Path(sys.argv[1] if len(sys.argv) > 1 else "tests/vectors")):
+        print(path)
