@@ -10,7 +10,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 try:
     import tensorflow as tf
     import tf_keras as keras
-except ImportError as exc:  # pragma: no cover - exercised through the CLI's extra check
-    raise ImportError("the training pipeline needs the train extra: pip install 'tlfseg[train]'") from exc
+except ModuleNotFoundError as exc:  # a ModuleNotFoundError naming the module, which `tlfseg` reports in one line
+    raise ModuleNotFoundError(
+        f"the training pipeline needs the train extra ({exc.name} is missing): pip install 'tlfseg[train]'",
+        name=exc.name,
+    ) from exc
 
 __all__ = ["tf", "keras"]

@@ -1,0 +1,177 @@
+"""The training pipeline's subcommands: train, qat, convert, evaluate, edgetpu-check, pipeline.
+
+Plugged into `tlfseg` through the ``tlfseg.commands`` entry point. Only argparse and the standard library at
+module level; TensorFlow is imported inside the handlers (a missing 'train' extra becomes one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+from pathlib import Path
+
+#: train option -> TrainConfig field; the same table turns a config back into the command that made it
+TRAIN_OPTIONS = {
+    "--width": "base_filters",
+    "--size": "input_size",
+    "--epochs": "epochs",
+    "--batch": "batch_size",
+    "--lr": "learning_rate",
+    "--augment": "augment",
+    "--patience": "patience",
+    "--seed": "seed",
+    "--data": "data",
+    "--limit": "limit",
+}
+QAT_EPOCHS, QAT_LR = 10, 1e-4  # quantization.qat's defaults, kept here so --help needs no TensorFlow
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("training (defaults: the paper's recipe, or the run's stored config when resuming)")
+    g.add_argument("--width", type=int, metavar="N", help="base filters of the U-Net (paper: 64; 8 for boards)")
+    g.add_argument("--size", type=int, metavar="PX", help="square model input size (default 256)")
+    g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 200)")
+    g.add_argument("--batch", type=int, metavar="N", help="batch size (default 16)")
+    g.add_argument("--lr", type=float, metavar="RATE", help="Adam learning rate (default 1e-3)")
+    g.add_argument(
+        "--augment", action=argparse.BooleanOptionalAction, help="flip/gain/gamma/speckle augmentation (default off)"
+    )
+    g.add_argument("--patience", type=int, metavar="N", help="early stopping after N epochs without improvement")
+    g.add_argument("--seed", type=int, help="seed of the split and the training (default 0)")
+    g.add_argument(
+        "--data", metavar="SOURCE", help="'dl_track_apo' (default, the shared real set) or IMAGES:MASKS[:colours.json]"
+    )
+    g.add_argument("--limit", type=int, metavar="N", help="use only the first N image/mask pairs (smoke runs)")
+
+
+def _add_qat_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    p.add_argument(f"--{prefix}epochs", type=int, default=QAT_EPOCHS, metavar="N", help="QAT fine-tuning epochs")
+    p.add_argument(f"--{prefix}lr", type=float, default=QAT_LR, metavar="RATE", help="QAT learning rate")
+
+
+def _config(args: argparse.Namespace):
+    """TrainConfig: the run's stored config (or the paper's defaults), overridden by the options given."""
+    from quantization.train import TrainConfig
+
+    cfg_file = Path(args.run) / "config.json"
+    base = TrainConfig.load(cfg_file) if cfg_file.exists() else TrainConfig()
+    given = {}
+    for option, name in TRAIN_OPTIONS.items():
+        value = getattr(args, option[2:])
+        if value is not None:
+            given[name] = (value, value) if name == "input_size" else value
+    return dataclasses.replace(base, **given)
+
+
+def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:
+    """The `tlfseg pipeline` command line that rebuilds a run from scratch."""
+    words = ["tlfseg", "pipeline", "--run", str(run_dir)]
+    for option, name in TRAIN_OPTIONS.items():
+        value = getattr(cfg, name)
+        if name == "input_size":
+            value = value[0]
+        if isinstance(value, bool):
+            words.append(option if value else f"--no-{option[2:]}")
+        elif value is not None:
+            words += [option, str(value)]
+    words += ["--qat-epochs", str(qat_settings["epochs"]), "--qat-lr", str(qat_settings["learning_rate"]), "--ship"]
+    return shlex.join(words)
+
+
+def _existing_run(run: str) -> Path:
+    from edge.cli import CommandError
+
+    path = Path(run)
+    if not (path / "config.json").is_file():
+        raise CommandError(f"{path} is not a run directory (no config.json); create it with: tlfseg train --run {path}")
+    return path
+
+
+def _train(args: argparse.Namespace) -> int:
+    from quantization.train import train
+
+    print(f"saved {train(args.run, _config(args))}")
+    return 0
+
+
+def _qat(args: argparse.Namespace) -> int:
+    from quantization.qat import qat
+
+    if args.epochs < 1:
+        raise ValueError("--epochs must be at least 1")
+    print(f"saved {qat(_existing_run(args.run), args.epochs, args.lr)}")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from quantization.pipeline import convert
+
+    convert(_existing_run(args.run))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from quantization.evaluate import evaluate
+
+    evaluate(_existing_run(args.run), args.split)
+    return 0
+
+
+def _edgetpu_check(args: argparse.Namespace) -> int:
+    from quantization.edgetpu import check, format_report
+
+    report = check(args.model)
+    print(format_report(report))
+    return 0 if report.ready else 1
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from quantization.pipeline import SHIP_DIR, run
+
+    if args.qat_epochs < 1:
+        raise ValueError("--qat-epochs must be at least 1")
+    ship_to = (Path(args.ship_dir) if args.ship_dir else SHIP_DIR) if args.ship else None
+    run(args.run, _config(args), args.qat_epochs, args.qat_lr, ship_to)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the float U-Net on real data (resumable)",
+        description="Train the float U-Net into a run directory; run again to resume after an interruption.",
+    )
+    p.add_argument("--run", required=True, metavar="DIR", help="run directory (created, or resumed)")
+    _add_train_options(p)
+    p.set_defaults(handler=_train)
+
+    p = sub.add_parser("qat", help="quantization-aware fine-tuning of a trained run")
+    p.add_argument("--run", required=True, metavar="DIR")
+    _add_qat_options(p)
+    p.set_defaults(handler=_qat)
+
+    p = sub.add_parser("convert", help="write float32, post-training int8 and QAT int8 .tflite models of a run")
+    p.add_argument("--run", required=True, metavar="DIR")
+    p.set_defaults(handler=_convert)
+
+    p = sub.add_parser("evaluate", help="score a run's .tflite models on held-out images through the edge runtime")
+    p.add_argument("--run", required=True, metavar="DIR")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"), help="which split (default test)")
+    p.set_defaults(handler=_evaluate)
+
+    p = sub.add_parser("edgetpu-check", help="list an int8 model's ops and flag what the Edge TPU cannot run")
+    p.add_argument("--model", metavar="M", help=".tflite model (default: the bundled int8 model)")
+    p.set_defaults(handler=_edgetpu_check)
+
+    p = sub.add_parser(
+        "pipeline",
+        help="train -> qat -> convert -> evaluate (-> ship as the bundled model)",
+        description="Run the whole pipeline on a run directory; each step resumes or reuses what is there.",
+    )
+    p.add_argument("--run", required=True, metavar="DIR")
+    _add_train_options(p)
+    _add_qat_options(p, "qat-")
+    p.add_argument("--ship", action="store_true", help="install the QAT int8 model and its model card")
+    p.add_argument("--ship-dir", default=None, metavar="DIR", help="where --ship installs (default: edge/models)")
+    p.set_defaults(handler=_pipeline)

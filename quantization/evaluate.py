@@ -1,0 +1,261 @@
+"""Score a run's .tflite models on held-out images through the on-device path (Segmenter: preprocess -> Engine ->
+postprocess into the native frame), with the paper's metrics, per scanner layout, latency, size and agreement
+with the float model; writes evaluation.json, evaluation.md and figure4.png into the run directory."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.latency import PAPER_MS_PER_IMAGE, LatencyStats
+from edge.metrics import SetMetrics
+from edge.overlay import draw_overlay
+from edge.postprocess import class_map
+from edge.preprocess import prepare_labels
+from edge.segmenter import Segmenter
+from quantization.data import DataError, layout, read_image, read_labels
+
+#: What the paper reported for its float Keras U-Net on 87 thoracolumbar-fascia test images.
+PAPER = {"accuracy": 0.94, "mean_iou": 0.82, "mean_dice": 0.76}
+FIGURE_ROWS = 4
+
+
+def machine() -> str:
+    """The CPU the latency was measured on."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} logical CPUs"
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()}".strip()
+
+
+class _ModelScore:
+    """Everything measured for one model over the evaluated images."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        self.name, self.path = name, path
+        self.segmenter = Segmenter(path, threads=1)
+        self.native, self.model_res = SetMetrics(), SetMetrics()
+        self.layouts: dict[str, SetMetrics] = {}
+        self.latency = LatencyStats()
+        self.same = self.pixels = 0
+
+    def add(self, name: str, key: str, image: np.ndarray, labels: np.ndarray):
+        """Segment one image and score it; returns the Segmentation."""
+        seg = self.segmenter(image)
+        self.latency.add(seg.timings_ms)
+        self.native.add(name, seg.labels, labels)
+        self.layouts.setdefault(key, SetMetrics()).add(name, seg.labels, labels)
+        size = self.segmenter.engine.input_size
+        self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
+        return seg
+
+    def agree(self, pred: np.ndarray, reference: np.ndarray) -> None:
+        self.same += int(np.count_nonzero(pred == reference))
+        self.pixels += pred.size
+
+    def result(self) -> dict:
+        engine = self.segmenter.engine
+        lat = self.latency.summary()
+        return {
+            "file": str(self.path),
+            "size_bytes": self.path.stat().st_size,
+            "precision": engine.precision,
+            "backend": engine.backend,
+            "threads": 1,
+            "native": self.native.summary(),
+            "model_resolution": self.model_res.summary(),
+            "layouts": {k: m.summary() for k, m in sorted(self.layouts.items())},
+            "latency_ms": {stage: lat[stage]["p50"] for stage in lat},
+            "agreement_with_float": self.same / self.pixels if self.pixels else None,
+        }
+
+
+def _samples(run_dir: Path, split: str):
+    from quantization.train import TrainConfig, load_samples
+
+    cfg = TrainConfig.load(run_dir / "config.json")
+    parts = json.loads((run_dir / "split.json").read_text())
+    if split not in parts:
+        raise ValueError(f"no split {split!r} in {run_dir}/split.json (has {sorted(parts)})")
+    names = set(parts[split])
+    if not names:
+        raise ValueError(f"the {split} split of {run_dir} is empty")
+    samples, _ = load_samples(cfg.data)
+    return [s for s in samples if s.name in names], names
+
+
+def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] | None = None) -> dict:
+    """Evaluate the run's models (default: float32, ptq_int8, qat_int8, those that exist) on `split`."""
+    from quantization.pipeline import model_paths
+
+    run_dir = Path(run_dir)
+    models = models or {n: p for n, p in model_paths(run_dir).items() if p.is_file()}
+    if not models:
+        raise FileNotFoundError(f"no .tflite models in {run_dir}: run tlfseg convert --run {run_dir} first")
+    samples, names = _samples(run_dir, split)
+    scores = {name: _ModelScore(name, Path(path)) for name, path in models.items()}
+    for s in scores.values():
+        print(f"evaluate: {s.segmenter.engine.describe()}", flush=True)
+    missing = sorted(names - {s.name for s in samples})
+    problems = [f"{n}: listed in the split but not found in the data" for n in missing]
+    firsts, spares, counts = {}, {}, {}  # figure rows: the first image of each layout, then others
+    for i, sample in enumerate(samples, 1):
+        try:
+            image, labels = read_image(sample.image), read_labels(sample)
+            if labels.shape != image.shape[:2]:
+                raise DataError(f"{sample.mask}: mask is {labels.shape[::-1]}, image is {image.shape[1::-1]}")
+            key = layout(image)
+            segs = {name: s.add(sample.name, key, image, labels) for name, s in scores.items()}
+        except (DataError, ValueError) as exc:
+            problems.append(f"{sample.name}: {exc}")
+            print(f"skipped: {sample.name}: {exc}", flush=True)
+            continue
+        if "float32" in segs:
+            for name, s in scores.items():
+                if name != "float32":
+                    s.agree(segs[name].labels, segs["float32"].labels)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] == 1 or len(spares) < FIGURE_ROWS:
+            roi = next(iter(segs.values())).roi  # one preprocessing: the same crop for every model
+            preds = {name: seg.labels[roi.slices] for name, seg in segs.items()}
+            (firsts if counts[key] == 1 else spares)[sample.name] = (key, image[roi.slices], labels[roi.slices], preds)
+        if i % 10 == 0 or i == len(samples):
+            print(f"evaluate: {i}/{len(samples)} {split} images", flush=True)
+    result = {
+        "run": str(run_dir),
+        "split": split,
+        "images": sum(counts.values()),
+        "layouts": dict(sorted(counts.items())),
+        "machine": machine(),
+        "problems": problems,
+        "paper": PAPER,
+        "models": {name: s.result() for name, s in scores.items()},
+    }
+    (run_dir / "evaluation.json").write_text(json.dumps(result, indent=1))
+    (run_dir / "evaluation.md").write_text(markdown(result))
+    shown = [*firsts.items(), *spares.items()][:FIGURE_ROWS]
+    figure4(dict(shown), run_dir / "figure4.png")
+    print(markdown_table(result), flush=True)
+    print(f"wrote {run_dir / 'evaluation.md'}, {run_dir / 'evaluation.json'}, {run_dir / 'figure4.png'}", flush=True)
+    return result
+
+
+def _f(v: float | None, digits: int = 3) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
+
+
+def markdown_table(result: dict, resolution: str = "native") -> str:
+    """Float vs PTQ vs QAT: the paper's metrics (micro over all pixels), per-image means; at native resolution
+    also the agreement with float, latency and size."""
+    native = resolution == "native"
+    head = "| model | accuracy | mean IoU | mean Dice | fascia IoU | fascia Dice | per-image mean IoU |"
+    if native:
+        head += " agreement with float | inference p50 (ms) | size (MB) |"
+    rows = [head, "|---" * head.count(" | ") + "|---|"]
+    for name, m in result["models"].items():
+        micro, per = m[resolution]["micro"], m[resolution]["per_image_mean"]
+        row = (
+            f"| {name} | {_f(micro['accuracy'])} | {_f(micro['mean_iou'])} | {_f(micro['mean_dice'])} | "
+            f"{_f(micro['iou']['fascia'])} | {_f(micro['dice']['fascia'])} | {_f(per['mean_iou'])} |"
+        )
+        if native:
+            row += (
+                f" {_f(m['agreement_with_float'], 4)} | {_f(m['latency_ms'].get('inference'), 1)} | "
+                f"{m['size_bytes'] / 1e6:.2f} |"
+            )
+        rows.append(row)
+    paper = result["paper"]
+    row = (
+        f"| paper (float Keras, TLF data) | {paper['accuracy']:.2f} | {paper['mean_iou']:.2f} | "
+        f"{paper['mean_dice']:.2f} | - | - | - |"
+    )
+    rows.append(row + (f" - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
+    return "\n".join(rows)
+
+
+def layout_table(result: dict) -> str:
+    rows = ["| layout | images | " + " | ".join(f"{n} mean IoU | {n} fascia Dice" for n in result["models"]) + " |"]
+    rows.append("|---|---|" + "---|---|" * len(result["models"]))
+    for key, n in result["layouts"].items():
+        cells = []
+        for m in result["models"].values():
+            micro = m["layouts"][key]["micro"]
+            cells += [_f(micro["mean_iou"]), _f(micro["dice"]["fascia"])]
+        rows.append(f"| {key} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def markdown(result: dict) -> str:
+    lat = next(iter(result["models"].values()))
+    parts = [
+        f"# Evaluation: {result['run']}",
+        "",
+        f"{result['images']} images of the **{result['split']}** split (never used for training or model "
+        f"selection), run through the on-device path (`edge.segmenter.Segmenter`: ROI detection, preprocessing, "
+        f"LiteRT `Engine` ({lat['backend']}, 1 thread) on {result['machine']}, probabilities upsampled into the "
+        "native frame). "
+        "Scores are over labelled pixels (columns without a labelled band are ignored); *micro* pools all "
+        "pixels of the set, *per-image* averages the images' own scores. Agreement: fraction of native pixels "
+        "where the int8 class equals the float32 model's.",
+        "",
+        "## Native resolution",
+        "",
+        markdown_table(result, "native"),
+        "",
+        "## Model resolution (input crop resized to the model's input)",
+        "",
+        markdown_table(result, "model_resolution"),
+        "",
+        "## Per scanner layout (native, micro)",
+        "",
+        layout_table(result),
+        "",
+        "Latency is the median LiteRT inference time per image on this machine, 1 thread; the paper's figure is "
+        "its whole prediction time (43 s for 87 images).",
+        "",
+        "![image / annotation / predictions](figure4.png)",
+        "",
+    ]
+    if result["problems"]:
+        parts += ["## Skipped", "", *(f"- {p}" for p in result["problems"]), ""]
+    return "\n".join(parts)
+
+
+def figure4(shown: dict, out: Path) -> None:
+    """Image / annotation / each model's prediction inside the B-mode crop, a row per image (the paper's Figure 4)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not shown:
+        return
+    models = list(next(iter(shown.values()))[3])
+    cols = 2 + len(models)
+    aspect = float(np.mean([v[1].shape[0] / v[1].shape[1] for v in shown.values()]))
+    fig, axes = plt.subplots(len(shown), cols, figsize=(3 * cols, 3 * aspect * len(shown) + 0.8), squeeze=False)
+    for row, (name, (key, image, labels, preds)) in enumerate(shown.items()):
+        panels = [("image", image), ("annotation", draw_overlay(image, labels))]
+        panels += [(m, draw_overlay(image, p)) for m, p in preds.items()]
+        for col, (title, pic) in enumerate(panels):
+            ax = axes[row, col]
+            pic = pic if pic.ndim == 2 else cv2.cvtColor(pic[..., :3], cv2.COLOR_BGR2RGB)
+            ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(title)
+        axes[row, 0].set_ylabel(f"{name}\n{key}", fontsize=8)
+    fig.suptitle("held-out images (B-mode crop): fascia (yellow), tissue below (blue); annotation and predictions")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,236 @@
+"""The shipped model's card (MODEL_CARD.md) and metadata (model.json), written from a finished run directory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from edge.engine import Engine
+from edge.labels import CLASS_NAMES, IGNORE
+from quantization.cli import reproduce_command
+from quantization.edgetpu import check
+from quantization.evaluate import PAPER, layout_table, markdown_table
+from quantization.pipeline import SHIPPED, model_paths
+
+DATA_CITATION = (
+    "Cronin N. J., Finni T., Seynnes O. (2020). Fully automated analysis of muscle architecture from B-mode "
+    "ultrasound images with deep learning. arXiv:2009.04790 (DL_Track; images and masks: Apache License 2.0)"
+)
+METHOD_CITATION = (
+    "Bonaldi et al. (2025). Deep-learning segmentation of the thoracolumbar fascia in ultrasound images. "
+    "BMC Medical Imaging 25:164"
+)
+NORMALISATION = (
+    "grey (BGR/RGB/RGBA -> grey) -> crop of the B-mode area (edge.roi.detect_bmode_roi, or a fixed box) -> "
+    "resize to the input size (area when shrinking) -> x / 255 in [0, 1] -> int8 q = round(x / scale) + zero_point"
+)
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _history(path: Path) -> tuple[int, int | None]:
+    """Epochs run and the epoch with the lowest validation loss (the one kept)."""
+    rows = list(csv.DictReader(path.open())) if path.is_file() else []
+    if not rows:
+        return 0, None
+    key = "val_loss" if "val_loss" in rows[0] else "loss"
+    best = min(rows, key=lambda r: float(r[key]))
+    return len(rows), int(best["epoch"])
+
+
+def _git_commit() -> str | None:
+    command = ["git", "describe", "--always", "--dirty", "--abbrev=40"]
+    try:
+        out = subprocess.run(command, cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def collect(run_dir: str | Path) -> dict:
+    """Everything the card and model.json say, read from the run directory."""
+    from quantization.train import TrainConfig
+
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    qat = _json(run_dir / "qat.json")
+    split = _json(run_dir / "split.json")
+    evaluation = _json(run_dir / "evaluation.json")
+    engine = Engine(model_paths(run_dir)["qat_int8"])
+    float_epochs, float_best = _history(run_dir / "float.history.csv")
+    qat_epochs, qat_best = _history(run_dir / "qat.history.csv")
+    return {
+        "run_dir": run_dir,
+        "cfg": cfg,
+        "qat": qat,
+        "split": split,
+        "evaluation": evaluation,
+        "engine": engine,
+        "float_epochs": (float_epochs, float_best),
+        "qat_epochs": (qat_epochs, qat_best),
+        "edgetpu": check(engine.model_path),
+        "command": reproduce_command(run_dir, cfg, qat),
+        "commit": _git_commit(),
+    }
+
+
+def _tensor(spec) -> dict:
+    return {"shape": list(spec.shape), "dtype": spec.dtype.name, "scale": spec.scale, "zero_point": spec.zero_point}
+
+
+def write_model_json(run_dir: str | Path, out: str | Path) -> Path:
+    info = collect(run_dir)
+    cfg, engine, evaluation = info["cfg"], info["engine"], info["evaluation"]
+    meta = {
+        "model": SHIPPED["qat_int8"],
+        "float32_twin": SHIPPED["float32"],
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": {**_tensor(engine.input), "normalisation": NORMALISATION},
+        "output": {**_tensor(engine.output), "meaning": "softmax probabilities per class"},
+        "classes": dict(enumerate(CLASS_NAMES)),
+        "ignore_label": IGNORE,
+        "architecture": f"2D U-Net, 4 poolings, base width {cfg.base_filters}, UpSampling2D + Conv2D decoder",
+        "training": {
+            "config": json.loads((Path(run_dir) / "config.json").read_text()),
+            "float_epochs_run": info["float_epochs"][0],
+            "float_best_epoch": info["float_epochs"][1],
+            "qat": info["qat"],
+            "qat_best_epoch": info["qat_epochs"][1],
+        },
+        "split": {"seed": cfg.seed, "sizes": {k: len(v) for k, v in info["split"].items()}, "names": info["split"]},
+        "evaluation": {
+            "split": evaluation.get("split"),
+            "images": evaluation.get("images"),
+            "machine": evaluation.get("machine"),
+            "models": {
+                name: {
+                    "native_micro": m["native"]["micro"],
+                    "native_per_image_mean": m["native"]["per_image_mean"],
+                    "agreement_with_float": m["agreement_with_float"],
+                    "latency_ms_p50": m["latency_ms"],
+                    "size_bytes": m["size_bytes"],
+                }
+                for name, m in evaluation.get("models", {}).items()
+            },
+        },
+        "edgetpu_ready": info["edgetpu"].ready,
+        "data": DATA_CITATION,
+        "method": METHOD_CITATION,
+        "reproduce": info["command"],
+        "code_commit": info["commit"],
+    }
+    out = Path(out)
+    out.write_text(json.dumps(meta, indent=1))
+    return out
+
+
+def card(info: dict) -> str:
+    cfg, engine, ev = info["cfg"], info["engine"], info["evaluation"]
+    sizes = {k: len(v) for k, v in info["split"].items()}
+    (f_run, f_best), (q_run, q_best) = info["float_epochs"], info["qat_epochs"]
+    h, w = engine.input_size
+    tpu = info["edgetpu"]
+    qat = info["qat"]
+    return "\n".join(
+        [
+            "# tlfseg U-Net, int8: model card",
+            "",
+            f"`{SHIPPED['qat_int8']}` labels every pixel of a B-mode ultrasound frame as 0 = tissue above the "
+            "fascia, 1 = fascia, 2 = tissue below, the scheme of Bonaldi et al. (2025). It is the "
+            f"quantization-aware-trained, full-integer int8 model; `{SHIPPED['float32']}` is its float32 "
+            "twin for reference. A research prototype, not a medical device.",
+            "",
+            "## Model",
+            "",
+            f"- 2D U-Net (4 poolings, two 3x3 convolutions a level, UpSampling2D + Conv2D decoder, softmax over "
+            f"3 classes), base width {cfg.base_filters} (the paper: 64).",
+            f"- Input: {h}x{w}x1 int8 (scale {engine.input.scale:.6g}, zero point {engine.input.zero_point}). "
+            f"Preprocessing: {NORMALISATION}.",
+            f"- Output: {h}x{w}x3 int8 softmax probabilities (scale {engine.output.scale:.6g}, zero point "
+            f"{engine.output.zero_point}); edge.postprocess maps them back into the native frame.",
+            "",
+            "## Data and licence",
+            "",
+            "No public thoracolumbar-fascia set exists. The model is trained on the DL_Track aponeurosis set "
+            "(395 real lower-limb B-mode screen captures from 3 scanner layouts, binary masks of the aponeuroses): "
+            "the superficial aponeurosis is the same kind of bright layered band between tissue above and muscle "
+            "below. Per image column: rows above the first labelled pixel = 0, the contiguous labelled run = 1, "
+            "everything below = 2; columns without a label are ignored in the loss and the metrics.",
+            "",
+            f"- Data: {DATA_CITATION}. The images are not part of this package.",
+            f"- Method and class scheme: {METHOD_CITATION}.",
+            "",
+            "## Split",
+            "",
+            f"Deterministic by seed {cfg.seed} (fractions {cfg.fractions[0]:g} / {cfg.fractions[1]:g} / rest): "
+            f"{sizes.get('train', 0)} train, {sizes.get('val', 0)} validation (early stopping, best epoch), "
+            f"{sizes.get('test', 0)} test. The file lists are in model.json.",
+            "",
+            "## Recipe",
+            "",
+            f"- Float training: categorical cross-entropy over labelled pixels, Adam (learning rate "
+            f"{cfg.learning_rate:g}), batch {cfg.batch_size}, at most {cfg.epochs} epochs"
+            + (f", early stopping after {cfg.patience} epochs without a better validation loss" if cfg.patience else "")
+            + f"; augmentation {'on (flip, gain, gamma, speckle)' if cfg.augment else 'off'}. "
+            f"Ran {f_run} epochs; kept epoch {f_best}.",
+            f"- Quantization-aware training: tfmot `quantize_model` on the float model, {qat.get('epochs')} epochs "
+            f"at learning rate {qat.get('learning_rate', 0):g}; kept epoch {q_best} of {q_run}.",
+            "- Conversion: full-integer int8 (int8 input and output), representative data from the train split; "
+            "post-training int8 of the float model converted the same way for comparison.",
+            "",
+            f"## Evaluation: {ev.get('images')} {ev.get('split')} images the model never trained on",
+            "",
+            "Through the on-device path (ROI detection, preprocessing, LiteRT, postprocessing into the native "
+            "frame), scored against the native 3-class labels. Micro scores pool all labelled pixels of the set.",
+            "",
+            markdown_table(ev),
+            "",
+            "Per scanner layout:",
+            "",
+            layout_table(ev),
+            "",
+            f"The paper's figures ({PAPER['accuracy']}, {PAPER['mean_iou']}, {PAPER['mean_dice']}) are for its own "
+            "thoracolumbar-fascia images and float model, so they frame the scale, they are not a like-for-like "
+            "comparison.",
+            "",
+            "## Latency and size",
+            "",
+            f"Median inference per image, 1 thread, on {ev.get('machine')}: "
+            + ", ".join(f"{n} {m['latency_ms'].get('inference', float('nan')):.1f} ms" for n, m in ev["models"].items())
+            + "; whole per-frame pipeline (preprocess + inference + postprocess): "
+            + ", ".join(f"{n} {m['latency_ms'].get('total', float('nan')):.1f} ms" for n, m in ev["models"].items())
+            + ". The paper: 43 s for 87 images (494 ms an image). Sizes: "
+            + ", ".join(f"{n} {m['size_bytes'] / 1e6:.2f} MB" for n, m in ev["models"].items())
+            + ".",
+            "",
+            "## Edge TPU",
+            "",
+            f"`tlfseg edgetpu-check`: {'ready' if tpu.ready else 'NOT ready'} for `edgetpu_compiler`, "
+            f"{tpu.mapped} of {len(tpu.ops)} ops map to the Edge TPU"
+            + (f"; {'; '.join(tpu.warnings)}" if tpu.warnings else "")
+            + ".",
+            "",
+            "## Reproduce",
+            "",
+            "```",
+            info["command"],
+            "```",
+            "",
+            "From the project root, with the train extra and `../shared/data/dl_track_apo` present"
+            + (f", at commit `{info['commit']}`" if info["commit"] else "")
+            + ". TensorFlow training on a CPU is not bit-for-bit deterministic: a rerun gives close, not identical, "
+            "numbers.",
+            "",
+        ]
+    )
+
+
+def write_model_card(run_dir: str | Path, out: str | Path) -> Path:
+    out = Path(out)
+    out.write_text(card(collect(run_dir)))
+    return out

@@ -1,0 +1,81 @@
+"""The pipeline's steps on a run directory, and the chain data -> float -> QAT -> .tflite -> evaluation -> ship."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from edge.engine import DEFAULT_MODEL
+
+#: The run directory's .tflite models, by the name the evaluation reports them under.
+MODELS = {"float32": "float32.tflite", "ptq_int8": "ptq_int8.tflite", "qat_int8": "qat_int8.tflite"}
+SHIP_DIR = DEFAULT_MODEL.parent
+SHIPPED = {"qat_int8": DEFAULT_MODEL.name, "float32": "tlfseg_unet_float32.tflite"}
+
+
+def model_paths(run_dir: str | Path) -> dict[str, Path]:
+    return {name: Path(run_dir) / file for name, file in MODELS.items()}
+
+
+def convert(run_dir: str | Path) -> dict[str, Path]:
+    """float32 reference, post-training int8 (calibrated on the train split) and QAT int8 .tflite models."""
+    from quantization.convert import write_tflite
+    from quantization.qat import load_float_model, load_qat_model
+    from quantization.train import TrainConfig, prepare_data
+
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    representative = prepare_data(cfg, run_dir)["train"][0]
+    paths = model_paths(run_dir)
+    float_model = load_float_model(run_dir)
+    print("convert: float32 (reference)", flush=True)
+    write_tflite(float_model, paths["float32"])
+    print(f"convert: post-training int8, calibrated on {min(len(representative), 100)} train images", flush=True)
+    write_tflite(float_model, paths["ptq_int8"], int8=True, representative=representative)
+    print("convert: quantization-aware int8", flush=True)
+    write_tflite(load_qat_model(run_dir), paths["qat_int8"], int8=True, representative=representative)
+    return paths
+
+
+def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
+    """Copy the QAT int8 model and its float32 twin into `dest`, with MODEL_CARD.md and model.json."""
+    from quantization.model_card import write_model_card, write_model_json
+
+    run_dir, dest = Path(run_dir), Path(dest)
+    if not (run_dir / "evaluation.json").is_file():
+        raise FileNotFoundError(f"{run_dir}/evaluation.json not found: evaluate before shipping")
+    dest.mkdir(parents=True, exist_ok=True)
+    paths = model_paths(run_dir)
+    written = []
+    for name, file in SHIPPED.items():
+        written.append(Path(shutil.copyfile(paths[name], dest / file)))
+    written.append(write_model_card(run_dir, dest / "MODEL_CARD.md"))
+    written.append(write_model_json(run_dir, dest / "model.json"))
+    for path in written:
+        print(f"shipped {path}", flush=True)
+    return written
+
+
+def run(run_dir: str | Path, cfg, qat_epochs: int, qat_lr: float, ship_to: Path | None = None) -> dict:
+    """train -> qat -> convert -> evaluate (-> ship); every step resumes or reuses what is already there."""
+    from quantization.evaluate import evaluate
+    from quantization.qat import qat
+    from quantization.train import train
+
+    run_dir = Path(run_dir)
+    steps = [
+        ("train", lambda: train(run_dir, cfg)),
+        ("qat", lambda: qat(run_dir, qat_epochs, qat_lr)),
+        ("convert", lambda: convert(run_dir)),
+        ("evaluate", lambda: evaluate(run_dir)),
+    ]
+    if ship_to is not None:
+        steps.append(("ship", lambda: ship(run_dir, ship_to)))
+    results = {}
+    for i, (name, step) in enumerate(steps, 1):
+        print(f"== step {i}/{len(steps)}: {name}", flush=True)
+        t0 = time.perf_counter()
+        results[name] = step()
+        print(f"== {name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    return results
