@@ -1,0 +1,224 @@
+"""Where live results go: a window, a crash-safe recording, status lines, and the session summary files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+import cv2
+import numpy as np
+
+from edge.loop import FrameResult, Sink
+from edge.plot import plot_series
+from edge.session import Session
+
+
+def has_display() -> bool:
+    """A graphical display to open a window on (X11 or Wayland on Linux; assumed elsewhere)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class DisplaySink(Sink):
+    """The overlay in an OpenCV window; q or Esc ends the run. Turns itself off if OpenCV has no GUI."""
+
+    needs_picture = True
+
+    def __init__(self, title: str = "tlfseg", out: TextIO = sys.stderr) -> None:
+        self.title, self.out = title, out
+        self.failed = False
+
+    def write(self, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
+        if self.failed or picture is None:
+            return
+        try:
+            cv2.imshow(self.title, picture)
+            if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                self.stop_requested = True
+        except cv2.error:
+            self.failed = True
+            print(
+                "no window: this OpenCV has no GUI (opencv-python-headless); install opencv-python for a live "
+                "window, or use --record",
+                file=self.out,
+            )
+
+    def close(self, session: Session) -> None:
+        if not self.failed:
+            with contextlib.suppress(cv2.error):
+                cv2.destroyWindow(self.title)
+
+
+def free_folder(path: Path) -> Path:
+    """`path` if it is new or empty, else the first free `path-2`, `path-3`, ... (never overwrite a recording)."""
+    candidate, n = path, 1
+    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class Recorder(Sink):
+    """A recording folder: `frames.jsonl`, `overlay_NNNN.mp4`, and at the end `summary.json`, `thickness.png`.
+
+    The log is append-only, one JSON line per processed frame (and per source event), each written in one
+    `write` and `fsync`ed, so a power cut loses at most the frame being written. An MP4 is only readable
+    once closed, so the video is cut into segments of `segment_s` seconds: the open one is named
+    `overlay_NNNN.part.mp4` until it is complete; a crash loses at most that segment, never the log.
+    """
+
+    needs_picture = True
+    LOG = "frames.jsonl"
+
+    def __init__(self, folder: str | Path, fps: float, segment_s: float = 10.0) -> None:
+        self.folder = free_folder(Path(folder))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.nominal_fps = fps if fps > 0 else 25.0
+        self.segment_s = segment_s
+        self.log_path = self.folder / self.LOG
+        self._fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        _fsync_dir(self.folder)
+        self.segments: list[Path] = []
+        self._writer: cv2.VideoWriter | None = None
+        self._part: Path | None = None
+        self._size: tuple[int, int] | None = None
+        self._frames_in_segment = 0
+        self._segment_frames = 0
+
+    def _append(self, record: dict) -> None:
+        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        os.fsync(self._fd)
+
+    def _close_segment(self) -> None:
+        if self._writer is None:
+            return
+        self._writer.release()
+        final = self._part.with_name(self._part.name.replace(".part", ""))
+        os.replace(self._part, final)
+        self.segments.append(final)
+        self._writer = self._part = None
+
+    def _open_segment(self, size: tuple[int, int], session: Session) -> None:
+        d = session.duration_s
+        fps = session.processed / d if session.processed >= 10 and d > 0 else self.nominal_fps
+        self._part = self.folder / f"overlay_{len(self.segments):04d}.part.mp4"
+        self._writer = cv2.VideoWriter(str(self._part), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        if not self._writer.isOpened():
+            raise OSError(f"cannot write an MP4 video to {self._part} (OpenCV without an mp4v encoder?)")
+        self._size, self._frames_in_segment = size, 0
+        self._segment_frames = max(1, round(fps * self.segment_s))
+
+    def write(self, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
+        f, m = result.frame, result.measurement
+        if picture is not None:
+            size = (picture.shape[1], picture.shape[0])
+            if self._writer is not None and (size != self._size or self._frames_in_segment >= self._segment_frames):
+                self._close_segment()
+            if self._writer is None:
+                self._open_segment(size, session)
+            self._writer.write(picture)
+            self._frames_in_segment += 1
+        self._append(
+            {
+                "seq": f.seq,
+                "time": round(f.wall_time, 4),
+                "t_s": round(f.t_capture - session.started, 4),
+                "roi": str(result.segmentation.roi),
+                "latency_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+                **m.to_dict(),
+                "seen": session.seen,
+                "dropped": dict(session.dropped),
+            }
+        )
+
+    def event(self, event: dict) -> None:
+        self._append({"event": event["kind"], "t_s": event["t"], "detail": event["detail"]})
+
+    def close(self, session: Session) -> None:
+        self._close_segment()
+        os.close(self._fd)
+        session.files = [p.name for p in [self.log_path, *self.segments]]
+        times = [t for t, _, _ in session.series]
+        values = [v for _, v, _ in session.series]
+        good = [ok for _, _, ok in session.series]
+        title = f"fascia thickness over time - {session.source}"
+        plot = plot_series(times, values, good, title, f"thickness ({session.unit})")
+        ok, png = cv2.imencode(".png", plot)
+        if ok:
+            _write_atomic(self.folder / "thickness.png", png.tobytes())
+            session.files.append("thickness.png")
+        session.files.append("summary.json")
+        _write_atomic(self.folder / "summary.json", json.dumps(session.summary(), indent=2).encode())
+        _fsync_dir(self.folder)
+
+
+def read_log(path: str | Path) -> tuple[list[dict], list[dict], bool]:
+    """Parse a `frames.jsonl`: (frame records, event records, whether a partial last line was skipped).
+
+    Only the last line may be incomplete (a power cut while it was written); a bad line elsewhere is an error.
+    """
+    lines = Path(path).read_bytes().split(b"\n")
+    tail = lines.pop()  # b"" when the file ends with a newline
+    frames, events = [], []
+    for i, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: line {i} is not valid JSON ({exc})") from None
+        (events if "event" in record else frames).append(record)
+    return frames, events, bool(tail)
+
+
+class StatusPrinter(Sink):
+    """One status line every `interval_s` (fps, latency, thickness, drops) and every source event at once."""
+
+    def __init__(self, interval_s: float = 2.0, out: TextIO = sys.stdout) -> None:
+        self.interval_s, self.out = interval_s, out
+        self._last = 0.0
+
+    def write(self, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval_s:
+            return
+        self._last = now
+        m, t = result.measurement, result.timings_ms
+        d = session.duration_s
+        if m.good:
+            thick = (
+                f"TLF {m.thickness_mm:.2f} mm" if m.thickness_mm is not None else f"TLF {m.thickness_px:.1f} px"
+            ) + f" cov {m.coverage:.0%}"
+        else:
+            thick = "flagged: " + ",".join(m.flags)
+        drops = ",".join(f"{k} {v}" for k, v in sorted(session.dropped.items())) or "0"
+        print(
+            f"{d:7.1f} s | {session.processed:5d} frames | {session.recent_fps:5.1f} fps | "
+            f"e2e {t['e2e']:5.0f} ms (inference {t['inference']:.0f}) | {thick} | dropped {drops}",
+            file=self.out,
+            flush=True,
+        )
+
+    def event(self, event: dict) -> None:
+        print(f"{event['t']:7.1f} s | source {event['kind']}: {event['detail']}", file=self.out, flush=True)

@@ -1,0 +1,126 @@
+"""edge.sinks: the recording folder (log, video segments, plot, summary), its state after an abrupt stop,
+and the status lines."""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import cv2
+import pytest
+from live_support import small_phantom, wait_for
+
+from edge.loop import LiveLoop
+from edge.measure import Calibration
+from edge.segmenter import Segmenter
+from edge.sinks import Recorder, StatusPrinter, free_folder, read_log
+from edge.sources import FrameReader, SyntheticProbe
+
+
+def count_video_frames(path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory, bundled_engine):
+    folder = tmp_path_factory.mktemp("rec") / "session"
+    recorder = Recorder(folder, fps=25, segment_s=0.2)  # 5-frame segments
+    out = io.StringIO()
+    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    loop = LiveLoop(
+        reader,
+        Segmenter(bundled_engine),
+        calibration=Calibration(mm_per_px=0.1),
+        sinks=[StatusPrinter(0.0, out), recorder],
+        max_frames=12,
+    )
+    session = loop.run()
+    return folder, session, out.getvalue()
+
+
+def test_recording_files(recording):
+    folder, session, _ = recording
+    names = sorted(p.name for p in folder.iterdir())
+    videos = [n for n in names if n.endswith(".mp4")]
+    assert names == ["frames.jsonl", *videos, "summary.json", "thickness.png"]
+    assert len(videos) >= 2 and videos == [f"overlay_{i:04d}.mp4" for i in range(len(videos))]  # 5-frame segments
+    assert sum(count_video_frames(folder / v) for v in videos) == 12
+    plot = cv2.imread(str(folder / "thickness.png"))
+    assert plot is not None and plot.shape[0] > 200
+    frames, events, partial = read_log(folder / "frames.jsonl")
+    assert not partial and len(frames) == 12 and events[0]["event"] == "opened"
+    assert [f["seq"] for f in frames] == list(range(12))  # keep="all": nothing dropped
+    first = frames[0]
+    keys = {"seq", "time", "t_s", "roi", "latency_ms", "good", "flags", "thickness_mm", "coverage", "echo"}
+    assert keys <= set(first)
+    assert first["mm_per_px"] == 0.1 and {"inference", "e2e"} <= set(first["latency_ms"])
+
+
+def test_summary_is_consistent(recording):
+    folder, session, _ = recording
+    summary = json.loads((folder / "summary.json").read_text())
+    f = summary["frames"]
+    assert f["processed"] == 12 and f["seen"] == f["processed"] + f["dropped_total"] and f["in_flight"] == 0
+    assert summary["latency_ms"]["inference"]["n"] == 12
+    assert summary["thickness"]["unit"] == "mm"
+    t = summary["thickness"]
+    assert t["good_frames"] + t["flagged_frames"] == 12
+    assert set(summary["files"]) == {p.name for p in folder.iterdir()}
+    assert summary == json.loads(json.dumps(session.summary()))
+
+
+def test_status_lines_and_events(recording):
+    _, _, text = recording
+    lines = text.strip().splitlines()
+    assert "source opened" in lines[0]
+    assert any(" fps | e2e " in line and "dropped" in line for line in lines[1:])
+
+
+def test_a_second_recording_never_overwrites_the_first(tmp_path):
+    (tmp_path / "rec").mkdir()
+    (tmp_path / "rec" / "frames.jsonl").write_text("{}\n")
+    assert free_folder(tmp_path / "rec") == tmp_path / "rec-2"
+    (tmp_path / "empty").mkdir()
+    assert free_folder(tmp_path / "empty") == tmp_path / "empty"
+
+
+def test_read_log_tolerates_only_a_partial_last_line(tmp_path):
+    good = b'{"seq":0}\n{"event":"lost","t_s":1,"detail":"x"}\n'
+    path = tmp_path / "frames.jsonl"
+    path.write_bytes(good + b'{"seq":1,"lat')
+    frames, events, partial = read_log(path)
+    assert frames == [{"seq": 0}] and len(events) == 1 and partial
+    path.write_bytes(b'{"seq":0}\n{"se\n{"seq":2}\n')
+    with pytest.raises(ValueError, match="line 2"):
+        read_log(path)
+
+
+@pytest.mark.slow
+def test_recording_survives_an_abrupt_kill(tmp_path):
+    """SIGKILL mid-recording: the log parses (at most a partial last line), the open video segment is marked."""
+    folder = tmp_path / "rec"
+    cmd = [sys.executable, "-m", "edge.cli", "run", "--source", "demo", "--fps", "50", "--no-display"]
+    cmd += ["--record", str(folder), "--status-every", "0", "--threads", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        log = folder / "frames.jsonl"
+        assert wait_for(lambda: log.exists() and log.read_bytes().count(b"\n") >= 6, timeout_s=120)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    frames, events, partial = read_log(log)
+    assert len(frames) >= 5 and events[0]["event"] == "opened"
+    seqs = [f["seq"] for f in frames]
+    assert seqs == sorted(set(seqs))
+    for f in frames:  # every complete line is a whole record with its own counts
+        assert f["seen"] >= f["seq"] + 1 and f["seen"] >= sum(f["dropped"].values())
+    names = {p.name for p in folder.iterdir()}
+    assert "summary.json" not in names and "overlay_0000.part.mp4" in names  # incomplete, and named so
+    assert not any(n.endswith(".mp4") and ".part" not in n for n in names)
