@@ -151,7 +151,7 @@ def handle(args: argparse.Namespace) -> int:
     loop = LiveLoop(reader, segmenter, roi, calibration, args.fuse, sinks, args.frames)
 
     print(f"model:  {segmenter.engine.describe()}")
-    print(f"source: {args.source}" + (f" (preset {preset.name or args.preset})" if args.preset else ""))
+    print(f"source: {capture.describe()}" + (f" (preset {preset.name or args.preset})" if args.preset else ""))
     cal = calibration
     cal_text = (
         f"{cal.mm_per_px:g} mm/px"

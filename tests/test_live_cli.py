@@ -1,0 +1,128 @@
+"""`tlfseg run` end to end (demo source headless with a recording, video files, presets, errors) and presets."""
+
+import json
+
+import pytest
+from live_support import SMALL_ROI, write_video
+
+from edge.cli import main
+from edge.measure import Calibration
+from edge.presets import Preset
+from edge.roi import Box
+from edge.sinks import read_log
+
+
+def run(argv, capsys):
+    code = main(["run", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_demo_headless_with_recording(tmp_path, capsys):
+    folder = tmp_path / "demo"
+    code, out, _ = run(["--source", "demo", "--frames", "6", "--no-display", "--record", str(folder)], capsys)
+    assert code == 0
+    summary = json.loads((folder / "summary.json").read_text())
+    f = summary["frames"]
+    assert f["processed"] == 6 and f["seen"] == f["processed"] + f["dropped_total"] and f["in_flight"] == 0
+    assert set(f["dropped"]) <= {"busy", "stopped"}
+    frames, events, partial = read_log(folder / "frames.jsonl")
+    assert len(frames) == 6 and not partial and frames[-1]["seen"] <= f["seen"]
+    assert (folder / "overlay_0000.mp4").stat().st_size > 0 and (folder / "thickness.png").stat().st_size > 0
+    assert summary["latency_ms"]["e2e"]["n"] == 6 and summary["thickness"]["unit"] == "px"
+    assert "session: 6 frames processed of" in out and "vs 43 s in the paper" in out
+    assert f"recorded: {folder}" in out and "int8" in out
+
+
+def test_video_file_every_frame_with_preset(tmp_path, capsys):
+    video = tmp_path / "scan.avi"
+    write_video(video, frames=9)
+    preset = tmp_path / "scanner.json"
+    Preset("test scanner", SMALL_ROI, Calibration(depth_mm=36.0)).save(preset)
+    folder = tmp_path / "rec"
+    argv = ["--source", str(video), "--every-frame", "--preset", str(preset), "--no-display", "--record", str(folder)]
+    code, out, _ = run([*argv, "--status-every", "0", "--fuse"], capsys)
+    assert code == 0
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["frames"] == {"seen": 9, "processed": 9, "dropped": {}, "dropped_total": 0, "in_flight": 0}
+    frames, events, _ = read_log(folder / "frames.jsonl")
+    assert {r["roi"] for r in frames} == {str(SMALL_ROI)}
+    assert {r["mm_per_px"] for r in frames} == {round(36.0 / SMALL_ROI.h, 6)}
+    assert all("fuse" in r["latency_ms"] for r in frames)
+    assert [e["event"] for e in events] == ["opened", "end"]
+    assert summary["thickness"]["unit"] == "mm" and "preset test scanner" in out
+
+
+def test_flags_override_the_preset(tmp_path, capsys):
+    preset = tmp_path / "p.json"
+    preset.write_text(json.dumps({"roi": "0,0,10,10", "mm_per_px": 0.5, "source": {"fps": 40}}))
+    argv = ["--preset", str(preset), "--roi", "auto", "--mm-per-px", "0.2", "--frames", "2", "--no-display"]
+    code, out, _ = run([*argv, "--status-every", "0"], capsys)
+    assert code == 0 and "ROI:    auto-detected; calibration: 0.2 mm/px" in out
+    assert "@ 40 fps" in out  # the preset's source rate reached the demo stream
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--source", "/nonexistent/scan.mp4"], "is not 'demo', 'picamera', a device"),
+        (["--source", "/dev/video63", "--every-frame"], "--every-frame is for files and folders"),
+        (["--source", "/dev/video63"], "cannot open /dev/video63"),
+        (["--roi", "1,2,3"], "ROI must be 'x,y,w,h'"),
+        (["--model", "/nonexistent.tflite"], "model file not found"),
+        (["--frames", "0"], "--frames must be at least 1"),
+        (["--preset", "/nonexistent.json"], "preset not found"),
+    ],
+)
+def test_bad_input_is_one_clear_error(argv, message, capsys):
+    code, _, err = run([*argv, "--no-display", "--status-every", "0"], capsys)
+    assert code == 1 and message in err and err.count("\n") == 1
+
+
+def test_help_explains_sources_and_options(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    for needle in (
+        "--source",
+        "picamera",
+        "/dev/video0",
+        "--record",
+        "--no-display",
+        "--threads",
+        "--delegate",
+        "--frames",
+        "--fuse",
+        "--preset",
+        "--mm-per-px",
+        "--depth-mm",
+        "YUYV",
+        "docs/live-runtime.md",
+    ):
+        assert needle in text, needle
+
+
+def test_presets(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"name": "x", "scale_points": [[5, 10], [5, 110]], "scale_mm": 20}))
+    preset = Preset.load(path)
+    assert preset.calibration.mm_per_px == pytest.approx(0.2) and preset.roi is None
+    path.write_text(json.dumps({"roi": "1,2,30,40", "depth_mm": 35, "source": {"fourcc": "YUYV", "width": 1280}}))
+    preset = Preset.load(path)
+    assert preset.roi == Box(1, 2, 30, 40) and preset.calibration.depth_mm == 35
+    assert preset.source.fourcc == "YUYV" and preset.source.width == 1280 and preset.source.fps is None
+    preset.save(tmp_path / "again.json")
+    assert Preset.load(tmp_path / "again.json") == preset
+    for bad, message in [
+        ({"roi": "1,2,3,4", "zoom": 2}, "unknown keys"),
+        ({"mm_per_px": 0.1, "depth_mm": 40}, "one calibration"),
+        ({"scale_points": [[0, 0]], "scale_mm": 10}, "scale_points"),
+        ({"source": {"codec": "h264"}}, "unknown source keys"),
+        ({"source": {"fps": -1}}, "fps must be positive"),
+    ]:
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=message):
+            Preset.load(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        Preset.load(path)
