@@ -9,9 +9,12 @@ host's.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +83,15 @@ def missing_rootfs() -> str | None:
     if not (root / VENV_PYTHON.lstrip("/")).exists():
         return f"{root} has no venv at {VENV_PYTHON}: delete it and rebuild"
     return None
+
+
+@contextmanager
+def locked() -> Iterator[None]:
+    """Hold the rootfs for one run (another process waits)."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / ".lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
 
 
 def build() -> None:
@@ -165,7 +177,7 @@ def command(core: Core, argv: list[str], view: Path | None = None) -> list[str]:
     `view` is a directory from `write_cpu_view` (None: the host's /proc and no /sys, enough for programs
     that do not ask about the CPU). The program gets a clean environment.
     """
-    env = ["env", "-i", "PATH=/usr/bin:/bin", "HOME=/root", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"]
+    env = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"]
     cmd = [*env, "nice", "-n", "10", "unshare", "-m", "--propagation", "private", "--", "bash", "-c", _MOUNT_AND_RUN]
     return [*cmd, "arm", str(rootfs()), str(view or ""), f"/usr/bin/{QEMU}", "-cpu", core.qemu_cpu, *argv]
 

@@ -1,14 +1,18 @@
-"""One side of the ARM conformance comparison: run the same inputs through tlfseg on this machine.
+"""One side of the ARM conformance comparison: run the same image files through tlfseg on this machine.
 
-Runs unchanged on x86 and, under qemu, on aarch64; needs only the `edge` extra. For every input it
-records, as bytes:
+Runs unchanged on x86 and, under qemu, on aarch64; needs only the `edge` extra. For every image it
+records, as arrays:
 
-- ``raw``: the engine's raw output tensor for the reference input tensor (the x86 side's preprocessing),
-  so that the model + runtime are compared on identical input;
-- ``tensor``, ``roi``, ``labels``, ``probs``: the predict path on this machine (decode -> ROI detection ->
-  preprocessing -> engine -> postprocessing, through `edge.segmenter.Segmenter`).
+- ``raw/NAME``: the engine's raw output tensor for the reference input tensor (the x86 side's
+  preprocessing), so that the model + runtime are compared on identical input;
+- ``delegate_out/NAME``: for that run, the input of the model's final op when LiteRT runs that op on its
+  own kernel (the int8 softmax, which XNNPACK does not take): the delegate's (XNNPACK's) last result;
+- ``roi/``, ``tensor/``, ``probs/``, ``labels/``: the predict path on this machine, stage by stage (decode ->
+  B-mode detection -> preprocessing -> engine -> postprocessing, through `edge.segmenter.Segmenter`);
+- ``cli/NAME`` and ``png/NAME``: the label map `tlfseg predict` wrote for the folder (decoded), and the
+  bytes of that PNG file.
 
-    python worker.py MODEL INPUTS.npz OUT.npz [--reference X86_OUT.npz] [--threads 1]
+    python worker.py MODEL IMAGES_DIR OUT.npz [--reference X86_OUT.npz] [--threads 1]
 """
 
 from __future__ import annotations
@@ -25,8 +29,9 @@ from pathlib import Path
 import numpy as np
 from cpufeatures import cpu_features  # beside this file
 
+from edge.cli import main as cli_main
 from edge.engine import Engine
-from edge.imagefiles import read_image
+from edge.imagefiles import list_images, read_image
 from edge.segmenter import Segmenter
 
 
@@ -48,47 +53,59 @@ def builtin_ops(engine: Engine) -> dict[str, int]:
     return dict(Counter(names))
 
 
-def decode_inputs(inputs: np.lib.npyio.NpzFile, work: Path) -> list[tuple[str, np.ndarray]]:
-    """(name, frame) per input: arrays as given, encoded files decoded here with `read_image`."""
-    frames = []
-    for name in inputs["names"].tolist():
-        key = f"frame/{name}"
-        if key in inputs:
-            frames.append((name, inputs[key]))
-        else:
-            path = work / name
-            path.write_bytes(inputs[f"file/{name}"].tobytes())
-            frames.append((name, read_image(path)))
-    return frames
+def final_op(engine: Engine) -> tuple[str, int] | None:
+    """(name, input tensor) of the op that writes the model's output when LiteRT runs it outside the delegate.
+
+    Its input is then the last delegate partition's (XNNPACK's) result, still intact after ``invoke()``
+    because nothing runs after that op; None when the delegate writes the output itself.
+    """
+    ops = engine.op_details()
+    output = int(engine.interpreter.get_output_details()[0]["index"])
+    produced = {int(t) for op in ops for t in op["outputs"]}
+    writer = next((op for op in ops if output in {int(t) for t in op["outputs"]}), None)
+    if writer is None or writer["op_name"] == "DELEGATE" or not any(op["op_name"] == "DELEGATE" for op in ops):
+        return None
+    inputs = [int(t) for t in writer["inputs"] if int(t) in produced]
+    return (writer["op_name"], inputs[0]) if len(inputs) == 1 else None
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
-    ap.add_argument("inputs", type=Path)
+    ap.add_argument("images", type=Path, help="folder of the image files to segment")
     ap.add_argument("out", type=Path)
     ap.add_argument("--reference", type=Path, help="the x86 side's output: its tensors are fed to the engine")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
 
+    predict_dir = args.out.parent / f"{args.out.stem}-predict"
+    predict = ["predict", "--images", str(args.images), "--out", str(predict_dir), "--model", str(args.model)]
+    status = cli_main([*predict, "--threads", str(args.threads)])
+    if status != 0:
+        print(f"tlfseg predict exited with {status}", file=sys.stderr)
+        return status
     engine = Engine(args.model, threads=args.threads)
     segmenter = Segmenter(engine)
-    work = args.out.parent / f"{args.out.stem}-files"
-    work.mkdir(parents=True, exist_ok=True)
     reference = np.load(args.reference) if args.reference else None
+    last = final_op(engine)
     out: dict[str, np.ndarray] = {}
-    with np.load(args.inputs) as inputs:
-        frames = decode_inputs(inputs, work)
-    for i, (name, frame) in enumerate(frames, 1):
+    paths = list_images(args.images)
+    for i, path in enumerate(paths, 1):
+        name = path.name
+        frame = read_image(path)
         seg = segmenter(frame)
         tensor = segmenter.preprocessor(frame).tensor
-        ref_tensor = reference[f"tensor/{name}"] if reference is not None else tensor
-        out[f"raw/{name}"] = engine.run_raw(ref_tensor)
-        out[f"tensor/{name}"] = tensor
+        out[f"raw/{name}"] = engine.run_raw(reference[f"tensor/{name}"] if reference is not None else tensor)
+        if last is not None:
+            out[f"delegate_out/{name}"] = engine.interpreter.get_tensor(last[1])[0]
         out[f"roi/{name}"] = np.array([seg.roi.x, seg.roi.y, seg.roi.w, seg.roi.h], np.int32)
-        out[f"labels/{name}"] = seg.labels
+        out[f"tensor/{name}"] = tensor
         out[f"probs/{name}"] = seg.probs
-        print(f"[{i}/{len(frames)}] {name}: ROI {seg.roi}", file=sys.stderr, flush=True)
+        out[f"labels/{name}"] = seg.labels
+        written = predict_dir / f"{path.stem}.png"
+        out[f"cli/{name}"] = read_image(written)
+        out[f"png/{name}"] = np.fromfile(written, np.uint8)
+        print(f"[{i}/{len(paths)}] {name}: stages recorded", file=sys.stderr, flush=True)
     meta = {
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -98,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         "engine": engine.describe(),
         "model_sha256": hashlib.sha256(args.model.read_bytes()).hexdigest(),
         "ops_outside_delegate": builtin_ops(engine),
+        "final_op": last[0] if last else None,
         "delegate_partitions": sum(op["op_name"] == "DELEGATE" for op in engine.op_details()),
         "cpu": cpu_features(),
     }
