@@ -103,8 +103,13 @@ class StreamDecoder:
 
     @property
     def pending(self) -> int:
-        """Bytes held for a message not complete yet (0 when between messages)."""
+        """Bytes of a message not complete yet (held, or still to skip); 0 when between messages."""
         return len(self._buf) + self._discard
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held in memory."""
+        return len(self._buf)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet | Fault]:
         if self._discard:

@@ -140,6 +140,8 @@ class _Job:
     frame: Frame
     seq: int
     received: float  #: time.perf_counter() when the frame's last byte was decoded
+    config: Config  #: the configuration in effect when the frame arrived
+    segmenter: Segmenter
 
 
 class Session:
@@ -182,18 +184,17 @@ class Session:
                 return
             data = encode(msg, self._seq)
             self._seq = (self._seq + 1) & 0xFFFFFFFF
+            if isinstance(msg, Result) and msg.frame_id != NO_ID:  # counted first: a HEARTBEAT answered
+                self.counts["results"] += 1  # after the peer has this message must include it
+                self.runtime.counters.add("results_sent")
+            elif isinstance(msg, Error):
+                self.counts["errors"] += 1
+                self.runtime.counters.add("errors_sent")
             try:
                 self.link.send(data)
             except OSError as exc:
                 self.log(f"{self.link.name}: send failed ({exc}); closing the session")
                 self._dead.set()
-                return
-            if isinstance(msg, Result) and msg.frame_id != NO_ID:
-                self.counts["results"] += 1
-                self.runtime.counters.add("results_sent")
-            elif isinstance(msg, Error):
-                self.counts["errors"] += 1
-                self.runtime.counters.add("errors_sent")
 
     def _send_error(self, code: ErrorCode, text: str, ref_seq: int | None, frame_id: int = NO_ID) -> None:
         self.send(Error(code, text, NO_ID if ref_seq is None else ref_seq, frame_id))
@@ -275,8 +276,7 @@ class Session:
             if not self.persistent:
                 return True
             self._log_end(ByeReason.DONE)
-            with self._cond:
-                self._reset()
+            self._reset()
         elif isinstance(msg, Error):
             self.log(f"{self.link.name}: scanner reports {msg.code.name}: {msg.text}")
         else:
@@ -289,9 +289,7 @@ class Session:
         except ValueError as exc:
             self._send_error(ErrorCode.BAD_CONFIG, str(exc), seq)
             return
-        segmenter = self.runtime.segmenter(config)
-        with self._cond:
-            self.config, self.segmenter = config, segmenter
+        self.config, self.segmenter = config, self.runtime.segmenter(config)  # for frames that arrive from now on
         self.send(config)
 
     def _on_frame(self, frame: Frame, seq: int) -> None:
@@ -310,7 +308,7 @@ class Session:
                 self.runtime.counters.add("frames_skipped")
                 if len(self._skipped) >= MAX_SKIPPED_PER_RESULT:  # a stalled worker: report them now
                     overflow, self._skipped = self._skipped, []
-            self._slot = _Job(frame, seq, time.perf_counter())
+            self._slot = _Job(frame, seq, time.perf_counter(), self.config, self.segmenter)
             self._cond.notify_all()
         if overflow:
             self.send(Result(NO_ID, skipped=tuple(overflow)))
@@ -336,8 +334,7 @@ class Session:
                 if self._slot is None:
                     return
                 job, self._slot, self._busy = self._slot, None, True
-                segmenter, config = self.segmenter, self.config
-            reply = self._process(job, segmenter, config)
+            reply = self._process(job)
             with self._cond:
                 if isinstance(reply, Result):
                     skipped, self._skipped = self._skipped, []
@@ -349,7 +346,7 @@ class Session:
                 self._busy = False
                 self._cond.notify_all()
 
-    def _process(self, job: _Job, segmenter: Segmenter, config: Config) -> Result | Error:
+    def _process(self, job: _Job) -> Result | Error:
         frame = job.frame
         try:
             decode_start = time.perf_counter()
@@ -357,9 +354,9 @@ class Session:
             decode_ms = (time.perf_counter() - decode_start) * 1e3
             with self.runtime.lock:
                 start = time.perf_counter()
-                seg = segmenter(image)
+                seg = job.segmenter(image)
             queue_ms = (start - job.received) * 1e3 - decode_ms
-            return assemble_result(frame, seg, config, queue_ms=queue_ms, decode_ms=decode_ms)
+            return assemble_result(frame, seg, job.config, queue_ms=queue_ms, decode_ms=decode_ms)
         except ValueError as exc:  # FrameError, an ROI outside this frame, an unusable image
             return Error(ErrorCode.BAD_FRAME, str(exc), job.seq, frame.frame_id)
         except Exception as exc:  # noqa: BLE001 - any failure is answered, and the session goes on

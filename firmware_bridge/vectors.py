@@ -12,15 +12,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from firmware_bridge.framing import StreamDecoder, pack, pack_header
+from firmware_bridge.framing import Fault, pack, pack_header
 from firmware_bridge.messages import (
     Bye,
     Config,
+    Decoder,
     Error,
     Frame,
     Heartbeat,
     Hello,
     Message,
+    Received,
     Result,
     StageLatency,
     encode,
@@ -111,6 +113,21 @@ MESSAGES: dict[str, tuple[Message, int]] = {
 }
 
 
+def describe(event: Received | Fault) -> str:
+    """One decoder event as the expected-events files write it: ``M <type> <seq>`` or ``F <code> <seq>``."""
+    if isinstance(event, Fault):
+        return f"F {int(event.code)} {event.seq}"
+    return f"M {int(event.msg.TYPE)} {event.seq}"
+
+
+def decoder_lines(data: bytes, max_payload: int) -> list[str]:
+    """The events and closing stats line a decoder with `max_payload` reports for `data`."""
+    decoder = Decoder(max_payload)
+    lines = [describe(e) for e in decoder.feed(data)]
+    s = decoder.stream.stats
+    return [*lines, f"stats {s.packets} {s.bad_headers} {s.bytes_skipped}"]
+
+
 def message_vectors() -> dict[str, bytes]:
     return {name: encode(msg, seq) for name, (msg, seq) in MESSAGES.items()}
 
@@ -150,11 +167,10 @@ def stream_vector() -> tuple[bytes, list[str]]:
     parts.append(b"TLFB\x01")  # a message that has only begun when the stream ends: held, not reported
 
     data = b"".join(parts)
-    decoder = StreamDecoder(STREAM_MAX_PAYLOAD)
-    decoder.feed(data)
-    s = decoder.stats
-    expected.append(f"stats {s.packets} {s.bad_headers} {s.bytes_skipped}")
-    return data, expected
+    lines = decoder_lines(data, STREAM_MAX_PAYLOAD)
+    if lines[:-1] != expected:
+        raise RuntimeError(f"the decoder reports {lines[:-1]}, the stream was built to give {expected}")
+    return data, lines
 
 
 def write(folder: Path) -> list[Path]:

@@ -3,6 +3,8 @@
  *   cc -std=c99 -Wall -Wextra -Werror tlfseg_proto.c test_vectors.c -o test_vectors && ./test_vectors DIR
  * Every message file must decode to the expected fields and re-encode byte for byte; stream.bin must
  * give the events in stream_expected.txt, whatever chunk sizes it is fed in.
+ * With --events MAX_PAYLOAD FILE... it prints the events of any streams instead (the fuzz test compares
+ * them with the Python decoder's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,9 +304,38 @@ static void test_limits_and_expire(void) {
     CHECK(tlfseg_decoder_init(&d, small, TLFSEG_OVERHEAD - 1) == -1);
 }
 
+/* --events MAX_PAYLOAD FILE...: print each file's events and stats, for comparison with the Python decoder */
+static int print_events(unsigned long max_payload, int n_files, char **files) {
+    static uint8_t stream[1u << 20];
+    int i;
+    for (i = 0; i < n_files; i++) {
+        tlfseg_decoder d;
+        tlfseg_event ev;
+        char line[64];
+        size_t size, pos = 0;
+        FILE *f = fopen(files[i], "rb");
+        if (!f || max_payload + TLFSEG_OVERHEAD > sizeof dec_buf) return 2;
+        size = fread(stream, 1, sizeof stream, f);
+        fclose(f);
+        tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD);
+        printf("== %s\n", files[i]);
+        while (pos < size) {
+            pos += tlfseg_decoder_feed(&d, stream + pos, size - pos);
+            while (tlfseg_decoder_next(&d, &ev)) {
+                describe(&ev, line, sizeof line);
+                printf("%s\n", line);
+            }
+        }
+        printf("stats %lu %lu %lu\n", (unsigned long)d.packets, (unsigned long)d.bad_headers,
+               (unsigned long)d.bytes_skipped);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 3 && strcmp(argv[1], "--events") == 0) return print_events(strtoul(argv[2], NULL, 10), argc - 3, argv + 3);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s VECTOR_DIR\n", argv[0]);
+        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE...\n", argv[0]);
         return 2;
     }
     dir = argv[1];

@@ -1,0 +1,270 @@
+"""End-to-end bridge sessions with the bundled model over TCP, a Unix socket and a pseudo-terminal.
+
+Every RESULT's mask must equal what `tlfseg predict`'s Segmenter makes of the same frame, every frame id
+must come back exactly once (a RESULT, a skip list or an ERROR), and bad input must get its ERROR while
+the server goes on serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.engine import Engine
+from edge.roi import Box
+from edge.segmenter import Segmentation, Segmenter
+from firmware_bridge.client import BridgeClient, result_mask
+from firmware_bridge.frames import FrameLimits, frame_image, frame_message
+from firmware_bridge.framing import pack, pack_header
+from firmware_bridge.messages import Bye, Config, Error, Frame, Heartbeat, Result, encode
+from firmware_bridge.protocol import NO_ID, ByeReason, ErrorCode, MaskEncoding, MsgType, PixelFormat, Quality, Role
+from firmware_bridge.server import BridgeServer, Runtime, SessionLimits
+from firmware_bridge.transport import Endpoint, SocketLink, open_pty_pair
+
+N_FRAMES = 8
+
+
+@pytest.fixture(scope="module")
+def frames(phantom) -> list[np.ndarray]:
+    return [phantom.frame(i).image for i in range(N_FRAMES)]
+
+
+@pytest.fixture(scope="module")
+def reference(bundled_engine):
+    """Labels as `tlfseg predict` makes them: Segmenter(model, roi) on the image (its own engine, not the server's)."""
+    cache: dict = {}
+
+    def segment(image: np.ndarray, roi: Box | None = None) -> Segmentation:
+        key = (image.tobytes(), roi)
+        if key not in cache:
+            cache[key] = Segmenter(bundled_engine, roi=roi)(image)
+        return cache[key]
+
+    return segment
+
+
+@contextlib.contextmanager
+def serving(transport: str, max_clients: int = 4, **limits) -> Iterator[BridgeServer]:
+    log: list[str] = []
+    server = BridgeServer(
+        Endpoint.parse(transport), Runtime(Engine(), SessionLimits(**limits)), max_clients, log=log.append
+    )
+    server.log_lines = log
+    thread = server.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the server did not stop"
+
+
+def sent_image(image: np.ndarray, fmt: PixelFormat | None) -> np.ndarray:
+    """What the runtime sees of `image` sent as `fmt` (JPEG is lossy)."""
+    return frame_image(frame_message(image, 0, fmt=fmt), FrameLimits())
+
+
+def check_lockstep(client: BridgeClient, frames, reference, formats, roi: Box | None = None) -> list[Result]:
+    """Send each frame, wait for its RESULT, compare the mask with the reference."""
+    results = []
+    for i, (fmt, mask) in enumerate(formats):
+        image = frames[i % len(frames)]
+        if fmt == PixelFormat.GREY8:
+            image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        client.send_frame(image, frame_id=100 + i, timestamp_us=5000 + i, fmt=fmt, mask=mask)
+        result = client.expect(Result, timeout=30)
+        assert (result.frame_id, result.timestamp_us, result.skipped) == (100 + i, 5000 + i, ())
+        expected = reference(sent_image(image, fmt), roi)
+        h, w = expected.labels.shape
+        assert (result.mask_width, result.mask_height) == (w, h)
+        assert result.roi == (expected.roi.x, expected.roi.y, expected.roi.w, expected.roi.h)
+        np.testing.assert_array_equal(result_mask(result), expected.labels)
+        results.append(result)
+    return results
+
+
+def test_tcp_session_results_match_predict(frames, reference):
+    with serving("tcp://127.0.0.1:0") as server, BridgeClient.connect(server.endpoint) as client:
+        hello = client.hello()
+        assert hello.role == Role.RUNTIME and (hello.input_width, hello.input_height) == (256, 256)
+        assert hello.classes == ("above", "fascia", "below") and "int8" in hello.model
+        beat, rtt_ms = client.heartbeat()
+        assert beat.frames_received == 0 and rtt_ms < 5000
+        formats = [
+            (PixelFormat.BGR8, MaskEncoding.RLE),
+            (PixelFormat.GREY8, MaskEncoding.PNG),
+            (PixelFormat.JPEG, MaskEncoding.RLE),
+            (PixelFormat.PNG, MaskEncoding.RLE),
+        ]
+        results = check_lockstep(client, frames, reference, formats)
+        for r in results:
+            assert r.quality & Quality.ROI_DETECTED and r.quality & Quality.NOT_MEASURED
+            lat = r.latency
+            assert lat.inference_us > 0 and lat.total_us >= lat.preprocess_us + lat.inference_us + lat.postprocess_us
+
+        applied = client.configure(Config(roi=(120, 60, 300, 300), mm_per_px_y=0.08))
+        assert applied.roi == (120, 60, 300, 300)
+        (r,) = check_lockstep(client, frames, reference, [(PixelFormat.BGR8, MaskEncoding.RLE)], Box(120, 60, 300, 300))
+        assert r.roi == (120, 60, 300, 300) and not r.quality & Quality.ROI_DETECTED
+
+        client.send_frame(frames[0], frame_id=7)  # no mask asked for
+        bare = client.expect(Result, timeout=30)
+        assert bare.mask_encoding == MaskEncoding.NONE and bare.mask == b"" and result_mask(bare) is None
+        beat, _ = client.heartbeat()
+        assert (beat.frames_received, beat.results_sent, beat.errors) == (6, 6, 0)
+        assert client.bye() == ByeReason.DONE
+    assert server.runtime.counters.snapshot()["results_sent"] == 6
+
+
+def test_unix_socket_flood_accounts_for_every_frame(frames, reference, tmp_path):
+    """Frames sent as fast as the socket takes them: the newest wins, skipped ids are listed, none is lost."""
+    path = tmp_path / "bridge.sock"
+    with serving(f"unix:{path}") as server, BridgeClient.connect(f"unix:{path}") as client:
+        client.hello()
+        check_lockstep(client, frames, reference, [(PixelFormat.BGR8, MaskEncoding.RLE)])
+        ids = list(range(1000, 1040))
+        for fid in ids:
+            client.send_frame(frames[fid % len(frames)], frame_id=fid, mask=MaskEncoding.RLE)
+        assert client.bye() == ByeReason.DONE
+        tally = client.tally
+        processed = [fid for fid in tally.results if fid >= 1000]
+        assert sorted(processed + tally.skipped) == ids  # each id exactly once
+        assert tally.skipped, "inference kept up with a flood; nothing was skipped"
+        assert ids[-1] in processed  # the newest always wins
+        for fid in processed:
+            expected = reference(frames[fid % len(frames)]).labels
+            np.testing.assert_array_equal(result_mask(tally.results[fid]), expected)
+    counters = server.runtime.counters.snapshot()
+    assert counters["frames_skipped"] == len(tally.skipped) and counters["frames_received"] == 41
+    assert not path.exists()  # the socket file is removed on shutdown
+
+
+def test_serial_over_a_pseudo_terminal(frames, reference):
+    link, device = open_pty_pair()
+    with serving(f"serial:{device},921600") as server:
+        client = BridgeClient(link)
+        try:
+            assert client.hello(timeout=10).role == Role.RUNTIME
+            formats = [(PixelFormat.JPEG, MaskEncoding.RLE), (PixelFormat.GREY8, MaskEncoding.PNG)]
+            check_lockstep(client, frames, reference, formats)
+            assert client.bye() == ByeReason.DONE
+            # the line stays open: a scanner that reboots starts a new session on it
+            client.hello(timeout=10)
+            beat, _ = client.heartbeat()
+            assert beat.frames_received == 0  # a fresh session
+            # line noise between messages costs nothing
+            link.send(b"\x00\xff\x13TLF garbage")
+            check_lockstep(client, frames, reference, [(PixelFormat.JPEG, MaskEncoding.RLE)])
+            server.shutdown()  # a stopping runtime says so
+            assert client.expect(Bye, timeout=10).reason == ByeReason.SHUTDOWN
+        finally:
+            client.close()
+
+
+def _raw_exchange(client: BridgeClient, data: bytes, until_frame: int, timeout: float = 30) -> list[Error]:
+    """Send raw bytes, then a good frame; return the ERRORs that came before its RESULT."""
+    client.link.send(data)
+    client.send_frame(np.full((64, 64), 80, np.uint8), frame_id=until_frame)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = client.receive(deadline - time.monotonic())
+        if event is not None and isinstance(event.msg, Result) and event.msg.frame_id == until_frame:
+            return client.tally.errors
+    raise AssertionError(f"no RESULT for frame {until_frame}")
+
+
+def test_bad_input_gets_its_error_and_the_server_keeps_serving(frames):
+    limits = {"max_payload": 1 << 20, "frame": FrameLimits(1024, 1024)}
+    with serving("tcp://127.0.0.1:0", **limits) as server:
+        with BridgeClient.connect(server.endpoint) as client:
+            bad_crc = bytearray(encode(Heartbeat(1), 50))
+            bad_crc[-1] ^= 0xFF
+            corrupt_jpeg = frame_message(frames[0], 0, fmt=PixelFormat.JPEG)
+            corrupt_jpeg = Frame(62, 0, PixelFormat.JPEG, 640, 480, 0, corrupt_jpeg.data[:700] + bytes(5000))
+            stream = b"".join(
+                [
+                    b"line noise \x00\x01TLFB\x02",
+                    bytes(bad_crc),
+                    pack_header(MsgType.HEARTBEAT, 51, 24, version=9) + bytes(28),
+                    pack(MsgType.FRAME, 52, bytes((1 << 20) + 100)),  # over the 1 MiB limit
+                    pack(42, 53, b"?"),
+                    pack(MsgType.BYE, 54, b"\x00"),
+                    encode(Frame(60, 0, PixelFormat.GREY8, 100, 10, 50, bytes(500)), 55),  # stride < width
+                    encode(Frame(61, 0, PixelFormat.GREY8, 2000, 1, 2000, bytes(2000)), 56),  # wider than allowed
+                    encode(corrupt_jpeg, 57),  # its header is fine, its body is not: found by the worker
+                    encode(Config(mm_per_px_y=float("nan")), 58),
+                    encode(Result(1), 59),
+                ]
+            )
+            errors = _raw_exchange(client, stream, until_frame=63)
+            got = {(e.code, e.ref_seq, e.frame_id) for e in errors}
+            assert got == {
+                (ErrorCode.BAD_CRC, 50, NO_ID),
+                (ErrorCode.BAD_VERSION, 51, NO_ID),
+                (ErrorCode.TOO_LARGE, 52, NO_ID),
+                (ErrorCode.UNKNOWN_TYPE, 53, NO_ID),
+                (ErrorCode.MALFORMED, 54, NO_ID),
+                (ErrorCode.BAD_FRAME, 55, 60),
+                (ErrorCode.BAD_FRAME, 56, 61),
+                (ErrorCode.BAD_FRAME, 57, 62),
+                (ErrorCode.BAD_CONFIG, 58, NO_ID),
+                (ErrorCode.UNEXPECTED, 59, NO_ID),
+            }
+            assert all(e.text for e in errors)
+            # an ROI that does not fit the frame: that frame gets BAD_FRAME, the next fitting one a RESULT
+            client.configure(Config(roi=(0, 0, 900, 900)))
+            client.send_frame(frames[0], frame_id=64)
+            client.configure(Config())
+            errors = _raw_exchange(client, b"", until_frame=65)
+            assert (errors[-1].code, errors[-1].frame_id) == (ErrorCode.BAD_FRAME, 64) and "outside" in errors[-1].text
+            assert client.bye() == ByeReason.DONE
+
+        # a client that vanishes in the middle of a frame
+        half = encode(frame_message(frames[0], 70), 0)
+        sock = socket.create_connection((server.endpoint.host, server.endpoint.port))
+        sock.sendall(half[: len(half) // 2])
+        sock.close()
+        deadline = time.monotonic() + 10
+        while server.runtime.counters.snapshot()["truncated_on_close"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.runtime.counters.snapshot()["truncated_on_close"] == 1
+
+        with BridgeClient.connect(server.endpoint) as client:  # still serving
+            client.hello()
+            assert client.bye() == ByeReason.DONE
+
+
+def test_silence_mid_message_busy_and_idle_clients():
+    with serving("tcp://127.0.0.1:0", max_clients=1, idle_timeout=1.0, stall_timeout=0.2) as server:
+        with BridgeClient.connect(server.endpoint) as first:
+            wire = encode(Heartbeat(9), 80)
+            first.link.send(wire[:30])  # then nothing: the line went quiet mid-message
+            event = first.receive(5)
+            assert isinstance(event.msg, Error) and (event.msg.code, event.msg.ref_seq) == (ErrorCode.TRUNCATED, 80)
+            first.heartbeat()  # the session goes on
+
+            with BridgeClient.connect(server.endpoint) as second:  # one client at a time
+                event = second.receive(5)
+                assert isinstance(event.msg, Error) and event.msg.code == ErrorCode.BUSY
+                assert second.receive(2) is None  # and the connection is closed
+
+            start = time.monotonic()
+            assert first.expect(Bye, timeout=10).reason == ByeReason.IDLE
+            assert time.monotonic() - start < 5
+        assert server.runtime.counters.snapshot()["refused"] == 1
+
+
+def test_links_report_a_closed_peer():
+    a, b = socket.socketpair()
+    link = SocketLink(a, "pair")
+    b.sendall(b"xyz")
+    assert link.recv(1.0) == b"xyz" and link.recv(0.05) is None
+    b.close()
+    assert link.recv(1.0) == b""
+    link.close()

@@ -1,0 +1,109 @@
+"""Shared test vectors: the committed byte files, the Python codec, and the C reference must all agree."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from firmware_bridge.messages import Decoder, Received
+from firmware_bridge.vectors import (
+    MESSAGES,
+    STREAM_MAX_PAYLOAD,
+    decoder_lines,
+    describe,
+    message_vectors,
+    stream_vector,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = ROOT / "tests" / "vectors"
+C_DIR = ROOT / "firmware_bridge" / "c"
+
+
+def test_committed_vectors_are_what_the_codec_writes():
+    for name, data in message_vectors().items():
+        assert (VECTORS / f"{name}.bin").read_bytes() == data, f"{name}.bin differs; regenerate the vectors"
+    stream, lines = stream_vector()
+    assert (VECTORS / "stream.bin").read_bytes() == stream
+    expected = (VECTORS / "stream_expected.txt").read_text().splitlines()
+    assert expected == [f"max_payload {STREAM_MAX_PAYLOAD}", *lines]
+
+
+@pytest.mark.parametrize("name", sorted(MESSAGES))
+def test_vector_files_decode_to_their_messages(name):
+    msg, seq = MESSAGES[name]
+    (event,) = Decoder().feed((VECTORS / f"{name}.bin").read_bytes())
+    assert isinstance(event, Received) and event.seq == seq and event.msg.payload() == msg.payload()
+
+
+def test_stream_vector_gives_the_expected_events_in_any_chunking():
+    data = (VECTORS / "stream.bin").read_bytes()
+    expected = (VECTORS / "stream_expected.txt").read_text().splitlines()[1:]
+    rng = random.Random(0)
+    for _ in range(20):
+        decoder, lines, i = Decoder(STREAM_MAX_PAYLOAD), [], 0
+        while i < len(data):
+            n = rng.randint(1, 300)
+            lines += [describe(e) for e in decoder.feed(data[i : i + n])]
+            i += n
+        s = decoder.stream.stats
+        assert [*lines, f"stats {s.packets} {s.bad_headers} {s.bytes_skipped}"] == expected
+
+
+@pytest.fixture(scope="module")
+def c_program(tmp_path_factory) -> Path:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler (cc/gcc) on this machine: the C reference is not checked")
+    exe = tmp_path_factory.mktemp("c") / "test_vectors"
+    build = subprocess.run(
+        [cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", "-o", str(exe),
+         str(C_DIR / "tlfseg_proto.c"), str(C_DIR / "test_vectors.c")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert build.returncode == 0, f"the C reference does not build:\n{build.stderr}"
+    return exe
+
+
+def test_c_reference_passes_the_vectors(c_program):
+    run = subprocess.run([str(c_program), str(VECTORS)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert "checks passed" in run.stdout and int(run.stdout.split()[1]) > 500
+
+
+def test_c_and_python_decoders_agree_on_damaged_streams(c_program, tmp_path):
+    """Random damage (flips, cuts, inserts, garbage) to streams of valid messages: the same events and stats."""
+    rng = random.Random(1)
+    vectors = list(message_vectors().values())
+    streams = []
+    for i in range(60):
+        data = bytearray(b"".join(rng.choice(vectors) for _ in range(rng.randint(1, 8))))
+        for _ in range(rng.randint(0, 6)):
+            at = rng.randrange(len(data) + 1)
+            kind = rng.choice(("flip", "cut", "insert", "magic"))
+            if kind == "flip" and at < len(data):
+                data[at] ^= 1 << rng.randrange(8)
+            elif kind == "cut":
+                del data[at : at + rng.randint(1, 40)]
+            elif kind == "insert":
+                data[at:at] = rng.randbytes(rng.randint(1, 30))
+            else:
+                data[at:at] = b"TLFB"
+        path = tmp_path / f"s{i}.bin"
+        path.write_bytes(bytes(data))
+        streams.append((path, bytes(data)))
+    max_payload = 48  # some vectors (HELLO from the runtime, RESULT, ERROR) are TOO_LARGE
+    run = subprocess.run(
+        [str(c_program), "--events", str(max_payload), *(str(p) for p, _ in streams)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    blocks = run.stdout.split("== ")[1:]
+    assert len(blocks) == len(streams)
+    for block, (path, data) in zip(blocks, streams):
+        c_lines = block.splitlines()[1:]
+        assert c_lines == decoder_lines(data, max_payload), f"C and Python disagree on {path.name}"
