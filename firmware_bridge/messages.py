@@ -127,29 +127,30 @@ class Hello:
 
 @dataclass(frozen=True)
 class Config:
-    """Session settings from the scanner; the runtime echoes the CONFIG it applied."""
+    """Session settings from the scanner; the runtime echoes the CONFIG it applied. 0 means "not given"."""
 
     TYPE: ClassVar[MsgType] = MsgType.CONFIG
-    _FIXED: ClassVar[struct.Struct] = struct.Struct("<HHHHfff")
+    _FIXED: ClassVar[struct.Struct] = struct.Struct("<HHHHffff")
 
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)  #: x, y, w, h in frame pixels; w or h 0: detect per frame
-    mm_per_px_x: float = 0.0  #: lateral pixel spacing (0: unknown)
-    mm_per_px_y: float = 0.0  #: axial pixel spacing (0: unknown, thickness in pixels only)
-    min_confidence: float = 0.0  #: mean fascia probability under which a result is flagged LOW_CONFIDENCE
+    mm_per_px: float = 0.0  #: pixel spacing; 0: unknown
+    depth_mm: float = 0.0  #: or the scanner's depth setting, spanning the ROI's rows; 0: unknown
+    min_coverage: float = 0.0  #: fraction of ROI columns with fascia under which LOW_COVERAGE is set (0: default)
+    min_confidence: float = 0.0  #: mean fascia probability under which LOW_CONFIDENCE is set (0: default)
 
     @property
     def fixed_roi(self) -> bool:
         return self.roi[2] > 0 and self.roi[3] > 0
 
     def payload(self) -> bytes:
-        return self._FIXED.pack(*self.roi, self.mm_per_px_x, self.mm_per_px_y, self.min_confidence)
+        return self._FIXED.pack(*self.roi, self.mm_per_px, self.depth_mm, self.min_coverage, self.min_confidence)
 
     @classmethod
     def parse(cls, data: bytes) -> Config:
         r = _Reader(data, "CONFIG")
-        x, y, w, h, sx, sy, conf = r.take(cls._FIXED)
+        x, y, w, h, mm, depth, coverage, confidence = r.take(cls._FIXED)
         r.end()
-        return cls((x, y, w, h), sx, sy, conf)
+        return cls((x, y, w, h), mm, depth, coverage, confidence)
 
 
 @dataclass(frozen=True)
@@ -202,16 +203,21 @@ class Result:
     """The answer to a frame (or, with frame_id NO_ID, only a report of skipped frames)."""
 
     TYPE: ClassVar[MsgType] = MsgType.RESULT
-    _FIXED: ClassVar[struct.Struct] = struct.Struct("<IQIHHHHfff")
+    _FIXED: ClassVar[struct.Struct] = struct.Struct("<IQIHHHH8f")
     _MASK: ClassVar[struct.Struct] = struct.Struct("<BHHI")
 
     frame_id: int
     timestamp_us: int = 0
     quality: int = 0  #: `protocol.Quality` bits
-    roi: tuple[int, int, int, int] = (0, 0, 0, 0)  #: the area that was segmented
-    thickness_mm: float = NAN  #: NaN when not measured
-    thickness_px: float = NAN
-    echogenicity: float = NAN  #: mean grey (0..255) of the fascia pixels; NaN when not measured
+    roi: tuple[int, int, int, int] = (0, 0, 0, 0)  #: the area that was segmented and measured
+    thickness_mm: float = NAN  #: median thickness perpendicular to the band; NaN: no fascia or no scale
+    thickness_px: float = NAN  #: the same in pixels; NaN: no fascia
+    thickness_iqr_px: float = NAN  #: its spread across the columns (interquartile range)
+    coverage: float = 0.0  #: fraction of ROI columns where the fascia is found
+    confidence: float = NAN  #: mean model probability of the fascia pixels
+    echo_fascia: float = NAN  #: echogenicity: mean grey (0..255) inside the fascia
+    echo_above: float = NAN  #: mean grey of the tissue above it (same columns)
+    echo_below: float = NAN  #: mean grey of the tissue below it
     latency: StageLatency = StageLatency()
     skipped: tuple[int, ...] = ()  #: frame ids received since the previous RESULT and not processed
     mask_encoding: MaskEncoding = MaskEncoding.NONE
@@ -219,22 +225,21 @@ class Result:
     mask_height: int = 0
     mask: bytes = field(default=b"", repr=False)
 
+    @property
+    def measurements(self) -> tuple[float, ...]:
+        """The eight float32 fields, in wire order."""
+        return (
+            self.thickness_mm, self.thickness_px, self.thickness_iqr_px, self.coverage, self.confidence,
+            self.echo_fascia, self.echo_above, self.echo_below,
+        )  # fmt: skip
+
     def payload(self) -> bytes:
         if len(self.skipped) > MAX_SKIPPED_PER_RESULT:
             raise ValueError(f"{len(self.skipped)} skipped ids, at most {MAX_SKIPPED_PER_RESULT} per RESULT")
-        lat = self.latency
         return b"".join(
             (
-                self._FIXED.pack(
-                    self.frame_id,
-                    self.timestamp_us,
-                    self.quality,
-                    *self.roi,
-                    self.thickness_mm,
-                    self.thickness_px,
-                    self.echogenicity,
-                ),  # fmt: skip
-                StageLatency._FIXED.pack(*astuple(lat)),
+                self._FIXED.pack(self.frame_id, self.timestamp_us, self.quality, *self.roi, *self.measurements),
+                StageLatency._FIXED.pack(*astuple(self.latency)),
                 struct.pack(f"<H{len(self.skipped)}I", len(self.skipped), *self.skipped),
                 self._MASK.pack(self.mask_encoding, self.mask_width, self.mask_height, len(self.mask)),
                 self.mask,
@@ -244,7 +249,7 @@ class Result:
     @classmethod
     def parse(cls, data: bytes) -> Result:
         r = _Reader(data, "RESULT")
-        fid, ts, quality, x, y, w, h, t_mm, t_px, echo = r.take(cls._FIXED)
+        fid, ts, quality, x, y, w, h, *measurements = r.take(cls._FIXED)
         latency = StageLatency(*r.take(StageLatency._FIXED))
         (n,) = r.take(_STR_LEN)
         if n > MAX_SKIPPED_PER_RESULT:
@@ -254,7 +259,7 @@ class Result:
         mask = r.bytes(length)
         r.end()
         return cls(
-            fid, ts, quality, (x, y, w, h), t_mm, t_px, echo, latency, tuple(skipped),
+            fid, ts, quality, (x, y, w, h), *measurements, latency, tuple(skipped),
             _enum(MaskEncoding, enc, "RESULT"), mw, mh, mask,
         )  # fmt: skip
 

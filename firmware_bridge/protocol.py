@@ -72,11 +72,15 @@ class ByeReason(IntEnum):
 
 
 class Quality(IntFlag):
-    """RESULT quality flags (a u32 bitmask)."""
+    """RESULT quality flags (a u32 bitmask); a RESULT without measurement flags is a good measurement."""
 
-    NOT_MEASURED = 1 << 0  #: thickness / echogenicity were not computed
-    NO_FASCIA = 1 << 1  #: no fascia found in the frame
-    PARTIAL = 1 << 2  #: the fascia covers only part of the ROI's width
-    LOW_CONFIDENCE = 1 << 3  #: the model's mean fascia confidence is under the configured threshold
-    ROI_DETECTED = 1 << 4  #: the ROI was detected in this frame (no fixed ROI configured)
-    NO_SCALE = 1 << 5  #: no mm-per-pixel configured: thickness only in pixels
+    NO_FASCIA = 1 << 0  #: no fascia found in the ROI: no thickness
+    LOW_COVERAGE = 1 << 1  #: the fascia is found in fewer ROI columns than the coverage threshold
+    LOW_CONFIDENCE = 1 << 2  #: the model's mean fascia confidence is under the confidence threshold
+    OTHER = 1 << 7  #: another measurement flag (named in the runtime's log)
+    ROI_DETECTED = 1 << 8  #: the ROI was detected in this frame (no fixed ROI configured)
+    NO_SCALE = 1 << 9  #: no calibration configured: thickness in pixels only
+
+    @classmethod
+    def measurement_flags(cls) -> Quality:
+        return cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.OTHER

@@ -1,43 +1,89 @@
-"""A RESULT from one segmented frame: latencies, measurements, quality flags and the optional mask."""
+"""A RESULT from one segmented frame: `edge.measure`'s measurements, quality flags, latencies, the mask."""
 
 from __future__ import annotations
 
+import math
+import time
+
+from edge.measure import Calibration, MeasureConfig, Measurement, measure
 from edge.segmenter import Segmentation
 from firmware_bridge.mask import encode_mask
-from firmware_bridge.messages import Config, Frame, Result, StageLatency
+from firmware_bridge.messages import NAN, Config, Frame, Result, StageLatency
 from firmware_bridge.protocol import MaskEncoding, Quality
+
+#: edge.measure's flag names -> RESULT quality bits
+_FLAG_BITS = {
+    "no_fascia": Quality.NO_FASCIA,
+    "low_coverage": Quality.LOW_COVERAGE,
+    "low_confidence": Quality.LOW_CONFIDENCE,
+}
+
+
+def calibration(config: Config) -> Calibration:
+    """ValueError if both a pixel spacing and a depth are given, or either is negative."""
+    return Calibration(config.mm_per_px or None, config.depth_mm or None)
+
+
+def measure_config(config: Config) -> MeasureConfig:
+    """Thresholds from the CONFIG, edge.measure's defaults where it gives 0."""
+    default = MeasureConfig()
+    return MeasureConfig(
+        min_coverage=config.min_coverage or default.min_coverage,
+        min_confidence=config.min_confidence or default.min_confidence,
+    )
+
+
+def quality_flags(m: Measurement, config: Config) -> Quality:
+    quality = Quality(0)
+    for flag in m.flags:
+        quality |= _FLAG_BITS.get(flag, Quality.OTHER)
+    if not config.fixed_roi:
+        quality |= Quality.ROI_DETECTED
+    if m.mm_per_px is None:
+        quality |= Quality.NO_SCALE
+    return quality
+
+
+def _f(value: float | None) -> float:
+    return NAN if value is None else float(value)
 
 
 def _us(ms: float) -> int:
-    return max(0, min(0xFFFFFFFF, round(ms * 1e3)))
+    return max(0, min(0xFFFFFFFF, round(ms * 1e3))) if math.isfinite(ms) else 0
 
 
 def assemble_result(frame: Frame, seg: Segmentation, config: Config, queue_ms: float, decode_ms: float) -> Result:
-    """The RESULT for `frame` (skipped ids and the total latency are filled in when it is sent).
-
-    Measurements (thickness, echogenicity) are not computed here yet: the fields stay NaN and the
-    NOT_MEASURED flag is set.
-    """
-    quality = Quality.NOT_MEASURED
-    if not config.fixed_roi:
-        quality |= Quality.ROI_DETECTED
-    if config.mm_per_px_y <= 0:
-        quality |= Quality.NO_SCALE
-    measure_ms = 0.0
+    """Measure the segmented frame and build its RESULT (skip list and total latency are added when sent)."""
+    start = time.perf_counter()
+    mm_per_px = calibration(config).mm_per_px_for(seg.roi)
+    m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm_per_px, measure_config(config))
+    measure_ms = (time.perf_counter() - start) * 1e3
     mask = encode_mask(seg.labels, frame.mask)
-    h, w = seg.labels.shape
+    h, w = seg.labels.shape if frame.mask != MaskEncoding.NONE else (0, 0)
     t = seg.timings_ms
-    latency = StageLatency(
-        _us(queue_ms), _us(decode_ms), _us(t["preprocess"]), _us(t["inference"]), _us(t["postprocess"]), _us(measure_ms)
-    )
     return Result(
         frame_id=frame.frame_id,
         timestamp_us=frame.timestamp_us,
-        quality=int(quality),
+        quality=int(quality_flags(m, config)),
         roi=(seg.roi.x, seg.roi.y, seg.roi.w, seg.roi.h),
-        latency=latency,
+        thickness_mm=_f(m.thickness_mm),
+        thickness_px=_f(m.thickness_px),
+        thickness_iqr_px=_f(m.spread_px.get("iqr")),
+        coverage=m.coverage,
+        confidence=_f(m.confidence),
+        echo_fascia=_f(m.echo["fascia"]),
+        echo_above=_f(m.echo["above"]),
+        echo_below=_f(m.echo["below"]),
+        latency=StageLatency(
+            _us(queue_ms),
+            _us(decode_ms),
+            _us(t["preprocess"]),
+            _us(t["inference"]),
+            _us(t["postprocess"]),
+            _us(measure_ms),
+        ),  # fmt: skip
         mask_encoding=frame.mask,
-        mask_width=w if frame.mask != MaskEncoding.NONE else 0,
-        mask_height=h if frame.mask != MaskEncoding.NONE else 0,
+        mask_width=w,
+        mask_height=h,
         mask=mask,
     )

@@ -47,7 +47,7 @@ from firmware_bridge.protocol import (
     PixelFormat,
     Role,
 )
-from firmware_bridge.results import assemble_result
+from firmware_bridge.results import assemble_result, calibration
 from firmware_bridge.transport import Endpoint, Link, Listener, SerialLink
 
 POLL_S = 0.1  #: how often readers look at stop flags and timeouts
@@ -124,12 +124,15 @@ class Runtime:
             raise ValueError(f"ROI {config.roi}: width and height must both be 0 (detect) or both positive")
         if w and (x + w > lim.max_width or y + h > lim.max_height):
             raise ValueError(f"ROI {config.roi} reaches beyond the largest frame {lim.max_width}x{lim.max_height}")
-        for name in ("mm_per_px_x", "mm_per_px_y"):
+        for name in ("mm_per_px", "depth_mm"):
             value = getattr(config, name)
-            if not (math.isfinite(value) and 0 <= value <= 10):
-                raise ValueError(f"{name} = {value}: expected 0 (unknown) to 10 mm")
-        if not (math.isfinite(config.min_confidence) and 0 <= config.min_confidence <= 1):
-            raise ValueError(f"min_confidence = {config.min_confidence}: expected 0..1")
+            if not (math.isfinite(value) and 0 <= value <= 1000):
+                raise ValueError(f"{name} = {value}: expected 0 (not given) to 1000")
+        calibration(config)  # both a pixel spacing and a depth: refused
+        for name in ("min_coverage", "min_confidence"):
+            value = getattr(config, name)
+            if not (math.isfinite(value) and 0 <= value <= 1):
+                raise ValueError(f"{name} = {value}: expected 0 (the default) to 1")
 
     def segmenter(self, config: Config) -> Segmenter:
         return Segmenter(self.engine, roi=Box(*config.roi) if config.fixed_roi else None)

@@ -63,15 +63,16 @@ def test_every_message_round_trips(name):
 
 
 def test_result_floats_and_nan_survive():
-    r = Result(5, thickness_mm=1.5, thickness_px=float("nan"), echogenicity=200.25)
+    r = Result(5, thickness_mm=1.5, thickness_px=float("nan"), echo_fascia=200.25, coverage=0.5)
     (got,) = decode_all(encode(r, 1))
-    assert got.msg.thickness_mm == 1.5 and got.msg.echogenicity == 200.25 and math.isnan(got.msg.thickness_px)
+    assert (got.msg.thickness_mm, got.msg.echo_fascia, got.msg.coverage) == (1.5, 200.25, 0.5)
+    assert math.isnan(got.msg.thickness_px) and math.isnan(got.msg.confidence)  # NaN: no value
 
 
 def test_config_floats_are_float32():
     (got,) = decode_all(encode(Config((1, 2, 3, 4), 0.1, 0.2, 0.3), 0))
     assert got.msg.roi == (1, 2, 3, 4)
-    assert got.msg.mm_per_px_x == pytest.approx(0.1, rel=1e-7) and got.msg.mm_per_px_x != 0.1
+    assert got.msg.mm_per_px == pytest.approx(0.1, rel=1e-7) and got.msg.mm_per_px != 0.1
 
 
 def test_garbage_before_between_and_after_messages_is_skipped():
@@ -136,7 +137,7 @@ def test_result_with_too_many_skipped_ids_is_refused_both_ways():
     with pytest.raises(ValueError, match="skipped"):
         Result(1, skipped=tuple(range(2000))).payload()
     raw = bytearray(Result(1).payload())
-    struct.pack_into("<H", raw, 4 + 8 + 4 + 8 + 12 + 28, 2000)
+    struct.pack_into("<H", raw, 4 + 8 + 4 + 8 + 8 * 4 + 7 * 4, 2000)  # the skipped-id count
     (event,) = decode_all(pack(MsgType.RESULT, 1, bytes(raw)))
     assert event.code == ErrorCode.MALFORMED
 

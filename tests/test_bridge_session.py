@@ -8,6 +8,7 @@ the server goes on serving.
 from __future__ import annotations
 
 import contextlib
+import math
 import socket
 import time
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from edge.engine import Engine
+from edge.measure import MeasureConfig, measure
 from edge.roi import Box
 from edge.segmenter import Segmentation, Segmenter
 from firmware_bridge.client import BridgeClient, result_mask
@@ -70,6 +72,28 @@ def sent_image(image: np.ndarray, fmt: PixelFormat | None) -> np.ndarray:
     return frame_image(frame_message(image, 0, fmt=fmt), FrameLimits())
 
 
+def check_measurements(result: Result, seg: Segmentation, roi: Box | None) -> None:
+    """The RESULT carries edge.measure's numbers for the segmentation (float32 on the wire)."""
+    mm = 0.08 if roi is not None else None  # the calibration the test configures along with a fixed ROI
+    m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm, MeasureConfig())
+    want = {
+        "thickness_px": m.thickness_px,
+        "thickness_mm": m.thickness_mm,
+        "coverage": m.coverage,
+        "confidence": m.confidence,
+        "echo_fascia": m.echo["fascia"],
+        "echo_below": m.echo["below"],
+    }
+    for name, value in want.items():
+        got = getattr(result, name)
+        if value is None:
+            assert math.isnan(got), name
+        else:
+            assert got == pytest.approx(value, rel=1e-6), name
+    assert bool(result.quality & Quality.NO_FASCIA) == ("no_fascia" in m.flags)
+    assert bool(result.quality & Quality.LOW_CONFIDENCE) == ("low_confidence" in m.flags)
+
+
 def check_lockstep(client: BridgeClient, frames, reference, formats, roi: Box | None = None) -> list[Result]:
     """Send each frame, wait for its RESULT, compare the mask with the reference."""
     results = []
@@ -85,6 +109,7 @@ def check_lockstep(client: BridgeClient, frames, reference, formats, roi: Box | 
         assert (result.mask_width, result.mask_height) == (w, h)
         assert result.roi == (expected.roi.x, expected.roi.y, expected.roi.w, expected.roi.h)
         np.testing.assert_array_equal(result_mask(result), expected.labels)
+        check_measurements(result, expected, roi)
         results.append(result)
     return results
 
@@ -104,11 +129,11 @@ def test_tcp_session_results_match_predict(frames, reference):
         ]
         results = check_lockstep(client, frames, reference, formats)
         for r in results:
-            assert r.quality & Quality.ROI_DETECTED and r.quality & Quality.NOT_MEASURED
+            assert r.quality & Quality.ROI_DETECTED and r.quality & Quality.NO_SCALE and math.isnan(r.thickness_mm)
             lat = r.latency
             assert lat.inference_us > 0 and lat.total_us >= lat.preprocess_us + lat.inference_us + lat.postprocess_us
 
-        applied = client.configure(Config(roi=(120, 60, 300, 300), mm_per_px_y=0.08))
+        applied = client.configure(Config(roi=(120, 60, 300, 300), mm_per_px=0.08))
         assert applied.roi == (120, 60, 300, 300)
         (r,) = check_lockstep(client, frames, reference, [(PixelFormat.BGR8, MaskEncoding.RLE)], Box(120, 60, 300, 300))
         assert r.roi == (120, 60, 300, 300) and not r.quality & Quality.ROI_DETECTED
@@ -198,7 +223,7 @@ def test_bad_input_gets_its_error_and_the_server_keeps_serving(frames):
                     encode(Frame(60, 0, PixelFormat.GREY8, 100, 10, 50, bytes(500)), 55),  # stride < width
                     encode(Frame(61, 0, PixelFormat.GREY8, 2000, 1, 2000, bytes(2000)), 56),  # wider than allowed
                     encode(corrupt_jpeg, 57),  # its header is fine, its body is not: found by the worker
-                    encode(Config(mm_per_px_y=float("nan")), 58),
+                    encode(Config(mm_per_px=float("nan")), 58),
                     encode(Result(1), 59),
                 ]
             )

@@ -109,7 +109,7 @@ static void test_config(void) {
     const uint8_t *p = decode_one("config.bin", TLFSEG_CONFIG, 1, &len, &size);
     CHECK(tlfseg_config_parse(p, len, &c) == 0);
     CHECK(c.roi_x == 110 && c.roi_y == 40 && c.roi_w == 400 && c.roi_h == 420);
-    CHECK(c.mm_per_px_x == 0.1f && c.mm_per_px_y == 0.075f && c.min_confidence == 0.5f);
+    CHECK(c.mm_per_px == 0.075f && c.depth_mm == 0.0f && c.min_coverage == 0.5f && c.min_confidence == 0.6f);
     check_reencode(TLFSEG_CONFIG, 1, tlfseg_config_pack(payload_buf, sizeof payload_buf, &c), size);
 }
 
@@ -153,9 +153,11 @@ static void test_results(void) {
     const uint8_t *p = decode_one("result.bin", TLFSEG_RESULT, 5, &len, &size);
     CHECK(tlfseg_result_parse(p, len, &r) == 0);
     CHECK(r.frame_id == 7 && r.timestamp_us == 1234567890123ull);
-    CHECK(r.quality == (TLFSEG_Q_NO_SCALE | TLFSEG_Q_PARTIAL));
+    CHECK(r.quality == (TLFSEG_Q_LOW_CONFIDENCE | TLFSEG_Q_ROI_DETECTED));
     CHECK(r.roi_x == 0 && r.roi_y == 0 && r.roi_w == 20 && r.roi_h == 15);
-    CHECK(r.thickness_mm == 1.25f && r.thickness_px == 12.5f && r.echogenicity == 143.5f);
+    CHECK(r.thickness_mm == 1.25f && r.thickness_px == 12.5f && r.thickness_iqr_px == 1.5f);
+    CHECK(r.coverage == 0.875f && r.confidence == 0.5f);
+    CHECK(r.echo_fascia == 143.5f && r.echo_above == 60.25f && r.echo_below == 80.0f);
     CHECK(r.latency.queue_us == 1 && r.latency.decode_us == 2 && r.latency.preprocess_us == 3);
     CHECK(r.latency.inference_us == 4 && r.latency.postprocess_us == 5 && r.latency.measure_us == 6);
     CHECK(r.latency.total_us == 7);
@@ -169,8 +171,8 @@ static void test_results(void) {
 
     p = decode_one("result_skips_only.bin", TLFSEG_RESULT, 6, &len, &size);
     CHECK(tlfseg_result_parse(p, len, &r) == 0);
-    CHECK(r.frame_id == TLFSEG_NO_ID && r.quality == TLFSEG_Q_NOT_MEASURED);
-    CHECK(r.thickness_mm != r.thickness_mm && r.echogenicity != r.echogenicity); /* NaN: not measured */
+    CHECK(r.frame_id == TLFSEG_NO_ID && r.quality == 0 && r.coverage == 0.0f);
+    CHECK(r.thickness_mm != r.thickness_mm && r.echo_fascia != r.echo_fascia); /* NaN: no value */
     CHECK(r.n_skipped == 2 && tlfseg_result_skipped(&r, 0) == 9 && tlfseg_result_skipped(&r, 1) == 10);
     CHECK(r.mask_encoding == TLFSEG_MASK_NONE && r.mask_len == 0);
 }

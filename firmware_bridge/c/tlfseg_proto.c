@@ -250,8 +250,9 @@ size_t tlfseg_config_pack(uint8_t *out, size_t cap, const tlfseg_config *m) {
     w_u16(&w, m->roi_y);
     w_u16(&w, m->roi_w);
     w_u16(&w, m->roi_h);
-    w_f32(&w, m->mm_per_px_x);
-    w_f32(&w, m->mm_per_px_y);
+    w_f32(&w, m->mm_per_px);
+    w_f32(&w, m->depth_mm);
+    w_f32(&w, m->min_coverage);
     w_f32(&w, m->min_confidence);
     return w_done(&w);
 }
@@ -264,8 +265,9 @@ int tlfseg_config_parse(const uint8_t *p, uint32_t len, tlfseg_config *m) {
     m->roi_y = r_u16(&r);
     m->roi_w = r_u16(&r);
     m->roi_h = r_u16(&r);
-    m->mm_per_px_x = r_f32(&r);
-    m->mm_per_px_y = r_f32(&r);
+    m->mm_per_px = r_f32(&r);
+    m->depth_mm = r_f32(&r);
+    m->min_coverage = r_f32(&r);
     m->min_confidence = r_f32(&r);
     return r_end(&r, 1);
 }
@@ -316,7 +318,12 @@ int tlfseg_result_parse(const uint8_t *p, uint32_t len, tlfseg_result *m) {
     m->roi_h = r_u16(&r);
     m->thickness_mm = r_f32(&r);
     m->thickness_px = r_f32(&r);
-    m->echogenicity = r_f32(&r);
+    m->thickness_iqr_px = r_f32(&r);
+    m->coverage = r_f32(&r);
+    m->confidence = r_f32(&r);
+    m->echo_fascia = r_f32(&r);
+    m->echo_above = r_f32(&r);
+    m->echo_below = r_f32(&r);
     m->latency.queue_us = r_u32(&r);
     m->latency.decode_us = r_u32(&r);
     m->latency.preprocess_us = r_u32(&r);

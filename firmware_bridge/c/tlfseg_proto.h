@@ -61,13 +61,14 @@ enum tlfseg_mask_encoding { TLFSEG_MASK_NONE = 0, TLFSEG_MASK_RLE = 1, TLFSEG_MA
 enum tlfseg_role { TLFSEG_ROLE_SCANNER = 0, TLFSEG_ROLE_RUNTIME = 1 };
 enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BYE_IDLE = 2 };
 
-/* RESULT quality flags */
-#define TLFSEG_Q_NOT_MEASURED (1u << 0)
-#define TLFSEG_Q_NO_FASCIA (1u << 1)
-#define TLFSEG_Q_PARTIAL (1u << 2)
-#define TLFSEG_Q_LOW_CONFIDENCE (1u << 3)
-#define TLFSEG_Q_ROI_DETECTED (1u << 4)
-#define TLFSEG_Q_NO_SCALE (1u << 5)
+/* RESULT quality flags: a RESULT without the measurement flags (bits 0-7) is a good measurement */
+#define TLFSEG_Q_NO_FASCIA (1u << 0)      /* no fascia found in the ROI: no thickness */
+#define TLFSEG_Q_LOW_COVERAGE (1u << 1)   /* fascia in fewer ROI columns than the coverage threshold */
+#define TLFSEG_Q_LOW_CONFIDENCE (1u << 2) /* mean fascia probability under the confidence threshold */
+#define TLFSEG_Q_OTHER (1u << 7)          /* another measurement flag (named in the runtime's log) */
+#define TLFSEG_Q_MEASUREMENT_FLAGS 0xFFu
+#define TLFSEG_Q_ROI_DETECTED (1u << 8)   /* the ROI was detected in this frame (no fixed ROI configured) */
+#define TLFSEG_Q_NO_SCALE (1u << 9)       /* no calibration: thickness in pixels only */
 
 /* ---- CRC-32 ------------------------------------------------------------------------------------ */
 
@@ -112,9 +113,10 @@ typedef struct {
 
 typedef struct {
     uint16_t roi_x, roi_y, roi_w, roi_h; /* roi_w or roi_h 0: the runtime detects the B-mode area per frame */
-    float mm_per_px_x;                   /* 0: unknown */
-    float mm_per_px_y;                   /* 0: unknown (thickness in pixels only) */
-    float min_confidence;                /* 0..1 */
+    float mm_per_px;                     /* pixel spacing; 0: not given */
+    float depth_mm;                      /* or the depth setting, spanning the ROI rows; 0: not given */
+    float min_coverage;                  /* 0..1; 0: the runtime's default */
+    float min_confidence;                /* 0..1; 0: the runtime's default */
 } tlfseg_config;
 
 typedef struct {
@@ -136,10 +138,16 @@ typedef struct {
     uint32_t frame_id; /* TLFSEG_NO_ID: the message only reports skipped frames */
     uint64_t timestamp_us;
     uint32_t quality;  /* TLFSEG_Q_* bits */
-    uint16_t roi_x, roi_y, roi_w, roi_h;
-    float thickness_mm; /* NaN (x != x) when not measured */
-    float thickness_px;
-    float echogenicity;
+    uint16_t roi_x, roi_y, roi_w, roi_h; /* the area segmented and measured */
+    /* NaN (x != x) where there is no value */
+    float thickness_mm;     /* median thickness perpendicular to the band (NaN: no fascia or no scale) */
+    float thickness_px;     /* the same in pixels */
+    float thickness_iqr_px; /* its spread across the columns */
+    float coverage;         /* fraction of ROI columns with fascia */
+    float confidence;       /* mean model probability of the fascia pixels */
+    float echo_fascia;      /* echogenicity: mean grey (0..255) inside the fascia */
+    float echo_above;       /* mean grey above it */
+    float echo_below;       /* mean grey below it */
     tlfseg_latency latency;
     uint16_t n_skipped;
     const uint8_t *skipped; /* n_skipped little-endian u32 ids: use tlfseg_result_skipped() */
