@@ -97,6 +97,7 @@ def test_help_explains_sources_and_options(capsys):
         "--mm-per-px",
         "--depth-mm",
         "YUYV",
+        "UYVY",
         "docs/live-runtime.md",
     ):
         assert needle in text, needle

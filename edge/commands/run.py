@@ -85,7 +85,12 @@ def register(sub) -> None:
         "(default 0.5 when given; off without the flag)",
     )
     dev = p.add_argument_group("capture settings (devices; --fps also sets the demo, file and folder rate)")
-    dev.add_argument("--fourcc", choices=["MJPG", "YUYV"], help="V4L2 pixel format (default MJPG)")
+    dev.add_argument(
+        "--fourcc",
+        type=str.upper,
+        help="V4L2 pixel format: MJPG (default; USB grabbers at full resolution), YUYV (uncompressed), "
+        "UYVY (the TC358743 HDMI-to-CSI-2 bridge)",
+    )
     dev.add_argument("--width", type=int, help="capture width")
     dev.add_argument("--height", type=int, help="capture height")
     dev.add_argument("--fps", type=float, help="capture or playback frame rate")

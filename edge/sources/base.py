@@ -23,7 +23,7 @@ class Frame:
 class SourceSettings:
     """What to ask a capture device for; None leaves the device's own choice."""
 
-    fourcc: str = "MJPG"  #: V4L2 pixel format: MJPG (compressed, high resolutions at full rate) or YUYV
+    fourcc: str = "MJPG"  #: V4L2 pixel format: MJPG (compressed, full rate over USB 2), YUYV, UYVY (TC358743)
     width: int | None = None
     height: int | None = None
     fps: float | None = None  #: device rate to request; for files, folders and the demo: the playback rate
