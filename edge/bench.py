@@ -77,7 +77,7 @@ def paper_images(data: Path | None, count: int = PAPER_IMAGES) -> tuple[list[np.
             sizes = {read_image(p).shape[:2] for p in picks}
             return [read_image(p) for p in picks], (
                 f"{len(picks)} real images from {data.name} (evenly spaced over {len(paths)} names, "
-                f"{len(sizes)} screen layouts)"
+                f"{len(sizes)} image sizes)"
             )
     phantom = Phantom()
     frames = [phantom.frame(i * 5).image for i in range(count)]
