@@ -4,7 +4,7 @@ slow engine (every frame processed or counted dropped with a reason)."""
 import cv2
 import numpy as np
 import pytest
-from live_support import SMALL_ROI, SleepySegmenter, small_phantom
+from live_support import SMALL_ROI, ScriptedDevice, SleepySegmenter, small_phantom, wait_for
 
 from edge.labels import FASCIA
 from edge.loop import LiveLoop, ProbabilityFusion, RoiTracker, Sink
@@ -99,6 +99,20 @@ def test_slow_engine_drops_are_counted_none_silently(bundled_engine):
         assert t["e2e"] >= t["total"] >= t["inference"] > 0
     stats = session.latency.summary()
     assert stats["inference"]["n"] == 5 and stats["sinks"]["n"] == 5
+
+
+def test_a_stalled_source_is_reported_and_the_loop_goes_on(bundled_engine):
+    class Pausing(ScriptedDevice):
+        def read(self):
+            if self.delivered == 2:
+                wait_for(lambda: False, timeout_s=0.8)  # no signal for a moment
+            return super().read()
+
+    sink = Collect()
+    reader = FrameReader(Pausing(frames_before_loss=10**6, failed_opens=0))
+    session = LiveLoop(reader, Segmenter(bundled_engine), sinks=[sink], max_frames=4, stall_s=0.3).run()
+    kinds = [e["kind"] for e in sink.events]
+    assert kinds.index("stalled") < kinds.index("resumed") and session.processed == 4
 
 
 def test_every_frame_of_a_folder_with_fixed_roi_and_a_bad_frame(tmp_path, bundled_engine):

@@ -102,20 +102,44 @@ def test_read_log_tolerates_only_a_partial_last_line(tmp_path):
         read_log(path)
 
 
+def start_demo_recording(folder):
+    cmd = [sys.executable, "-m", "edge.cli", "run", "--source", "demo", "--fps", "50", "--no-display"]
+    cmd += ["--record", str(folder), "--status-every", "0", "--threads", "1"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def wait_for_lines(folder, lines: int) -> bool:
+    log = folder / "frames.jsonl"
+    return wait_for(lambda: log.exists() and log.read_bytes().count(b"\n") >= lines, timeout_s=120)
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_recording_cleanly(tmp_path):
+    folder = tmp_path / "rec"
+    proc = start_demo_recording(folder)
+    try:
+        assert wait_for_lines(folder, 4)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "session:" in out
+    summary = json.loads((folder / "summary.json").read_text())
+    frames, _, partial = read_log(folder / "frames.jsonl")
+    assert summary["frames"]["processed"] == len(frames) and not partial
+    assert (folder / "overlay_0000.mp4").exists() and count_video_frames(folder / "overlay_0000.mp4") == len(frames)
+
+
 @pytest.mark.slow
 def test_recording_survives_an_abrupt_kill(tmp_path):
     """SIGKILL mid-recording: the log parses (at most a partial last line), the open video segment is marked."""
     folder = tmp_path / "rec"
-    cmd = [sys.executable, "-m", "edge.cli", "run", "--source", "demo", "--fps", "50", "--no-display"]
-    cmd += ["--record", str(folder), "--status-every", "0", "--threads", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = start_demo_recording(folder)
     try:
-        log = folder / "frames.jsonl"
-        assert wait_for(lambda: log.exists() and log.read_bytes().count(b"\n") >= 6, timeout_s=120)
+        assert wait_for_lines(folder, 6)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(30)
-    frames, events, partial = read_log(log)
+        proc.communicate(timeout=30)
+    frames, events, partial = read_log(folder / "frames.jsonl")
     assert len(frames) >= 5 and events[0]["event"] == "opened"
     seqs = [f["seq"] for f in frames]
     assert seqs == sorted(set(seqs))

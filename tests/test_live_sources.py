@@ -66,6 +66,30 @@ def test_video_file_reopens_where_it_left_off(tmp_path):
     assert np.abs(rest[0].astype(int) - first[-1]).mean() > 0  # the next frame, not a repeat of the 4th
 
 
+def test_capture_returning_false_is_treated_as_unplugged_and_reopened(tmp_path):
+    """The OpenCV capture in device mode: a read that returns False is a lost device, reopened with back-off.
+
+    A video file stands in for the device (its end is where the device "unplugs"); everything else is the
+    device path: V4L2 settings applied, no seeking, reopen, frames go on."""
+    path = tmp_path / "probe.avi"
+    write_video(path, frames=4)
+    capture = OpenCVCapture(path, SourceSettings(fourcc="YUYV", width=320, height=240, fps=30))
+    capture.device = capture.live = True  # device semantics; the file backend still reads it
+    capture.finite = False
+    reader = FrameReader(capture, backoff_s=(0.01, 0.02))
+    assert reader.give_up_s is None
+    reader.start()
+    frames = []
+    assert wait_for(lambda: ((f := reader.get(0.05)) is not None and frames.append(f)) or reader.reopens >= 2)
+    reader.stop()
+    events = reader.take_events()
+    lost = [e for e in events if e.kind == "lost"]
+    assert lost and "delivered no frame" in lost[0].detail
+    assert [e.kind for e in events].count("reopened") >= 2
+    seen, dropped = reader.counts()
+    assert seen >= 8 and seen == len(frames) + sum(dropped.values())
+
+
 def test_missing_device_and_file_are_clear_errors(tmp_path):
     with pytest.raises(SourceError, match=r"/dev/video63.*v4l2-ctl"):
         OpenCVCapture("/dev/video63").open()

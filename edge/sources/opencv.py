@@ -31,6 +31,7 @@ class OpenCVCapture(Capture):
         self.device = is_device(target)
         self.target: int | str = int(target) if str(target).isdigit() else str(target)
         self.name = f"/dev/video{self.target}" if isinstance(self.target, int) else str(self.target)
+        self.api = cv2.CAP_V4L2 if self.device else cv2.CAP_ANY
         self.live = self.device
         self.finite = not self.device
         self.fps = self.settings.fps or 0.0
@@ -41,8 +42,7 @@ class OpenCVCapture(Capture):
     def open(self) -> None:
         if not self.device and not Path(self.target).is_file():
             raise SourceError(f"video file not found: {self.target}")
-        api = cv2.CAP_V4L2 if self.device else cv2.CAP_ANY
-        cap = cv2.VideoCapture(self.target, api)
+        cap = cv2.VideoCapture(self.target, self.api)
         if not cap.isOpened():
             cap.release()
             hint = " (is it plugged in? list devices with `v4l2-ctl --list-devices`)" if self.device else ""
