@@ -5,6 +5,7 @@ Sending never waits for results (like firmware); a reader thread collects whatev
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -25,6 +26,10 @@ POLL_S = 0.1
 
 class BridgeError(RuntimeError):
     """The runtime answered with an ERROR, or did not answer in time."""
+
+
+class NoAnswer(BridgeError):
+    """The runtime did not answer in time (or is gone)."""
 
 
 @dataclass
@@ -117,11 +122,16 @@ class BridgeClient:
                     return event.msg
                 if isinstance(event.msg, Error) and event.msg.frame_id == NO_ID:
                     raise BridgeError(f"runtime error {event.msg.code.name}: {event.msg.text}")
-        raise BridgeError(f"no {kind.__name__} from the runtime within {timeout:g} s")
+        raise NoAnswer(f"no {kind.__name__} from the runtime within {timeout:g} s")
 
-    def hello(self, timeout: float = 5.0) -> Hello:
-        self.send(Hello(Role.SCANNER, software=f"tlfseg bridge client {__version__}"))
-        return self.expect(Hello, timeout)
+    def hello(self, timeout: float = 5.0, every: float = 0.5) -> Hello:
+        """Say HELLO (again every `every` s: a serial runtime may not be listening yet) until the runtime answers."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.send(Hello(Role.SCANNER, software=f"tlfseg bridge client {__version__}"))
+            with contextlib.suppress(NoAnswer):
+                return self.expect(Hello, min(every, left))
+        raise NoAnswer(f"no HELLO from the runtime within {timeout:g} s")
 
     def configure(self, config: Config, timeout: float = 5.0) -> Config:
         """Send a CONFIG and return the one the runtime applied."""

@@ -18,7 +18,7 @@ from typing import Protocol
 
 DEFAULT_PORT = 5599
 DEFAULT_BAUD = 115200
-RECV_CHUNK = 64 * 1024
+RECV_CHUNK = 256 * 1024
 
 
 class Link(Protocol):

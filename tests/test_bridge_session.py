@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -293,3 +297,15 @@ def test_links_report_a_closed_peer():
     b.close()
     assert link.recv(1.0) == b""
     link.close()
+
+
+@pytest.mark.slow
+def test_scanner_simulator_streams_to_tlfseg_bridge_serve_over_every_transport():
+    """The issue's "done when": the simulator, against the real `tlfseg bridge serve` in child processes."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "scanner_simulator.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--frames", "6", "--fps", "30"], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    for kind in ("tcp", "unix", "serial"):
+        assert re.search(rf"^{kind}\s.*\sok$", run.stdout, re.M), run.stdout

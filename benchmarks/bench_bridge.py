@@ -1,0 +1,259 @@
+"""What the firmware bridge costs: codec speed, latency added over the in-process path, and throughput.
+
+    python benchmarks/bench_bridge.py                       # tcp, unix, serial (pty); 3 repeats
+    python benchmarks/bench_bridge.py --transports tcp --repeats 5 --frames 40
+
+- codec: encode + decode of one 640x480 BGR FRAME message, and of a RESULT with an RLE mask;
+- in-process: one frame through Segmenter + edge.measure in this process (the baseline), run right before
+  each bridge run so that both see the same machine load;
+- lockstep: send a frame to `tlfseg bridge serve`, wait for its RESULT, repeat: the round trip, and the
+  latency the bridge adds over the in-process path (round trip minus in-process, and their ratio);
+- flood: frames sent at a scanner rate (and as fast as the link takes them) without waiting, the runtime
+  answering the newest: frames/s offered and results/s delivered, against the in-process frames/s.
+Each figure is the median over --repeats runs of the per-run median. Results: printed, and prepended to
+benchmarks/results/bench_bridge.md (with the machine) plus a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scanner_simulator import DEPTH_MM, bridge_server, connect  # noqa: E402
+
+from edge.bench import machine_info  # noqa: E402
+from edge.engine import Engine  # noqa: E402
+from edge.phantom import Phantom  # noqa: E402
+from edge.segmenter import Segmenter  # noqa: E402
+from firmware_bridge.client import BridgeClient  # noqa: E402
+from firmware_bridge.frames import frame_message  # noqa: E402
+from firmware_bridge.mask import encode_mask  # noqa: E402
+from firmware_bridge.messages import Config, Decoder, Result, encode  # noqa: E402
+from firmware_bridge.protocol import MaskEncoding, PixelFormat  # noqa: E402
+from firmware_bridge.results import assemble_result  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _median_of(runs: list[list[float]]) -> dict[str, float]:
+    """Median over runs of each run's median, with the spread of those medians."""
+    meds = [float(np.median(r)) for r in runs if r]
+    return {"median": float(np.median(meds)), "min": min(meds), "max": max(meds), "runs": len(meds)}
+
+
+def bench_codec(image: np.ndarray, labels: np.ndarray, repeats: int) -> dict:
+    frame = frame_message(image, 1, 0)
+    mask = encode_mask(labels, MaskEncoding.RLE)
+    result = Result(1, mask_encoding=MaskEncoding.RLE, mask_width=640, mask_height=480, mask=mask)
+    out = {}
+    for name, msg in (("frame_bgr8_640x480", frame), ("result_rle_mask", result)):
+        runs = []
+        for _ in range(repeats):
+            times = []
+            for _ in range(20):
+                t = time.perf_counter()
+                Decoder().feed(encode(msg, 0))
+                times.append((time.perf_counter() - t) * 1e3)
+            runs.append(times)
+        size = len(encode(msg, 0))
+        stats = _median_of(runs)
+        out[name] = {"bytes": size, "encode_decode_ms": stats, "mb_per_s": size / 1e6 / (stats["median"] / 1e3)}
+    rle_runs = []
+    for _ in range(repeats):
+        times = []
+        for _ in range(20):
+            t = time.perf_counter()
+            encode_mask(labels, MaskEncoding.RLE)
+            times.append((time.perf_counter() - t) * 1e3)
+        rle_runs.append(times)
+    out["rle_encode_640x480_ms"] = _median_of(rle_runs)
+    return out
+
+
+class InProcess:
+    """Segmenter + measurement (+ RESULT assembly) per frame, in this process: the path without the bridge."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames, self.segmenter = frames, Segmenter(Engine())
+        self.config, self.msg = Config(depth_mm=DEPTH_MM), frame_message(frames[0], 0)
+        self.run()  # warm up
+
+    def run(self) -> list[float]:
+        times = []
+        for image in self.frames:
+            t = time.perf_counter()
+            assemble_result(self.msg, self.segmenter(image), self.config, 0.0, 0.0)
+            times.append((time.perf_counter() - t) * 1e3)
+        return times
+
+
+def _paired(pairs: list[tuple[float, float]]) -> dict[str, float]:
+    """(in-process median, bridge median) per repeat -> medians of each, of the difference and of the ratio."""
+    base, bridge = np.array(pairs).T
+    return {
+        "in_process_ms": float(np.median(base)),
+        "bridge_ms": float(np.median(bridge)),
+        "added_ms": float(np.median(bridge - base)),
+        "ratio": float(np.median(bridge / base)),
+        "runs": len(pairs),
+    }
+
+
+def lockstep(client: BridgeClient, frames: list[np.ndarray], fmt: PixelFormat, mask: MaskEncoding) -> list[float]:
+    times = []
+    for i, image in enumerate(frames):
+        t = time.perf_counter()
+        client.send_frame(image, frame_id=i, fmt=fmt, mask=mask)
+        client.expect(Result, timeout=30)
+        times.append((time.perf_counter() - t) * 1e3)
+    return times
+
+
+def flood(client: BridgeClient, frames: list[np.ndarray], first_id: int, fps: float) -> dict[str, float]:
+    """Send frames at `fps` (0: as fast as the link takes them) without waiting; the runtime answers the newest."""
+    ids = range(first_id, first_id + len(frames))
+    results_before = len(client.tally.results)
+    start = time.perf_counter()
+    for i, (fid, image) in enumerate(zip(ids, frames)):
+        if fps > 0:
+            time.sleep(max(0.0, start + i / fps - time.perf_counter()))
+        client.send_frame(image, frame_id=fid)
+    offered = time.perf_counter() - start
+    while ids[-1] not in client.tally.results:  # the newest frame is always answered, and last
+        client.expect(Result, timeout=30)
+    done = time.perf_counter() - start
+    answered = set(client.tally.results) | set(client.tally.skipped)
+    if not set(ids) <= answered:
+        raise RuntimeError(f"frames {sorted(set(ids) - answered)} were not answered")
+    delivered = len(client.tally.results) - results_before
+    return {"offered_fps": len(frames) / offered, "results_per_s": delivered / done}
+
+
+def bench_transport(
+    kind: str, baseline: InProcess, repeats: int, flood_fps: list[float], workdir: Path, progress
+) -> dict:
+    """Each repeat runs the in-process baseline right before the bridge run, so both see the same machine load."""
+    frames = baseline.frames
+    out: dict = {"lockstep": {}, "flood": {}}
+    with bridge_server(kind, workdir) as runtime, connect(runtime) as client:
+        client.hello(timeout=20)
+        client.configure(Config(depth_mm=DEPTH_MM))
+        lockstep(client, frames[:3], PixelFormat.BGR8, MaskEncoding.NONE)  # warm up
+        cases = {
+            "bgr8": (PixelFormat.BGR8, MaskEncoding.NONE),
+            "bgr8+rle_mask": (PixelFormat.BGR8, MaskEncoding.RLE),
+            "jpeg": (PixelFormat.JPEG, MaskEncoding.NONE),
+        }
+        for name, (fmt, mask) in cases.items():
+            progress(f"  {kind}: lockstep {name}")
+            pairs = [
+                (float(np.median(baseline.run())), float(np.median(lockstep(client, frames, fmt, mask))))
+                for _ in range(repeats)
+            ]
+            out["lockstep"][name] = _paired(pairs)
+        for fps in flood_fps:
+            label = f"{fps:g} fps" if fps else "max"
+            progress(f"  {kind}: flood at {label}")
+            runs = []
+            for r in range(repeats):
+                in_process_fps = 1e3 / float(np.median(baseline.run()))
+                f = flood(client, frames, 10_000 * (r + 1) + int(fps) * 1000, fps)
+                runs.append({**f, "in_process_fps": in_process_fps, "ratio": f["results_per_s"] / in_process_fps})
+            keys = ("offered_fps", "results_per_s", "in_process_fps", "ratio")
+            out["flood"][label] = {k: float(np.median([f[k] for f in runs])) for k in keys}
+        client.bye(timeout=60)
+    return out
+
+
+def format_table(result: dict) -> str:
+    lines = [
+        "lockstep: send a frame, wait for its RESULT; in-process = Segmenter + measure in the client's process,",
+        "run right before each bridge run (medians over runs of per-run medians)",
+        "",
+        f"{'transport':<10}{'case':<15}{'in-process ms':>14}{'bridge ms':>11}{'added ms':>10}{'ratio':>7}",
+    ]
+    for kind, t in result["transports"].items():
+        for case, p in t["lockstep"].items():
+            lines.append(
+                f"{kind:<10}{case:<15}{p['in_process_ms']:>14.1f}{p['bridge_ms']:>11.1f}"
+                f"{p['added_ms']:>10.1f}{p['ratio']:>7.2f}"
+            )
+    lines += [
+        "",
+        "flood: frames sent without waiting (BGR8, no mask); the runtime answers the newest, lists the skipped",
+        "",
+        f"{'transport':<10}{'flood at':<10}{'offered fps':>12}{'results/s':>11}{'in-process fps':>16}{'ratio':>7}",
+    ]
+    for kind, t in result["transports"].items():
+        for label, f in t["flood"].items():
+            lines.append(
+                f"{kind:<10}{label:<10}{f['offered_fps']:>12.1f}{f['results_per_s']:>11.1f}"
+                f"{f['in_process_fps']:>16.1f}{f['ratio']:>7.2f}"
+            )
+    c = result["codec"]
+    fr, rs = c["frame_bgr8_640x480"], c["result_rle_mask"]
+    lines += [
+        "",
+        f"codec: 640x480 BGR FRAME ({fr['bytes']} B) encode+decode {fr['encode_decode_ms']['median']:.2f} ms "
+        f"({fr['mb_per_s']:.0f} MB/s); RESULT with RLE mask ({rs['bytes']} B) "
+        f"{rs['encode_decode_ms']['median']:.3f} ms; RLE encode of a 640x480 mask "
+        f"{c['rle_encode_640x480_ms']['median']:.2f} ms",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--transports", default="tcp,unix,serial")
+    p.add_argument("--frames", type=int, default=20, help="frames per run")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--flood-fps", default="30,0", help="scanner rates for the flood runs (0: as fast as possible)")
+    p.add_argument("--note", default="", help="a line to keep with the result (e.g. what else was running)")
+    args = p.parse_args(argv)
+    progress = lambda text: print(text, flush=True)  # noqa: E731
+    flood_fps = [float(v) for v in args.flood_fps.split(",")]
+    result = {"machine": machine_info(), "frames": args.frames, "repeats": args.repeats, "note": args.note}
+    phantom = Phantom()
+    frames = [phantom.frame(i).image for i in range(args.frames)]
+    progress("codec ...")
+    result["codec"] = bench_codec(frames[0], Segmenter(Engine())(frames[0]).labels, args.repeats)
+    baseline = InProcess(frames)
+    result["transports"] = {}
+    with tempfile.TemporaryDirectory(prefix="tlfseg-bench-") as tmp:
+        for kind in [k.strip() for k in args.transports.split(",") if k.strip()]:
+            progress(f"{kind} ...")
+            result["transports"][kind] = bench_transport(kind, baseline, args.repeats, flood_fps, Path(tmp), progress)
+    table = format_table(result)
+    print(table)
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    cpu = result["machine"]["cpu"]
+    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
+    json_path = RESULTS / f"bench_bridge_{time.strftime('%Y%m%d-%H%M')}_{slug}.json"
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    md = RESULTS / "bench_bridge.md"
+    head = "# Firmware bridge benchmark results\n\nNewest first. Each run names the machine it was taken on.\n"
+    previous = md.read_text() if md.exists() else ""
+    previous = previous[len(head) :] if previous.startswith(head) else ""
+    load = result["machine"]["load_average_1min_at_start"]
+    section = f"\n## {time.strftime('%Y-%m-%d %H:%M')}: {cpu}, {result['machine']['cores']} cores, load {load}\n\n"
+    if args.note:
+        section += f"Note: {args.note}\n\n"
+    section += f"```\n{table}\n```\n\nFull result: `{json_path.name}`\n"
+    md.write_text(head + section + previous)
+    print(f"wrote {md} and {json_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
