@@ -81,6 +81,17 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+#: pictures held back before the first video segment opens, to measure the rate frames are really processed at
+RATE_PROBE = 10
+
+
+def frame_rate(times: list[float], fallback: float) -> float:
+    """Frames per second over capture times (the rate the video should play at), clamped to 1..120."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return fallback
+    return min(max((len(times) - 1) / (times[-1] - times[0]), 1.0), 120.0)
+
+
 class Recorder(Sink):
     """A recording folder: `frames.jsonl`, `overlay_NNNN.mp4`, and at the end `summary.json`, `thickness.png`.
 
@@ -88,6 +99,8 @@ class Recorder(Sink):
     `write` and `fsync`ed, so a power cut loses at most the frame being written. An MP4 is only readable
     once closed, so the video is cut into segments of `segment_s` seconds: the open one is named
     `overlay_NNNN.part.mp4` until it is complete; a crash loses at most that segment, never the log.
+    The video plays at the rate frames were processed (measured over the first frames, then per segment),
+    so that it runs in real time although frames were dropped.
     """
 
     needs_picture = True
@@ -105,7 +118,9 @@ class Recorder(Sink):
         self._writer: cv2.VideoWriter | None = None
         self._part: Path | None = None
         self._size: tuple[int, int] | None = None
-        self._frames_in_segment = 0
+        self._rate: float | None = None
+        self._pending: list[tuple[np.ndarray, float]] = []
+        self._times: list[float] = []  #: capture times of the open segment's frames
         self._segment_frames = 0
 
     def _append(self, record: dict) -> None:
@@ -119,28 +134,41 @@ class Recorder(Sink):
         final = self._part.with_name(self._part.name.replace(".part", ""))
         os.replace(self._part, final)
         self.segments.append(final)
+        self._rate = frame_rate(self._times, self._rate or self.nominal_fps)
         self._writer = self._part = None
 
-    def _open_segment(self, size: tuple[int, int], session: Session) -> None:
-        d = session.duration_s
-        fps = session.processed / d if session.processed >= 10 and d > 0 else self.nominal_fps
+    def _open_segment(self, size: tuple[int, int]) -> None:
         self._part = self.folder / f"overlay_{len(self.segments):04d}.part.mp4"
-        self._writer = cv2.VideoWriter(str(self._part), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+        self._writer = cv2.VideoWriter(str(self._part), cv2.VideoWriter_fourcc(*"mp4v"), self._rate, size)
         if not self._writer.isOpened():
             raise OSError(f"cannot write an MP4 video to {self._part} (OpenCV without an mp4v encoder?)")
-        self._size, self._frames_in_segment = size, 0
-        self._segment_frames = max(1, round(fps * self.segment_s))
+        self._size, self._times = size, []
+        self._segment_frames = max(1, round(self._rate * self.segment_s))
+
+    def _write_picture(self, picture: np.ndarray, t: float) -> None:
+        size = (picture.shape[1], picture.shape[0])
+        if self._writer is not None and (size != self._size or len(self._times) >= self._segment_frames):
+            self._close_segment()
+        if self._writer is None:
+            self._open_segment(size)
+        self._writer.write(picture)
+        self._times.append(t)
+
+    def _flush_pending(self) -> None:
+        self._rate = frame_rate([t for _, t in self._pending], self.nominal_fps)
+        pending, self._pending = self._pending, []
+        for picture, t in pending:
+            self._write_picture(picture, t)
 
     def write(self, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
         f, m = result.frame, result.measurement
         if picture is not None:
-            size = (picture.shape[1], picture.shape[0])
-            if self._writer is not None and (size != self._size or self._frames_in_segment >= self._segment_frames):
-                self._close_segment()
-            if self._writer is None:
-                self._open_segment(size, session)
-            self._writer.write(picture)
-            self._frames_in_segment += 1
+            if self._rate is None:
+                self._pending.append((picture, f.t_capture))
+                if len(self._pending) >= RATE_PROBE:
+                    self._flush_pending()
+            else:
+                self._write_picture(picture, f.t_capture)
         self._append(
             {
                 "seq": f.seq,
@@ -158,6 +186,8 @@ class Recorder(Sink):
         self._append({"event": event["kind"], "t_s": event["t"], "detail": event["detail"]})
 
     def close(self, session: Session) -> None:
+        if self._pending:
+            self._flush_pending()
         self._close_segment()
         os.close(self._fd)
         session.files = [p.name for p in [self.log_path, *self.segments]]

@@ -15,7 +15,7 @@ from live_support import small_phantom, wait_for
 from edge.loop import LiveLoop
 from edge.measure import Calibration
 from edge.segmenter import Segmenter
-from edge.sinks import Recorder, StatusPrinter, free_folder, read_log
+from edge.sinks import RATE_PROBE, Recorder, StatusPrinter, frame_rate, free_folder, read_log
 from edge.sources import FrameReader, SyntheticProbe
 
 
@@ -31,7 +31,7 @@ def count_video_frames(path) -> int:
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory, bundled_engine):
     folder = tmp_path_factory.mktemp("rec") / "session"
-    recorder = Recorder(folder, fps=25, segment_s=0.2)  # 5-frame segments
+    recorder = Recorder(folder, fps=25, segment_s=0.05)  # short segments: several in 12 frames
     out = io.StringIO()
     reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
     loop = LiveLoop(
@@ -50,7 +50,7 @@ def test_recording_files(recording):
     names = sorted(p.name for p in folder.iterdir())
     videos = [n for n in names if n.endswith(".mp4")]
     assert names == ["frames.jsonl", *videos, "summary.json", "thickness.png"]
-    assert len(videos) >= 2 and videos == [f"overlay_{i:04d}.mp4" for i in range(len(videos))]  # 5-frame segments
+    assert len(videos) >= 2 and videos == [f"overlay_{i:04d}.mp4" for i in range(len(videos))]
     assert sum(count_video_frames(folder / v) for v in videos) == 12
     plot = cv2.imread(str(folder / "thickness.png"))
     assert plot is not None and plot.shape[0] > 200
@@ -81,6 +81,11 @@ def test_status_lines_and_events(recording):
     lines = text.strip().splitlines()
     assert "source opened" in lines[0]
     assert any(" fps | e2e " in line and "dropped" in line for line in lines[1:])
+
+
+def test_video_plays_at_the_processed_rate():
+    assert frame_rate([0.0, 0.1, 0.2, 0.3], 25.0) == pytest.approx(10.0)
+    assert frame_rate([5.0], 25.0) == 25.0 and frame_rate([0.0, 100.0], 25.0) == 1.0
 
 
 def test_a_second_recording_never_overwrites_the_first(tmp_path):
@@ -135,7 +140,7 @@ def test_recording_survives_an_abrupt_kill(tmp_path):
     folder = tmp_path / "rec"
     proc = start_demo_recording(folder)
     try:
-        assert wait_for_lines(folder, 6)
+        assert wait_for_lines(folder, 1 + RATE_PROBE + 3)  # the first video segment is open by then
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate(timeout=30)
