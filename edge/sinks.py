@@ -108,12 +108,10 @@ class Recorder(Sink):
 
     def __init__(self, folder: str | Path, fps: float, segment_s: float = 10.0) -> None:
         self.folder = free_folder(Path(folder))
-        self.folder.mkdir(parents=True, exist_ok=True)
         self.nominal_fps = fps if fps > 0 else 25.0
         self.segment_s = segment_s
         self.log_path = self.folder / self.LOG
-        self._fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        _fsync_dir(self.folder)
+        self._fd: int | None = None  #: the log opens with the first record (no folder if the source never opens)
         self.segments: list[Path] = []
         self._writer: cv2.VideoWriter | None = None
         self._part: Path | None = None
@@ -123,7 +121,14 @@ class Recorder(Sink):
         self._times: list[float] = []  #: capture times of the open segment's frames
         self._segment_frames = 0
 
+    def _open_log(self) -> None:
+        if self._fd is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            _fsync_dir(self.folder)
+
     def _append(self, record: dict) -> None:
+        self._open_log()
         os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
         os.fsync(self._fd)
 
@@ -162,6 +167,7 @@ class Recorder(Sink):
 
     def write(self, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
         f, m = result.frame, result.measurement
+        self._open_log()
         if picture is not None:
             if self._rate is None:
                 self._pending.append((picture, f.t_capture))
@@ -186,6 +192,8 @@ class Recorder(Sink):
         self._append({"event": event["kind"], "t_s": event["t"], "detail": event["detail"]})
 
     def close(self, session: Session) -> None:
+        if self._fd is None:
+            return
         if self._pending:
             self._flush_pending()
         self._close_segment()

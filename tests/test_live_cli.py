@@ -79,6 +79,11 @@ def test_bad_input_is_one_clear_error(argv, message, capsys):
     assert code == 1 and message in err and err.count("\n") == 1
 
 
+def test_a_source_that_cannot_open_leaves_no_recording(tmp_path, capsys):
+    code, _, err = run(["--source", "/dev/video63", "--no-display", "--record", str(tmp_path / "rec")], capsys)
+    assert code == 1 and "cannot open /dev/video63" in err and not (tmp_path / "rec").exists()
+
+
 def test_help_explains_sources_and_options(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
