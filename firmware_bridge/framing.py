@@ -193,9 +193,11 @@ class StreamDecoder:
         return True
 
     def _header_inside(self, end: int) -> bool:
-        i = self._buf.find(MAGIC, 1, end)
+        """A verified header lies wholly within buf[1:end] (so the answer never depends on later bytes)."""
+        stop = end - (HEADER_SIZE - len(MAGIC))  # a magic found before `stop` has its whole header before `end`
+        i = self._buf.find(MAGIC, 1, stop)
         while i >= 0:
             if parse_header(self._buf[i : i + HEADER_SIZE]) is not None:
                 return True
-            i = self._buf.find(MAGIC, i + 1, end)
+            i = self._buf.find(MAGIC, i + 1, stop)
         return False

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from firmware_bridge.framing import Fault
 from firmware_bridge.messages import Bye, Decoder, Error, Frame, Heartbeat, Received, Result, encode
 from firmware_bridge.protocol import MAGIC, OVERHEAD, ByeReason, ErrorCode, MaskEncoding, PixelFormat
+from firmware_bridge.vectors import describe
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_PAYLOAD = 512
@@ -106,3 +107,30 @@ def test_damage_to_one_message_loses_only_that_message(msgs, data, damage):
     assert all(g in originals for g in got)  # nothing invented
     if damage == "garbage":
         assert got == originals
+
+
+@FUZZ
+@given(st.lists(messages, min_size=1, max_size=5), st.data())
+def test_events_and_counters_do_not_depend_on_chunking(msgs, data):
+    stream = bytearray(b"".join(encode(m, i) for i, m in enumerate(msgs)))
+    for _ in range(data.draw(st.integers(1, 4))):  # damage anywhere: flips, cuts, inserted bytes or magics
+        at = data.draw(st.integers(0, len(stream)))
+        kind = data.draw(st.sampled_from(["flip", "cut", "insert", "magic"]))
+        if kind == "flip" and at < len(stream):
+            stream[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "cut":
+            del stream[at : at + data.draw(st.integers(1, 40))]
+        elif kind == "insert":
+            stream[at:at] = data.draw(st.binary(min_size=1, max_size=30))
+        else:
+            stream[at:at] = MAGIC
+    stream = bytes(stream)
+
+    def run(chunks: list[bytes]) -> tuple[list[str], tuple[int, int, int]]:
+        decoder = Decoder(MAX_PAYLOAD)
+        lines = [describe(e) for e in feed(decoder, chunks)]
+        s = decoder.stream.stats
+        return lines, (s.packets, s.bad_headers, s.bytes_skipped)
+
+    cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=30))
+    assert run([stream]) == run(chunked(stream, cuts)) == run([stream[i : i + 1] for i in range(len(stream))])

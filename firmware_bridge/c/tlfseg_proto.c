@@ -502,13 +502,14 @@ size_t tlfseg_decoder_feed(tlfseg_decoder *d, const uint8_t *data, size_t len) {
     return taken + n;
 }
 
-/* a verified header starts somewhere in buf[1..end) */
+/* a verified header lies wholly within buf[1..end) (so the answer never depends on later bytes) */
 static int header_inside(const tlfseg_decoder *d, size_t end) {
     header h;
-    size_t i = find_magic(d->buf, 1, end);
+    size_t stop = end - (TLFSEG_HEADER_SIZE - 4); /* a magic ending by `stop` has its header before `end` */
+    size_t i = find_magic(d->buf, 1, stop);
     while (i != (size_t)-1) {
-        if (parse_header(d->buf + i, d->len - i, &h)) return 1;
-        i = find_magic(d->buf, i + 1, end);
+        if (parse_header(d->buf + i, TLFSEG_HEADER_SIZE, &h)) return 1;
+        i = find_magic(d->buf, i + 1, stop);
     }
     return 0;
 }
