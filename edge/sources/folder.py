@@ -37,16 +37,23 @@ class ImageFolderCapture(Capture):
     def read(self) -> np.ndarray:
         if not self._queue:
             raise EndOfSource(f"end of {self.folder}")
-        if not self.folder.is_dir():
-            raise SourceLost(f"{self.folder} disappeared")
-        path = self._queue.pop()
-        self._last = path.name
+        path = self._queue[-1]
         try:
-            return read_image(path)
+            image = read_image(path)
         except ImageFileError as exc:
+            self._consume(path)
             raise BadFrame("unreadable", str(exc)) from None
         except OSError as exc:
+            if not self.folder.is_dir():  # the folder went away: this image is read again after reopening
+                raise SourceLost(f"{self.folder} disappeared") from None
+            self._consume(path)
             raise BadFrame("unreadable", f"{path.name}: {exc.strerror or exc}") from None
+        self._consume(path)
+        return image
+
+    def _consume(self, path: Path) -> None:
+        self._queue.pop()
+        self._last = path.name
 
     def close(self) -> None:
         self._queue = []
