@@ -69,8 +69,6 @@ def run_serve(args: argparse.Namespace) -> int:
             f"{endpoint} is not a loopback address; the bridge has no authentication, "
             "so listening beyond this machine needs --allow-remote"
         )
-    if endpoint.kind == "serial":
-        import serial  # noqa: F401 - a missing pyserial is reported as the 'bridge' extra before anything starts
     limits = SessionLimits(
         max_payload=args.max_payload or DEFAULT_MAX_PAYLOAD,
         frame=FrameLimits(args.max_width or DEFAULT_MAX_WIDTH, args.max_height or DEFAULT_MAX_HEIGHT),

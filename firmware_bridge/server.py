@@ -378,22 +378,25 @@ class BridgeServer:
         self.endpoint, self.runtime, self.max_clients, self.log = endpoint, runtime, max_clients, log
         self.stop = threading.Event()
         self._listener: Listener | None = None
+        self._serial: SerialLink | None = None
         self._sessions: set[threading.Thread] = set()
         self._lock = threading.Lock()
 
     def bind(self) -> Endpoint:
-        """Open the endpoint; returns it as bound (a TCP port 0 becomes the real port)."""
-        if self.endpoint.kind != "serial":
+        """Open the endpoint (OSError if it cannot be); returns it as bound (TCP port 0 becomes the real port)."""
+        if self.endpoint.kind == "serial":
+            self._serial = SerialLink(self.endpoint.path, self.endpoint.baud)
+        else:
             self._listener = Listener(self.endpoint)
             self.endpoint = self._listener.endpoint
         return self.endpoint
 
     def serve_forever(self) -> None:
-        if self.endpoint.kind == "serial":
-            self._serve_serial()
-            return
-        if self._listener is None:
+        if self._listener is None and self._serial is None:
             self.bind()
+        if self._serial is not None:
+            self._serve_serial(self._serial)
+            return
         assert self._listener is not None
         try:
             while not self.stop.is_set():
@@ -429,21 +432,24 @@ class BridgeServer:
         finally:
             link.close()
 
-    def _serve_serial(self) -> None:
-        """One persistent session on the port; an unplugged port is reopened once a second."""
+    def _serve_serial(self, link: SerialLink | None) -> None:
+        """One persistent session on the port; a port that goes away is reopened once a second."""
         while not self.stop.is_set():
-            try:
-                link = SerialLink(self.endpoint.path, self.endpoint.baud)
-            except OSError as exc:
-                self.log(f"{exc}; retrying")
-                self.stop.wait(1.0)
-                continue
+            if link is None:
+                try:
+                    link = SerialLink(self.endpoint.path, self.endpoint.baud)
+                except OSError:
+                    self.stop.wait(1.0)
+                    continue
             self.log(f"{link.name}: open at {self.endpoint.baud} baud")
             self.runtime.counters.add("sessions")
             try:
                 Session(link, self.runtime, self.stop, self.log, persistent=True).run()
             finally:
                 link.close()
+                link = None
+            if not self.stop.is_set():
+                self.log(f"serial:{self.endpoint.path}: lost; reopening once a second")
 
     def start(self) -> threading.Thread:
         """Bind and serve in a background thread (tests, benchmarks, embedding)."""
