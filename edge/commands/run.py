@@ -41,23 +41,28 @@ def register(sub) -> None:
     p = sub.add_parser(
         "run",
         help="segment and measure the fascia live (capture device, file, folder or demo)",
-        description="The live runtime: frames from a source are segmented (fascia / above / below), the fascia "
-        "is measured (thickness, echogenicity, coverage, confidence), and results are shown, printed and "
-        "recorded, every stage timed.",
+        description="The live runtime: frames from a source are segmented (fascia / above / below), the fascia\n"
+        "is measured (thickness, echogenicity, coverage, confidence), and the results are shown, printed\n"
+        "and recorded, every stage timed; every frame is processed or counted as dropped with a reason.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--source", default="demo", help="demo | /dev/videoN | N | picamera | FILE | DIR (default: demo)")
-    p.add_argument("--model", help="a .tflite segmentation model (default: the bundled int8 model)")
+    p.add_argument("--model", metavar="PATH", help="a .tflite segmentation model (default: the bundled int8 model)")
     p.add_argument(
         "--roi",
+        metavar="X,Y,W,H",
         help="B-mode area as x,y,w,h in frame pixels, or 'auto' (default: detected, "
         "re-detected when the screen layout changes)",
     )
     cal = p.add_mutually_exclusive_group()
-    cal.add_argument("--mm-per-px", type=float, help="calibration: millimetres per pixel")
-    cal.add_argument("--depth-mm", type=float, help="calibration: the scanner's depth setting; it spans the ROI rows")
-    p.add_argument("--preset", help="scanner preset JSON (ROI, calibration, capture settings); flags override it")
+    cal.add_argument("--mm-per-px", type=float, metavar="MM", help="calibration: millimetres per pixel")
+    cal.add_argument(
+        "--depth-mm", type=float, metavar="MM", help="calibration: the scanner's depth setting (spans the ROI rows)"
+    )
+    p.add_argument(
+        "--preset", metavar="FILE", help="scanner preset JSON (ROI, calibration, capture settings); flags override it"
+    )
     p.add_argument(
         "--record",
         metavar="DIR",
@@ -67,13 +72,17 @@ def register(sub) -> None:
     p.add_argument("--no-display", action="store_true", help="no live window (default: a window if a display exists)")
     p.add_argument(
         "--threads",
+        metavar="N|all",
         type=threads_arg,
         default=threads_arg("all"),
         help="inference threads: a number or 'all' (default: all cores)",
     )
     p.add_argument("--delegate", choices=["edgetpu"], help="run on a Coral Edge TPU (needs an Edge TPU-compiled model)")
     p.add_argument(
-        "--frames", type=int, help="stop after this many processed frames (default: until the source ends or Ctrl-C)"
+        "--frames",
+        type=int,
+        metavar="N",
+        help="stop after this many processed frames (default: until the source ends or Ctrl-C)",
     )
     p.add_argument(
         "--fuse",
@@ -91,9 +100,9 @@ def register(sub) -> None:
         help="V4L2 pixel format: MJPG (default; USB grabbers at full resolution), YUYV (uncompressed), "
         "UYVY (the TC358743 HDMI-to-CSI-2 bridge)",
     )
-    dev.add_argument("--width", type=int, help="capture width")
-    dev.add_argument("--height", type=int, help="capture height")
-    dev.add_argument("--fps", type=float, help="capture or playback frame rate")
+    dev.add_argument("--width", type=int, metavar="PX", help="capture width")
+    dev.add_argument("--height", type=int, metavar="PX", help="capture height")
+    dev.add_argument("--fps", type=float, metavar="F", help="capture or playback frame rate")
     p.add_argument(
         "--every-frame",
         action="store_true",
