@@ -14,15 +14,13 @@ import cv2
 import numpy as np
 
 from edge.latency import PAPER_MS_PER_IMAGE, LatencyStats
-from edge.metrics import SetMetrics
+from edge.metrics import PAPER_SCORES, SetMetrics
 from edge.overlay import draw_overlay
 from edge.postprocess import class_map
 from edge.preprocess import prepare_labels
 from edge.segmenter import Segmenter
 from quantization.data import DataError, layout, read_image, read_labels
 
-#: What the paper reported for its float Keras U-Net on 87 thoracolumbar-fascia test images.
-PAPER = {"accuracy": 0.94, "mean_iou": 0.82, "mean_dice": 0.76}
 FIGURE_ROWS = 4
 
 
@@ -137,7 +135,7 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
         "layouts": dict(sorted(counts.items())),
         "machine": machine(),
         "problems": problems,
-        "paper": PAPER,
+        "paper": PAPER_SCORES,
         "models": {name: s.result() for name, s in scores.items()},
     }
     (run_dir / "evaluation.json").write_text(json.dumps(result, indent=1))
@@ -176,7 +174,7 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
     paper = result["paper"]
     row = (
         f"| paper (float Keras, TLF data) | {paper['accuracy']:.2f} | {paper['mean_iou']:.2f} | "
-        f"{paper['mean_dice']:.2f} | - | - | - |"
+        f"{paper['dice']:.2f} | - | - | - |"
     )
     rows.append(row + (f" - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
     return "\n".join(rows)

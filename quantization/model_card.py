@@ -10,9 +10,10 @@ from pathlib import Path
 
 from edge.engine import Engine
 from edge.labels import CLASS_NAMES, IGNORE
+from edge.metrics import PAPER_SCORES
 from quantization.cli import reproduce_command
 from quantization.edgetpu import check
-from quantization.evaluate import PAPER, layout_table, markdown_table
+from quantization.evaluate import layout_table, markdown_table
 from quantization.pipeline import SHIPPED, model_paths
 
 DATA_CITATION = (
@@ -194,8 +195,10 @@ def card(info: dict) -> str:
             "",
             layout_table(ev),
             "",
-            f"The paper's figures ({PAPER['accuracy']}, {PAPER['mean_iou']}, {PAPER['mean_dice']}) are for its own "
-            "thoracolumbar-fascia images and float model, so they frame the scale, they are not a like-for-like "
+            "The paper's figures (accuracy {accuracy}, mean IoU {mean_iou}, Dice {dice}) are for its own ".format(
+                **PAPER_SCORES
+            )
+            + "thoracolumbar-fascia images and float model, so they frame the scale, they are not a like-for-like "
             "comparison.",
             "",
             "## Latency and size",

@@ -1,0 +1,61 @@
+"""The pipeline's subcommands: registration, the missing-extra message, clear errors, the reproduce command."""
+
+import shlex
+import sys
+
+import pytest
+
+from edge.cli import build_parser, main
+
+COMMANDS = ("train", "qat", "convert", "evaluate", "edgetpu-check", "pipeline")
+
+
+def test_subcommands_are_registered():
+    choices = build_parser()._subparsers._group_actions[0].choices
+    assert set(COMMANDS) <= set(choices)
+
+
+@pytest.mark.parametrize("command", ["train", "pipeline"])
+def test_missing_train_extra_is_one_line(command, monkeypatch, capsys, tmp_path):
+    """Without TensorFlow, `tlfseg train` names the extra to install in one line, without a traceback."""
+    for name in ("quantization.tfenv", "quantization.train", "quantization.unet", "quantization.qat"):
+        monkeypatch.delitem(sys.modules, name, raising=False)  # imported afresh, as in a new process
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now fails as if not installed
+    status = main([command, "--run", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert (
+        err == f"tlfseg {command} needs the 'train' extra (tensorflow is not installed): pip install 'tlfseg[train]'\n"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", ["qat", "convert", "evaluate"])
+def test_steps_need_a_run_directory(command, tmp_path, capsys):
+    pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
+    assert main([command, "--run", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"tlfseg {command}: error: ") and "not a run directory" in err and err.count("\n") == 1
+
+
+def test_train_on_an_empty_folder_is_a_clear_error(tmp_path, capsys):
+    pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    data = f"{tmp_path / 'images'}:{tmp_path / 'masks'}"
+    assert main(["train", "--run", str(tmp_path / "run"), "--data", data, "--width", "4"]) == 1
+    assert "error: no image/mask pairs in" in capsys.readouterr().err
+
+
+def test_reproduce_command_rebuilds_the_config(tmp_path):
+    pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
+    from quantization.cli import _config, reproduce_command
+    from quantization.train import TrainConfig
+
+    cfg = TrainConfig(base_filters=8, epochs=120, augment=True, patience=25, seed=3, data="a:b", limit=40)
+    command = reproduce_command(tmp_path / "run", cfg, {"epochs": 7, "learning_rate": 5e-5})
+    words = shlex.split(command)
+    assert words[:2] == ["tlfseg", "pipeline"] and words[-1] == "--ship"
+    args = build_parser().parse_args(words[1:])
+    assert _config(args) == cfg
+    assert (args.qat_epochs, args.qat_lr) == (7, 5e-5)

@@ -1,0 +1,58 @@
+"""quantization.unet: the paper's U-Net at every width, built only from layers QAT and the Edge TPU accept."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
+
+from quantization.tfenv import keras  # noqa: E402  (selects legacy Keras first)
+from quantization.unet import build_unet  # noqa: E402
+
+ALLOWED = {
+    "InputLayer",
+    "Conv2D",
+    "BatchNormalization",
+    "ReLU",
+    "MaxPooling2D",
+    "UpSampling2D",
+    "Concatenate",
+    "Softmax",
+}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return {w: build_unet(w, (256, 256)) for w in (64, 32, 16, 8)}
+
+
+@pytest.mark.parametrize("width", [64, 32, 16, 8])
+def test_shapes_and_layers(models, width):
+    model = models[width]
+    assert model.input_shape == (None, 256, 256, 1)
+    assert model.output_shape == (None, 256, 256, 3)
+    assert {type(layer).__name__ for layer in model.layers} <= ALLOWED
+    assert sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers) == 4
+    assert model.get_layer("enc0_conv1").filters == width
+    assert model.get_layer("bottleneck_conv1").filters == width * 16
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Concatenate):
+            assert not hasattr(layer, "activation")  # no fused activation for the Edge TPU
+
+
+def test_width_scales_parameters_quadratically(models):
+    counts = {w: m.count_params() for w, m in models.items()}
+    for wide, narrow in ((64, 32), (32, 16), (16, 8)):
+        assert 3.8 < counts[wide] / counts[narrow] < 4.1
+
+
+def test_forward_gives_probabilities():
+    model = build_unet(4, (64, 96))
+    x = np.random.default_rng(0).random((2, 64, 96, 1), dtype=np.float32)
+    y = model(x, training=False).numpy()
+    assert y.shape == (2, 64, 96, 3)
+    np.testing.assert_allclose(y.sum(-1), 1.0, atol=1e-5)
+
+
+def test_input_size_must_survive_four_poolings():
+    with pytest.raises(ValueError, match="divisible by 16"):
+        build_unet(8, (250, 256))
