@@ -8,6 +8,8 @@ import numpy as np
 from edge.labels import BELOW, CLASS_COLOURS_BGR, FASCIA
 from edge.roi import Box
 
+_KERNEL = np.ones((3, 3), np.uint8)
+
 
 def draw_overlay(
     frame: np.ndarray,
@@ -27,13 +29,14 @@ def draw_overlay(
         raise ValueError(f"labels {labels.shape} do not match the frame {out.shape[:2]}")
     box = roi or Box.full(out.shape)
     view, lab = out[box.slices], labels[box.slices]
-    tint = np.zeros_like(view)
-    for cls in (FASCIA, BELOW):
-        tint[lab == cls] = CLASS_COLOURS_BGR[cls]
-    weight = np.where(lab == FASCIA, alpha, np.where(lab == BELOW, alpha * 0.35, 0.0))[..., None]
-    view[:] = (view * (1 - weight) + tint * weight).astype(np.uint8)
-    edges = cv2.morphologyEx((lab == FASCIA).astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    view[edges > 0] = CLASS_COLOURS_BGR[FASCIA]
+    for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
+        mask = (lab == cls).view(np.uint8)
+        colour = np.empty_like(view)
+        colour[:] = CLASS_COLOURS_BGR[cls]
+        cv2.copyTo(cv2.addWeighted(view, 1.0 - weight, colour, weight, 0.0), mask, view)
+        if cls == FASCIA:
+            outline = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _KERNEL)
+            view[outline > 0] = CLASS_COLOURS_BGR[FASCIA]
     if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
     for i, text in enumerate(lines):
