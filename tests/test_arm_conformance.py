@@ -121,18 +121,19 @@ def emulated_board() -> None:
     reason = armroot.unavailable()
     if reason:
         pytest.skip(f"cannot emulate an ARM board here: {reason}")
-    missing = armroot.missing_rootfs()
+    root = armroot.RootFS("bookworm")
+    missing = root.missing()
     if missing:
         if os.environ.get("TLFSEG_ARM_BUILD") != "1":
             pytest.skip(f"{missing}; or set TLFSEG_ARM_BUILD=1 to build it here")
-        armroot.build()
+        root.build()
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_emulated_pi5_gives_the_same_bytes_as_x86(emulated_board):
-    result = conformance.run_conformance(["cortex-a76"], n_phantom=1, n_real=1, log=lambda line: None)
-    core = result["cores"]["cortex-a76"]
+    result = conformance.run_conformance(["cortex-a76"], ("bookworm",), n_phantom=1, n_real=1, log=lambda line: None)
+    core = result["suites"]["bookworm"]["cores"]["cortex-a76"]
     assert "error" not in core, core.get("output_tail")
     # it really ran the Pi 5 core model: aarch64, dot product, no SVE / i8mm (which `-cpu max` would add)
     assert core["side"]["cpu"]["machine"] == "aarch64" and core["side"]["cpu"]["cpu_part"] == ["0xd0b"]

@@ -1,5 +1,8 @@
 """The emulated Raspberry Pi: a cached Debian arm64 rootfs run under qemu-user with a pinned CPU model.
 
+One rootfs per Debian suite: bookworm (Debian 12, Python 3.11: Raspberry Pi OS bookworm's base) and
+trixie (Debian 13, Python 3.13: Raspberry Pi OS trixie's base), built by make_rootfs.sh.
+
 Programs run as ``chroot ROOT qemu-aarch64-static -cpu CORE PROGRAM`` (qemu called explicitly, never
 through binfmt, which would pick ``-cpu max`` with SVE and i8mm), inside a private mount namespace
 (``unshare -m``) where /proc/cpuinfo is an ARM one for that core and /sys holds a small 4-core
@@ -61,10 +64,6 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TLFSEG_ARM_CACHE") or Path.home() / ".cache" / "tlfseg-arm")
 
 
-def rootfs() -> Path:
-    return cache_dir() / "rootfs-bookworm-arm64"
-
-
 def unavailable() -> str | None:
     """Why this machine cannot run the emulated board now (None if it can), short of building the rootfs."""
     if os.geteuid() != 0:
@@ -75,16 +74,6 @@ def unavailable() -> str | None:
     return None
 
 
-def missing_rootfs() -> str | None:
-    """Why the cached rootfs cannot be used (None if it is ready)."""
-    root = rootfs()
-    if not (root / READY).is_file():
-        return f"no arm64 rootfs cached at {root}: build it with tests/arm/make_rootfs.sh (about 5-10 minutes)"
-    if not (root / VENV_PYTHON.lstrip("/")).exists():
-        return f"{root} has no venv at {VENV_PYTHON}: delete it and rebuild"
-    return None
-
-
 @contextmanager
 def locked() -> Iterator[None]:
     """Hold the rootfs for one run (another process waits)."""
@@ -92,16 +81,6 @@ def locked() -> Iterator[None]:
     with (cache_dir() / ".lock").open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
-
-
-def build() -> None:
-    """Build the rootfs (idempotent: done steps are skipped)."""
-    subprocess.run(["bash", str(MAKE_ROOTFS), "build"], check=True)
-
-
-def sync_project() -> None:
-    """Copy the current working tree (code, bundled model) into the rootfs."""
-    subprocess.run(["bash", str(MAKE_ROOTFS), "sync"], check=True)
 
 
 def cpuinfo_text(core: Core, features: list[str]) -> str:
@@ -171,32 +150,65 @@ exec chroot "$root" "$@"
 """
 
 
-def command(core: Core, argv: list[str], view: Path | None = None) -> list[str]:
-    """The host command that runs an aarch64 program of the rootfs on `core` (``argv[0]``: its path there).
-
-    `view` is a directory from `write_cpu_view` (None: the host's /proc and no /sys, enough for programs
-    that do not ask about the CPU). The program gets a clean environment.
-    """
-    env = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8", "PYTHONDONTWRITEBYTECODE=1"]
-    cmd = [*env, "nice", "-n", "10", "unshare", "-m", "--propagation", "private", "--", "bash", "-c", _MOUNT_AND_RUN]
-    return [*cmd, "arm", str(rootfs()), str(view or ""), f"/usr/bin/{QEMU}", "-cpu", core.qemu_cpu, *argv]
+#: run under qemu: print the CPU features the process sees (cpufeatures.py, stdlib only, imports fast)
+_PROBE = "import sys; sys.path.insert(0, sys.argv[1]); import cpufeatures as c; print(*c.cpu_features()['features'])"
 
 
-def probe_features(core: Core) -> list[str]:
-    """The feature names (hwcaps) that qemu gives a process on `core`."""
-    code = "import sys; sys.path.insert(0, sys.argv[1]); import cpufeatures as c; print(*c.cpu_features()['features'])"
-    proc = subprocess.run(
-        command(core, [VENV_PYTHON, "-c", code, f"{SRC}/tests/arm"]), capture_output=True, text=True, timeout=600
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"probing {core.qemu_cpu} failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
-    return proc.stdout.split()
+@dataclass(frozen=True)
+class RootFS:
+    """The cached arm64 root filesystem of one Debian suite."""
 
+    suite: str = "bookworm"
 
-def frozen_packages() -> list[str]:
-    """The Python packages in the rootfs's venv, as pip froze them at build time."""
-    path = rootfs() / ".tlfseg-freeze.txt"
-    return path.read_text().split() if path.is_file() else []
+    @property
+    def path(self) -> Path:
+        return cache_dir() / f"rootfs-{self.suite}-arm64"
+
+    def missing(self) -> str | None:
+        """Why this rootfs cannot be used (None if it is ready)."""
+        if not (self.path / READY).is_file():
+            return (
+                f"no {self.suite} arm64 rootfs cached at {self.path}: "
+                f"build it with tests/arm/make_rootfs.sh build {self.suite} (about 5-10 minutes)"
+            )
+        if not (self.path / VENV_PYTHON.lstrip("/")).exists():
+            return f"{self.path} has no venv at {VENV_PYTHON}: delete it and rebuild"
+        return None
+
+    def _script(self, action: str) -> None:
+        subprocess.run(["bash", str(MAKE_ROOTFS), action, self.suite], check=True)
+
+    def build(self) -> None:
+        """Build the rootfs (idempotent: done steps are skipped)."""
+        self._script("build")
+
+    def sync_project(self) -> None:
+        """Copy the current working tree (code, bundled model) into the rootfs."""
+        self._script("sync")
+
+    def command(self, core: Core, argv: list[str], view: Path | None = None) -> list[str]:
+        """The host command that runs an aarch64 program of the rootfs on `core` (``argv[0]``: its path there).
+
+        `view` is a directory from `write_cpu_view` (None: the host's /proc and no /sys, enough for programs
+        that do not ask about the CPU). The program gets a clean environment.
+        """
+        env = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LANG=C.UTF-8"]
+        cmd = [*env, "PYTHONDONTWRITEBYTECODE=1", "nice", "-n", "10", "unshare", "-m", "--propagation", "private"]
+        cmd += ["--", "bash", "-c", _MOUNT_AND_RUN, "arm", str(self.path), str(view or "")]
+        return [*cmd, f"/usr/bin/{QEMU}", "-cpu", core.qemu_cpu, *argv]
+
+    def probe_features(self, core: Core) -> list[str]:
+        """The feature names (hwcaps) that qemu gives a process on `core`."""
+        argv = [VENV_PYTHON, "-c", _PROBE, f"{SRC}/tests/arm"]
+        proc = subprocess.run(self.command(core, argv), capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            raise RuntimeError(f"probing {core.qemu_cpu} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        return proc.stdout.split()
+
+    def frozen_packages(self) -> list[str]:
+        """The Python packages in the rootfs's venv, as pip froze them at build time."""
+        path = self.path / ".tlfseg-freeze.txt"
+        return path.read_text().split() if path.is_file() else []
 
 
 def qemu_version() -> str:

@@ -24,8 +24,10 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -173,20 +175,31 @@ def summarise(results: list[dict]) -> dict:
     }
 
 
-def run_core(core: armroot.Core, work: Path, x86: dict, sets: dict, threads: int, log: Callable[[str], None]) -> dict:
-    """Probe the core, give it an ARM view of the CPU, run the worker under qemu, compare with x86."""
+def run_core(
+    root: armroot.RootFS,
+    core: armroot.Core,
+    work: Path,
+    x86: dict,
+    sets: dict[str, list[str]],
+    threads: int,
+    log: Callable[[str], None],
+) -> dict:
+    """Probe the core, give it an ARM view of the CPU, run the worker under qemu, compare with x86.
+
+    `work` lies inside the rootfs and holds model.tflite, images/ and the x86 side's out-x86.npz.
+    """
     start = time.perf_counter()
-    tag = f"[{core.qemu_cpu}]"
+    tag = f"[{root.suite} {core.qemu_cpu}]"
     log(f"{tag} probing the emulated CPU's features")
-    features = armroot.probe_features(core)
+    features = root.probe_features(core)
     view = armroot.write_cpu_view(core, features, work / f"cpu-{core.qemu_cpu}")
     log(f"{tag} {core.board}: {' '.join(features)}")
     log(f"{tag} running {sum(map(len, sets.values()))} inputs under qemu (emulated: slow, correctness only)")
-    inside = "/" + str(work.relative_to(armroot.rootfs()))
+    inside = "/" + str(work.relative_to(root.path))
     out = work / f"out-{core.qemu_cpu}.npz"
     argv = [armroot.VENV_PYTHON, WORKER, f"{inside}/model.tflite", f"{inside}/images", f"{inside}/{out.name}"]
     argv += ["--reference", f"{inside}/out-x86.npz", "--threads", str(threads)]
-    status, output = stream(armroot.command(core, argv, view), tag, log, timeout=3600)
+    status, output = stream(root.command(core, argv, view), tag, log, timeout=3600)
     record = {"board": core.board, "qemu_cpu": core.qemu_cpu, "features": features}
     record["no_sve_i8mm"] = not {"sve", "sve2", "i8mm", "svei8mm"} & set(features)
     if status != 0:
@@ -207,74 +220,89 @@ def run_core(core: armroot.Core, work: Path, x86: dict, sets: dict, threads: int
     return record
 
 
+#: the negative control: QEMU's `max` CPU (SVE, SME, i8mm: no Pi has them), with the Pi 5's cpuinfo otherwise
+CONTROL = replace(armroot.CORES["cortex-a76"], qemu_cpu="max", board="QEMU max CPU (negative control, not a board)")
+
+
 def run_conformance(
     cores: list[str],
+    suites: tuple[str, ...] = ("bookworm",),
     n_phantom: int = 3,
     n_real: int = 6,
     model: Path = DEFAULT_MODEL,
     data_dir: Path = DL_TRACK_APO,
     threads: int = 1,
+    control: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """The whole comparison; returns the result record (see the module docstring)."""
+    """The whole comparison, every core in every suite's rootfs; returns the result record.
+
+    ``control``: also run the inputs on QEMU's `max` CPU (in the first suite), which must come out
+    different: it shows that the comparison can fail (XNNPACK computes wrong int8 results there).
+    """
     start = time.perf_counter()
     unknown = [c for c in cores if c not in armroot.CORES]
     if unknown:
         raise ValueError(f"unknown core {', '.join(unknown)} (known: {', '.join(armroot.CORES)})")
-    reason = armroot.unavailable() or armroot.missing_rootfs()
+    roots = [armroot.RootFS(suite) for suite in suites]
+    reason = armroot.unavailable() or next(filter(None, (root.missing() for root in roots)), None)
     if reason:
         raise RuntimeError(reason)
-    with armroot.locked():  # one run at a time: the rootfs holds one copy of the project
-        return _run_locked(cores, n_phantom, n_real, model, data_dir, threads, log, start)
-
-
-def _run_locked(
-    cores: list[str],
-    n_phantom: int,
-    n_real: int,
-    model: Path,
-    data_dir: Path,
-    threads: int,
-    log: Callable[[str], None],
-    start: float,
-) -> dict:
-    armroot.sync_project()
     real = pick_real(data_dir, n_real) if n_real and (data_dir / "images").is_dir() else []
     if n_real and not real:
         log(f"real data set not found at {data_dir}: phantom frames only")
-    work = armroot.rootfs() / "tmp" / "tlfseg-conformance"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    try:
-        shutil.copyfile(model, work / "model.tflite")
-        sets = write_inputs(work / "images", n_phantom, real)
-        log(f"[x86] running {sum(map(len, sets.values()))} inputs natively")
-        cmd = [sys.executable, str(HERE / "worker.py"), str(work / "model.tflite"), str(work / "images")]
-        status, output = stream([*cmd, str(work / "out-x86.npz"), "--threads", str(threads)], "[x86]", log, 600)
-        if status != 0:
-            raise RuntimeError(f"the x86 worker failed (exit {status}):\n{output[-3000:]}")
-        x86, x86_meta = load_npz(work / "out-x86.npz")
-        x86_meta["xnnpack_delegate"] = XNNPACK_LINE in output
-        per_core = {name: run_core(armroot.CORES[name], work, x86, sets, threads, log) for name in cores}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    per_suite: dict[str, dict] = {}
+    negative = None
+    with armroot.locked(), tempfile.TemporaryDirectory(prefix="tlfseg-conformance-") as tmp:
+        host = Path(tmp)
+        shutil.copyfile(model, host / "model.tflite")
+        sets = write_inputs(host / "images", n_phantom, real)
+        x86, x86_meta = run_x86(host, sum(map(len, sets.values())), threads, log)
+        for root in roots:
+            root.sync_project()
+            work = root.path / "tmp" / "tlfseg-conformance"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(host, work)
+            try:
+                done = {name: run_core(root, armroot.CORES[name], work, x86, sets, threads, log) for name in cores}
+                if control and negative is None:
+                    negative = run_core(root, CONTROL, work, x86, sets, threads, log)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+            per_suite[root.suite] = {"packages": root.frozen_packages(), "cores": done}
+    every = {f"{suite} {name}": c for suite, v in per_suite.items() for name, c in v["cores"].items()}
     layouts = {image.name: layout for image, layout in real}
-    return {
+    result = {
         "what": "raw int8 outputs and predict-path label maps, x86 vs emulated Raspberry Pi cores, byte for byte",
         "path": "LiteRT CPU default: XNNPACK delegate, "
         f"{threads} thread(s); operators on LiteRT's own kernels: {x86_meta['ops_outside_delegate']}",
-        "identical": all(c["identical"] for c in per_core.values()),
-        "conformant": all(c.get("conformant", False) for c in per_core.values()),
-        "summary": {name: describe(c) for name, c in per_core.items()},
+        "identical": all(c["identical"] for c in every.values()),
+        "conformant": all(c.get("conformant", False) for c in every.values()),
+        "summary": {key: describe(c) for key, c in every.items()},
         "model": {"file": model.name, "sha256": x86_meta["model_sha256"]},
         "inputs": {"phantom": sets["phantom"], "real": [f"{n} ({layouts[n]})" for n in sets["real"]]},
         "x86": x86_meta,
-        "cores": per_core,
-        "rootfs": {"debian": "bookworm arm64", "packages": armroot.frozen_packages()},
+        "suites": per_suite,
         "emulator": armroot.qemu_version(),
         "elapsed_s": round(time.perf_counter() - start, 1),
         "note": "emulation is 30-40x slower than native: wall times here are not board timings",
     }
+    if negative is not None:
+        result["control"] = negative | {"detected": not negative.get("conformant", True)}
+        result["summary"]["control: -cpu max"] = describe(negative)
+    return result
+
+
+def run_x86(work: Path, count: int, threads: int, log: Callable[[str], None]) -> tuple[dict, dict]:
+    """The reference side: the worker with this machine's Python."""
+    log(f"[x86] running {count} inputs natively")
+    cmd = [sys.executable, str(HERE / "worker.py"), str(work / "model.tflite"), str(work / "images")]
+    status, output = stream([*cmd, str(work / "out-x86.npz"), "--threads", str(threads)], "[x86]", log, 600)
+    if status != 0:
+        raise RuntimeError(f"the x86 worker failed (exit {status}):\n{output[-3000:]}")
+    x86, meta = load_npz(work / "out-x86.npz")
+    meta["xnnpack_delegate"] = XNNPACK_LINE in output
+    return x86, meta
 
 
 def describe(core: dict) -> str:
@@ -286,12 +314,12 @@ def describe(core: dict) -> str:
         return f"byte-identical to x86 on all {n} inputs (XNNPACK output, raw int8 output, every predict stage)"
     diffs = core["differences"]
     if core["conformant"]:
-        values = sum(d["raw"]["differing"] for d in diffs if not d["raw"]["identical"])
-        of = sum(d["raw"]["of"] for d in diffs if not d["raw"]["identical"])
+        values = sum(v["raw_values_differing"] for v in core["sets"].values())
+        of = sum(v["raw_values_compared"] for v in core["sets"].values())
         return (
             f"XNNPACK output and label maps byte-identical to x86 on all {n} inputs; the final op "
             f"({core['side']['final_op']}, LiteRT's own int8 kernel) differs by 1 step in {values} of {of} "
-            f"output values on {len(diffs)} inputs"
+            f"output values, on {len(diffs)} of the {n} inputs"
         )
     bad = [d for d in diffs if not d["conformant"]]
     return "DIFFERENT: " + ", ".join(f"{d['input']} from {d['engine_starts_at'] or d['starts_at']}" for d in bad)
@@ -300,36 +328,41 @@ def describe(core: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="x86 vs emulated Raspberry Pi cores, byte for byte.")
     ap.add_argument("--cores", default="cortex-a76,cortex-a72", help="qemu CPU models (default: Pi 5, Pi 4)")
+    ap.add_argument("--suites", default="bookworm,trixie", help="Debian suites of the rootfs (default: both)")
     ap.add_argument("--phantom", type=int, default=3, help="phantom frames (default 3)")
     ap.add_argument("--real", type=int, default=6, help="real images, spread over the scanner layouts (default 6)")
     ap.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="the .tflite model (default: bundled)")
     ap.add_argument("--data", type=Path, default=DL_TRACK_APO, help="real data set folder")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--build", action="store_true", help="build the arm64 rootfs first if it is not cached")
+    ap.add_argument("--no-control", action="store_true", help="skip the negative control on QEMU's max CPU")
+    ap.add_argument("--build", action="store_true", help="build the rootfs of each suite first if it is not cached")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result file (JSON)")
     args = ap.parse_args(argv)
     reason = armroot.unavailable()
     if reason:
         print(f"cannot emulate: {reason}", file=sys.stderr)
         return 2
-    if armroot.missing_rootfs():
-        if not args.build:
-            print(f"{armroot.missing_rootfs()}; or pass --build", file=sys.stderr)
-            return 2
-        armroot.build()
+    suites = tuple(s.strip() for s in args.suites.split(",") if s.strip())
+    for root in map(armroot.RootFS, suites):
+        if root.missing():
+            if not args.build:
+                print(f"{root.missing()}; or pass --build", file=sys.stderr)
+                return 2
+            root.build()
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
     cores = [c.strip() for c in args.cores.split(",") if c.strip()]
-    result = run_conformance(cores, args.phantom, args.real, args.model, args.data, args.threads, log)
+    control = not args.no_control
+    result = run_conformance(cores, suites, args.phantom, args.real, args.model, args.data, args.threads, control, log)
     result["command"] = "python tests/arm/conformance.py " + " ".join(argv if argv is not None else sys.argv[1:])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     for name, line in result["summary"].items():
-        print(f"{name} ({armroot.CORES[name].board}): {line}")
+        print(f"{name}: {line}")
     print(f"wrote {args.out}")
-    return 0 if result["conformant"] else 1
+    return 0 if result["conformant"] and result.get("control", {}).get("detected", True) else 1
 
 
 if __name__ == "__main__":

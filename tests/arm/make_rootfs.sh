@@ -3,10 +3,12 @@
 # aarch64 wheels of tlfseg's `edge` extra from PyPI, and this project installed in it (editable, so that
 # `sync` refreshes the code and the bundled model without reinstalling anything).
 #
-#   tests/arm/make_rootfs.sh build   # debootstrap + venv + project; skips the steps already done
-#   tests/arm/make_rootfs.sh sync    # copy the current working tree into the rootfs
-#   tests/arm/make_rootfs.sh path    # print where the rootfs lives
+#   tests/arm/make_rootfs.sh build [SUITE]   # debootstrap + venv + project; skips the steps already done
+#   tests/arm/make_rootfs.sh sync [SUITE]    # copy the current working tree into the rootfs
+#   tests/arm/make_rootfs.sh path [SUITE]    # print where the rootfs lives
 #
+# SUITE: bookworm (default; Debian 12, Python 3.11, the base of Raspberry Pi OS bookworm) or trixie
+# (Debian 13, Python 3.13, the base of Raspberry Pi OS trixie). One rootfs per suite.
 # The cache lives outside the repository: $TLFSEG_ARM_CACHE, default ~/.cache/tlfseg-arm (~800 MB).
 # Needs root, debootstrap and qemu-user-static (installed with apt-get when missing) and network access
 # to the Debian archive (the mirror the host's apt uses) and PyPI. Takes 5-10 minutes on 2 cores.
@@ -19,8 +21,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROJECT="$(cd "$HERE/../.." && pwd)"
 CACHE="${TLFSEG_ARM_CACHE:-$HOME/.cache/tlfseg-arm}"
-ROOT="$CACHE/rootfs-bookworm-arm64"
-SUITE=bookworm
+SUITE="${2:-bookworm}"
+ROOT="$CACHE/rootfs-$SUITE-arm64"
 VENV=/opt/tlfseg-venv
 SRC=/opt/tlfseg/src
 BUILD_CPU=cortex-a72 # the CPU model that pip and the Debian maintainer scripts run on during the build
@@ -126,8 +128,8 @@ build() {
         mirror=$(debian_mirror)
         log "debootstrap $SUITE arm64 from $mirror into $work (about 5 minutes)"
         "${NICE[@]}" debootstrap --arch=arm64 --variant=minbase \
-            --include=python3,python3-venv,ca-certificates "$SUITE" "$work" "$mirror" >"$CACHE/debootstrap.log" 2>&1 ||
-            die "debootstrap failed; see $CACHE/debootstrap.log"
+            --include=python3,python3-venv,ca-certificates "$SUITE" "$work" "$mirror" >"$CACHE/debootstrap-$SUITE.log" 2>&1 ||
+            die "debootstrap failed; see $CACHE/debootstrap-$SUITE.log"
         touch "$work/.stamp-debootstrap"
     fi
     cp /usr/bin/qemu-aarch64-static "$work/usr/bin/"
@@ -142,7 +144,7 @@ build() {
     log "installing the project and its 'edge' extra from PyPI (aarch64 wheels)"
     sync_project "$work"
     with_mounts "$work" in_root "$work" "$VENV/bin/python" -m pip install -q --only-binary=numpy,opencv-python-headless,ai-edge-litert \
-        -e "$SRC[edge]" >"$CACHE/pip.log" 2>&1 || die "pip install failed; see $CACHE/pip.log"
+        -e "$SRC[edge]" >"$CACHE/pip-$SUITE.log" 2>&1 || die "pip install failed; see $CACHE/pip-$SUITE.log"
     with_mounts "$work" in_root "$work" "$VENV/bin/python" -m pip freeze --exclude-editable >"$work/.tlfseg-freeze.txt"
     log "installed: $(tr '\n' ' ' <"$work/.tlfseg-freeze.txt")"
     rm -rf "$ROOT"
@@ -158,5 +160,5 @@ sync)
     sync_project "$ROOT"
     ;;
 path) echo "$ROOT" ;;
-*) die "usage: $0 [build|sync|path]" ;;
+*) die "usage: $0 [build|sync|path] [bookworm|trixie]" ;;
 esac
