@@ -192,13 +192,21 @@ def layout_table(result: dict) -> str:
     return "\n".join(rows)
 
 
+#: what each split was used for, as the evaluation report states it
+SPLIT_ROLE = {
+    "test": "never used for training or model selection",
+    "val": "used to pick the best epoch, not for training",
+    "train": "the images the model trained on",
+}
+
+
 def markdown(result: dict) -> str:
     lat = next(iter(result["models"].values()))
     parts = [
         f"# Evaluation: {result['run']}",
         "",
-        f"{result['images']} images of the **{result['split']}** split (never used for training or model "
-        f"selection), run through the on-device path (`edge.segmenter.Segmenter`: ROI detection, preprocessing, "
+        f"{result['images']} images of the **{result['split']}** split ({SPLIT_ROLE[result['split']]}), "
+        "run through the on-device path (`edge.segmenter.Segmenter`: ROI detection, preprocessing, "
         f"LiteRT `Engine` ({lat['backend']}, 1 thread) on {result['machine']}, probabilities upsampled into the "
         "native frame). "
         "Scores are over labelled pixels (columns without a labelled band are ignored); *micro* pools all "

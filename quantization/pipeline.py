@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -43,8 +44,11 @@ def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
     from quantization.model_card import write_model_card, write_model_json
 
     run_dir, dest = Path(run_dir), Path(dest)
-    if not (run_dir / "evaluation.json").is_file():
-        raise FileNotFoundError(f"{run_dir}/evaluation.json not found: evaluate before shipping")
+    evaluation = run_dir / "evaluation.json"
+    if not evaluation.is_file():
+        raise FileNotFoundError(f"{evaluation} not found: evaluate before shipping")
+    if json.loads(evaluation.read_text())["split"] != "test":
+        raise ValueError(f"{evaluation} is not on the test split: run tlfseg evaluate --run {run_dir} before shipping")
     dest.mkdir(parents=True, exist_ok=True)
     paths = model_paths(run_dir)
     written = []
@@ -58,7 +62,8 @@ def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
 
 
 def run(run_dir: str | Path, cfg, qat_epochs: int, qat_lr: float, ship_to: Path | None = None) -> dict:
-    """train -> qat -> convert -> evaluate (-> ship); every step resumes or reuses what is already there."""
+    """train -> qat -> convert -> evaluate (-> ship); training and QAT resume (or skip when finished),
+    conversion and evaluation are redone."""
     from quantization.evaluate import evaluate
     from quantization.qat import qat
     from quantization.train import train

@@ -59,3 +59,14 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
     args = build_parser().parse_args(words[1:])
     assert _config(args) == cfg
     assert (args.qat_epochs, args.qat_lr) == (7, 5e-5)
+
+
+def test_ship_needs_a_test_split_evaluation(tmp_path):
+    from quantization.pipeline import ship
+
+    with pytest.raises(FileNotFoundError, match="evaluate before shipping"):
+        ship(tmp_path, tmp_path / "dest")
+    (tmp_path / "evaluation.json").write_text('{"split": "val"}')
+    with pytest.raises(ValueError, match="not on the test split"):
+        ship(tmp_path, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists()
