@@ -275,6 +275,7 @@ def test_bad_input_gets_its_error_and_the_server_keeps_serving(frames):
         while server.runtime.counters.snapshot()["truncated_on_close"] < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert server.runtime.counters.snapshot()["truncated_on_close"] == 1
+        assert any("closed in the middle of a message" in line for line in server.log_lines)
 
         with BridgeClient.connect(server.endpoint) as client:  # still serving
             client.hello()
