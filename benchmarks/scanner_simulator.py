@@ -150,8 +150,7 @@ def check(client: BridgeClient, frames: list[np.ndarray], fmt: PixelFormat, repo
     tally = client.tally
     report.results, report.skipped = len(tally.results), len(tally.skipped)
     report.errors = len(tally.errors)
-    answered = list(tally.results) + tally.skipped + [e.frame_id for e in tally.errors]
-    report.accounted = sorted(answered) == list(range(len(frames)))
+    report.accounted = sorted(tally.answers) == list(range(len(frames)))  # each id exactly once
     segmenter = Segmenter(Engine())
     for fid, result in tally.results.items():
         seen = frame_image(frame_message(frames[fid], fid, fmt=fmt), FrameLimits())  # what the runtime decoded

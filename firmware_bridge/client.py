@@ -40,11 +40,7 @@ class Tally:
     skipped: list[int] = field(default_factory=list)
     errors: list[Error] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
-
-    def answered(self) -> set[int]:
-        """Frame ids answered so far: by a RESULT, a skip list, or an ERROR naming the frame."""
-        errs = {e.frame_id for e in self.errors if e.frame_id != NO_ID}
-        return set(self.results) | set(self.skipped) | errs
+    answers: list[int] = field(default_factory=list)  #: every frame id answered (RESULT, skip list, ERROR), in order
 
 
 class BridgeClient:
@@ -101,13 +97,17 @@ class BridgeClient:
         if isinstance(event, Fault):
             self.tally.faults.append(event)
             return event
-        msg = event.msg
+        msg, tally = event.msg, self.tally
         if isinstance(msg, Result):
             if msg.frame_id != NO_ID:
-                self.tally.results[msg.frame_id] = msg
-            self.tally.skipped.extend(msg.skipped)
+                tally.results[msg.frame_id] = msg
+                tally.answers.append(msg.frame_id)
+            tally.skipped.extend(msg.skipped)
+            tally.answers.extend(msg.skipped)
         elif isinstance(msg, Error):
-            self.tally.errors.append(msg)
+            tally.errors.append(msg)
+            if msg.frame_id != NO_ID:
+                tally.answers.append(msg.frame_id)
         return event
 
     def expect(self, kind: type, timeout: float = 5.0) -> Message:
