@@ -16,6 +16,7 @@ import fcntl
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -62,6 +63,23 @@ CORES = {
 
 def cache_dir() -> Path:
     return Path(os.environ.get("TLFSEG_ARM_CACHE") or Path.home() / ".cache" / "tlfseg-arm")
+
+
+#: what a board without ai-edge-litert wheels (32-bit Pi OS) runs: the last tflite-runtime release
+FALLBACK_RUNTIME = ("tflite-runtime==2.14.0", "numpy<2", "opencv-python-headless>=4.10,<5")
+
+
+def fallback_python() -> str:
+    """An x86 venv (cached) with tflite-runtime instead of ai-edge-litert; returns its python."""
+    venv = cache_dir() / "venv-tflite-runtime"
+    ready = venv / ".tlfseg-ready"
+    if not ready.is_file() or ready.read_text().split() != list(FALLBACK_RUNTIME):
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--only-binary=:all:", *FALLBACK_RUNTIME]
+        subprocess.run(["nice", "-n", "10", *pip], check=True)
+        ready.write_text("\n".join(FALLBACK_RUNTIME))
+    return str(venv / "bin" / "python")
 
 
 def unavailable() -> str | None:

@@ -72,6 +72,12 @@ def compare(x86: np.ndarray, arm: np.ndarray) -> dict:
     }
 
 
+def compare_key(x86: dict, arm: dict, key: str) -> dict:
+    """`compare` of one recorded array; a side that did not produce it (see its errors) differs."""
+    missing = [side for side, arrays in (("x86", x86), ("arm", arm)) if key not in arrays]
+    return {"identical": False, "missing_on": missing} if missing else compare(x86[key], arm[key])
+
+
 def compare_input(name: str, x86: dict, arm: dict) -> dict:
     """Compare one input's artefacts.
 
@@ -82,9 +88,9 @@ def compare_input(name: str, x86: dict, arm: dict) -> dict:
     """
     result: dict = {"input": name}
     if f"delegate_out/{name}" in x86:
-        result["xnnpack"] = compare(x86[f"delegate_out/{name}"], arm[f"delegate_out/{name}"])
-    result["raw"] = compare(x86[f"raw/{name}"], arm[f"raw/{name}"])
-    result |= {stage: compare(x86[f"{stage}/{name}"], arm[f"{stage}/{name}"]) for stage in STAGES}
+        result["xnnpack"] = compare_key(x86, arm, f"delegate_out/{name}")
+    result["raw"] = compare_key(x86, arm, f"raw/{name}")
+    result |= {stage: compare_key(x86, arm, f"{stage}/{name}") for stage in STAGES}
     xnnpack_same = result.get("xnnpack", {"identical": True})["identical"]
     engine_steps = (("xnnpack", xnnpack_same), ("final_op", result["raw"]["identical"]))
     engine_differs = [step for step, same in engine_steps if not same]
@@ -96,7 +102,7 @@ def compare_input(name: str, x86: dict, arm: dict) -> dict:
     only_final_op = "xnnpack" in result and xnnpack_same and one_step and set(differing) <= {"probs"}
     result["conformant"] = result["identical"] or only_final_op
     # informational: compressed PNG bytes may differ between zlib builds even for equal pixels
-    result["png_file_identical"] = compare(x86[f"png/{name}"], arm[f"png/{name}"])["identical"]
+    result["png_file_identical"] = compare_key(x86, arm, f"png/{name}")["identical"]
     return result
 
 
@@ -208,6 +214,7 @@ def run_core(
     arm, meta = load_npz(out)
     results = [compare_input(name, x86, arm) for names in sets.values() for name in names]
     record |= {
+        "errors": meta["errors"],
         "identical": all(r["identical"] for r in results),
         "conformant": all(r["conformant"] for r in results),
         "xnnpack_delegate": XNNPACK_LINE in output,
@@ -219,6 +226,8 @@ def run_core(
     log(f"{tag} {describe(record)} ({record['wall_s']} s)")
     return record
 
+
+FALLBACK = "x86-tflite-runtime"
 
 #: the negative control: QEMU's `max` CPU (SVE, SME, i8mm: no Pi has them), with the Pi 5's cpuinfo otherwise
 CONTROL = replace(armroot.CORES["cortex-a76"], qemu_cpu="max", board="QEMU max CPU (negative control, not a board)")
@@ -233,9 +242,13 @@ def run_conformance(
     data_dir: Path = DL_TRACK_APO,
     threads: int = 1,
     control: bool = False,
+    fallback: bool = False,
     log: Callable[[str], None] = print,
 ) -> dict:
     """The whole comparison, every core in every suite's rootfs; returns the result record.
+
+    ``fallback``: also run the inputs on x86 through tflite-runtime (`armroot.FALLBACK_RUNTIME`, the
+    runtime a 32-bit Pi OS has to use) and compare with ai-edge-litert.
 
     ``control``: also run the inputs on QEMU's `max` CPU (in the first suite), which must come out
     different: it shows that the comparison can fail (XNNPACK computes wrong int8 results there).
@@ -258,6 +271,7 @@ def run_conformance(
         shutil.copyfile(model, host / "model.tflite")
         sets = write_inputs(host / "images", n_phantom, real)
         x86, x86_meta = run_x86(host, sum(map(len, sets.values())), threads, log)
+        other = run_fallback(host, x86, sets, threads, log) if fallback else None
         for root in roots:
             root.sync_project()
             work = root.path / "tmp" / "tlfseg-conformance"
@@ -287,17 +301,32 @@ def run_conformance(
         "elapsed_s": round(time.perf_counter() - start, 1),
         "note": "emulation is 30-40x slower than native: wall times here are not board timings",
     }
+    if other is not None:
+        result[FALLBACK] = other
+        result["summary"][FALLBACK] = describe_fallback(other)
     if negative is not None:
         result["control"] = negative | {"detected": not negative.get("conformant", True)}
         result["summary"]["control: -cpu max"] = describe(negative)
     return result
 
 
+def run_host_side(
+    python: str, work: Path, name: str, log: Callable[[str], None], threads: int, extra_env: dict | None = None
+) -> tuple[int, str]:
+    """Run the worker on this machine with `python`, writing ``work/out-NAME.npz``."""
+    cmd = [python, str(HERE / "worker.py"), str(work / "model.tflite"), str(work / "images")]
+    cmd += [str(work / f"out-{name}.npz"), "--threads", str(threads)]
+    if name != "x86":  # compare the engine on the reference side's input tensors
+        cmd += ["--reference", str(work / "out-x86.npz")]
+    if extra_env:
+        cmd = ["env", *(f"{k}={v}" for k, v in extra_env.items()), *cmd]
+    return stream(cmd, f"[{name}]", log, 900)
+
+
 def run_x86(work: Path, count: int, threads: int, log: Callable[[str], None]) -> tuple[dict, dict]:
     """The reference side: the worker with this machine's Python."""
     log(f"[x86] running {count} inputs natively")
-    cmd = [sys.executable, str(HERE / "worker.py"), str(work / "model.tflite"), str(work / "images")]
-    status, output = stream([*cmd, str(work / "out-x86.npz"), "--threads", str(threads)], "[x86]", log, 600)
+    status, output = run_host_side(sys.executable, work, "x86", log, threads)
     if status != 0:
         raise RuntimeError(f"the x86 worker failed (exit {status}):\n{output[-3000:]}")
     x86, meta = load_npz(work / "out-x86.npz")
@@ -305,10 +334,40 @@ def run_x86(work: Path, count: int, threads: int, log: Callable[[str], None]) ->
     return x86, meta
 
 
+def run_fallback(work: Path, x86: dict, sets: dict[str, list[str]], threads: int, log: Callable[[str], None]) -> dict:
+    """The same inputs on x86 through tflite-runtime (what a 32-bit Pi OS gets), compared with ai-edge-litert."""
+    python = armroot.fallback_python()
+    log(f"[{FALLBACK}] the interpreter fallback of boards without ai-edge-litert wheels, on x86")
+    status, output = run_host_side(python, work, FALLBACK, log, threads, {"PYTHONPATH": str(PROJECT)})
+    if status != 0:
+        return {"conformant": False, "error": f"worker exited with {status}", "output_tail": output[-3000:]}
+    other, meta = load_npz(work / f"out-{FALLBACK}.npz")
+    results = [compare_input(name, x86, other) for names in sets.values() for name in names]
+    labels = [r["labels"] for r in results]
+    raws = [(x86[f"raw/{n}"], other[f"raw/{n}"]) for names in sets.values() for n in names if f"raw/{n}" in other]
+    return {
+        "runtime": meta["runtime"],
+        "errors": meta["errors"],
+        "xnnpack_delegate": XNNPACK_LINE in output,
+        "identical": all(r["identical"] for r in results),
+        "conformant": all(r["conformant"] for r in results),
+        "sets": {key: summarise([r for r in results if r["input"] in names]) for key, names in sets.items()},
+        "label_pixels_differing": sum(d.get("differing", 0) for d in labels),
+        "label_pixels": sum(d["of"] for d in labels if "of" in d),
+        # the argmax of the raw output: labels at the model's resolution, even where the label maps failed
+        "model_labels_differing": sum(int((a.argmax(-1) != b.argmax(-1)).sum()) for a, b in raws),
+        "model_labels": sum(a.shape[0] * a.shape[1] for a, _ in raws),
+        "differences": [r for r in results if not r["identical"]],
+        "side": meta,
+    }
+
+
 def describe(core: dict) -> str:
     """One line on a core's result."""
     if "error" in core:
         return f"FAILED: {core['error']}"
+    if core["errors"]:
+        return f"FAILED: {core['errors']}"
     n = sum(v["inputs"] for v in core["sets"].values())
     if core["identical"]:
         return f"byte-identical to x86 on all {n} inputs (XNNPACK output, raw int8 output, every predict stage)"
@@ -325,6 +384,19 @@ def describe(core: dict) -> str:
     return "DIFFERENT: " + ", ".join(f"{d['input']} from {d['engine_starts_at'] or d['starts_at']}" for d in bad)
 
 
+def describe_fallback(side: dict) -> str:
+    if "error" in side:
+        return f"FAILED: {side['error']}"
+    raw = sum(v["raw_values_differing"] for v in side["sets"].values())
+    of = sum(v["raw_values_compared"] for v in side["sets"].values())
+    return (
+        f"{side['runtime']} on x86 vs ai-edge-litert: XNNPACK delegate {'on' if side['xnnpack_delegate'] else 'off'}; "
+        f"{raw} of {of} raw values, {side['model_labels_differing']} of {side['model_labels']} labels at the "
+        f"model's resolution and {side['label_pixels_differing']} of {side['label_pixels']} label-map pixels differ"
+        + (f"; errors: {side['errors']}" if side["errors"] else "")
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="x86 vs emulated Raspberry Pi cores, byte for byte.")
     ap.add_argument("--cores", default="cortex-a76,cortex-a72", help="qemu CPU models (default: Pi 5, Pi 4)")
@@ -335,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DL_TRACK_APO, help="real data set folder")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-control", action="store_true", help="skip the negative control on QEMU's max CPU")
+    ap.add_argument("--no-fallback", action="store_true", help="skip tflite-runtime on x86 (the 32-bit Pi OS runtime)")
     ap.add_argument("--build", action="store_true", help="build the rootfs of each suite first if it is not cached")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result file (JSON)")
     args = ap.parse_args(argv)

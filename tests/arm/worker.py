@@ -26,6 +26,7 @@ from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 
+import cv2
 import numpy as np
 from cpufeatures import cpu_features  # beside this file
 
@@ -33,6 +34,8 @@ from edge.cli import main as cli_main
 from edge.engine import Engine
 from edge.imagefiles import list_images, read_image
 from edge.segmenter import Segmenter
+
+RUNTIME_DIST = {"tensorflow.lite": "tensorflow"}  #: interpreter backend -> its distribution, where they differ
 
 
 def builtin_ops(engine: Engine) -> dict[str, int]:
@@ -69,6 +72,14 @@ def final_op(engine: Engine) -> tuple[str, int] | None:
     return (writer["op_name"], inputs[0]) if len(inputs) == 1 else None
 
 
+def engine_outputs(engine: Engine, last: tuple[str, int] | None, name: str, tensor: np.ndarray) -> dict:
+    """The raw output for `tensor` and, where LiteRT runs the final op itself, that op's input."""
+    out = {f"raw/{name}": engine.run_raw(tensor)}
+    if last is not None:
+        out[f"delegate_out/{name}"] = engine.interpreter.get_tensor(last[1])[0]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path)
@@ -80,10 +91,13 @@ def main(argv: list[str] | None = None) -> int:
 
     predict_dir = args.out.parent / f"{args.out.stem}-predict"
     predict = ["predict", "--images", str(args.images), "--out", str(predict_dir), "--model", str(args.model)]
-    status = cli_main([*predict, "--threads", str(args.threads)])
-    if status != 0:
-        print(f"tlfseg predict exited with {status}", file=sys.stderr)
-        return status
+    errors: dict[str, str] = {}  # what failed, with the reason; everything else is still recorded
+    try:
+        status = cli_main([*predict, "--threads", str(args.threads)])
+        if status != 0:
+            errors["tlfseg predict"] = f"exit status {status}"
+    except Exception as exc:  # a crash here is a finding to report, not a reason to stop
+        errors["tlfseg predict"] = f"{type(exc).__name__}: {exc}"
     engine = Engine(args.model, threads=args.threads)
     segmenter = Segmenter(engine)
     reference = np.load(args.reference) if args.reference else None
@@ -92,32 +106,38 @@ def main(argv: list[str] | None = None) -> int:
     paths = list_images(args.images)
     for i, path in enumerate(paths, 1):
         name = path.name
-        frame = read_image(path)
-        seg = segmenter(frame)
-        tensor = segmenter.preprocessor(frame).tensor
-        out[f"raw/{name}"] = engine.run_raw(reference[f"tensor/{name}"] if reference is not None else tensor)
-        if last is not None:
-            out[f"delegate_out/{name}"] = engine.interpreter.get_tensor(last[1])[0]
-        out[f"roi/{name}"] = np.array([seg.roi.x, seg.roi.y, seg.roi.w, seg.roi.h], np.int32)
-        out[f"tensor/{name}"] = tensor
-        out[f"probs/{name}"] = seg.probs
-        out[f"labels/{name}"] = seg.labels
-        written = predict_dir / f"{path.stem}.png"
-        out[f"cli/{name}"] = read_image(written)
-        out[f"png/{name}"] = np.fromfile(written, np.uint8)
-        print(f"[{i}/{len(paths)}] {name}: stages recorded", file=sys.stderr, flush=True)
+        if reference is not None:  # the engine alone, on the reference side's input tensor
+            out |= engine_outputs(engine, last, name, reference[f"tensor/{name}"])
+        try:
+            frame = read_image(path)
+            seg = segmenter(frame)
+            tensor = segmenter.preprocessor(frame).tensor
+            if reference is None:
+                out |= engine_outputs(engine, last, name, tensor)
+            out[f"roi/{name}"] = np.array([seg.roi.x, seg.roi.y, seg.roi.w, seg.roi.h], np.int32)
+            out[f"tensor/{name}"] = tensor
+            out[f"probs/{name}"] = seg.probs
+            out[f"labels/{name}"] = seg.labels
+            if "tlfseg predict" not in errors:
+                written = predict_dir / f"{path.stem}.png"
+                out[f"cli/{name}"] = read_image(written)
+                out[f"png/{name}"] = np.fromfile(written, np.uint8)
+        except Exception as exc:  # recorded per image; the other images go on
+            errors[name] = f"{type(exc).__name__}: {exc}"
+        print(f"[{i}/{len(paths)}] {name}: {errors.get(name, 'stages recorded')}", file=sys.stderr, flush=True)
     meta = {
         "platform": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,
-        "opencv": version("opencv-python-headless"),
-        "ai_edge_litert": version("ai-edge-litert"),
+        "opencv": cv2.__version__,
+        "runtime": f"{engine.backend} {version(RUNTIME_DIST.get(engine.backend, engine.backend))}",
         "engine": engine.describe(),
         "model_sha256": hashlib.sha256(args.model.read_bytes()).hexdigest(),
         "ops_outside_delegate": builtin_ops(engine),
         "final_op": last[0] if last else None,
         "delegate_partitions": sum(op["op_name"] == "DELEGATE" for op in engine.op_details()),
         "cpu": cpu_features(),
+        "errors": errors,
     }
     out["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
     np.savez(args.out, **out)
