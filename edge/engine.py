@@ -36,6 +36,10 @@ def _spec(detail: dict) -> TensorSpec:
     return TensorSpec(tuple(int(v) for v in detail["shape"]), np.dtype(detail["dtype"]), float(scale), int(zero))
 
 
+def _divides(part: int, whole: int) -> bool:
+    return 0 < part <= whole and whole % part == 0
+
+
 class Engine:
     """Runs a `.tflite` model mapping a (1, H, W, 1) image to (1, H, W, NUM_CLASSES) class scores."""
 
@@ -82,8 +86,11 @@ class Engine:
         i, o = self.input.shape, self.output.shape
         if len(i) != 4 or i[0] != 1 or i[3] != 1:
             raise ModelError(f"{self.model_path}: input shape {list(i)} is not [1, H, W, 1]")
-        if len(o) != 4 or o[0] != 1 or o[1:3] != i[1:3] or o[3] != NUM_CLASSES:
-            raise ModelError(f"{self.model_path}: output shape {list(o)} is not [1, {i[1]}, {i[2]}, {NUM_CLASSES}]")
+        if len(o) != 4 or o[0] != 1 or o[3] != NUM_CLASSES or not _divides(o[1], i[1]) or not _divides(o[2], i[2]):
+            raise ModelError(
+                f"{self.model_path}: output shape {list(o)} is not [1, {i[1]}, {i[2]}, {NUM_CLASSES}] "
+                f"(or the input's size divided by a whole number)"
+            )
         for name, spec in (("input", self.input), ("output", self.output)):
             if spec.dtype not in (np.float32, np.int8, np.uint8):
                 raise ModelError(f"{self.model_path}: {name} type {spec.dtype} is not float32, int8 or uint8")
@@ -96,6 +103,11 @@ class Engine:
     def input_size(self) -> tuple[int, int]:
         """(height, width) the model takes."""
         return self.input.shape[1], self.input.shape[2]
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """(height, width) of the class probabilities: the input's, or a whole fraction of it."""
+        return self.output.shape[1], self.output.shape[2]
 
     @property
     def precision(self) -> str:

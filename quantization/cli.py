@@ -14,6 +14,7 @@ from pathlib import Path
 #: train option -> TrainConfig field; the same table turns a config back into the command that made it
 TRAIN_OPTIONS = {
     "--width": "base_filters",
+    "--stem": "stem",
     "--size": "input_size",
     "--epochs": "epochs",
     "--batch": "batch_size",
@@ -30,7 +31,13 @@ QAT_EPOCHS, QAT_LR = 10, 1e-4  # quantization.qat's defaults, kept here so --hel
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("training (defaults: the paper's recipe, or the run's stored config when resuming)")
     g.add_argument("--width", type=int, metavar="N", help="base filters of the U-Net (paper: 64; 8 for boards)")
-    g.add_argument("--size", type=int, metavar="PX", help="square model input size (default 256)")
+    g.add_argument(
+        "--stem",
+        type=int,
+        choices=(1, 2),
+        help="1: the paper's U-Net (default); 2: strided stem, half-resolution output",
+    )
+    g.add_argument("--size", type=_size, metavar="PX|HxW", help="model input size, e.g. 256 or 320x192 (default 256)")
     g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 200)")
     g.add_argument("--batch", type=int, metavar="N", help="batch size (default 16)")
     g.add_argument("--lr", type=float, metavar="RATE", help="Adam learning rate (default 1e-3)")
@@ -43,6 +50,14 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         "--data", metavar="SOURCE", help="'dl_track_apo' (default, the shared real set) or IMAGES:MASKS[:colours.json]"
     )
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N image/mask pairs (smoke runs)")
+
+
+def _size(text: str) -> tuple[int, int]:
+    h, _, w = text.lower().partition("x")
+    try:
+        return int(h), int(w or h)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be PX or HxW, got {text!r}") from None
 
 
 def _add_qat_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
@@ -60,7 +75,7 @@ def _config(args: argparse.Namespace):
     for option, name in TRAIN_OPTIONS.items():
         value = getattr(args, option[2:])
         if value is not None:
-            given[name] = (value, value) if name == "input_size" else value
+            given[name] = value
     return dataclasses.replace(base, **given)
 
 
@@ -70,7 +85,7 @@ def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:
     for option, name in TRAIN_OPTIONS.items():
         value = getattr(cfg, name)
         if name == "input_size":
-            value = value[0]
+            value = value[0] if value[0] == value[1] else f"{value[0]}x{value[1]}"
         if isinstance(value, bool):
             words.append(option if value else f"--no-{option[2:]}")
         elif value is not None:

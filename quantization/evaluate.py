@@ -52,7 +52,7 @@ class _ModelScore:
         self.latency.add(seg.timings_ms)
         self.native.add(name, seg.labels, labels)
         self.layouts.setdefault(key, SetMetrics()).add(name, seg.labels, labels)
-        size = self.segmenter.engine.input_size
+        size = self.segmenter.engine.output_size
         self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
         return seg
 

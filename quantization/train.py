@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.labels import IGNORE
+from edge.labels import IGNORE, NUM_CLASSES
 from quantization.data import load_arrays, load_dl_track_apo, load_folder, split
 from quantization.tfenv import keras, tf
 from quantization.unet import build_unet
@@ -20,6 +20,7 @@ from quantization.unet import build_unet
 @dataclass
 class TrainConfig:
     base_filters: int = 64  #: the paper's width
+    stem: int = 1  #: 1 = the paper's U-Net; 2 = strided stem, output at half resolution (`unet.build_unet`)
     input_size: tuple[int, int] = (256, 256)
     epochs: int = 200
     batch_size: int = 16
@@ -71,37 +72,52 @@ def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     return out
 
 
-def _weights(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sparse targets with IGNORE replaced by 0, and per-pixel weights that exclude IGNORE."""
-    valid = y != IGNORE
-    return np.where(valid, y, 0).astype(np.int32), valid.astype(np.float32)
-
-
-def _augment(x, y, w):
+def _augment(x, y):
     """Anatomy-preserving augmentation: horizontal flip, gain, gamma, multiplicative speckle."""
     flip = tf.random.uniform(()) < 0.5
-    x, y, w = (tf.cond(flip, lambda t=t: tf.reverse(t, [1]), lambda t=t: t) for t in (x, y, w))
+    x, y = (tf.cond(flip, lambda t=t: tf.reverse(t, [1]), lambda t=t: t) for t in (x, y))
     x = x * tf.random.uniform((), 0.75, 1.25)
     x = tf.pow(tf.clip_by_value(x, 0.0, 1.0), tf.random.uniform((), 0.75, 1.33))
     x = x * tf.random.normal(tf.shape(x), 1.0, tf.random.uniform((), 0.0, 0.15))
-    return tf.clip_by_value(x, 0.0, 1.0), y, w
+    return tf.clip_by_value(x, 0.0, 1.0), y
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, augment: bool, seed: int):
-    t, w = _weights(y)
-    ds = tf.data.Dataset.from_tensor_slices((x, t, w))
+def _targets(stride: int):
+    """Labels at input resolution -> (soft class targets, weights) at the model's output resolution.
+
+    Targets are the class fractions of each output pixel's stride x stride input pixels (IGNORE left out);
+    the weight is the fraction of labelled pixels. At stride 1 this is one-hot cross-entropy over the
+    labelled pixels, the paper's loss; at stride 2 the model learns probabilities whose bilinear upsampling,
+    as the runtime does it, places the boundaries between output pixels.
+    """
+
+    def convert(x, y):
+        valid = tf.cast(tf.not_equal(y, IGNORE), tf.float32)[..., None]
+        onehot = tf.one_hot(tf.cast(tf.where(y == IGNORE, 0, tf.cast(y, tf.int32)), tf.int32), NUM_CLASSES) * valid
+        if stride > 1:
+            onehot = tf.nn.avg_pool2d(onehot[None], stride, stride, "VALID")[0]
+            valid = tf.nn.avg_pool2d(valid[None], stride, stride, "VALID")[0]
+        return x, onehot / tf.maximum(valid, 1e-6), valid[..., 0]
+
+    return convert
+
+
+def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, augment: bool, seed: int, stride: int = 1):
+    """(image, soft targets, weights) batches; `stride` is input size / the model's output size."""
+    ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     if augment:
         ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(_targets(stride), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
 def compile_model(model, learning_rate: float):
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=keras.losses.CategoricalCrossentropy(),
+        weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return model
 
@@ -182,9 +198,10 @@ def fit(model, data: dict, run_dir: Path, name: str, epochs: int, cfg: TrainConf
         print(f"{name}: already finished", flush=True)
         return
     x, y, _ = data["train"]
-    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed)
+    stride = x.shape[1] // model.output_shape[1]
+    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride)
     val = data.get("val")
-    val_ds = make_dataset(val[0], val[1], cfg.batch_size, False, False, cfg.seed) if val else None
+    val_ds = make_dataset(val[0], val[1], cfg.batch_size, False, False, cfg.seed, stride) if val else None
     callback = RunState(run_dir, manager, epoch_var, cfg.patience, f"{model.name}: {name}", name)
     model.fit(
         train_ds,
@@ -215,7 +232,7 @@ def train(run_dir: str | Path, cfg: TrainConfig | None = None) -> Path:
         f"at {cfg.input_size[0]}x{cfg.input_size[1]}",
         flush=True,
     )
-    model = build_unet(cfg.base_filters, cfg.input_size)
+    model = build_unet(cfg.base_filters, cfg.input_size, stem=cfg.stem)
     print(f"model: {model.name}, {model.count_params():,} parameters", flush=True)
     fit(model, data, run_dir, "float", cfg.epochs, cfg, cfg.learning_rate)
     model.load_weights(str(run_dir / "float.weights.h5"))

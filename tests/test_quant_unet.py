@@ -56,3 +56,25 @@ def test_forward_gives_probabilities():
 def test_input_size_must_survive_four_poolings():
     with pytest.raises(ValueError, match="divisible by 16"):
         build_unet(8, (250, 256))
+
+
+def test_strided_stem_predicts_at_half_resolution():
+    model = build_unet(4, (64, 32), stem=2)
+    assert model.output_shape == (None, 32, 16, 3)
+    with pytest.raises(ValueError, match="divisible by 32"):
+        build_unet(4, (48, 32), stem=2)
+
+
+def test_soft_targets_are_class_fractions_of_labelled_pixels():
+    """At stride 2 a target pixel holds the class mix of its 2x2 block; IGNORE only lowers the weight."""
+    from quantization.train import _targets
+
+    y = np.array([[0, 1, 2, 2], [0, 1, 255, 2]], np.uint8)
+    x = np.zeros((2, 4, 1), np.float32)
+    _, soft, weight = (np.asarray(t) for t in _targets(2)(x, y))
+    np.testing.assert_allclose(soft[0, 0], [0.5, 0.5, 0.0])
+    np.testing.assert_allclose(soft[0, 1], [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(weight[0], [1.0, 0.75])
+    _, onehot, weight1 = (np.asarray(t) for t in _targets(1)(x, y))
+    np.testing.assert_allclose(onehot[1, 2], [0, 0, 0])  # IGNORE: no target, no weight
+    assert weight1[1, 2] == 0 and weight1[0, 0] == 1
