@@ -144,20 +144,23 @@ def test_emulated_pi5_gives_the_same_bytes_as_x86(emulated_board):
     result = conformance.run_conformance(["cortex-a76"], ("bookworm",), n_phantom=1, n_real=1, log=lambda line: None)
     core = result["suites"]["bookworm"]["cores"]["cortex-a76"]
     assert "error" not in core, core.get("output_tail")
+    assert core["errors"] == {}
     # it really ran the Pi 5 core model: aarch64, dot product, no SVE / i8mm (which `-cpu max` would add)
     assert core["side"]["cpu"]["machine"] == "aarch64" and core["side"]["cpu"]["cpu_part"] == ["0xd0b"]
     assert "asimddp" in core["features"] and core["no_sve_i8mm"]
     # both sides on the XNNPACK path with the same runtime and model
     assert core["xnnpack_delegate"] and result["x86"]["xnnpack_delegate"]
-    assert core["side"]["runtime"] == result["x86"]["runtime"] == "ai-edge-litert 2.3.0"
+    assert core["side"]["runtime"] == result["x86"]["runtime"] and core["side"]["runtime"].startswith("ai-edge-litert")
     assert core["side"]["model_sha256"] == result["x86"]["model_sha256"]
-    # the XNNPACK part and every label map byte-identical; the final int8 softmax (LiteRT's own kernel,
-    # not XNNPACK) may round a value one step differently on ARM
-    assert core["side"]["final_op"] == result["x86"]["final_op"] == "SOFTMAX"
+    # the XNNPACK part and every label map byte-identical; a final op LiteRT runs itself (the bundled
+    # model's int8 softmax) may round a value one step differently on ARM
+    assert core["side"]["final_op"] == result["x86"]["final_op"]
+    if core["side"]["final_op"] is None:  # the whole graph on XNNPACK: every byte the same
+        assert core["identical"], core["differences"]
     for diff in core["differences"]:
         assert diff["xnnpack"]["identical"] and diff["labels"]["identical"] and diff["cli"]["identical"], diff
         assert diff["engine_starts_at"] == "final_op" and diff["raw"]["max_abs_diff"] == 1, diff
         assert diff["raw"]["differing"] < 1e-3 * diff["raw"]["of"], diff
     assert core["conformant"] and result["conformant"]
-    inputs = result["inputs"]["phantom"] + result["inputs"]["real"]
-    assert sum(s["inputs"] for s in core["sets"].values()) == len(inputs) == 2
+    inputs = result["inputs"]["phantom"] + result["inputs"]["real"]  # no real image where the data set is absent
+    assert sum(s["inputs"] for s in core["sets"].values()) == len(inputs) and len(result["inputs"]["phantom"]) == 1
