@@ -4,7 +4,8 @@
 # `sync` refreshes the code and the bundled model without reinstalling anything).
 #
 #   tests/arm/make_rootfs.sh build [SUITE]   # debootstrap + venv + project; skips the steps already done
-#   tests/arm/make_rootfs.sh sync [SUITE]    # copy the current working tree into the rootfs
+#   tests/arm/make_rootfs.sh sync [SUITE]    # copy the current working tree into the rootfs (and
+#                                             # reinstall if pyproject.toml changed since the last install)
 #   tests/arm/make_rootfs.sh path [SUITE]    # print where the rootfs lives
 #
 # SUITE: bookworm (default; Debian 12, Python 3.11, the base of Raspberry Pi OS bookworm) or trixie
@@ -110,6 +111,31 @@ sync_project() { # copy the working tree (tracked and untracked, not ignored) in
     [ -e "$dest/README.md" ] || : >"$dest/README.md" # pyproject names it as the readme; metadata only
 }
 
+pyproject_sum() { sha256sum "$PROJECT/pyproject.toml" | cut -d' ' -f1; }
+
+# pip-install the synced project with its 'edge' extra (binfmt must be on: pip starts aarch64 programs)
+install_project() {
+    local root=$1
+    log "installing the project and its 'edge' extra from PyPI (aarch64 wheels)"
+    with_mounts "$root" in_root "$root" "$VENV/bin/python" -m pip install -q --only-binary=numpy,opencv-python-headless,ai-edge-litert \
+        -e "$SRC[edge]" >"$CACHE/pip-$SUITE.log" 2>&1 || die "pip install failed; see $CACHE/pip-$SUITE.log"
+    with_mounts "$root" in_root "$root" "$VENV/bin/python" -m pip freeze --exclude-editable >"$root/.tlfseg-freeze.txt"
+    pyproject_sum >"$root/.tlfseg-pyproject.sha256"
+    log "installed: $(tr '\n' ' ' <"$root/.tlfseg-freeze.txt")"
+}
+
+# sync, and reinstall when pyproject.toml (the extra's pins, entry points) changed since the last install
+sync() {
+    need_root
+    sync_project "$ROOT"
+    if [ "$(cat "$ROOT/.tlfseg-pyproject.sha256" 2>/dev/null)" != "$(pyproject_sum)" ]; then
+        log "pyproject.toml changed since the rootfs was installed"
+        binfmt_on
+        trap binfmt_off EXIT
+        install_project "$ROOT"
+    fi
+}
+
 build() {
     need_root
     ensure_tools
@@ -141,12 +167,8 @@ build() {
         with_mounts "$work" in_root "$work" /usr/bin/python3 -m venv "$VENV"
         touch "$work/.stamp-venv"
     fi
-    log "installing the project and its 'edge' extra from PyPI (aarch64 wheels)"
     sync_project "$work"
-    with_mounts "$work" in_root "$work" "$VENV/bin/python" -m pip install -q --only-binary=numpy,opencv-python-headless,ai-edge-litert \
-        -e "$SRC[edge]" >"$CACHE/pip-$SUITE.log" 2>&1 || die "pip install failed; see $CACHE/pip-$SUITE.log"
-    with_mounts "$work" in_root "$work" "$VENV/bin/python" -m pip freeze --exclude-editable >"$work/.tlfseg-freeze.txt"
-    log "installed: $(tr '\n' ' ' <"$work/.tlfseg-freeze.txt")"
+    install_project "$work"
     rm -rf "$ROOT"
     mv "$work" "$ROOT"
     date -u +%FT%TZ >"$ROOT/.tlfseg-ready"
@@ -155,10 +177,7 @@ build() {
 
 case "${1:-build}" in
 build) build ;;
-sync)
-    need_root
-    sync_project "$ROOT"
-    ;;
+sync) sync ;;
 path) echo "$ROOT" ;;
 *) die "usage: $0 [build|sync|path] [bookworm|trixie]" ;;
 esac
