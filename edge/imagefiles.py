@@ -38,13 +38,15 @@ def read_image(path: str | Path) -> np.ndarray:
     data = np.fromfile(path, np.uint8)  # OSError for a missing file; works with any path encoding
     if data.size == 0:
         raise ImageFileError(path, "empty file")
-    log = cv2.utils.logging
-    level = log.getLogLevel()
-    log.setLogLevel(log.LOG_LEVEL_SILENT)  # the reason is raised below; no decoder warnings on the console
+    log = getattr(getattr(cv2, "utils", None), "logging", None)  # absent in some OpenCV builds (4.11)
+    level = log.getLogLevel() if log else None
+    if log:
+        log.setLogLevel(log.LOG_LEVEL_SILENT)  # the reason is raised below; no decoder warnings on the console
     try:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     finally:
-        log.setLogLevel(level)
+        if log:
+            log.setLogLevel(level)
     if image is None:
         raise ImageFileError(path, "not a readable image (corrupt or unsupported format)")
     if image.dtype != np.uint8:
