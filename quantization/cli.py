@@ -22,6 +22,7 @@ TRAIN_OPTIONS = {
     "--augment": "augment",
     "--patience": "patience",
     "--seed": "seed",
+    "--holdout": "holdout",
     "--data": "data",
     "--limit": "limit",
 }
@@ -48,6 +49,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="seed of the split and the training (default 0)")
     g.add_argument(
         "--data", metavar="SOURCE", help="'dl_track_apo' (default, the shared real set) or IMAGES:MASKS[:colours.json]"
+    )
+    g.add_argument(
+        "--holdout", metavar="LAYOUT", help="test on one whole scanner layout never trained on, e.g. 512x512"
     )
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N image/mask pairs (smoke runs)")
 

@@ -129,6 +129,20 @@ def layout(image: np.ndarray) -> str:
     return f"{image.shape[1]}x{image.shape[0]}{'c' if image.ndim == 3 else 'g'}"
 
 
+def split_holdout(
+    samples: list[Sample], holdout: str, seed: int = 0, fractions: tuple[float, float] = (0.7, 0.15)
+) -> dict[str, list[str]]:
+    """Hold out a whole scanner layout as the test split (images whose `layout` starts with `holdout`);
+    the other images are split train / val in the ratio of `fractions`."""
+    held = [s.name for s in samples if layout(read_image(s.image)).startswith(holdout)]
+    if not held:
+        raise DataError(f"no image has the layout {holdout!r} (layouts look like '512x512g', '660x556c')")
+    rest = sorted({s.name for s in samples} - set(held))
+    train_share = fractions[0] / (fractions[0] + fractions[1])
+    parts = split(rest, seed, (train_share, 1 - train_share))
+    return {"train": parts["train"], "val": sorted(parts["val"] + parts["test"]), "test": sorted(held)}
+
+
 def load_arrays(
     samples: list[Sample], size: tuple[int, int], cache_dir: Path | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.labels import IGNORE, NUM_CLASSES
-from quantization.data import load_arrays, load_dl_track_apo, load_folder, split
+from quantization.data import load_arrays, load_dl_track_apo, load_folder, split, split_holdout
 from quantization.tfenv import keras, tf
 from quantization.unet import build_unet
 
@@ -29,6 +29,7 @@ class TrainConfig:
     augment: bool = False  #: the paper trained without augmentation
     patience: int | None = None  #: early stopping on validation loss (None = off, as in the paper)
     fractions: tuple[float, float] = (0.7, 0.15)  #: train / val; test takes the rest
+    holdout: str | None = None  #: a scanner layout (e.g. "512x512") kept out of training: it is the test split
     data: str = "dl_track_apo"  #: "dl_track_apo" or "IMAGES_DIR:MASKS_DIR[:COLOURS.json]"
     limit: int | None = None  #: use only the first N samples (smoke tests)
     extra: dict = field(default_factory=dict)
@@ -56,6 +57,9 @@ def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     split_file = run_dir / "split.json"
     if split_file.exists():
         parts = json.loads(split_file.read_text())
+    elif cfg.holdout:
+        parts = split_holdout(samples, cfg.holdout, cfg.seed, cfg.fractions)
+        split_file.write_text(json.dumps(parts, indent=1))
     else:
         parts = split(sorted(by_name), cfg.seed, cfg.fractions)
         split_file.write_text(json.dumps(parts, indent=1))

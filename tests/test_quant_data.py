@@ -114,3 +114,18 @@ def test_nothing_usable_is_an_error(tmp_path):
     samples, _ = load_folder(images, masks)
     with pytest.raises(DataError, match="no usable samples"):
         load_arrays(samples, SIZE)
+
+
+def test_scanner_holdout_puts_a_whole_layout_in_test_only(real_data_dir):
+    from quantization.data import layout, load_dl_track_apo, read_image, split_holdout
+
+    samples, _ = load_dl_track_apo(real_data_dir)
+    parts = split_holdout(samples, "512x512", seed=3)
+    by_name = {s.name: s for s in samples}
+    assert {layout(read_image(by_name[n].image)) for n in parts["test"]} == {"512x512g"}
+    assert len(parts["test"]) == 147
+    seen = parts["train"] + parts["val"]
+    assert not set(seen) & set(parts["test"]) and len(seen) + len(parts["test"]) == len(samples)
+    assert all(not layout(read_image(by_name[n].image)).startswith("512x512") for n in parts["val"])
+    with pytest.raises(DataError, match="no image has the layout"):
+        split_holdout(samples, "999x1")
