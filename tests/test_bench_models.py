@@ -1,0 +1,77 @@
+"""benchmarks/bench_models.py: a quick run times every model, the whole frame and int8 vs float32, and keeps it."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.engine import DEFAULT_MODEL
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_models.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_models", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def test_architecture_and_float_partner_are_read_from_the_model(bench, bundled_engine, tmp_path):
+    spec = bench.UNetSpec.of(bundled_engine)
+    assert spec is not None and spec.input_size == bundled_engine.input_size and spec.depth == 4 and spec.stem == 1
+    assert spec.name == f"unet{spec.base_filters}_d4_256x256_float32"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "qat_int8.tflite").write_bytes(b"")
+    assert bench.float_partner(run / "qat_int8.tflite") is None
+    (run / "float32.tflite").write_bytes(b"")
+    assert bench.float_partner(run / "qat_int8.tflite") == run / "float32.tflite"
+    (run / "m_int8.tflite").write_bytes(b"")
+    (run / "m_float32.tflite").write_bytes(b"")
+    assert bench.float_partner(run / "m_int8.tflite") == run / "m_float32.tflite"
+
+
+@pytest.mark.slow
+def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, capsys):
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("the baseline and float32 twin are built with TensorFlow (training extra), not installed")
+    cache, out = tmp_path / "cache", tmp_path / "out"
+    argv = ["--quick", "--repeats", "2", "--baseline-filters", "2", "--cache", str(cache), "--out-dir", str(out)]
+    assert bench.main([*argv, str(DEFAULT_MODEL)]) == 0
+    text = capsys.readouterr().out
+    assert "building 2 float32 model(s)" in text and "whole frame: round 2/2" in text
+    (result_file,) = out.glob("models_*.json")
+    r = json.loads(result_file.read_text())
+
+    base, int8, twin = r["models"]
+    assert base["role"] == "baseline" and base["precision"] == "float32" and base["speedup_vs_baseline"] == 1.0
+    assert int8["path"] == str(DEFAULT_MODEL) and int8["precision"] == "int8" and int8["input"] == [256, 256]
+    assert twin["role"] == "twin" and twin["precision"] == "float32" and twin["output"] == int8["output"]
+    assert all(m["ms"]["n"] == 2 and m["size_bytes"] > 0 for m in r["models"])
+    assert int8["speedup_vs_baseline"] == pytest.approx(r["baseline_ms"] / int8["ms"]["median"], rel=0.02)
+    (pair,) = r["int8_vs_float32"]["pairs"]
+    assert pair["float_over_int8"] == pytest.approx(pair["float32_ms"] / pair["int8_ms"], rel=0.02)
+
+    assert [f["mode"] for f in r["whole_frame"]] == list(bench.MODES)
+    for f in r["whole_frame"]:
+        st = f["stages"]
+        assert set(st) == {*bench.STAGES, "total"} and st["inference"]["median"] > 0
+        assert st["total"]["median"] >= 0.9 * sum(st[k]["median"] for k in bench.STAGES)
+    # ROI detection finds the 1000x900 B-mode area on the 1920x1080 capture, as the fixed ROI states it
+    assert set(r["settings"]["roi_seen"].values()) == {str(bench.BMODE)}
+    kinds = {t["target"].split(" (")[0] for t in r["targets"]}
+    assert kinds == {"int8 model alone <= 6 ms", ">= 100x faster than the paper-faithful U-Net", "whole frame <= 10 ms"}
+    assert r["machine"]["cpu"] and r["machine"]["load_average_1min_at_end"] is not None
+
+    # second run: the built models come from the cache; no twin means no pair, said so; newest section first
+    assert bench.main([*argv, "--no-twins", "--note", "second", str(DEFAULT_MODEL)]) == 0
+    assert "building" not in capsys.readouterr().out
+    md = (out / "models.md").read_text()
+    assert md.count("\n## ") == 2 and md.index("Note: second") < md.index("unet8_d4_256x256_float32 (untrained twin)")
+    assert "NOT paper-faithful" in md and "no float32 partner (twins off)" in md and "| NOT met |" in md
