@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from edge.latency import PAPER_MS_PER_IMAGE, LatencyStats
+from edge.measure import fascia_runs
 from edge.metrics import PAPER_SCORES, SetMetrics
 from edge.overlay import draw_overlay
 from edge.postprocess import class_map
@@ -45,6 +46,7 @@ class _ModelScore:
         self.layouts: dict[str, SetMetrics] = {}
         self.latency = LatencyStats()
         self.same = self.pixels = 0
+        self.thickness_errors: list[np.ndarray] = []
 
     def add(self, name: str, key: str, image: np.ndarray, labels: np.ndarray):
         """Segment one image and score it; returns the Segmentation."""
@@ -54,6 +56,7 @@ class _ModelScore:
         self.layouts.setdefault(key, SetMetrics()).add(name, seg.labels, labels)
         size = self.segmenter.engine.output_size
         self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
+        self.thickness_errors.append(thickness_errors(seg.labels, labels))
         return seg
 
     def agree(self, pred: np.ndarray, reference: np.ndarray) -> None:
@@ -74,7 +77,24 @@ class _ModelScore:
             "layouts": {k: m.summary() for k, m in sorted(self.layouts.items())},
             "latency_ms": {stage: lat[stage]["p50"] for stage in lat},
             "agreement_with_float": self.same / self.pixels if self.pixels else None,
+            "thickness_error_px": _error_summary(np.concatenate(self.thickness_errors or [np.zeros(0)])),
         }
+
+
+def thickness_errors(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per labelled column with fascia: |predicted - annotated| fascia thickness in native pixels (vertical runs,
+    the annotation's own definition; a column where the prediction finds no fascia counts its whole thickness)."""
+    _, truth = fascia_runs(labels)
+    _, found = fascia_runs(pred)
+    columns = truth > 0
+    return np.abs(found[columns] - truth[columns]).astype(np.float64)
+
+
+def _error_summary(errors: np.ndarray) -> dict:
+    if not errors.size:
+        return {"columns": 0, "median": None, "p90": None, "mean": None}
+    p50, p90 = np.percentile(errors, [50, 90])
+    return {"columns": int(errors.size), "median": float(p50), "p90": float(p90), "mean": float(errors.mean())}
 
 
 def _samples(run_dir: Path, split: str):
@@ -157,7 +177,7 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
     native = resolution == "native"
     head = "| model | accuracy | mean IoU | mean Dice | fascia IoU | fascia Dice | per-image mean IoU |"
     if native:
-        head += " agreement with float | inference p50 (ms) | size (MB) |"
+        head += " thickness error p50 / p90 (px) | agreement with float | inference p50 (ms) | size (MB) |"
     rows = [head, "|---" * head.count(" | ") + "|---|"]
     for name, m in result["models"].items():
         micro, per = m[resolution]["micro"], m[resolution]["per_image_mean"]
@@ -166,7 +186,9 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
             f"{_f(micro['iou']['fascia'])} | {_f(micro['dice']['fascia'])} | {_f(per['mean_iou'])} |"
         )
         if native:
+            err = m.get("thickness_error_px") or {}
             row += (
+                f" {_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} |"
                 f" {_f(m['agreement_with_float'], 4)} | {_f(m['latency_ms'].get('inference'), 1)} | "
                 f"{m['size_bytes'] / 1e6:.2f} |"
             )
@@ -176,7 +198,7 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
         f"| paper (float Keras, TLF data) | {paper['accuracy']:.2f} | {paper['mean_iou']:.2f} | "
         f"{paper['dice']:.2f} | - | - | - |"
     )
-    rows.append(row + (f" - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
+    rows.append(row + (f" - | - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
     return "\n".join(rows)
 
 
