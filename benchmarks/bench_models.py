@@ -23,6 +23,7 @@ benchmarks/results/models.md (newest first) with a JSON file per run; both name 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -82,7 +83,7 @@ class UNetSpec:
         """Read from the model's tensor names ('unet8_stem2/enc3_conv1/...'); None for another kind of model."""
         names = " ".join(t["name"] for t in engine.interpreter.get_tensor_details())
         found = re.search(r"\bunet(\d+)(?:_stem(\d+))?/", names)
-        levels = set(re.findall(r"/enc(\d+)_", names))
+        levels = set(re.findall(r"/(?:quant_)?enc(\d+)_", names))  # QAT prefixes layers with quant_
         if not found or not levels:
             return None
         return cls(int(found.group(1)), engine.input_size, len(levels), int(found.group(2) or 1))
@@ -150,6 +151,10 @@ def label_of(path: Path) -> str:
         return str(path)
 
 
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def float_partner(path: Path) -> Path | None:
     """The float32 model written next to an int8 one (tlfseg_unet_int8 -> tlfseg_unet_float32, qat_int8 -> float32)."""
     for candidate in (path.with_name(path.name.replace("int8", "float32")), path.with_name("float32.tflite")):
@@ -160,20 +165,27 @@ def float_partner(path: Path) -> Path | None:
 
 def collect(models: list[Path], baseline_filters: int, twins: bool, cache: Path, progress):
     """(entries to time, int8/float32 pairs as (int8 entry, float entry))."""
-    given: dict[Path, Entry] = {}
+    given: dict[str, Entry] = {}  #: by content: a run's model copied into edge/models/ is timed once
+
+    def add(path: Path) -> None:
+        engine = Engine(path, threads=1)  # checks the file first
+        key = digest(path)
+        if key in given:
+            progress(f"  {label_of(path)}: the same file as {given[key].label}, timed once")
+        else:
+            given[key] = Entry(label_of(path), path, "given", engine)
+
     for path in models:
-        key = path.resolve()
-        if key not in given:
-            given[key] = Entry(label_of(path), path, "given", Engine(path, threads=1))
+        add(path)
     for entry in list(given.values()):  # a float32 partner next to an int8 model is timed with it
         partner = float_partner(entry.path) if entry.precision != "float32" else None
-        if partner is not None and partner.resolve() not in given:
-            given[partner.resolve()] = Entry(label_of(partner), partner, "given", Engine(partner, threads=1))
+        if partner is not None and digest(partner) not in given:
+            add(partner)
 
     pairs: list[tuple[Entry, Entry | UNetSpec]] = []
     for entry in [e for e in given.values() if e.precision != "float32"]:
         partner = float_partner(entry.path)
-        twin = given.get(partner.resolve()) if partner is not None else None
+        twin = given.get(digest(partner)) if partner is not None else None
         if twin is not None and twin.engine.input.shape == entry.engine.input.shape:
             pairs.append((entry, twin))
         elif twins and (spec := UNetSpec.of(entry.engine)) is not None:
@@ -328,8 +340,8 @@ def summarise(entries, pairs, model_samples, frame_samples, rois, true_roi, args
                 "size_bytes": e.path.stat().st_size,
                 "backend": e.engine.backend,
                 "ms": s,
-                "speedup_vs_baseline": round(base_ms / s["median"], 1),
-                "speedup_vs_paper_reported": round(PAPER_MS_PER_IMAGE / s["median"], 1),
+                "speedup_vs_baseline": round(base_ms / s["median"], 2),
+                "speedup_vs_paper_reported": round(PAPER_MS_PER_IMAGE / s["median"], 2),
                 "note": e.note,
             }
         )

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -41,9 +42,10 @@ def test_architecture_and_float_partner_are_read_from_the_model(bench, bundled_e
 def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, capsys):
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("the baseline and float32 twin are built with TensorFlow (training extra), not installed")
-    cache, out = tmp_path / "cache", tmp_path / "out"
+    cache, out, model = tmp_path / "cache", tmp_path / "out", tmp_path / "alone_int8.tflite"
+    shutil.copy(DEFAULT_MODEL, model)  # no float32 partner next to it: an untrained twin is built
     argv = ["--quick", "--repeats", "2", "--baseline-filters", "2", "--cache", str(cache), "--out-dir", str(out)]
-    assert bench.main([*argv, str(DEFAULT_MODEL)]) == 0
+    assert bench.main([*argv, str(model)]) == 0
     text = capsys.readouterr().out
     assert "building 2 float32 model(s)" in text and "whole frame: round 2/2" in text
     (result_file,) = out.glob("models_*.json")
@@ -51,7 +53,7 @@ def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, c
 
     base, int8, twin = r["models"]
     assert base["role"] == "baseline" and base["precision"] == "float32" and base["speedup_vs_baseline"] == 1.0
-    assert int8["path"] == str(DEFAULT_MODEL) and int8["precision"] == "int8" and int8["input"] == [256, 256]
+    assert int8["path"] == str(model) and int8["precision"] == "int8" and int8["input"] == [256, 256]
     assert twin["role"] == "twin" and twin["precision"] == "float32" and twin["output"] == int8["output"]
     assert all(m["ms"]["n"] == 2 and m["size_bytes"] > 0 for m in r["models"])
     assert int8["speedup_vs_baseline"] == pytest.approx(r["baseline_ms"] / int8["ms"]["median"], rel=0.02)
@@ -70,7 +72,7 @@ def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, c
     assert r["machine"]["cpu"] and r["machine"]["load_average_1min_at_end"] is not None
 
     # second run: the built models come from the cache; no twin means no pair, said so; newest section first
-    assert bench.main([*argv, "--no-twins", "--note", "second", str(DEFAULT_MODEL)]) == 0
+    assert bench.main([*argv, "--no-twins", "--note", "second", str(model)]) == 0
     assert "building" not in capsys.readouterr().out
     md = (out / "models.md").read_text()
     assert md.count("\n## ") == 2 and md.index("Note: second") < md.index("unet8_d4_256x256_float32 (untrained twin)")
