@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edge.labels import ABOVE, BELOW, FASCIA
-from edge.postprocess import class_map, to_native
+from edge.postprocess import class_map, to_native, upsampled_class_map
 from edge.roi import Box
 from edge.segmenter import Segmenter
 
@@ -51,6 +51,53 @@ def test_to_native_full_frame_and_misfit():
         to_native(probs, Box(0, 0, 8, 5), (5, 7, 3))
 
 
+def argmax_native(probs: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
+    """The reference: argmax over the bilinearly upsampled probabilities, nearest ROI row/column outside."""
+    up = cv2.resize(probs.astype(np.float32), (roi.w, roi.h), interpolation=cv2.INTER_LINEAR)
+    labels = np.argmax(up.reshape(roi.h, roi.w, -1), axis=-1).astype(np.uint8)
+    h, w = frame_shape[:2]
+    return np.pad(labels, ((roi.y, h - roi.y - roi.h), (roi.x, w - roi.x - roi.w)), mode="edge")
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_upsampled_class_map_is_argmax_ties_included(seed):
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(1, 40, size=2)
+    levels = int(rng.choice([3, 5, 256]))  # few levels: many exact ties, as int8 softmax outputs have
+    probs = (rng.integers(0, levels, size=(h, w, 3)) / (levels - 1)).astype(np.float32)
+    tie = rng.random((h, w)) < 0.2
+    probs[tie] = probs[tie][:, :1]  # three-way ties too
+    size = (int(rng.integers(1, 200)), int(rng.integers(1, 200)))
+    out = upsampled_class_map(probs, size)
+    assert out.dtype == np.uint8 and out.shape == size[::-1]
+    np.testing.assert_array_equal(out, argmax_native(probs, Box(0, 0, *size), size[::-1]))
+    assert set(np.unique(out)) <= {ABOVE, FASCIA, BELOW}
+
+
+def test_upsampled_class_map_rejects_other_shapes():
+    with pytest.raises(ValueError, match="3\\) class probabilities"):
+        upsampled_class_map(np.zeros((4, 4, 2), np.float32), (8, 8))
+
+
+def agreement_with_argmax(segmenter, image: np.ndarray) -> float:
+    seg = segmenter(image)
+    return float((seg.labels == argmax_native(seg.probs, seg.roi, seg.grey.shape)).mean())
+
+
+def test_native_map_agrees_with_argmax_on_phantom_frames(segmenter, phantom):
+    for i in (0, 5, 11):
+        assert agreement_with_argmax(segmenter, phantom.frame(i).image) >= 0.9999
+
+
+@pytest.mark.realdata
+def test_native_map_agrees_with_argmax_on_real_captures(segmenter, real_layouts):
+    from edge.imagefiles import read_image
+
+    for paths in real_layouts.values():
+        for path in paths[:2]:
+            assert agreement_with_argmax(segmenter, read_image(path)) >= 0.9999, path.name
+
+
 @pytest.fixture(scope="module")
 def segmenter(bundled_engine):
     return Segmenter(bundled_engine)
@@ -62,7 +109,7 @@ def test_segmenter_on_a_phantom_frame(segmenter, phantom):
     assert seg.labels.shape == frame.image.shape[:2] and seg.labels.dtype == np.uint8
     assert set(np.unique(seg.labels)) <= {ABOVE, FASCIA, BELOW}
     assert seg.roi == frame.roi  # detected automatically
-    assert seg.probs.shape == (256, 256, 3)
+    assert seg.probs.shape == segmenter.engine.output.shape[1:] and seg.probs.shape[2] == 3
     assert seg.grey.shape == frame.image.shape[:2]
     assert set(seg.timings_ms) == {"preprocess", "inference", "postprocess"}
     assert all(v >= 0 for v in seg.timings_ms.values())
