@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
-from edge.labels import ABOVE, BELOW, FASCIA
+from edge.labels import ABOVE, BELOW, FASCIA, IGNORE
 from edge.roi import Box
 
 
@@ -108,15 +109,26 @@ class Measurement:
 
 
 def fascia_runs(labels: np.ndarray, min_run: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Per column: top row and length of the longest run of FASCIA pixels (length 0 where none)."""
-    on = labels == FASCIA
-    count = np.cumsum(on, axis=0, dtype=np.int32)
-    last_off = np.maximum.accumulate(np.where(on, 0, count), axis=0)
-    run = count - last_off  # length of the run ending at each pixel
-    length = run.max(axis=0)
-    end = run.argmax(axis=0)
-    length = np.where(length >= min_run, length, 0)
-    return end - length + 1, length
+    """Per column: top row and length of the longest run of FASCIA pixels (the topmost of equals; 0, 0 where none).
+
+    Works from where the labels change (a few per column), not from the whole map.
+    """
+    h, w = labels.shape
+    on = np.zeros((h + 2, w), np.uint8)  # a row of "off" above and below closes every run
+    np.equal(labels, FASCIA, out=on[1:-1].view(bool))
+    rows, cols = np.divmod(np.flatnonzero(on[1:] != on[:-1]), w)  # row of a run's first pixel / one past its last
+    order = np.argsort(cols, kind="stable")  # column by column, top to bottom: start, stop, start, stop, ...
+    rows, cols = rows[order], cols[order]
+    start, col = rows[0::2], cols[0::2]
+    run = rows[1::2] - start
+    length = np.zeros(w, np.intp)
+    np.maximum.at(length, col, run)
+    longest = run == length[col]
+    which, first = np.unique(col[longest], return_index=True)
+    top = np.zeros(w, np.intp)
+    top[which] = start[longest][first]
+    length[length < min_run] = 0
+    return np.where(length > 0, top, 0), length
 
 
 def local_slope(x: np.ndarray, y: np.ndarray, found: np.ndarray, window: int) -> np.ndarray:
@@ -136,8 +148,16 @@ def local_slope(x: np.ndarray, y: np.ndarray, found: np.ndarray, window: int) ->
     return slope
 
 
-def _mean(values: np.ndarray) -> float | None:
-    return float(values.mean()) if values.size else None
+def echogenicity(grey: np.ndarray, labels: np.ndarray, columns: np.ndarray) -> dict[str, float | None]:
+    """Mean grey of the fascia, above it and below it, over the given columns (None for a class not there)."""
+    if not columns.all():
+        labels = labels.copy()
+        labels[:, ~columns] = IGNORE
+    echo: dict[str, float | None] = {}
+    for name, cls in (("fascia", FASCIA), ("above", ABOVE), ("below", BELOW)):
+        mask = cv2.compare(labels, cls, cv2.CMP_EQ)
+        echo[name] = cv2.mean(grey, mask)[0] if cv2.countNonZero(mask) else None
+    return echo
 
 
 def measure(
@@ -174,9 +194,7 @@ def measure(
 
     echo: dict[str, float | None] = {"fascia": None, "above": None, "below": None}
     if grey is not None and found.any():
-        g = grey[roi.slices][:, found]
-        sub = lab[:, found]
-        echo = {"fascia": _mean(g[sub == FASCIA]), "above": _mean(g[sub == ABOVE]), "below": _mean(g[sub == BELOW])}
+        echo = echogenicity(grey[roi.slices], lab, found)
 
     confidence = None
     if probs is not None:

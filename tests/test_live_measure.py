@@ -119,6 +119,54 @@ def first_band_run(column: np.ndarray) -> int:
     return n
 
 
+def longest_run_by_loop(column: np.ndarray) -> tuple[int, int]:
+    """(top row, length) of the topmost longest FASCIA run in a label column, (0, 0) where none, by a plain loop."""
+    best_top = best_len = 0
+    row = 0
+    while row < column.size:
+        if column[row] != FASCIA:
+            row += 1
+            continue
+        top = row
+        while row < column.size and column[row] == FASCIA:
+            row += 1
+        if row - top > best_len:
+            best_top, best_len = top, row - top
+    return best_top, best_len
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fascia_runs_equal_a_plain_loop_on_random_maps(seed):
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 60, size=2))
+    labels = rng.choice(np.array([ABOVE, FASCIA, BELOW], np.uint8), size=(h, w), p=rng.dirichlet([1, 1, 1]))
+    labels[:, rng.random(w) < 0.2] = FASCIA  # whole-column runs, touching the top and the bottom
+    labels[:, rng.random(w) < 0.2] = BELOW  # columns without fascia
+    view = np.pad(labels, 3, constant_values=ABOVE)[3:-3, 3:-3]  # a non-contiguous view, as measure passes
+    top, length = fascia_runs(view)
+    truth = np.array([longest_run_by_loop(labels[:, x]) for x in range(w)]).reshape(w, 2)
+    np.testing.assert_array_equal(top, truth[:, 0])
+    np.testing.assert_array_equal(length, truth[:, 1])
+    long_top, long_length = fascia_runs(labels, min_run=3)
+    np.testing.assert_array_equal(long_length, np.where(truth[:, 1] >= 3, truth[:, 1], 0))
+    np.testing.assert_array_equal(long_top, np.where(truth[:, 1] >= 3, truth[:, 0], 0))
+
+
+def test_echogenicity_counts_only_columns_with_fascia():
+    labels = band_labels(40, 30, lambda x: 10 + 0 * x, 4, columns=slice(0, 20))
+    grey = np.where(labels == FASCIA, 180, np.where(labels == ABOVE, 70, 30)).astype(np.uint8)
+    grey[:, 20:] = 255  # columns without fascia: must not count
+    grey[0, :20] = 100  # above: (100 + 9 * 70) / 10 = 73
+    m = measure(labels, Box.full(labels.shape), grey=grey)
+    assert m.echo == pytest.approx({"fascia": 180.0, "above": 73.0, "below": 30.0})
+    only_fascia = np.full((6, 5), FASCIA, np.uint8)
+    assert measure(only_fascia, Box.full(only_fascia.shape), grey=np.full((6, 5), 9, np.uint8)).echo == {
+        "fascia": 9.0,
+        "above": None,
+        "below": None,
+    }
+
+
 @pytest.fixture(scope="module")
 def real_pairs(real_layouts, real_data_dir):
     """One real image per scanner layout, with its band mask."""
