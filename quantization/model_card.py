@@ -80,6 +80,20 @@ def collect(run_dir: str | Path) -> dict:
     }
 
 
+def architecture(cfg) -> str:
+    """One line on the network, from the run's config."""
+    text = (
+        "2D U-Net (4 poolings, two 3x3 convolutions a level, UpSampling2D + Conv2D decoder, softmax over 3 classes), "
+        f"base width {cfg.base_filters} (the paper: 64)"
+    )
+    if cfg.stem > 1:
+        text += (
+            f", behind a stride-{cfg.stem} 3x3 convolution stem: it predicts at 1/{cfg.stem} of the input's "
+            "resolution and the runtime upsamples the probabilities bilinearly into the native frame"
+        )
+    return text
+
+
 def _tensor(spec) -> dict:
     return {"shape": list(spec.shape), "dtype": spec.dtype.name, "scale": spec.scale, "zero_point": spec.zero_point}
 
@@ -95,7 +109,7 @@ def write_model_json(run_dir: str | Path, out: str | Path) -> Path:
         "output": {**_tensor(engine.output), "meaning": "softmax probabilities per class"},
         "classes": dict(enumerate(CLASS_NAMES)),
         "ignore_label": IGNORE,
-        "architecture": f"2D U-Net, 4 poolings, base width {cfg.base_filters}, UpSampling2D + Conv2D decoder",
+        "architecture": architecture(cfg),
         "training": {
             "config": json.loads((Path(run_dir) / "config.json").read_text()),
             "float_epochs_run": info["float_epochs"][0],
@@ -148,11 +162,11 @@ def card(info: dict) -> str:
             "",
             "## Model",
             "",
-            f"- 2D U-Net (4 poolings, two 3x3 convolutions a level, UpSampling2D + Conv2D decoder, softmax over "
-            f"3 classes), base width {cfg.base_filters} (the paper: 64).",
+            f"- {architecture(cfg)}.",
             f"- Input: {h}x{w}x1 int8 (scale {engine.input.scale:.6g}, zero point {engine.input.zero_point}). "
             f"Preprocessing: {NORMALISATION}.",
-            f"- Output: {h}x{w}x3 int8 softmax probabilities (scale {engine.output.scale:.6g}, zero point "
+            f"- Output: {engine.output_size[0]}x{engine.output_size[1]}x3 int8 softmax probabilities "
+            f"(scale {engine.output.scale:.6g}, zero point "
             f"{engine.output.zero_point}); edge.postprocess maps them back into the native frame.",
             "",
             "## Data and licence",
@@ -174,7 +188,13 @@ def card(info: dict) -> str:
             "",
             "## Recipe",
             "",
-            f"- Float training: categorical cross-entropy over labelled pixels, Adam (learning rate "
+            "- Float training: categorical cross-entropy over labelled pixels"
+            + (
+                f" (targets: each output pixel's class fractions over its {cfg.stem}x{cfg.stem} input pixels)"
+                if cfg.stem > 1
+                else ""
+            )
+            + f", Adam (learning rate "
             f"{cfg.learning_rate:g}), batch {cfg.batch_size}, at most {cfg.epochs} epochs"
             + (f", early stopping after {cfg.patience} epochs without a better validation loss" if cfg.patience else "")
             + f"; augmentation {'on (flip, gain, gamma, speckle)' if cfg.augment else 'off'}. "

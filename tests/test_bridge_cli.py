@@ -56,7 +56,8 @@ def test_probe_prints_capabilities(capsys):
         server.shutdown()
         thread.join(timeout=30)
     out = capsys.readouterr().out
-    assert "model input: 256x256, classes: above, fascia, below" in out
+    h, w = Engine().input_size
+    assert f"model input: {w}x{h}, classes: above, fascia, below" in out
     assert "frame formats: GREY8, BGR8, JPEG, PNG" in out and "heartbeat round trip:" in out
 
 

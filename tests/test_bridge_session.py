@@ -121,7 +121,7 @@ def check_lockstep(client: BridgeClient, frames, reference, formats, roi: Box | 
 def test_tcp_session_results_match_predict(frames, reference):
     with serving("tcp://127.0.0.1:0") as server, BridgeClient.connect(server.endpoint) as client:
         hello = client.hello()
-        assert hello.role == Role.RUNTIME and (hello.input_width, hello.input_height) == (256, 256)
+        assert hello.role == Role.RUNTIME and (hello.input_height, hello.input_width) == Engine().input_size
         assert hello.classes == ("above", "fascia", "below") and "int8" in hello.model
         beat, rtt_ms = client.heartbeat()
         assert beat.frames_received == 0 and rtt_ms < 5000

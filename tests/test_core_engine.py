@@ -2,7 +2,9 @@
 
 import ctypes
 import importlib.util
+import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -15,20 +17,23 @@ from edge.preprocess import prepare_input, to_grey
 
 
 def test_bundled_model_loads(bundled_engine):
+    """The bundled model is what its model.json says it is (int8, [1, H, W, 1] -> [1, H/k, W/k, 3])."""
+    meta = json.loads(DEFAULT_MODEL.with_name("model.json").read_text())
     e = bundled_engine
     assert e.model_path == DEFAULT_MODEL
-    assert e.input_size == (256, 256)
-    assert e.precision == "int8"
-    assert e.input.shape == (1, 256, 256, 1) and e.output.shape == (1, 256, 256, 3)
+    assert e.input.shape == tuple(meta["input"]["shape"]) and e.output.shape == tuple(meta["output"]["shape"])
+    h, w = e.input_size
+    assert e.precision == "int8" and e.output.shape[3] == 3 and h % e.output_size[0] == 0 and w % e.output_size[1] == 0
     assert e.input.quantized and e.output.quantized
     assert e.backend in ("ai-edge-litert", "tflite-runtime", "tensorflow.lite")
-    assert "int8 256x256" in e.describe()
+    assert f"int8 {h}x{w}" in e.describe()
     assert all("op_name" in op for op in e.op_details())
 
 
 def test_input_quantisation_round_trip(bundled_engine):
     spec = bundled_engine.input
-    x = np.linspace(0.0, 1.0, 256 * 256, dtype=np.float32).reshape(256, 256)
+    h, w = bundled_engine.input_size
+    x = np.linspace(0.0, 1.0, h * w, dtype=np.float32).reshape(h, w)
     q = bundled_engine._quantize(x)
     assert q.dtype == np.int8
     back = (q.astype(np.float32) - spec.zero_point) * spec.scale
@@ -49,15 +54,15 @@ def test_infer_gives_probabilities(bundled_engine, phantom):
     frame = phantom.frame(0)
     x = prepare_input(to_grey(frame.image), frame.roi, bundled_engine.input_size)
     probs = bundled_engine.infer(x)
-    assert probs.shape == (256, 256, 3) and probs.dtype == np.float32
+    assert probs.shape == (*bundled_engine.output_size, 3) and probs.dtype == np.float32
     assert probs.min() >= 0.0 and probs.max() <= 1.0
     np.testing.assert_allclose(probs.sum(axis=-1), 1.0, atol=0.02)  # softmax, up to int8 steps
     raw = bundled_engine.run_raw(x)
-    assert raw.dtype == np.int8 and raw.shape == (256, 256, 3)
+    assert raw.dtype == np.int8 and raw.shape == (*bundled_engine.output_size, 3)
 
 
 def test_run_raw_rejects_wrong_input_size(bundled_engine):
-    with pytest.raises(ValueError, match=r"the model takes \(256, 256\)"):
+    with pytest.raises(ValueError, match=re.escape(f"the model takes {bundled_engine.input_size}")):
         bundled_engine.run_raw(np.zeros((128, 128), np.float32))
 
 
