@@ -35,8 +35,8 @@ class Phantom:
         self,
         screen: tuple[int, int] = (480, 640),
         roi: Box = DEFAULT_ROI,
-        thickness_px: float = 9.0,
-        slope: float = 0.12,
+        thickness_px: float = 12.0,
+        slope: float = 0.06,
         seed: int = 0,
     ) -> None:
         roi.check_fits(screen)
@@ -67,7 +67,7 @@ class Phantom:
         """Top row of the band per ROI column (float, ROI coordinates) for frame `index`."""
         t = index / 25.0
         xs = np.arange(self.roi.w, dtype=np.float32)
-        depth = self.roi.h * (0.36 + 0.05 * np.sin(2 * np.pi * t / 6.0))
+        depth = self.roi.h * (0.08 + 0.02 * np.sin(2 * np.pi * t / 6.0))
         return depth + self.slope * (xs - self.roi.w / 2) + 3.0 * np.sin(xs / 55.0 + t)
 
     def frame(self, index: int) -> PhantomFrame:
@@ -81,7 +81,7 @@ class Phantom:
         inside = (rows >= top) & (rows < bottom)
         u = np.clip((rows - top) / self.thickness, 0, 1)
         layered = 0.75 + 0.25 * np.cos(2 * np.pi * 2 * u)  # two bright laminae with a dimmer core
-        tissue = np.where(rows < top, 0.30 + 0.06 * fibres, 0.22 + 0.10 * np.clip(fibres, -1, 3))
+        tissue = np.where(rows < top, 0.08 + 0.03 * fibres, 0.22 + 0.10 * np.clip(fibres, -1, 3))
         echo = np.where(inside, 0.95 * layered, tissue)
         echo *= np.exp(-1.2 * rows / r.h)  # depth attenuation
         speckle = rng.rayleigh(0.8, echo.shape).astype(np.float32)
