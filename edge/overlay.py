@@ -11,6 +11,13 @@ from edge.roi import Box
 _KERNEL = np.ones((3, 3), np.uint8)
 
 
+def solid(shape: tuple[int, ...], colour: tuple[int, int, int]) -> np.ndarray:
+    """A uint8 (h, w, 3) image of one colour; one row repeated, far cheaper than numpy's broadcast fill."""
+    row = np.empty((1, shape[1], 3), np.uint8)
+    row[:] = colour
+    return cv2.repeat(row, shape[0], 1)
+
+
 def draw_overlay(
     frame: np.ndarray,
     labels: np.ndarray,
@@ -30,13 +37,11 @@ def draw_overlay(
     box = roi or Box.full(out.shape)
     view, lab = out[box.slices], labels[box.slices]
     for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
-        mask = (lab == cls).view(np.uint8)
-        colour = np.empty_like(view)
-        colour[:] = CLASS_COLOURS_BGR[cls]
+        mask = cv2.compare(lab, cls, cv2.CMP_EQ)
+        colour = solid(view.shape, CLASS_COLOURS_BGR[cls])
         cv2.copyTo(cv2.addWeighted(view, 1.0 - weight, colour, weight, 0.0), mask, view)
         if cls == FASCIA:
-            outline = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _KERNEL)
-            view[outline > 0] = CLASS_COLOURS_BGR[FASCIA]
+            cv2.copyTo(colour, cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _KERNEL), view)
     if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
     for i, text in enumerate(lines):
