@@ -1,0 +1,130 @@
+"""Accuracy against speed for every trained run: one Markdown table (and JSON) from runs/*/evaluation.json.
+
+    python benchmarks/pareto.py [RUN_DIR ...] [--out benchmarks/results/pareto.md]
+
+Each row is a run evaluated by `tlfseg evaluate` on its test split, which is either a seeded random split
+or a whole scanner layout held out (`--holdout`). Runs that differ only in their seed are also summarised
+as mean and spread. Latency is the evaluation's median inference time, 1 thread, on the machine named;
+`benchmarks/bench_models.py` times models against each other in one interleaved run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _row(run: Path) -> dict | None:
+    evaluation, config = run / "evaluation.json", run / "config.json"
+    if not (evaluation.is_file() and config.is_file()):
+        return None
+    ev, cfg = json.loads(evaluation.read_text()), json.loads(config.read_text())
+    models = ev["models"]
+    int8 = models.get("qat_int8") or models.get("ptq_int8")
+    if int8 is None:
+        return None
+    state = json.loads((run / "float.state.json").read_text()) if (run / "float.state.json").is_file() else {}
+    h, w = cfg["input_size"]
+    return {
+        "run": run.name,
+        "architecture": f"U-Net w{cfg['base_filters']}" + (f" stem{cfg['stem']}" if cfg.get("stem", 1) > 1 else ""),
+        "input": f"{h}x{w}",
+        "seed": cfg["seed"],
+        "test": f"layout {cfg['holdout']} held out" if cfg.get("holdout") else f"random split (seed {cfg['seed']})",
+        "images": ev["images"],
+        "float_fascia_dice": models["float32"]["native"]["micro"]["dice"]["fascia"] if "float32" in models else None,
+        "int8_fascia_dice": int8["native"]["micro"]["dice"]["fascia"],
+        "int8_mean_iou": int8["native"]["micro"]["mean_iou"],
+        "int8_accuracy": int8["native"]["micro"]["accuracy"],
+        "thickness_error_px": int8.get("thickness_error_px", {}),
+        "int8_inference_ms": int8["latency_ms"].get("inference"),
+        "float_inference_ms": models.get("float32", {}).get("latency_ms", {}).get("inference"),
+        "int8_size_mb": int8["size_bytes"] / 1e6,
+        "float_epochs": state.get("epoch"),
+        "machine": ev.get("machine"),
+        "key": (cfg["base_filters"], cfg.get("stem", 1), h, w, cfg.get("holdout")),
+    }
+
+
+def _f(v, digits=3) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def table(rows: list[dict]) -> str:
+    out = [
+        "| run | network | input | test set | images | float32 fascia Dice | int8 fascia Dice | int8 mean IoU | "
+        "thickness error p50 / p90 (px) | int8 / float32 inference (ms) | int8 size (MB) | epochs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        err = r["thickness_error_px"]
+        out.append(
+            f"| {r['run']} | {r['architecture']} | {r['input']} | {r['test']} | {r['images']} | "
+            f"{_f(r['float_fascia_dice'])} | {_f(r['int8_fascia_dice'])} | {_f(r['int8_mean_iou'])} | "
+            f"{_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} | "
+            f"{_f(r['int8_inference_ms'], 1)} / {_f(r['float_inference_ms'], 1)} | {r['int8_size_mb']:.2f} | "
+            f"{r['float_epochs'] or '-'} |"
+        )
+    return "\n".join(out)
+
+
+def seed_summary(rows: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["key"], []).append(r)
+    lines = []
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        dice = [r["int8_fascia_dice"] for r in group]
+        miou = [r["int8_mean_iou"] for r in group]
+        lines.append(
+            f"- {group[0]['architecture']} {group[0]['input']}, seeds {sorted(r['seed'] for r in group)}: int8 fascia "
+            f"Dice {statistics.mean(dice):.3f} +- {statistics.stdev(dice):.3f} (min {min(dice):.3f}), mean IoU "
+            f"{statistics.mean(miou):.3f} +- {statistics.stdev(miou):.3f} (each seed its own random split)"
+        )
+    return "\n".join(lines) or "- no configuration has more than one seed yet"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="*", type=Path, help="run directories (default: runs/*)")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pareto.md")
+    args = parser.parse_args(argv)
+    runs = args.runs or sorted((ROOT / "runs").glob("*/"))
+    rows = [r for r in (_row(run) for run in runs) if r is not None]
+    if not rows:
+        parser.error("no evaluated runs found (run tlfseg pipeline / tlfseg evaluate first)")
+    rows.sort(key=lambda r: r["int8_inference_ms"] or 0)
+    machines = sorted({r["machine"] for r in rows if r["machine"]})
+    text = "\n".join(
+        [
+            "# Accuracy against speed: every evaluated run",
+            "",
+            f"Generated by `python benchmarks/pareto.py` from each run's `evaluation.json` (native resolution, "
+            f"through the edge runtime, images the run never trained on). Latency: median inference, 1 thread, "
+            f"on {', '.join(machines)}, under whatever load the evaluation ran with; compare models in one "
+            f"interleaved run with `benchmarks/bench_models.py`.",
+            "",
+            table(rows),
+            "",
+            "Seed spread:",
+            "",
+            seed_summary(rows),
+            "",
+        ]
+    )
+    args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(
+        json.dumps([{k: v for k, v in r.items() if k != "key"} for r in rows], indent=1)
+    )
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
