@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from edge.commands import add_model_options, add_roi_option, parse_roi, positive_int
 
 DEFAULT_TRANSPORT = "tcp://127.0.0.1:5599"
 TRANSPORT_HELP = "tcp://HOST:PORT, unix:PATH or serial:DEVICE[,BAUD]"
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def register(subparsers) -> None:
@@ -33,14 +27,12 @@ def register(subparsers) -> None:
     )
     serve.add_argument("--transport", default=DEFAULT_TRANSPORT, help=f"{TRANSPORT_HELP} (default {DEFAULT_TRANSPORT})")
     serve.add_argument("--allow-remote", action="store_true", help="allow a TCP address other than loopback")
-    serve.add_argument("--model", type=Path, default=None, help="a .tflite model (default: the bundled int8 model)")
-    serve.add_argument("--roi", default=None, metavar="x,y,w,h", help="default B-mode area (default: detected)")
-    serve.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads")
-    serve.add_argument("--delegate", choices=["edgetpu"], default=None, help="run on a Coral Edge TPU")
-    serve.add_argument("--max-clients", type=_positive_int, default=4, metavar="N", help="sessions at once")
-    serve.add_argument("--max-payload", type=_positive_int, default=None, metavar="BYTES", help="largest message")
-    serve.add_argument("--max-width", type=_positive_int, default=None, metavar="PX", help="widest frame accepted")
-    serve.add_argument("--max-height", type=_positive_int, default=None, metavar="PX", help="tallest frame")
+    add_model_options(serve)
+    add_roi_option(serve, "detected; a scanner's CONFIG may set its own")
+    serve.add_argument("--max-clients", type=positive_int, default=4, metavar="N", help="sessions at once")
+    serve.add_argument("--max-payload", type=positive_int, default=None, metavar="BYTES", help="largest message")
+    serve.add_argument("--max-width", type=positive_int, default=None, metavar="PX", help="widest frame accepted")
+    serve.add_argument("--max-height", type=positive_int, default=None, metavar="PX", help="tallest frame")
     serve.add_argument(
         "--idle-timeout", type=float, default=60.0, metavar="S", help="close silent socket clients (0: never)"
     )
@@ -57,7 +49,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from edge.cli import CommandError
     from edge.engine import Engine
-    from edge.roi import Box
     from firmware_bridge.frames import FrameLimits
     from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH
     from firmware_bridge.server import BridgeServer, Runtime, SessionLimits
@@ -75,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
     )
     engine = Engine(args.model, threads=args.threads, delegate=args.delegate)
-    runtime = Runtime(engine, limits, roi=Box.parse(args.roi) if args.roi else None)
+    runtime = Runtime(engine, limits, roi=parse_roi(args.roi))
     server = BridgeServer(endpoint, runtime, max_clients=args.max_clients)
     bound = server.bind()
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the frames in hand, say BYE, then stop

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from edge.commands import add_model_option
+
 EPILOG = """\
 The headline is the ratio to the paper (43 s for 87 images), not an absolute time: it depends on the
 board. The real images come from ../shared/data/dl_track_apo when present (else phantom frames; the
@@ -26,7 +28,7 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--model", help="int8 model (default: the bundled one)")
+    add_model_option(p, "the int8 .tflite model")
     p.add_argument("--float-model", help="float32 .tflite to compare (default: bundled float model if present)")
     p.add_argument("--data", help="data set folder with images/ (default: ../shared/data/dl_track_apo)")
     p.add_argument("--images", type=int, default=87, help="images in the paper experiment (default 87)")

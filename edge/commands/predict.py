@@ -7,12 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+from edge.commands import add_model_options, add_roi_option, parse_roi
 
 
 def register(subparsers) -> None:
@@ -25,13 +20,11 @@ def register(subparsers) -> None:
             "Prints per-stage latency against the paper's 43 s for 87 images and writes OUT/predict.json."
         ),
     )
-    p.add_argument("--model", type=Path, default=None, help="a .tflite model (default: the bundled int8 model)")
+    add_model_options(p)
     p.add_argument("--images", type=Path, required=True, metavar="DIR", help="folder of images to segment")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="where label maps and predict.json go")
     p.add_argument("--overlays", action="store_true", help="also write OUT/overlays/<stem>.png pictures")
-    p.add_argument("--roi", default=None, metavar="x,y,w,h", help="fixed B-mode area (default: detected per image)")
-    p.add_argument("--threads", type=_positive_int, default=1, metavar="N", help="interpreter threads (default 1)")
-    p.add_argument("--delegate", choices=["edgetpu"], default=None, help="run on a Coral Edge TPU")
+    add_roi_option(p, "detected per image")
     p.add_argument("--masks", type=Path, default=None, metavar="DIR", help="reference masks (same stems) to score")
     p.add_argument(
         "--band-masks",
@@ -58,14 +51,13 @@ def run(args: argparse.Namespace) -> int:
     from edge.cli import CommandError
     from edge.imagefiles import IMAGE_SUFFIXES, list_images
     from edge.predict import MaskSet, format_scores, predict_folder
-    from edge.roi import Box
     from edge.segmenter import Segmenter
 
     _check_folders(args)
     images = list_images(args.images)
     if not images:
         raise CommandError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {args.images}")
-    roi = Box.parse(args.roi) if args.roi else None
+    roi = parse_roi(args.roi)
     masks = MaskSet(args.masks, band=args.band_masks) if args.masks is not None else None
     if masks is not None and not masks.by_stem:
         raise CommandError(f"no masks ({', '.join(IMAGE_SUFFIXES)}) in {args.masks}")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
+
+from edge.commands import add_model_options, add_roi_option, parse_roi
 
 EPILOG = """\
 sources:
@@ -25,18 +26,6 @@ See docs/live-runtime.md for capture set-up (V4L2, HDMI, Raspberry Pi).
 """
 
 
-def threads_arg(text: str) -> int:
-    if text == "all":
-        return os.cpu_count() or 1
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"threads must be a number or 'all', got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("threads must be at least 1")
-    return n
-
-
 def register(sub) -> None:
     p = sub.add_parser(
         "run",
@@ -48,13 +37,8 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--source", default="demo", help="demo | /dev/videoN | N | picamera | FILE | DIR (default: demo)")
-    p.add_argument("--model", metavar="PATH", help="a .tflite segmentation model (default: the bundled int8 model)")
-    p.add_argument(
-        "--roi",
-        metavar="X,Y,W,H",
-        help="B-mode area as x,y,w,h in frame pixels, or 'auto' (default: detected, "
-        "re-detected when the screen layout changes)",
-    )
+    add_model_options(p, threads_default="all")
+    add_roi_option(p, "the preset's, else detected and re-detected when the screen layout changes")
     cal = p.add_mutually_exclusive_group()
     cal.add_argument("--mm-per-px", type=float, metavar="MM", help="calibration: millimetres per pixel")
     cal.add_argument(
@@ -70,14 +54,6 @@ def register(sub) -> None:
         "(a new DIR-2, DIR-3, ... if DIR already holds files)",
     )
     p.add_argument("--no-display", action="store_true", help="no live window (default: a window if a display exists)")
-    p.add_argument(
-        "--threads",
-        metavar="N|all",
-        type=threads_arg,
-        default=threads_arg("all"),
-        help="inference threads: a number or 'all' (default: all cores)",
-    )
-    p.add_argument("--delegate", choices=["edgetpu"], help="run on a Coral Edge TPU (needs an Edge TPU-compiled model)")
     p.add_argument(
         "--frames",
         type=int,
@@ -129,7 +105,6 @@ def handle(args: argparse.Namespace) -> int:
     from edge.loop import LiveLoop
     from edge.measure import Calibration
     from edge.presets import Preset
-    from edge.roi import Box
     from edge.segmenter import Segmenter
     from edge.sinks import DisplaySink, Recorder, StatusPrinter, has_display
     from edge.sources import FrameReader, open_capture
@@ -141,7 +116,7 @@ def handle(args: argparse.Namespace) -> int:
         calibration = Calibration(args.mm_per_px, args.depth_mm)
     else:
         calibration = preset.calibration
-    roi = preset.roi if args.roi is None else (None if args.roi == "auto" else Box.parse(args.roi))
+    roi = preset.roi if args.roi is None else parse_roi(args.roi)
     if args.frames is not None and args.frames < 1:
         raise ValueError("--frames must be at least 1")
 
