@@ -38,10 +38,15 @@ def draw_overlay(
     view, lab = out[box.slices], labels[box.slices]
     for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
         mask = cv2.compare(lab, cls, cv2.CMP_EQ)
-        colour = solid(view.shape, CLASS_COLOURS_BGR[cls])
-        cv2.copyTo(cv2.addWeighted(view, 1.0 - weight, colour, weight, 0.0), mask, view)
-        if cls == FASCIA:
-            cv2.copyTo(colour, cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _KERNEL), view)
+        outline = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _KERNEL) if cls == FASCIA else None
+        x, y, w, h = cv2.boundingRect(mask if outline is None else outline)  # work only where the class is
+        if w == 0:
+            continue
+        part = (slice(y, y + h), slice(x, x + w))
+        colour = solid((h, w), CLASS_COLOURS_BGR[cls])
+        cv2.copyTo(cv2.addWeighted(view[part], 1.0 - weight, colour, weight, 0.0), mask[part], view[part])
+        if outline is not None:
+            cv2.copyTo(colour, outline[part], view[part])
     if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
     for i, text in enumerate(lines):

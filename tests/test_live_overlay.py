@@ -62,3 +62,12 @@ def test_solid():
     img = solid((3, 4, 3), (1, 2, 3))
     assert img.shape == (3, 4, 3) and img.dtype == np.uint8
     assert (img == np.array([1, 2, 3], np.uint8)).all()
+
+
+def test_classes_that_are_absent_leave_the_picture_alone(scene):
+    frame, _, roi = scene
+    only_above = np.full(frame.shape[:2], ABOVE, np.uint8)
+    np.testing.assert_array_equal(draw_overlay(frame, only_above), frame)
+    out = draw_overlay(frame, only_above, roi)
+    inside = (slice(roi.y + 1, roi.y + roi.h - 1), slice(roi.x + 1, roi.x + roi.w - 1))
+    np.testing.assert_array_equal(out[inside], frame[inside])
