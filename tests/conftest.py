@@ -7,10 +7,13 @@
 - ``bundled_engine``: one `edge.engine.Engine` on the bundled int8 model for the whole session
   (load it once; do not change its state).
 - ``real_layouts``: the real images grouped by scanner layout, {(width, height): [paths]}.
+- ``no_edgetpu_runtime``: skips a test (checking the error for a missing Edge TPU runtime) where
+  libedgetpu loads.
 """
 
 from __future__ import annotations
 
+import ctypes
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,15 @@ def real_layouts(real_data_dir) -> dict[tuple[int, int], list[Path]]:
     for path in sorted((real_data_dir / "images").glob("*.png")):
         layouts.setdefault(png_size(path), []).append(path)
     return layouts
+
+
+@pytest.fixture
+def no_edgetpu_runtime() -> None:
+    """Skip where the Edge TPU runtime is installed: the test checks the error for its absence."""
+    from edge.interpreter import EDGETPU_LIBRARY
+
+    try:
+        ctypes.CDLL(EDGETPU_LIBRARY)
+    except OSError:
+        return
+    pytest.skip(f"the Edge TPU runtime ({EDGETPU_LIBRARY}) is installed here")

@@ -1,6 +1,5 @@
 """edge.engine: the bundled int8 model, int8 (de)quantisation, and clear errors for bad models."""
 
-import ctypes
 import importlib.util
 import json
 import os
@@ -123,15 +122,7 @@ def test_wrong_output_shape(tmp_path):
         Engine(path)
 
 
-def _has_libedgetpu() -> bool:
-    try:
-        ctypes.CDLL("libedgetpu.so.1")
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(_has_libedgetpu(), reason="the Edge TPU runtime is installed here")
+@pytest.mark.usefixtures("no_edgetpu_runtime")
 def test_edgetpu_without_runtime():
     with pytest.raises(RuntimeError, match=r"Edge TPU delegate unavailable: libedgetpu\.so\.1.*libedgetpu1-std"):
         Engine(delegate="edgetpu")

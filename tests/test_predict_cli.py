@@ -1,6 +1,5 @@
 """`tlfseg predict` end to end: label maps, overlays, failures, scoring against masks, clear errors."""
 
-import ctypes
 import json
 
 import cv2
@@ -214,15 +213,7 @@ def test_predict_bad_roi(phantom_dir, tmp_path, capsys):
     assert "ROI must be 'x,y,w,h'" in one_line_error(capsys)
 
 
-def _has_libedgetpu() -> bool:
-    try:
-        ctypes.CDLL("libedgetpu.so.1")
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(_has_libedgetpu(), reason="the Edge TPU runtime is installed here")
+@pytest.mark.usefixtures("no_edgetpu_runtime")
 def test_predict_edgetpu_without_runtime(phantom_dir, tmp_path, capsys):
     argv = ["predict", "--images", str(phantom_dir), "--out", str(tmp_path / "o"), "--delegate", "edgetpu"]
     assert main(argv) == 1
