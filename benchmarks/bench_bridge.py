@@ -18,8 +18,6 @@ benchmarks/results/bench_bridge.md (with the machine) plus a JSON file.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 import tempfile
 import time
@@ -30,6 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from results_log import keep_run  # noqa: E402
 from scanner_simulator import DEPTH_MM, bridge_server, connect  # noqa: E402
 
 from edge.bench import machine_info  # noqa: E402
@@ -42,8 +41,6 @@ from firmware_bridge.mask import encode_mask  # noqa: E402
 from firmware_bridge.messages import Config, Decoder, Result, encode  # noqa: E402
 from firmware_bridge.protocol import MaskEncoding, PixelFormat  # noqa: E402
 from firmware_bridge.results import assemble_result  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _median_of(runs: list[list[float]]) -> dict[str, float]:
@@ -185,32 +182,43 @@ def bench_transport(
     return out
 
 
+def _transport_rows(result: dict, part: str, first: tuple[str, int], columns: tuple[tuple[str, str, int, int], ...]):
+    """A table of ``result["transports"][*][part]``: transport, the row's name (``first``: title, width), then
+    ``columns`` of (title, key, width, decimals)."""
+    title, width = first
+    lines = [f"{'transport':<10}{title:<{width}}" + "".join(f"{head:>{w}}" for head, _, w, _ in columns)]
+    for kind, t in result["transports"].items():
+        for name, row in t[part].items():
+            lines.append(f"{kind:<10}{name:<{width}}" + "".join(f"{row[key]:>{w}.{d}f}" for _, key, w, d in columns))
+    return lines
+
+
+LOCKSTEP_COLUMNS = (
+    ("in-process ms", "in_process_ms", 14, 1),
+    ("round trip ms", "round_trip_ms", 14, 1),
+    ("overhead ms", "overhead_ms", 12, 1),
+    ("ratio", "ratio", 7, 2),
+)
+FLOOD_COLUMNS = (
+    ("offered fps", "offered_fps", 12, 1),
+    ("results/s", "results_per_s", 11, 1),
+    ("in-process fps", "in_process_fps", 16, 1),
+    ("ratio", "ratio", 7, 2),
+)
+
+
 def format_table(result: dict) -> str:
     lines = [
         "lockstep: send a 640x480 frame, wait for its RESULT. in-process: Segmenter + measure in this process, run",
         "right before each bridge run. overhead: round trip minus the runtime's own stage times for the same frame",
         "(what the bridge adds: encoding, the link, decoding, hand-offs). Medians over runs of per-run medians.",
         "",
-        f"{'transport':<10}{'case':<15}{'in-process ms':>14}{'round trip ms':>14}{'overhead ms':>12}{'ratio':>7}",
-    ]
-    for kind, t in result["transports"].items():
-        for case, p in t["lockstep"].items():
-            lines.append(
-                f"{kind:<10}{case:<15}{p['in_process_ms']:>14.1f}{p['round_trip_ms']:>14.1f}"
-                f"{p['overhead_ms']:>12.1f}{p['ratio']:>7.2f}"
-            )
-    lines += [
+        *_transport_rows(result, "lockstep", ("case", 15), LOCKSTEP_COLUMNS),
         "",
         "flood: frames sent without waiting (BGR8, no mask); the runtime answers the newest, lists the skipped",
         "",
-        f"{'transport':<10}{'flood at':<10}{'offered fps':>12}{'results/s':>11}{'in-process fps':>16}{'ratio':>7}",
+        *_transport_rows(result, "flood", ("flood at", 10), FLOOD_COLUMNS),
     ]
-    for kind, t in result["transports"].items():
-        for label, f in t["flood"].items():
-            lines.append(
-                f"{kind:<10}{label:<10}{f['offered_fps']:>12.1f}{f['results_per_s']:>11.1f}"
-                f"{f['in_process_fps']:>16.1f}{f['ratio']:>7.2f}"
-            )
     c = result["codec"]
     fr, rs = c["frame_bgr8_640x480"], c["result_rle_mask"]
     lines += [
@@ -247,21 +255,15 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(result)
     print(table)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    cpu = result["machine"]["cpu"]
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
-    json_path = RESULTS / f"bench_bridge_{time.strftime('%Y%m%d-%H%M')}_{slug}.json"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md = RESULTS / "bench_bridge.md"
-    head = "# Firmware bridge benchmark results\n\nNewest first. Each run names the machine it was taken on.\n"
-    previous = md.read_text() if md.exists() else ""
-    previous = previous[len(head) :] if previous.startswith(head) else ""
-    load = result["machine"]["load_average_1min_at_start"]
-    section = f"\n## {time.strftime('%Y-%m-%d %H:%M')}: {cpu}, {result['machine']['cores']} cores, load {load}\n\n"
-    if args.note:
-        section += f"Note: {args.note}\n\n"
-    section += f"```\n{table}\n```\n\nFull result: `{json_path.name}`\n"
-    md.write_text(head + section + previous)
+    machine = result["machine"]
+    md, json_path = keep_run(
+        result,
+        "bench_bridge",
+        "bench_bridge.md",
+        "# Firmware bridge benchmark results\n\nNewest first. Each run names the machine it was taken on.\n",
+        f"```\n{table}\n```",
+        title_suffix=f", {machine['cores']} cores, load {machine['load_average_1min_at_start']}",
+    )
     print(f"wrote {md} and {json_path}")
     return 0
 

@@ -13,21 +13,19 @@ trained float model until the quantization pipeline ships one. The results file 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results_log import keep_run  # noqa: E402
 
 from edge.bench import DEFAULT_DATA, format_table, run_bench  # noqa: E402
 from edge.engine import DEFAULT_MODEL, Engine  # noqa: E402
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
 
 _TWIN = """
 import sys
@@ -85,20 +83,14 @@ def main() -> int:
     table = format_table(result)
     print(table)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d %H:%M")
-    slug = re.sub(r"[^a-z0-9]+", "-", result["machine"]["cpu"].lower()).strip("-")
-    json_path = RESULTS / f"bench_live_{time.strftime('%Y%m%d-%H%M')}_{slug}.json"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md = RESULTS / "bench_live.md"
-    head = "# `tlfseg bench` results\n\nNewest first. Each run names the machine it was taken on.\n"
-    previous = md.read_text() if md.exists() else ""
-    previous = previous[len(head) :] if previous.startswith(head) else ""
-    section = f"\n## {stamp}: {result['machine']['cpu']}\n\n{result['float32']}\n\n"
-    if args.note:
-        section += f"Note: {args.note}\n\n"
-    section += f"```\n{table}\n```\n\nFull result: `{json_path.name}`\n"
-    md.write_text(head + section + previous)
+    md, json_path = keep_run(
+        result,
+        "bench_live",
+        "bench_live.md",
+        "# `tlfseg bench` results\n\nNewest first. Each run names the machine it was taken on.\n",
+        f"```\n{table}\n```",
+        intro=result["float32"],
+    )
     print(f"wrote {md} and {json_path}")
     return 0
 

@@ -37,6 +37,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from results_log import RESULTS, keep_run  # noqa: E402
 
 from edge.bench import machine_info  # noqa: E402
 from edge.engine import Engine  # noqa: E402
@@ -49,7 +52,6 @@ from edge.preprocess import Preprocessor  # noqa: E402
 from edge.roi import Box, detect_bmode_roi  # noqa: E402
 from edge.segmenter import Segmenter  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tlfseg-bench"
 SCREEN = (1080, 1920)  #: capture frame (rows, columns)
 BMODE = Box(460, 90, 1000, 900)  #: the B-mode area on it: 1000 wide, 900 tall
@@ -453,23 +455,11 @@ def format_report(r: dict) -> str:
 
 
 def save(result: dict, report: str, out_dir: Path) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^a-z0-9]+", "-", result["machine"]["cpu"].lower()).strip("-")
-    json_path = out_dir / f"models_{time.strftime('%Y%m%d-%H%M%S')}_{slug}.json"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md = out_dir / "models.md"
     head = (
         "# Model speed (issue 5): model alone, whole frame, int8 vs float32\n\n"
         "Written by `benchmarks/bench_models.py`. Newest first; each run names its machine and load.\n"
     )
-    previous = md.read_text() if md.exists() else ""
-    previous = previous[len(head) :] if previous.startswith(head) else ""
-    section = f"\n## {time.strftime('%Y-%m-%d %H:%M')}: {result['machine']['cpu']}\n\n"
-    if result["note"]:
-        section += f"Note: {result['note']}\n\n"
-    section += f"{report}\n\nFull result: `{json_path.name}`\n"
-    md.write_text(head + section + previous)
-    return md, json_path
+    return keep_run(result, "models", "models.md", head, report, out_dir=out_dir)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
