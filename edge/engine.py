@@ -62,6 +62,8 @@ class Engine:
         self._in_index, self._out_index = inputs[0]["index"], outputs[0]["index"]
         self.input, self.output = _spec(inputs[0]), _spec(outputs[0])
         self._check_shapes()
+        #: the model ends in logits (no SOFTMAX op): `dequantize` applies the softmax
+        self.outputs_logits = self._final_op() != "SOFTMAX"
 
     @staticmethod
     def _check_file(path: Path) -> None:
@@ -94,6 +96,10 @@ class Engine:
         for name, spec in (("input", self.input), ("output", self.output)):
             if spec.dtype not in (np.float32, np.int8, np.uint8):
                 raise ModelError(f"{self.model_path}: {name} type {spec.dtype} is not float32, int8 or uint8")
+
+    def _final_op(self) -> str | None:
+        producers = (op for op in self.op_details() if op["op_name"] != "DELEGATE")  # delegated ops stay listed
+        return next((op["op_name"] for op in producers if self._out_index in list(op["outputs"])), None)
 
     def op_details(self) -> list[dict]:
         """The model's operators (name, inputs, outputs), as the interpreter reports them."""
@@ -130,11 +136,15 @@ class Engine:
         return self.interpreter.get_tensor(self._out_index)[0]
 
     def dequantize(self, raw: np.ndarray) -> np.ndarray:
-        """Raw output -> float32 class probabilities."""
+        """Raw output -> float32 class probabilities (softmax applied here when the model ends in logits)."""
         spec = self.output
-        if not spec.quantized:
-            return raw.astype(np.float32, copy=False)
-        return (raw.astype(np.float32) - spec.zero_point) * np.float32(spec.scale)
+        values = raw.astype(np.float32, copy=False)
+        if spec.quantized:
+            values = (values - spec.zero_point) * np.float32(spec.scale)
+        if not self.outputs_logits:
+            return values
+        exp = np.exp(values - values.max(axis=-1, keepdims=True))
+        return exp / exp.sum(axis=-1, keepdims=True)
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         """float32 (H, W) input -> float32 (H, W, C) class probabilities."""

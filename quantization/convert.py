@@ -10,10 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
-from quantization.tfenv import tf
+from quantization.tfenv import keras, tf
+
+
+def _export_graph(model):
+    """The model up to its logits: the runtime applies the class softmax itself (`edge.engine.Engine`), so that
+    the whole int8 graph runs in XNNPACK (LiteRT's own int8 softmax rounds differently on ARM than on x86) and
+    every op maps to the Edge TPU (it takes no softmax this large)."""
+    last = model.layers[-1]
+    if isinstance(getattr(last, "layer", last), keras.layers.Softmax):  # QAT wraps each layer
+        return keras.Model(model.input, model.layers[-2].output, name=model.name)
+    return model
 
 
 def _concrete(model):
+    model = _export_graph(model)
     h, w = model.input_shape[1:3]
     fn = tf.function(lambda x: model(x, training=False))
     return fn.get_concrete_function(tf.TensorSpec([1, h, w, 1], tf.float32, name="image"))

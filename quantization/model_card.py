@@ -80,6 +80,12 @@ def collect(run_dir: str | Path) -> dict:
     }
 
 
+def output_meaning(engine) -> str:
+    if engine.outputs_logits:
+        return "class logits (the runtime applies the softmax: the whole graph runs in XNNPACK and on the Edge TPU)"
+    return "softmax probabilities per class"
+
+
 def architecture(cfg) -> str:
     """One line on the network, from the run's config."""
     text = (
@@ -106,7 +112,7 @@ def write_model_json(run_dir: str | Path, out: str | Path) -> Path:
         "float32_twin": SHIPPED["float32"],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "input": {**_tensor(engine.input), "normalisation": NORMALISATION},
-        "output": {**_tensor(engine.output), "meaning": "softmax probabilities per class"},
+        "output": {**_tensor(engine.output), "meaning": output_meaning(engine)},
         "classes": dict(enumerate(CLASS_NAMES)),
         "ignore_label": IGNORE,
         "architecture": architecture(cfg),
@@ -165,7 +171,7 @@ def card(info: dict) -> str:
             f"- {architecture(cfg)}.",
             f"- Input: {h}x{w}x1 int8 (scale {engine.input.scale:.6g}, zero point {engine.input.zero_point}). "
             f"Preprocessing: {NORMALISATION}.",
-            f"- Output: {engine.output_size[0]}x{engine.output_size[1]}x3 int8 softmax probabilities "
+            f"- Output: {engine.output_size[0]}x{engine.output_size[1]}x3 int8 {output_meaning(engine)} "
             f"(scale {engine.output.scale:.6g}, zero point "
             f"{engine.output.zero_point}); edge.postprocess maps them back into the native frame.",
             "",

@@ -42,11 +42,22 @@ def test_input_quantisation_round_trip(bundled_engine):
 
 
 def test_output_dequantisation(bundled_engine):
+    """Raw int8 -> real values from scale and zero point; a logits model then gets its softmax here."""
     spec = bundled_engine.output
-    raw = np.arange(-128, 128, dtype=np.int8).reshape(16, 16)
+    raw = np.arange(-128, 127, dtype=np.int8).reshape(5, 17, 3)
     probs = bundled_engine.dequantize(raw)
+    values = (raw.astype(np.float64) - spec.zero_point) * spec.scale
+    if bundled_engine.outputs_logits:
+        values = np.exp(values - values.max(-1, keepdims=True))
+        values /= values.sum(-1, keepdims=True)
     assert probs.dtype == np.float32
-    np.testing.assert_allclose(probs, (np.arange(-128, 128).reshape(16, 16) - spec.zero_point) * spec.scale)
+    np.testing.assert_allclose(probs, values, rtol=1e-5, atol=1e-6)
+
+
+def test_the_bundled_model_ends_in_logits_and_the_engine_applies_the_softmax(bundled_engine):
+    """The whole int8 graph runs in XNNPACK (the same bytes on x86 and ARM) and maps to the Edge TPU."""
+    assert bundled_engine.outputs_logits
+    assert "SOFTMAX" not in {op["op_name"] for op in bundled_engine.op_details()}
 
 
 def test_infer_gives_probabilities(bundled_engine, phantom):
