@@ -65,8 +65,12 @@ def final_op(engine: Engine) -> tuple[str, int] | None:
     ops = engine.op_details()
     output = int(engine.interpreter.get_output_details()[0]["index"])
     produced = {int(t) for op in ops for t in op["outputs"]}
-    writer = next((op for op in ops if output in {int(t) for t in op["outputs"]}), None)
-    if writer is None or writer["op_name"] == "DELEGATE" or not any(op["op_name"] == "DELEGATE" for op in ops):
+    writers = [op for op in ops if output in {int(t) for t in op["outputs"]}]
+    # a delegated op stays listed beside the DELEGATE node that runs it: then the delegate writes the output
+    if not writers or any(op["op_name"] == "DELEGATE" for op in writers):
+        return None
+    writer = writers[0]
+    if not any(op["op_name"] == "DELEGATE" for op in ops):
         return None
     inputs = [int(t) for t in writer["inputs"] if int(t) in produced]
     return (writer["op_name"], inputs[0]) if len(inputs) == 1 else None
