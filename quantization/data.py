@@ -8,13 +8,13 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+import edge.imagefiles as imagefiles
 import edge.labels
 import edge.preprocess
 import edge.roi
-from edge.labels import IGNORE, band_mask_to_classes, validate_labels
+from edge.labels import IGNORE
 from edge.preprocess import prepare_input, prepare_labels, to_grey
 from edge.roi import detect_bmode_roi
 
@@ -37,37 +37,31 @@ class Sample:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Read an 8-bit image as stored (grey or BGR); DataError if unreadable."""
-    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise DataError(f"{path}: unreadable image")
-    if img.dtype != np.uint8:
-        raise DataError(f"{path}: not an 8-bit image ({img.dtype})")
-    return img
+    """An 8-bit image as stored (grey or BGR), through the runtime's own reader; DataError if unusable."""
+    try:
+        return imagefiles.read_image(path)
+    except ValueError as exc:
+        raise DataError(f"{path}: {exc.reason if isinstance(exc, imagefiles.ImageFileError) else exc}") from None
 
 
 def read_labels(sample: Sample) -> np.ndarray:
     """The sample's native 3-class label map (0/1/2, IGNORE)."""
+    if not sample.colours:  # band masks and 0/1/2 masks: the runtime's reader, also used by `tlfseg predict`
+        try:
+            return imagefiles.read_label_map(sample.mask, band=sample.kind == "band")
+        except ValueError as exc:
+            raise DataError(f"{sample.mask}: {getattr(exc, 'reason', exc)}") from None
     raw = read_image(sample.mask)
-    if sample.kind == "band":
-        return band_mask_to_classes(to_grey(raw))
-    if sample.colours:
-        if raw.ndim != 3:
-            raise DataError(f"{sample.mask}: a colour map was given but the mask is not a colour image")
-        labels = np.full(raw.shape[:2], IGNORE, np.uint8)
-        known = np.zeros(raw.shape[:2], bool)
-        for bgr, cls in sample.colours:
-            hit = np.all(raw[..., :3] == np.array(bgr, np.uint8), axis=-1)
-            labels[hit], known = cls, known | hit
-        if not known.all():
-            odd = np.unique(raw[..., :3][~known].reshape(-1, 3), axis=0)[:5].tolist()
-            raise DataError(f"{sample.mask}: colours not in the colour map, e.g. {odd}")
-        return labels
-    labels = to_grey(raw)
-    try:
-        validate_labels(labels, str(sample.mask))
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
+    if raw.ndim != 3:
+        raise DataError(f"{sample.mask}: a colour map was given but the mask is not a colour image")
+    labels = np.full(raw.shape[:2], IGNORE, np.uint8)
+    known = np.zeros(raw.shape[:2], bool)
+    for bgr, cls in sample.colours:
+        hit = np.all(raw[..., :3] == np.array(bgr, np.uint8), axis=-1)
+        labels[hit], known = cls, known | hit
+    if not known.all():
+        odd = np.unique(raw[..., :3][~known].reshape(-1, 3), axis=0)[:5].tolist()
+        raise DataError(f"{sample.mask}: colours not in the colour map, e.g. {odd}")
     return labels
 
 

@@ -94,7 +94,7 @@ def test_bad_inputs_are_reported_and_the_rest_still_loads(tmp_path):
     reasons = dict(s.split(": ", 1) for s in skipped)
     assert set(reasons) == {"unknown", "unreadable", "wrongsize"}
     assert "unknown label values [7]" in reasons["unknown"]
-    assert "unreadable image" in reasons["unreadable"]
+    assert "not a readable image" in reasons["unreadable"]
     assert "mask is (96, 80), image is (50, 50)" in reasons["wrongsize"]
 
 
