@@ -21,7 +21,8 @@ def test_bench_small_run_on_phantom_frames(tmp_path, capsys):
     assert all(v["precision"] == "float32" for v in result["variants"] if v is not row)
     p = row["paper_experiment"]
     assert row["precision"] == "int8" and row["threads"] == 1 and p["images"] == 4
-    assert p["seconds_for_87"] == pytest.approx(p["total_s"] * 87 / 4, rel=0.01)
+    # both figures are rounded to the millisecond: total_s's rounding grows 87/4-fold when scaled
+    assert p["seconds_for_87"] == pytest.approx(p["total_s"] * 87 / 4, abs=0.0005 * 87 / 4 + 0.0005)
     assert p["speedup_vs_paper"] == pytest.approx(43 / p["seconds_for_87"], rel=0.05)
     s = row["stream"]
     assert s["frames_processed"] == 4 and s["frames_seen"] >= 4 and 0 <= s["drop_rate"] < 1
