@@ -66,16 +66,16 @@ class RoiTracker:
         changed = int((np.abs(self._thumbnail(grey) - self._thumb)[self._outside] > 25).sum())
         return changed >= max(3, 0.03 * self._outside.sum())  # a clock or counter in the UI is not a layout
 
-    def __call__(self, frame: np.ndarray) -> tuple[Box, bool]:
-        """(ROI for this frame, whether it changed)."""
+    def __call__(self, frame: np.ndarray, grey: np.ndarray | None = None) -> tuple[Box, bool]:
+        """(ROI for this frame, whether it changed); `grey`: the frame already converted, where the caller has it."""
         if self.fixed is not None:
             self.fixed.check_fits(frame.shape)
             return self.fixed, False
-        grey = to_grey(frame, self.order)
+        grey = to_grey(frame, self.order) if grey is None else grey
         self._since += 1
         if self.roi is not None and not self._layout_changed(grey):
             return self.roi, False
-        new = detect_bmode_roi(frame, self.order)
+        new = detect_bmode_roi(frame, self.order, grey)
         old = self.roi
         changed = old is None or grey.shape != self._shape or self._moved(old, new)
         if changed:
@@ -191,14 +191,17 @@ class LiveLoop:
     def process(self, frame: Frame) -> FrameResult:
         """One frame through segmentation and measurement, each stage timed."""
         t_start = time.monotonic()
-        roi, changed = self.tracker(frame.image)
+        t = time.perf_counter()
+        grey = to_grey(frame.image, self.tracker.order)  # once, for the layout check and the segmenter
+        roi, changed = self.tracker(frame.image, grey)
+        t_roi = (time.perf_counter() - t) * 1e3
         if changed:
             self.session.roi_changes += 1
             self._event("roi_changed", f"screen layout changed: ROI now {roi}")
             if self.fusion:
                 self.fusion.reset()
-        seg = self.segmenter(frame.image, roi)
-        timings = {"queue": (t_start - frame.t_capture) * 1e3, **seg.timings_ms}
+        seg = self.segmenter(frame.image, roi, grey)
+        timings = {"queue": (t_start - frame.t_capture) * 1e3, "roi": t_roi, **seg.timings_ms}
         probs = seg.probs
         if self.fusion:
             t = time.perf_counter()

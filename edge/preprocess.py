@@ -83,10 +83,8 @@ class Preprocessor:
         self.roi = roi
         self.order = order
 
-    def roi_for(self, frame: np.ndarray) -> Box:
-        return self.roi if self.roi is not None else detect_bmode_roi(frame, self.order)
-
-    def __call__(self, frame: np.ndarray, roi: Box | None = None) -> Preprocessed:
-        grey = to_grey(frame, self.order)
-        box = roi or self.roi_for(frame)
+    def __call__(self, frame: np.ndarray, roi: Box | None = None, grey: np.ndarray | None = None) -> Preprocessed:
+        """`roi` overrides the preprocessor's own; `grey` is the frame already converted, where the caller has it."""
+        grey = to_grey(frame, self.order) if grey is None else grey
+        box = roi or self.roi or detect_bmode_roi(frame, self.order, grey)
         return Preprocessed(prepare_input(grey, box, self.size), grey, box)

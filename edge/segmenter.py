@@ -37,9 +37,9 @@ class Segmenter:
         self.engine = model if isinstance(model, Engine) else Engine(model, threads=threads, delegate=delegate)
         self.preprocessor = Preprocessor(self.engine.input_size, roi=roi, order=order)
 
-    def __call__(self, frame: np.ndarray, roi: Box | None = None) -> Segmentation:
+    def __call__(self, frame: np.ndarray, roi: Box | None = None, grey: np.ndarray | None = None) -> Segmentation:
         t0 = time.perf_counter()
-        pre = self.preprocessor(frame, roi)
+        pre = self.preprocessor(frame, roi, grey)
         t1 = time.perf_counter()
         probs = self.engine.infer(pre.tensor)
         t2 = time.perf_counter()
