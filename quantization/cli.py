@@ -20,6 +20,9 @@ TRAIN_OPTIONS = {
     "--batch": "batch_size",
     "--lr": "learning_rate",
     "--augment": "augment",
+    "--warp": "warp",
+    "--dice": "dice_weight",
+    "--schedule": "schedule",
     "--patience": "patience",
     "--seed": "seed",
     "--holdout": "holdout",
@@ -44,6 +47,19 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--lr", type=float, metavar="RATE", help="Adam learning rate (default 1e-3)")
     g.add_argument(
         "--augment", action=argparse.BooleanOptionalAction, help="flip/gain/gamma/speckle augmentation (default off)"
+    )
+    g.add_argument(
+        "--warp",
+        action=argparse.BooleanOptionalAction,
+        help="also small affine warps (rotation/scale/shift; default off)",
+    )
+    g.add_argument(
+        "--dice", type=float, metavar="W", help="add W x (1 - soft fascia Dice) to the cross-entropy (default 0)"
+    )
+    g.add_argument(
+        "--schedule",
+        choices=("constant", "cosine"),
+        help="learning rate: constant (default, the paper) or cosine decay",
     )
     g.add_argument("--patience", type=int, metavar="N", help="early stopping after N epochs without improvement")
     g.add_argument("--seed", type=int, help="seed of the split and the training (default 0)")

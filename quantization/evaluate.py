@@ -1,6 +1,7 @@
 """Score a run's .tflite models on held-out images through the on-device path (Segmenter: preprocess -> Engine ->
 postprocess into the native frame), with the paper's metrics, per scanner layout, latency, size and agreement
-with the float model; writes evaluation.json, evaluation.md and figure4.png into the run directory."""
+with the float model; writes evaluation.json, evaluation.md and figure4.png into the run directory (for another split
+than test: evaluation_val.json etc.)."""
 
 from __future__ import annotations
 
@@ -158,12 +159,13 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
         "paper": PAPER_SCORES,
         "models": {name: s.result() for name, s in scores.items()},
     }
-    (run_dir / "evaluation.json").write_text(json.dumps(result, indent=1))
-    (run_dir / "evaluation.md").write_text(markdown(result))
+    stem = "evaluation" if split == "test" else f"evaluation_{split}"
+    (run_dir / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    (run_dir / f"{stem}.md").write_text(markdown(result))
     shown = [*firsts.items(), *spares.items()][:FIGURE_ROWS]
-    figure4(dict(shown), run_dir / "figure4.png")
+    figure4(dict(shown), run_dir / figure_name(split))
     print(markdown_table(result), flush=True)
-    print(f"wrote {run_dir / 'evaluation.md'}, {run_dir / 'evaluation.json'}, {run_dir / 'figure4.png'}", flush=True)
+    print(f"wrote {run_dir}/{stem}.md and {stem}.json", flush=True)
     return result
 
 
@@ -250,12 +252,16 @@ def markdown(result: dict) -> str:
         "Latency is the median LiteRT inference time per image on this machine, 1 thread; the paper's figure is "
         "its whole prediction time (43 s for 87 images).",
         "",
-        "![image / annotation / predictions](figure4.png)",
+        f"![image / annotation / predictions]({figure_name(result['split'])})",
         "",
     ]
     if result["problems"]:
         parts += ["## Skipped", "", *(f"- {p}" for p in result["problems"]), ""]
     return "\n".join(parts)
+
+
+def figure_name(split: str) -> str:
+    return "figure4.png" if split == "test" else f"figure4_{split}.png"
 
 
 def figure4(shown: dict, out: Path) -> None:

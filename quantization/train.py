@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.labels import IGNORE, NUM_CLASSES
+from edge.labels import FASCIA, IGNORE, NUM_CLASSES
 from quantization.data import load_arrays, load_dl_track_apo, load_folder, split, split_holdout
 from quantization.tfenv import keras, tf
 from quantization.unet import build_unet
@@ -27,6 +27,9 @@ class TrainConfig:
     learning_rate: float = 1e-3
     seed: int = 0
     augment: bool = False  #: the paper trained without augmentation
+    warp: bool = False  #: also small affine warps (rotation, scale, shift); the paper avoided them
+    dice_weight: float = 0.0  #: weight of a soft fascia Dice term added to cross-entropy (0 = the paper's loss)
+    schedule: str = "constant"  #: learning rate over the epochs: "constant" (the paper) or "cosine" decay to 0
     patience: int | None = None  #: early stopping on validation loss (None = off, as in the paper)
     fractions: tuple[float, float] = (0.7, 0.15)  #: train / val; test takes the rest
     holdout: str | None = None  #: a scanner layout (e.g. "512x512") kept out of training: it is the test split
@@ -86,6 +89,39 @@ def _augment(x, y):
     return tf.clip_by_value(x, 0.0, 1.0), y
 
 
+def _warp(x, y):
+    """A small random affine warp of image and labels together: rotation +-5 deg, scale 0.9-1.1, shift +-5 %.
+
+    The image is resampled bilinearly, the labels by nearest neighbour; what comes from outside the image is
+    black and unlabelled (IGNORE), so no label is invented.
+    """
+    h, w = tf.cast(tf.shape(x)[0], tf.float32), tf.cast(tf.shape(x)[1], tf.float32)
+    angle = tf.random.uniform((), -5.0, 5.0) * math.pi / 180
+    scale = tf.random.uniform((), 0.9, 1.1)
+    shift_x, shift_y = tf.random.uniform((), -0.05, 0.05) * w, tf.random.uniform((), -0.05, 0.05) * h
+    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    # output pixel (u, v) samples input (cos*(u-cx) - sin*(v-cy) + cx - shift_x, sin*(u-cx) + cos*(v-cy) + cy - shift_y)
+    matrix = tf.stack(
+        [cos, -sin, cx - cos * cx + sin * cy - shift_x, sin, cos, cy - sin * cx - cos * cy - shift_y, 0.0, 0.0]
+    )[None]
+    shape = tf.shape(x)[:2]
+
+    def transform(t, interpolation, fill):
+        return tf.raw_ops.ImageProjectiveTransformV3(
+            images=t[None],
+            transforms=matrix,
+            output_shape=shape,
+            interpolation=interpolation,
+            fill_mode="CONSTANT",
+            fill_value=fill,
+        )[0]
+
+    x = transform(x, "BILINEAR", 0.0)
+    y = transform(tf.cast(y, tf.float32)[..., None], "NEAREST", float(IGNORE))[..., 0]
+    return x, tf.cast(y, tf.uint8)
+
+
 def _targets(stride: int):
     """Labels at input resolution -> (soft class targets, weights) at the model's output resolution.
 
@@ -106,21 +142,53 @@ def _targets(stride: int):
     return convert
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, augment: bool, seed: int, stride: int = 1):
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch: int,
+    shuffle: bool,
+    augment: bool,
+    seed: int,
+    stride: int = 1,
+    warp: bool = False,
+):
     """(image, soft targets, weights) batches; `stride` is input size / the model's output size."""
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if warp:
+        ds = ds.map(_warp, num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
         ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(_targets(stride), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
-def compile_model(model, learning_rate: float):
+def segmentation_loss(dice_weight: float = 0.0):
+    """Per-pixel categorical cross-entropy (the paper's loss) plus `dice_weight` x (1 - soft fascia Dice).
+
+    The Dice term is computed per image over its labelled pixels (unlabelled pixels have all-zero targets) and
+    spread over the image's pixels, so Keras' per-pixel weights scale it like the cross-entropy.
+    """
+    if not dice_weight:
+        return keras.losses.CategoricalCrossentropy()
+    cross_entropy = keras.losses.CategoricalCrossentropy(reduction="none")
+
+    def loss(y_true, y_pred):
+        labelled = tf.reduce_sum(y_true, -1)
+        fascia, target = y_pred[..., FASCIA] * labelled, y_true[..., FASCIA]
+        overlap = tf.reduce_sum(fascia * target, [1, 2])
+        dice = (2 * overlap + 1.0) / (tf.reduce_sum(fascia, [1, 2]) + tf.reduce_sum(target, [1, 2]) + 1.0)
+        return cross_entropy(y_true, y_pred) + dice_weight * (1 - dice)[:, None, None]
+
+    return loss
+
+
+def compile_model(model, learning_rate, dice_weight: float = 0.0):
+    """Adam on `segmentation_loss`; `learning_rate` is a rate or a Keras schedule."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.CategoricalCrossentropy(),
+        loss=segmentation_loss(dice_weight),
         weighted_metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return model
@@ -188,9 +256,27 @@ class RunState(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def fit(model, data: dict, run_dir: Path, name: str, epochs: int, cfg: TrainConfig, learning_rate: float) -> None:
-    """Fit `model` on data['train'] (validated on data['val']), resuming from run_dir/name checkpoints."""
-    compile_model(model, learning_rate)
+def fit(
+    model,
+    data: dict,
+    run_dir: Path,
+    name: str,
+    epochs: int,
+    cfg: TrainConfig,
+    learning_rate: float,
+    schedule: str = "constant",
+) -> None:
+    """Fit `model` on data['train'] (validated on data['val']), resuming from run_dir/name checkpoints.
+
+    ``schedule="cosine"`` decays the rate to 0 over `epochs` (the step count is restored with the optimizer).
+    """
+    x, y, _ = data["train"]
+    if schedule == "cosine":
+        steps = epochs * math.ceil(len(x) / cfg.batch_size)
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
+    elif schedule != "constant":
+        raise ValueError(f"unknown learning-rate schedule {schedule!r} (constant or cosine)")
+    compile_model(model, learning_rate, cfg.dice_weight)
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
     ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch_var)
     manager = tf.train.CheckpointManager(ckpt, str(run_dir / f"{name}_ckpt"), max_to_keep=1)
@@ -201,9 +287,8 @@ def fit(model, data: dict, run_dir: Path, name: str, epochs: int, cfg: TrainConf
     if state_file.exists() and json.loads(state_file.read_text()).get("done"):
         print(f"{name}: already finished", flush=True)
         return
-    x, y, _ = data["train"]
     stride = x.shape[1] // model.output_shape[1]
-    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride)
+    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride, cfg.warp)
     val = data.get("val")
     val_ds = make_dataset(val[0], val[1], cfg.batch_size, False, False, cfg.seed, stride) if val else None
     callback = RunState(run_dir, manager, epoch_var, cfg.patience, f"{model.name}: {name}", name)
@@ -238,7 +323,7 @@ def train(run_dir: str | Path, cfg: TrainConfig | None = None) -> Path:
     )
     model = build_unet(cfg.base_filters, cfg.input_size, stem=cfg.stem)
     print(f"model: {model.name}, {model.count_params():,} parameters", flush=True)
-    fit(model, data, run_dir, "float", cfg.epochs, cfg, cfg.learning_rate)
+    fit(model, data, run_dir, "float", cfg.epochs, cfg, cfg.learning_rate, cfg.schedule)
     model.load_weights(str(run_dir / "float.weights.h5"))
     model.save(str(run_dir / "float_model.h5"), include_optimizer=False)
     return run_dir / "float_model.h5"

@@ -52,7 +52,18 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
     from quantization.cli import _config, reproduce_command
     from quantization.train import TrainConfig
 
-    cfg = TrainConfig(base_filters=8, epochs=120, augment=True, patience=25, seed=3, data="a:b", limit=40)
+    cfg = TrainConfig(
+        base_filters=8,
+        epochs=120,
+        augment=True,
+        warp=True,
+        dice_weight=0.5,
+        schedule="cosine",
+        patience=25,
+        seed=3,
+        data="a:b",
+        limit=40,
+    )
     command = reproduce_command(tmp_path / "run", cfg, {"epochs": 7, "learning_rate": 5e-5})
     words = shlex.split(command)
     assert words[:2] == ["tlfseg", "pipeline"] and words[-1] == "--ship"

@@ -78,3 +78,41 @@ def test_soft_targets_are_class_fractions_of_labelled_pixels():
     _, onehot, weight1 = (np.asarray(t) for t in _targets(1)(x, y))
     np.testing.assert_allclose(onehot[1, 2], [0, 0, 0])  # IGNORE: no target, no weight
     assert weight1[1, 2] == 0 and weight1[0, 0] == 1
+
+
+def test_warp_moves_image_and_labels_together_and_invents_no_label():
+    """The affine warp resamples both alike; pixels from outside the image are unlabelled, never a class."""
+    from edge.labels import FASCIA, IGNORE
+    from quantization.train import _warp
+
+    y = np.zeros((64, 48), np.uint8)
+    y[20:28] = FASCIA
+    y[28:] = 2
+    x = (y == FASCIA).astype(np.float32)[..., None]
+    moved = 0
+    for seed in range(5):
+        keras.utils.set_random_seed(seed)
+        xw, yw = (np.asarray(t) for t in _warp(x, y))
+        assert set(np.unique(yw)) <= {0, FASCIA, 2, IGNORE}
+        assert np.median(xw[yw == FASCIA]) > 0.9 and np.median(xw[(yw == 0) | (yw == 2)]) < 0.1
+        assert np.all(xw[yw == IGNORE] < 0.5)
+        moved += int(np.count_nonzero(yw != y))
+    assert moved > 0
+
+
+def test_dice_term_punishes_a_missed_band_and_ignores_unlabelled_pixels():
+    from quantization.train import segmentation_loss
+
+    targets = np.zeros((1, 8, 4, 3), np.float32)
+    targets[0, :3, :, 0], targets[0, 3:5, :, 1], targets[0, 5:7, :, 2] = 1, 1, 1  # row 7 unlabelled
+    perfect = targets.copy()
+    perfect[0, 7] = [0, 1, 0]  # fascia predicted where nothing is labelled
+    missed = perfect.copy()
+    missed[0, 3:5] = [1, 0, 0]
+    soft = np.clip(perfect, 0.01, 0.98)
+    plain, with_dice = segmentation_loss(0.0), segmentation_loss(1.0)
+    assert float(np.mean(with_dice(targets, soft))) == pytest.approx(float(plain(targets, soft)), abs=0.05)
+    gap = float(np.mean(with_dice(targets, np.clip(missed, 0.01, 0.98)))) - float(
+        plain(targets, np.clip(missed, 0.01, 0.98))
+    )
+    assert gap > 0.8  # the band is missed entirely: Dice ~0.1 (smoothed over 8 band pixels), the term adds ~0.9
