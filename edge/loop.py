@@ -31,7 +31,7 @@ class FrameResult:
 class RoiTracker:
     """A fixed ROI, or one detected on the first frame and re-detected when the screen layout changes.
 
-    The layout check is cheap: a 32x24 thumbnail of the screen outside the ROI (the scanner's UI) is
+    The layout check is cheap: a 32x24 thumbnail (16 samples a cell) of the screen outside the ROI (the scanner's UI) is
     compared with the one taken at detection; a different frame size, a changed UI (more than 3% of the
     thumbnail cells outside the ROI change by more than 25 grey levels), or every
     `recheck_every` frames (a B-mode area that shrank inside the old ROI) triggers a new detection.
@@ -48,7 +48,10 @@ class RoiTracker:
         self._since = 0
 
     def _thumbnail(self, grey: np.ndarray) -> np.ndarray:
-        return cv2.resize(grey, self.THUMB, interpolation=cv2.INTER_AREA).astype(np.int16)
+        """Mean grey of each thumbnail cell, from 4x4 samples a cell (reads ~0.5% of a 1080p frame)."""
+        tw, th = self.THUMB
+        samples = cv2.resize(grey, (tw * 4, th * 4), interpolation=cv2.INTER_NEAREST)
+        return cv2.resize(samples, self.THUMB, interpolation=cv2.INTER_AREA).astype(np.int16)
 
     def _outside_cells(self, shape: tuple[int, ...], roi: Box) -> np.ndarray:
         tw, th = self.THUMB

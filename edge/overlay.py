@@ -38,19 +38,21 @@ def draw_overlay(
     view, lab = out[box.slices], labels[box.slices]
     for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
         mask = cv2.compare(lab, cls, cv2.CMP_EQ)
-        outline = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _KERNEL) if cls == FASCIA else None
-        x, y, w, h = cv2.boundingRect(mask if outline is None else outline)  # work only where the class is
+        x, y, w, h = cv2.boundingRect(mask)  # work only where the class is
         if w == 0:
             continue
+        if cls == FASCIA:  # its outline reaches one pixel beyond the band
+            x, y, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + w + 1, lab.shape[1]), min(y + h + 1, lab.shape[0])
+            w, h = x1 - x, y1 - y
         part = (slice(y, y + h), slice(x, x + w))
         colour = solid((h, w), CLASS_COLOURS_BGR[cls])
         cv2.copyTo(cv2.addWeighted(view[part], 1.0 - weight, colour, weight, 0.0), mask[part], view[part])
-        if outline is not None:
-            cv2.copyTo(colour, outline[part], view[part])
+        if cls == FASCIA:
+            cv2.copyTo(colour, cv2.morphologyEx(mask[part], cv2.MORPH_GRADIENT, _KERNEL), view[part])
     if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
     for i, text in enumerate(lines):
         org = (box.x + 8, box.y + 22 + 22 * i)
-        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_8)  # AA here: 4x the cost
         cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
     return out

@@ -14,19 +14,30 @@ def class_map(probs: np.ndarray) -> np.ndarray:
     return np.argmax(probs, axis=-1).astype(np.uint8)
 
 
-def upsampled_class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """`class_map` of the probabilities upsampled bilinearly to `size` (w, h); identical to argmax, ties included.
+#: probability differences in [-1, 1] are upsampled as int16 at this scale (ties within 1/16384 go to the lower class)
+_FIXED = 16384.0
 
-    Each class plane is resized on its own and the three are compared pairwise with OpenCV, at a third of
-    the cost of numpy's argmax over a last axis of 3.
+
+def _fixed(diff: np.ndarray) -> np.ndarray:
+    return np.rint(diff * np.float32(_FIXED)).astype(np.int16)
+
+
+def upsampled_class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`class_map` of the probabilities upsampled bilinearly to `size` (w, h), lower class winning ties.
+
+    Bilinear interpolation is linear, so comparing upsampled probabilities is comparing upsampled
+    differences: only p1 - p0 and p2 - p1 are upsampled (p2 - p0 is their sum), as fixed-point int16, and
+    compared with zero, about a tenth of the cost of upsampling three float planes and taking an argmax.
     """
     if probs.ndim != 3 or probs.shape[2] != NUM_CLASSES:
         raise ValueError(f"expected (H, W, {NUM_CLASSES}) class probabilities, got shape {probs.shape}")
-    p0, p1, p2 = (cv2.resize(p, size, interpolation=cv2.INTER_LINEAR) for p in cv2.split(probs.astype(np.float32)))
-    gt10, gt21, gt20 = cv2.compare(p1, p0, cv2.CMP_GT), cv2.compare(p2, p1, cv2.CMP_GT), cv2.compare(p2, p0, cv2.CMP_GT)
+    p0, p1, p2 = cv2.split(probs.astype(np.float32, copy=False))
+    d10, d21 = (cv2.resize(_fixed(b - a), size, interpolation=cv2.INTER_LINEAR) for a, b in ((p0, p1), (p1, p2)))
+    gt10, gt21 = cv2.compare(d10, 0, cv2.CMP_GT), cv2.compare(d21, 0, cv2.CMP_GT)
+    gt20 = cv2.compare(cv2.add(d10, d21), 0, cv2.CMP_GT)  # saturating int16 add: the sign survives
     is1 = cv2.subtract(gt10, gt21)  # 255 where p1 > p0 and p1 >= p2 (masks are 0/255; 0 - 255 saturates to 0)
     is2 = cv2.min(gt21, gt20)  # 255 where p2 > p1 and p2 > p0
-    return cv2.addWeighted(is1, 1 / 255, is2, 2 / 255, 0)  # argmax: 0 where neither
+    return cv2.bitwise_or(cv2.bitwise_and(is1, 1), cv2.bitwise_and(is2, 2))  # argmax: 0 where neither
 
 
 def to_native(probs: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) -> np.ndarray:

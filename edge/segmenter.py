@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.engine import Engine
+from edge.heap import keep_freed_memory
 from edge.postprocess import to_native
 from edge.preprocess import Preprocessor
 from edge.roi import Box
@@ -34,6 +35,7 @@ class Segmenter:
         delegate: str | None = None,
         order: str = "bgr",
     ) -> None:
+        keep_freed_memory()  # per-frame buffers are reused, not page-faulted back in every frame
         self.engine = model if isinstance(model, Engine) else Engine(model, threads=threads, delegate=delegate)
         self.preprocessor = Preprocessor(self.engine.input_size, roi=roi, order=order)
 

@@ -78,6 +78,20 @@ def test_prepare_input_upscales_small_rois():
     np.testing.assert_allclose(x, 128 / 255, atol=1e-6)
 
 
+def test_shrinking_averages_blocks_like_opencv_area_resampling():
+    """Whole factors are exact block means; other factors stay within a grey level of cv2.INTER_AREA."""
+    from edge.preprocess import resize_image
+
+    speckle = np.random.default_rng(3).gamma(2.0, 40.0, (900, 1000)).clip(0, 255).astype(np.uint8)
+    blocks = resize_image(speckle[:768, :960], (384, 192))
+    means = speckle[:768, :960].reshape(384, 2, 192, 5).mean(axis=(1, 3))
+    assert np.abs(blocks - means).max() <= 0.5 + 1e-9
+    fast, area = resize_image(speckle, (384, 192)), cv2.resize(speckle, (192, 384), interpolation=cv2.INTER_AREA)
+    assert fast.shape == (384, 192) and np.abs(fast.astype(int) - area).mean() < 1.0
+    mixed = resize_image(speckle[:, :100], (384, 192))  # rows shrink, columns grow
+    assert mixed.shape == (384, 192) and abs(float(mixed.mean()) - float(speckle[:, :100].mean())) < 2
+
+
 @pytest.mark.parametrize("size", [(256, 256), (37, 411), (9, 5)])
 def test_prepare_labels_never_invents_labels(size):
     rng = np.random.default_rng(2)

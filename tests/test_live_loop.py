@@ -150,4 +150,6 @@ def test_fusion_in_the_loop_changes_labels_consistently(bundled_engine):
         seg = r.segmentation
         roi_labels = seg.labels[seg.roi.slices]
         up = cv2.resize(seg.probs, (seg.roi.w, seg.roi.h), interpolation=cv2.INTER_LINEAR)
-        np.testing.assert_array_equal(roi_labels == FASCIA, np.argmax(up, -1) == FASCIA)  # labels from fused probs
+        differ = (roi_labels == FASCIA) != (np.argmax(up, -1) == FASCIA)  # labels come from the fused probs ...
+        top2 = np.sort(up, axis=-1)[..., 1:]
+        assert np.all(top2[differ, 1] - top2[differ, 0] < 3 / 16384)  # ... up to near ties (fixed-point upsampling)
