@@ -1,11 +1,13 @@
-"""Accuracy against speed for every trained run: one Markdown table (and JSON) from runs/*/evaluation.json.
+"""Accuracy against speed for every trained run: Markdown tables (and JSON) from runs/*/evaluation*.json.
 
     python benchmarks/pareto.py [RUN_DIR ...] [--out benchmarks/results/pareto.md]
 
 Each row is a run evaluated by `tlfseg evaluate` on its test split, which is either a seeded random split
 or a whole scanner layout held out (`--holdout`). Runs that differ only in their seed are also summarised
-as mean and spread. Latency is the evaluation's median inference time, 1 thread, on the machine named;
-`benchmarks/bench_models.py` times models against each other in one interleaved run.
+as mean and spread. Runs evaluated on their validation split (`tlfseg evaluate --split val`) fill a second
+table: the training levers, compared where model selection belongs. Latency is the evaluation's median
+inference time, 1 thread, on the machine named; `benchmarks/bench_models.py` times models against each other
+in one interleaved run.
 """
 
 from __future__ import annotations
@@ -18,8 +20,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _row(run: Path) -> dict | None:
-    evaluation, config = run / "evaluation.json", run / "config.json"
+def recipe(cfg: dict) -> str:
+    """The training choices a lever changes, in words."""
+    parts = [f"{cfg['epochs']} ep", cfg.get("schedule", "constant") + " lr"]
+    parts += ["augment"] if cfg.get("augment") else []
+    parts += ["warp"] if cfg.get("warp") else []
+    parts += [f"dice {cfg['dice_weight']:g}"] if cfg.get("dice_weight") else []
+    return ", ".join(parts)
+
+
+def _row(run: Path, evaluation_file: str = "evaluation.json") -> dict | None:
+    evaluation, config = run / evaluation_file, run / "config.json"
     if not (evaluation.is_file() and config.is_file()):
         return None
     ev, cfg = json.loads(evaluation.read_text()), json.loads(config.read_text())
@@ -35,8 +46,10 @@ def _row(run: Path) -> dict | None:
         "input": f"{h}x{w}",
         "seed": cfg["seed"],
         "test": f"layout {cfg['holdout']} held out" if cfg.get("holdout") else f"random split (seed {cfg['seed']})",
+        "recipe": recipe(cfg),
         "images": ev["images"],
         "float_fascia_dice": models["float32"]["native"]["micro"]["dice"]["fascia"] if "float32" in models else None,
+        "float_mean_iou": models["float32"]["native"]["micro"]["mean_iou"] if "float32" in models else None,
         "int8_fascia_dice": int8["native"]["micro"]["dice"]["fascia"],
         "int8_mean_iou": int8["native"]["micro"]["mean_iou"],
         "int8_accuracy": int8["native"]["micro"]["accuracy"],
@@ -72,6 +85,23 @@ def table(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def lever_table(rows: list[dict]) -> str:
+    out = [
+        "| run | network | input | recipe | images | float32 fascia Dice | float32 mean IoU | int8 fascia Dice | "
+        "int8 mean IoU | thickness error p50 / p90 (px) | epochs run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        err = r["thickness_error_px"]
+        out.append(
+            f"| {r['run']} | {r['architecture']} | {r['input']} | {r['recipe']} | {r['images']} | "
+            f"{_f(r['float_fascia_dice'])} | {_f(r['float_mean_iou'])} | {_f(r['int8_fascia_dice'])} | "
+            f"{_f(r['int8_mean_iou'])} | {_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} | "
+            f"{r['float_epochs'] or '-'} |"
+        )
+    return "\n".join(out)
+
+
 def seed_summary(rows: list[dict]) -> str:
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -100,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         parser.error("no evaluated runs found (run tlfseg pipeline / tlfseg evaluate first)")
     rows.sort(key=lambda r: r["int8_inference_ms"] or 0)
+    levers = [r for r in (_row(run, "evaluation_val.json") for run in runs) if r is not None]
+    levers.sort(key=lambda r: (r["key"], r["float_fascia_dice"] or 0))
     machines = sorted({r["machine"] for r in rows if r["machine"]})
     text = "\n".join(
         [
@@ -116,12 +148,19 @@ def main(argv: list[str] | None = None) -> int:
             "",
             seed_summary(rows),
             "",
+            "## Levers, on the validation split (model selection; the test splits stay untouched until the end)",
+            "",
+            "Same seed-0 split and network for every row; each row changes the training recipe. Evaluated by "
+            "`tlfseg evaluate --split val` through the same runtime.",
+            "",
+            lever_table(levers) if levers else "- no run evaluated on its validation split yet",
+            "",
         ]
     )
     args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(
-        json.dumps([{k: v for k, v in r.items() if k != "key"} for r in rows], indent=1)
-    )
+    plain = [{k: v for k, v in r.items() if k != "key"} for r in rows]
+    validation = [{k: v for k, v in r.items() if k != "key"} for r in levers]
+    args.out.with_suffix(".json").write_text(json.dumps({"test": plain, "validation": validation}, indent=1))
     print(text)
     return 0
 
