@@ -30,6 +30,8 @@ class TrainConfig:
     warp: bool = False  #: also small affine warps (rotation, scale, shift); the paper avoided them
     dice_weight: float = 0.0  #: weight of a soft fascia Dice term added to cross-entropy (0 = the paper's loss)
     schedule: str = "constant"  #: learning rate over the epochs: "constant" (the paper) or "cosine" decay to 0
+    teacher: str | None = None  #: a run directory whose float model (same split) is distilled into this one
+    distill: float = 0.5  #: share of the teacher's probabilities in the training targets (with a teacher)
     patience: int | None = None  #: early stopping on validation loss (None = off, as in the paper)
     fractions: tuple[float, float] = (0.7, 0.15)  #: train / val; test takes the rest
     holdout: str | None = None  #: a scanner layout (e.g. "512x512") kept out of training: it is the test split
@@ -256,6 +258,36 @@ class RunState(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def load_teacher(teacher_run: str | Path, run_dir: Path, output_shape: tuple):
+    """The float model of `teacher_run`, refused unless it was trained on this run's training images only."""
+    teacher_run = Path(teacher_run)
+    mine, theirs = run_dir / "split.json", teacher_run / "split.json"
+    if not (teacher_run / "float_model.h5").is_file() or not theirs.is_file():
+        raise FileNotFoundError(f"{teacher_run} holds no trained float model (float_model.h5 and split.json)")
+    if json.loads(theirs.read_text())["train"] != json.loads(mine.read_text())["train"]:
+        raise ValueError(f"the teacher {teacher_run} was trained on another split: it saw images this run tests on")
+    teacher = keras.models.load_model(str(teacher_run / "float_model.h5"), compile=False)
+    if tuple(teacher.output_shape) != tuple(output_shape):
+        raise ValueError(f"the teacher predicts {teacher.output_shape}, this model {output_shape}")
+    teacher.trainable = False
+    return teacher
+
+
+def distilled(ds, teacher, share: float):
+    """Training targets blended with the teacher's probabilities on the same (augmented) images.
+
+    Cross-entropy is linear in its target, so this is (1 - share) x the label loss + share x the distillation
+    loss; unlabelled pixels keep weight 0.
+    """
+    if not 0 < share <= 1:
+        raise ValueError(f"the teacher's share of the targets must be in (0, 1], got {share}")
+
+    def blend(x, target, weight):
+        return x, (1 - share) * target + share * teacher(x, training=False), weight
+
+    return ds.map(blend, num_parallel_calls=1)
+
+
 def fit(
     model,
     data: dict,
@@ -289,6 +321,8 @@ def fit(
         return
     stride = x.shape[1] // model.output_shape[1]
     train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride, cfg.warp)
+    if cfg.teacher:
+        train_ds = distilled(train_ds, load_teacher(cfg.teacher, run_dir, model.output_shape), cfg.distill)
     val = data.get("val")
     val_ds = make_dataset(val[0], val[1], cfg.batch_size, False, False, cfg.seed, stride) if val else None
     callback = RunState(run_dir, manager, epoch_var, cfg.patience, f"{model.name}: {name}", name)

@@ -116,3 +116,37 @@ def test_dice_term_punishes_a_missed_band_and_ignores_unlabelled_pixels():
         plain(targets, np.clip(missed, 0.01, 0.98))
     )
     assert gap > 0.8  # the band is missed entirely: Dice ~0.1 (smoothed over 8 band pixels), the term adds ~0.9
+
+
+def test_distillation_blends_the_teachers_probabilities_into_the_targets(tmp_path):
+    import json
+
+    import tensorflow as tf
+
+    from quantization.train import distilled, load_teacher
+
+    teacher = build_unet(4, (64, 32), stem=2)
+    x = np.random.default_rng(0).random((2, 64, 32, 1)).astype(np.float32)
+    target = np.zeros((2, 32, 16, 3), np.float32)
+    target[..., 1] = 1
+    weight = np.ones((2, 32, 16), np.float32)
+    ds = distilled(tf.data.Dataset.from_tensors((x, target, weight)), teacher, 0.25)
+    _, blended, w = next(iter(ds))
+    np.testing.assert_allclose(blended, 0.75 * target + 0.25 * teacher(x).numpy(), atol=1e-6)
+    np.testing.assert_array_equal(w, weight)
+    with pytest.raises(ValueError, match="share"):
+        distilled(ds, teacher, 0.0)
+
+    run, other = tmp_path / "run", tmp_path / "teacher"
+    for d, train in ((run, ["a", "b"]), (other, ["a", "c"])):
+        d.mkdir()
+        (d / "split.json").write_text(json.dumps({"train": train, "val": [], "test": []}))
+    teacher.save(str(other / "float_model.h5"))
+    with pytest.raises(ValueError, match="another split"):
+        load_teacher(other, run, teacher.output_shape)
+    (other / "split.json").write_text((run / "split.json").read_text())
+    assert load_teacher(other, run, teacher.output_shape).output_shape == teacher.output_shape
+    with pytest.raises(ValueError, match="predicts"):
+        load_teacher(other, run, (None, 64, 32, 3))
+    with pytest.raises(FileNotFoundError, match="no trained float model"):
+        load_teacher(tmp_path / "none", run, teacher.output_shape)
