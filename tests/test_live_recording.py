@@ -88,6 +88,16 @@ def test_video_plays_at_the_processed_rate():
     assert frame_rate([5.0], 25.0) == 25.0 and frame_rate([0.0, 100.0], 25.0) == 1.0
 
 
+@pytest.mark.parametrize("measured", [65.69137398438532, 98.08657294046233, 113.11146015027325])
+def test_a_measured_rate_always_opens_the_mp4_encoder(tmp_path, measured):
+    """Unrounded, these rates need a time base the MPEG-4 encoder refuses (seen as a flaky recording)."""
+    rate = frame_rate([i / measured for i in range(11)], 25.0)
+    assert rate == pytest.approx(measured, abs=0.005)
+    writer = cv2.VideoWriter(str(tmp_path / "v.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), rate, (64, 48))
+    assert writer.isOpened()
+    writer.release()
+
+
 def test_a_second_recording_never_overwrites_the_first(tmp_path):
     (tmp_path / "rec").mkdir()
     (tmp_path / "rec" / "frames.jsonl").write_text("{}\n")
