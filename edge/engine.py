@@ -42,8 +42,6 @@ def _divides(part: int, whole: int) -> bool:
 
 
 TINY = np.float32(1e-30)  #: probabilities below this are 0
-
-
 _ONES = np.ones((1, NUM_CLASSES), np.float32)
 
 
