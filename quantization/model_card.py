@@ -200,11 +200,15 @@ def card(info: dict) -> str:
                 if cfg.stem > 1
                 else ""
             )
-            + f", Adam (learning rate "
-            f"{cfg.learning_rate:g}), batch {cfg.batch_size}, at most {cfg.epochs} epochs"
+            + (f", plus {cfg.dice_weight:g} x (1 - soft fascia Dice) per image" if cfg.dice_weight else "")
+            + f", Adam (learning rate {cfg.learning_rate:g}"
+            + (", cosine decay" if cfg.schedule == "cosine" else "")
+            + f"), batch {cfg.batch_size}, at most {cfg.epochs} epochs"
             + (f", early stopping after {cfg.patience} epochs without a better validation loss" if cfg.patience else "")
-            + f"; augmentation {'on (flip, gain, gamma, speckle)' if cfg.augment else 'off'}. "
-            f"Ran {f_run} epochs; kept epoch {f_best}.",
+            + f"; augmentation {'on (flip, gain, gamma, speckle)' if cfg.augment else 'off'}"
+            + ("; small affine warps" if cfg.warp else "")
+            + (f"; distilled from {cfg.teacher} (share {cfg.distill:g})" if cfg.teacher else "")
+            + f". Ran {f_run} epochs; kept epoch {f_best}.",
             f"- Quantization-aware training: tfmot `quantize_model` on the float model, {qat.get('epochs')} epochs "
             f"at learning rate {qat.get('learning_rate', 0):g}; kept epoch {q_best} of {q_run}.",
             "- Conversion: full-integer int8 (int8 input and output), representative data from the train split; "

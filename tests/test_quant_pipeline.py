@@ -28,6 +28,7 @@ def run(real_data_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("pipeline")
     run_dir, ship_dir = root / "run", root / "ship"
     argv = ["pipeline", "--run", str(run_dir), "--width", "4", "--epochs", "1", "--batch", "4", "--limit", "12"]
+    argv += ["--dice", "0.5"]  # the Dice term through float training and QAT
     argv += ["--qat-epochs", "1", "--ship", "--ship-dir", str(ship_dir)]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -95,6 +96,7 @@ def test_shipped_files_and_model_card(run):
     assert "arXiv:2009.04790" in card and "BMC Medical Imaging 25:164" in card and "Apache License 2.0" in card
     assert "8 train, 2 validation" in card and "2 test" in card
     assert meta["reproduce"] in card and "--width 4" in meta["reproduce"] and "--limit 12" in meta["reproduce"]
+    assert "--dice 0.5" in meta["reproduce"] and "0.5 x (1 - soft fascia Dice)" in card
     ev = json.loads((run_dir / "evaluation.json").read_text())
     ptq = ev["models"]["ptq_int8"]["native"]["micro"]
     assert f"| ptq_int8 | {ptq['accuracy']:.3f} |" in card  # the evaluation table, numbers from the run
