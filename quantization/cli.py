@@ -31,6 +31,8 @@ TRAIN_OPTIONS = {
     "--data": "data",
     "--limit": "limit",
 }
+#: options of training levers, left out of a reproduce command where they are off
+LEVERS = {"--warp", "--dice", "--schedule", "--teacher", "--distill"}
 QAT_EPOCHS, QAT_LR = 10, 1e-4  # quantization.qat's defaults, kept here so --help needs no TensorFlow
 
 
@@ -106,8 +108,11 @@ def _config(args: argparse.Namespace):
 def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:
     """The `tlfseg pipeline` command line that rebuilds a run from scratch."""
     words = ["tlfseg", "pipeline", "--run", str(run_dir)]
+    defaults = type(cfg)()
     for option, name in TRAIN_OPTIONS.items():
         value = getattr(cfg, name)
+        if option in LEVERS and (value == getattr(defaults, name) or (name == "distill" and not cfg.teacher)):
+            continue  # a lever left off: the command stays the recipe it was
         if name == "input_size":
             value = value[0] if value[0] == value[1] else f"{value[0]}x{value[1]}"
         if isinstance(value, bool):

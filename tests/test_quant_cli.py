@@ -70,6 +70,11 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
     args = build_parser().parse_args(words[1:])
     assert _config(args) == cfg
     assert (args.qat_epochs, args.qat_lr) == (7, 5e-5)
+    plain = reproduce_command(
+        tmp_path / "run", TrainConfig(base_filters=8, augment=True), {"epochs": 7, "learning_rate": 1e-4}
+    )
+    assert not {"--warp", "--no-warp", "--dice", "--schedule", "--distill"} & set(shlex.split(plain))
+    assert _config(build_parser().parse_args(shlex.split(plain)[1:])) == TrainConfig(base_filters=8, augment=True)
 
 
 def test_ship_needs_a_test_split_evaluation(tmp_path):
