@@ -59,7 +59,7 @@ def _row(run: Path, evaluation_file: str = "evaluation.json") -> dict | None:
         "int8_size_mb": int8["size_bytes"] / 1e6,
         "float_epochs": state.get("epoch"),
         "machine": ev.get("machine"),
-        "key": (cfg["base_filters"], cfg.get("stem", 1), h, w, cfg.get("holdout")),
+        "key": (cfg["base_filters"], cfg.get("stem", 1), h, w, cfg.get("holdout"), recipe(cfg)),
     }
 
 
@@ -69,14 +69,14 @@ def _f(v, digits=3) -> str:
 
 def table(rows: list[dict]) -> str:
     out = [
-        "| run | network | input | test set | images | float32 fascia Dice | int8 fascia Dice | int8 mean IoU | "
-        "thickness error p50 / p90 (px) | int8 / float32 inference (ms) | int8 size (MB) | epochs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| run | network | input | recipe | test set | images | float32 fascia Dice | int8 fascia Dice | "
+        "int8 mean IoU | thickness error p50 / p90 (px) | int8 / float32 inference (ms) | int8 size (MB) | epochs |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         err = r["thickness_error_px"]
         out.append(
-            f"| {r['run']} | {r['architecture']} | {r['input']} | {r['test']} | {r['images']} | "
+            f"| {r['run']} | {r['architecture']} | {r['input']} | {r['recipe']} | {r['test']} | {r['images']} | "
             f"{_f(r['float_fascia_dice'])} | {_f(r['int8_fascia_dice'])} | {_f(r['int8_mean_iou'])} | "
             f"{_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} | "
             f"{_f(r['int8_inference_ms'], 1)} / {_f(r['float_inference_ms'], 1)} | {r['int8_size_mb']:.2f} | "
@@ -113,7 +113,8 @@ def seed_summary(rows: list[dict]) -> str:
         dice = [r["int8_fascia_dice"] for r in group]
         miou = [r["int8_mean_iou"] for r in group]
         lines.append(
-            f"- {group[0]['architecture']} {group[0]['input']}, seeds {sorted(r['seed'] for r in group)}: int8 fascia "
+            f"- {group[0]['architecture']} {group[0]['input']} ({group[0]['recipe']}), seeds "
+            f"{sorted(r['seed'] for r in group)}: int8 fascia "
             f"Dice {statistics.mean(dice):.3f} +- {statistics.stdev(dice):.3f} (min {min(dice):.3f}), mean IoU "
             f"{statistics.mean(miou):.3f} +- {statistics.stdev(miou):.3f} (each seed its own random split)"
         )
@@ -131,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no evaluated runs found (run tlfseg pipeline / tlfseg evaluate first)")
     rows.sort(key=lambda r: r["int8_inference_ms"] or 0)
     levers = [r for r in (_row(run, "evaluation_val.json") for run in runs) if r is not None]
-    levers.sort(key=lambda r: (r["key"], r["float_fascia_dice"] or 0))
+    levers.sort(key=lambda r: (str(r["key"][:5]), r["float_fascia_dice"] or 0))
     machines = sorted({r["machine"] for r in rows if r["machine"]})
     text = "\n".join(
         [
@@ -151,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
             "## Levers, on the validation split (model selection; the test splits stay untouched until the end)",
             "",
             "Same seed-0 split and network for every row; each row changes the training recipe. Evaluated by "
-            "`tlfseg evaluate --split val` through the same runtime.",
+            "`tlfseg evaluate --split val` through the same runtime. int8: the QAT model where the run has one, "
+            "else post-training int8.",
             "",
             lever_table(levers) if levers else "- no run evaluated on its validation split yet",
             "",
