@@ -26,6 +26,7 @@ def recipe(cfg: dict) -> str:
     parts += ["augment"] if cfg.get("augment") else []
     parts += ["warp"] if cfg.get("warp") else []
     parts += [f"dice {cfg['dice_weight']:g}"] if cfg.get("dice_weight") else []
+    parts += [f"teacher {Path(cfg['teacher']).name} ({cfg.get('distill', 0.5):g})"] if cfg.get("teacher") else []
     return ", ".join(parts)
 
 

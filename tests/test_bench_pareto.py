@@ -35,12 +35,27 @@ def _run(root: Path, name: str, seed: int, split: str, dice: float, **cfg) -> No
 def test_tables_from_run_folders(tmp_path):
     _run(tmp_path, "a", 0, "test", 0.85, augment=True)
     _run(tmp_path, "b", 1, "test", 0.81, augment=True)
-    _run(tmp_path, "lever", 0, "val", 0.87, augment=True, schedule="cosine", dice_weight=0.5, warp=True)
+    _run(
+        tmp_path,
+        "lever",
+        0,
+        "val",
+        0.87,
+        augment=True,
+        schedule="cosine",
+        dice_weight=0.5,
+        warp=True,
+        teacher="runs/big",
+    )
     out = tmp_path / "pareto.md"
     assert pareto.main([str(p) for p in sorted(tmp_path.iterdir())] + ["--out", str(out)]) == 0
     text = out.read_text()
     assert "Dice 0.830 +- 0.028" in text  # the two seeds' spread
     levers = text.split("## Levers")[1]
-    assert "| lever |" in levers and "100 ep, cosine lr, augment, warp, dice 0.5" in levers and "| a |" not in levers
+    assert (
+        "| lever |" in levers
+        and "100 ep, cosine lr, augment, warp, dice 0.5, teacher big (0.5)" in levers
+        and "| a |" not in levers
+    )
     data = json.loads(out.with_suffix(".json").read_text())
     assert [r["run"] for r in data["validation"]] == ["lever"] and len(data["test"]) == 2
