@@ -68,38 +68,42 @@ def _f(v, digits=3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def table(rows: list[dict]) -> str:
-    out = [
-        "| run | network | input | recipe | test set | images | float32 fascia Dice | int8 fascia Dice | "
-        "int8 mean IoU | thickness error p50 / p90 (px) | int8 / float32 inference (ms) | int8 size (MB) | epochs |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        err = r["thickness_error_px"]
-        out.append(
-            f"| {r['run']} | {r['architecture']} | {r['input']} | {r['recipe']} | {r['test']} | {r['images']} | "
-            f"{_f(r['float_fascia_dice'])} | {_f(r['int8_fascia_dice'])} | {_f(r['int8_mean_iou'])} | "
-            f"{_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} | "
-            f"{_f(r['int8_inference_ms'], 1)} / {_f(r['float_inference_ms'], 1)} | {r['int8_size_mb']:.2f} | "
-            f"{r['float_epochs'] or '-'} |"
-        )
-    return "\n".join(out)
+def _thickness(r: dict) -> str:
+    err = r["thickness_error_px"]
+    return f"{_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)}"
 
 
-def lever_table(rows: list[dict]) -> str:
-    out = [
-        "| run | network | input | recipe | images | float32 fascia Dice | float32 mean IoU | int8 fascia Dice | "
-        "int8 mean IoU | thickness error p50 / p90 (px) | epochs run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        err = r["thickness_error_px"]
-        out.append(
-            f"| {r['run']} | {r['architecture']} | {r['input']} | {r['recipe']} | {r['images']} | "
-            f"{_f(r['float_fascia_dice'])} | {_f(r['float_mean_iou'])} | {_f(r['int8_fascia_dice'])} | "
-            f"{_f(r['int8_mean_iou'])} | {_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} | "
-            f"{r['float_epochs'] or '-'} |"
-        )
+#: (header, cell) per column; the test-split table and the validation-split lever table
+_RUN = [("run", lambda r: r["run"]), ("network", lambda r: r["architecture"]), ("input", lambda r: r["input"])]
+TEST_COLUMNS = [
+    *_RUN,
+    ("recipe", lambda r: r["recipe"]),
+    ("test set", lambda r: r["test"]),
+    ("images", lambda r: str(r["images"])),
+    ("float32 fascia Dice", lambda r: _f(r["float_fascia_dice"])),
+    ("int8 fascia Dice", lambda r: _f(r["int8_fascia_dice"])),
+    ("int8 mean IoU", lambda r: _f(r["int8_mean_iou"])),
+    ("thickness error p50 / p90 (px)", _thickness),
+    ("int8 / float32 inference (ms)", lambda r: f"{_f(r['int8_inference_ms'], 1)} / {_f(r['float_inference_ms'], 1)}"),
+    ("int8 size (MB)", lambda r: f"{r['int8_size_mb']:.2f}"),
+    ("epochs", lambda r: str(r["float_epochs"] or "-")),
+]
+LEVER_COLUMNS = [
+    *_RUN,
+    ("recipe", lambda r: r["recipe"]),
+    ("images", lambda r: str(r["images"])),
+    ("float32 fascia Dice", lambda r: _f(r["float_fascia_dice"])),
+    ("float32 mean IoU", lambda r: _f(r["float_mean_iou"])),
+    ("int8 fascia Dice", lambda r: _f(r["int8_fascia_dice"])),
+    ("int8 mean IoU", lambda r: _f(r["int8_mean_iou"])),
+    ("thickness error p50 / p90 (px)", _thickness),
+    ("epochs run", lambda r: str(r["float_epochs"] or "-")),
+]
+
+
+def table(rows: list[dict], columns: list = TEST_COLUMNS) -> str:
+    out = ["| " + " | ".join(head for head, _ in columns) + " |", "|" + "---|" * len(columns)]
+    out += ["| " + " | ".join(cell(r) for _, cell in columns) + " |" for r in rows]
     return "\n".join(out)
 
 
@@ -156,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             "`tlfseg evaluate --split val` through the same runtime. int8: the QAT model where the run has one, "
             "else post-training int8.",
             "",
-            lever_table(levers) if levers else "- no run evaluated on its validation split yet",
+            table(levers, LEVER_COLUMNS) if levers else "- no run evaluated on its validation split yet",
             "",
         ]
     )

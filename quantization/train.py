@@ -277,7 +277,7 @@ def distilled(ds, teacher, share: float):
     """Training targets blended with the teacher's probabilities on the same (augmented) images.
 
     Cross-entropy is linear in its target, so this is (1 - share) x the label loss + share x the distillation
-    loss; unlabelled pixels keep weight 0.
+    loss (a Dice term, when on, scores the blended target); unlabelled pixels keep weight 0.
     """
     if not 0 < share <= 1:
         raise ValueError(f"the teacher's share of the targets must be in (0, 1], got {share}")
