@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.labels import IGNORE, NUM_CLASSES
 from edge.metrics import SetMetrics
 from edge.postprocess import to_native
 from edge.preprocess import prepare_labels
@@ -30,12 +29,12 @@ DEFAULT_GRIDS = ((384, 192, 2), (384, 192, 1), (256, 256, 1), (768, 384, 2))
 
 
 def perfect_probabilities(labels: np.ndarray, stride: int) -> np.ndarray:
-    """Labels at input size -> each output pixel's class fractions over its labelled input pixels."""
-    h, w = labels.shape[0] // stride, labels.shape[1] // stride
-    valid = (labels != IGNORE).astype(np.float32).reshape(h, stride, w, stride).mean((1, 3))
-    onehot = np.stack([labels == c for c in range(NUM_CLASSES)], -1).astype(np.float32)
-    fractions = onehot.reshape(h, stride, w, stride, NUM_CLASSES).mean((1, 3))
-    return fractions / np.maximum(valid, 1e-6)[..., None]
+    """Labels at input size -> each output pixel's class fractions over its labelled input pixels (training's
+    soft targets, `quantization.train._targets`)."""
+    from quantization.train import _targets
+
+    _, soft, _ = _targets(stride)(np.zeros((*labels.shape, 1), np.float32), labels)
+    return np.asarray(soft)
 
 
 def ceiling(samples, input_size: tuple[int, int], stride: int) -> dict:
