@@ -89,7 +89,7 @@ def frame_rate(times: list[float], fallback: float) -> float:
     """Frames per second over capture times (the rate the video should play at), clamped to 1..120.
 
     Rounded to 1/100 fps: the MPEG-4 encoder refuses a time base finer than 1/65535, which a measured rate
-    such as 37.123456 fps would need (the recording then failed to open).
+    such as 98.0866 fps would need (the recording then failed to open).
     """
     if len(times) < 2 or times[-1] <= times[0]:
         return fallback
