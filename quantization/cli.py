@@ -42,8 +42,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--stem",
         type=int,
-        choices=(1, 2),
-        help="1: the paper's U-Net (default); 2: strided stem, half-resolution output",
+        choices=(1, 2, 4),
+        help="1: the paper's U-Net (default); 2 or 4: strided stem, output at 1/2 or 1/4 of the input's resolution",
     )
     g.add_argument("--size", type=_size, metavar="PX|HxW", help="model input size, e.g. 256 or 320x192 (default 256)")
     g.add_argument("--epochs", type=int, metavar="N", help="maximum epochs (default 200)")

@@ -93,8 +93,11 @@ def architecture(cfg) -> str:
         f"base width {cfg.base_filters} (the paper: 64)"
     )
     if cfg.stem > 1:
+        from quantization.unet import stem_kernel
+
+        k = stem_kernel(cfg.stem)
         text += (
-            f", behind a stride-{cfg.stem} 3x3 convolution stem: it predicts at 1/{cfg.stem} of the input's "
+            f", behind a stride-{cfg.stem} {k}x{k} convolution stem: it predicts at 1/{cfg.stem} of the input's "
             "resolution and the runtime upsamples the probabilities bilinearly into the native frame"
         )
     return text

@@ -20,7 +20,7 @@ from quantization.unet import build_unet
 @dataclass
 class TrainConfig:
     base_filters: int = 64  #: the paper's width
-    stem: int = 1  #: 1 = the paper's U-Net; 2 = strided stem, output at half resolution (`unet.build_unet`)
+    stem: int = 1  #: 1 = the paper's U-Net; 2 or 4 = strided stem, output at 1/stem resolution (`unet.build_unet`)
     input_size: tuple[int, int] = (256, 256)
     epochs: int = 200
     batch_size: int = 16

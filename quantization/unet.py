@@ -19,6 +19,11 @@ def _block(x, filters: int, name: str):
     return x
 
 
+def stem_kernel(stem: int) -> int:
+    """The stem convolution's size: 3x3 at stride 2, the stride itself beyond (no input pixel skipped)."""
+    return max(3, stem)
+
+
 def build_unet(
     base_filters: int = 64,
     input_size: tuple[int, int] = (256, 256),
@@ -28,9 +33,10 @@ def build_unet(
 ):
     """U-Net with `depth` poolings; level k has base_filters * 2**k filters.
 
-    ``stem=1`` is the paper's network. ``stem=2`` puts a strided 3x3 convolution in front and predicts at half
-    the input's resolution: about a quarter of the work; the runtime upsamples the class probabilities
-    bilinearly into the native frame, and training scores exactly that (`train.make_dataset`).
+    ``stem=1`` is the paper's network. ``stem=2`` puts a stride-2 3x3 convolution in front and predicts at half
+    the input's resolution: about a quarter of the work; ``stem=4`` a stride-4 4x4 convolution (every input pixel
+    seen once) and a quarter of the resolution. The runtime upsamples the class probabilities bilinearly into the
+    native frame, and training scores exactly that (`train.make_dataset`).
     """
     layers = keras.layers
     h, w = input_size
@@ -39,7 +45,8 @@ def build_unet(
     inputs = keras.Input((h, w, 1), name="image")
     x, skips = inputs, []
     if stem > 1:
-        x = layers.Conv2D(base_filters, 3, strides=stem, padding="same", use_bias=False, name="stem_conv")(x)
+        kernel = stem_kernel(stem)
+        x = layers.Conv2D(base_filters, kernel, strides=stem, padding="same", use_bias=False, name="stem_conv")(x)
         x = layers.BatchNormalization(name="stem_bn")(x)
         x = layers.ReLU(name="stem_relu")(x)
     for level in range(depth):

@@ -65,6 +65,16 @@ def test_strided_stem_predicts_at_half_resolution():
         build_unet(4, (48, 32), stem=2)
 
 
+def test_stride_4_stem_sees_every_input_pixel_once():
+    """The 4x4 stride-4 stem tiles the input: a quarter of the resolution, no pixel skipped or seen twice."""
+    model = build_unet(4, (128, 64), stem=4)
+    assert model.output_shape == (None, 32, 16, 3)
+    stem = model.get_layer("stem_conv")
+    assert stem.kernel_size == (4, 4) and stem.strides == (4, 4)
+    with pytest.raises(ValueError, match="divisible by 64"):
+        build_unet(4, (96, 64), stem=4)
+
+
 def test_soft_targets_are_class_fractions_of_labelled_pixels():
     """At stride 2 a target pixel holds the class mix of its 2x2 block; IGNORE only lowers the weight."""
     from quantization.train import _targets
