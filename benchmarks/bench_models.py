@@ -44,9 +44,8 @@ from results_log import RESULTS, keep_run  # noqa: E402
 from edge.bench import machine_info  # noqa: E402
 from edge.engine import Engine  # noqa: E402
 from edge.latency import PAPER_MS_PER_IMAGE  # noqa: E402
-from edge.loop import RoiTracker, overlay_lines  # noqa: E402
+from edge.loop import RoiTracker, live_picture  # noqa: E402
 from edge.measure import measure, mm_per_px_from_depth  # noqa: E402
-from edge.overlay import draw_overlay  # noqa: E402
 from edge.phantom import Phantom  # noqa: E402
 from edge.preprocess import Preprocessor, to_grey  # noqa: E402
 from edge.roi import Box, detect_bmode_roi  # noqa: E402
@@ -244,7 +243,10 @@ def time_models(entries: list[Entry], frame: np.ndarray, repeats: int, warmup: i
 
 
 def one_frame(seg: Segmenter, frame: np.ndarray, mode: str, tracker: RoiTracker, fixed: RoiTracker) -> dict:
-    """The live loop's per-frame work, timed per stage (grey conversion, once, in the 'roi' stage as there)."""
+    """The live loop's per-frame work, timed per stage (grey conversion, once, in the 'roi' stage as there).
+
+    The frame is copied first, untimed, as a capture delivers a fresh buffer: the overlay is drawn into it."""
+    frame = frame.copy()
     t0 = time.perf_counter()
     grey = to_grey(frame)
     if mode == "detect":
@@ -254,9 +256,9 @@ def one_frame(seg: Segmenter, frame: np.ndarray, mode: str, tracker: RoiTracker,
     t1 = time.perf_counter()
     s = seg(frame, roi, grey)
     t2 = time.perf_counter()
-    m = measure(s.labels, s.roi, s.grey, s.probs, mm_per_px_from_depth(DEPTH_MM, s.roi.h))
+    m = measure(s.roi_labels, s.roi, s.grey, s.probs, mm_per_px_from_depth(DEPTH_MM, s.roi.h))
     t3 = time.perf_counter()
-    draw_overlay(frame, s.labels, s.roi, overlay_lines(m, 30.0, (t3 - t0) * 1e3))
+    live_picture(frame, s, m, 30.0, (t3 - t0) * 1e3)
     t4 = time.perf_counter()
     ms = {"roi": (t1 - t0) * 1e3, **s.timings_ms, "measure": (t3 - t2) * 1e3, "overlay": (t4 - t3) * 1e3}
     return {**ms, "total": (t4 - t0) * 1e3, "_roi": roi}

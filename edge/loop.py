@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
+from edge.labels import FASCIA
 from edge.measure import Calibration, MeasureConfig, Measurement, measure
 from edge.overlay import draw_overlay
-from edge.postprocess import to_native
+from edge.postprocess import upsampled_class_map
 from edge.preprocess import to_grey
 from edge.roi import Box, detect_bmode_roi
 from edge.segmenter import Segmentation, Segmenter
@@ -157,6 +158,11 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float) -> list[str]:
     return [head, f"{fps:.1f} fps | latency {e2e_ms:.0f} ms | coverage {m.coverage:.0%}{conf}"]
 
 
+def live_picture(image: np.ndarray, seg: Segmentation, m: Measurement, fps: float, e2e_ms: float) -> np.ndarray:
+    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings."""
+    return draw_overlay(image, seg.roi_labels, seg.roi, overlay_lines(m, fps, e2e_ms), tint=(FASCIA,), in_place=True)
+
+
 class LiveLoop:
     """Runs frames from a `FrameReader` through the `Segmenter`, measures them and feeds the sinks."""
 
@@ -209,10 +215,11 @@ class LiveLoop:
         if self.fusion:
             t = time.perf_counter()
             probs = self.fusion(seg.probs)
-            seg.probs, seg.labels = probs, to_native(probs, seg.roi, seg.grey.shape)
+            seg = replace(seg, probs=probs, roi_labels=upsampled_class_map(probs, (seg.roi.w, seg.roi.h)))
             timings["fuse"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        m = measure(seg.labels, seg.roi, seg.grey, probs, self.calibration.mm_per_px_for(seg.roi), self.measure_config)
+        mm_per_px = self.calibration.mm_per_px_for(seg.roi)
+        m = measure(seg.roi_labels, seg.roi, seg.grey, probs, mm_per_px, self.measure_config)
         timings["measure"] = (time.perf_counter() - t) * 1e3
         timings["total"] = sum(v for k, v in timings.items() if k != "queue")
         timings["e2e"] = (time.monotonic() - frame.t_capture) * 1e3
@@ -290,8 +297,7 @@ class LiveLoop:
         t = time.perf_counter()
         picture = None
         if any(sink.needs_picture for sink in self.sinks):
-            lines = overlay_lines(m, s.recent_fps, result.timings_ms["e2e"])
-            picture = draw_overlay(frame.image, result.segmentation.labels, result.segmentation.roi, lines)
+            picture = live_picture(frame.image, result.segmentation, m, s.recent_fps, result.timings_ms["e2e"])
         for sink in self.sinks:
             sink.write(result, picture, s)
             if sink.stop_requested:

@@ -24,19 +24,29 @@ def draw_overlay(
     roi: Box | None = None,
     lines: list[str] | tuple[str, ...] = (),
     alpha: float = 0.45,
+    tint: tuple[int, ...] = (BELOW, FASCIA),
+    in_place: bool = False,
 ) -> np.ndarray:
-    """A BGR picture: fascia and below-tissue tinted inside the ROI, the fascia's outline, text top-left."""
+    """A BGR picture: the `tint` classes tinted inside the ROI, the fascia's outline, text top-left.
+
+    `labels` is the class map of the whole frame or of the ROI alone. The live loop tints the fascia alone
+    (the tissue below covers half the B-mode area: tinting it costs more than the rest of the overlay) and
+    draws `in_place` on a BGR frame it no longer needs.
+    """
     if frame.ndim == 2:
         out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     elif frame.shape[2] == 4:
         out = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
     else:
-        out = frame.copy()
-    if labels.shape != out.shape[:2]:
-        raise ValueError(f"labels {labels.shape} do not match the frame {out.shape[:2]}")
+        out = frame if in_place else frame.copy()
     box = roi or Box.full(out.shape)
-    view, lab = out[box.slices], labels[box.slices]
+    if labels.shape not in (out.shape[:2], (box.h, box.w)):
+        raise ValueError(f"labels {labels.shape} match neither the frame {out.shape[:2]} nor the ROI {box}")
+    box.check_fits(out.shape)
+    view, lab = out[box.slices], box.part(labels)
     for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
+        if cls not in tint:
+            continue
         mask = cv2.compare(lab, cls, cv2.CMP_EQ)
         x, y, w, h = cv2.boundingRect(mask)  # work only where the class is
         if w == 0:

@@ -40,15 +40,20 @@ def upsampled_class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.bitwise_or(cv2.bitwise_and(is1, 1), cv2.bitwise_and(is2, 2))  # argmax: 0 where neither
 
 
-def to_native(probs: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
-    """Class map in the native frame: probabilities upsampled bilinearly into the ROI, then argmax.
-
-    Outside the ROI the nearest ROI row/column is repeated (above stays above, below stays below),
-    so the map covers the whole frame with 0/1/2.
-    """
+def extend_to_frame(labels: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
+    """The ROI's class map placed in the native frame; outside the ROI the nearest ROI row/column is repeated
+    (above stays above, below stays below), so the map covers the whole frame with 0/1/2."""
     roi.check_fits(frame_shape)
-    labels = upsampled_class_map(probs, (roi.w, roi.h))
+    if labels.shape != (roi.h, roi.w):
+        raise ValueError(f"ROI labels are {labels.shape}, the ROI {roi} is ({roi.h}, {roi.w})")
     h, w = frame_shape[:2]
     if (roi.w, roi.h) == (w, h):
         return labels
     return cv2.copyMakeBorder(labels, roi.y, h - roi.y - roi.h, roi.x, w - roi.x - roi.w, cv2.BORDER_REPLICATE)
+
+
+def to_native(probs: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
+    """Class map in the native frame: probabilities upsampled bilinearly into the ROI, argmax, then
+    `extend_to_frame`."""
+    roi.check_fits(frame_shape)
+    return extend_to_frame(upsampled_class_map(probs, (roi.w, roi.h)), roi, frame_shape)

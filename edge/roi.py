@@ -48,6 +48,13 @@ class Box:
         if not self.fits(shape):
             raise ValueError(f"ROI {self} lies outside the {shape[1]}x{shape[0]} frame")
 
+    def part(self, image: np.ndarray) -> np.ndarray:
+        """The ROI of a whole-frame `image`, or `image` itself where it is a map of the ROI alone (its size)."""
+        if image.shape[:2] == (self.h, self.w):
+            return image
+        self.check_fits(image.shape)
+        return image[self.slices]
+
     def __str__(self) -> str:
         return f"{self.x},{self.y},{self.w},{self.h}"
 

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from edge.engine import Engine
 from edge.heap import keep_freed_memory
-from edge.postprocess import to_native
+from edge.postprocess import extend_to_frame, upsampled_class_map
 from edge.preprocess import Preprocessor
 from edge.roi import Box
 
 
 @dataclass
 class Segmentation:
-    labels: np.ndarray  #: uint8 (H, W) class map in the native frame
+    roi_labels: np.ndarray  #: uint8 (roi.h, roi.w) class map of the ROI at native resolution
     probs: np.ndarray  #: float32 (h, w, C) probabilities at the model's resolution
     roi: Box  #: where the model's input was cut from
     grey: np.ndarray  #: the grey frame
     timings_ms: dict[str, float] = field(default_factory=dict)  #: preprocess / inference / postprocess
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """uint8 (H, W) class map of the whole native frame (`postprocess.extend_to_frame`), made on first use:
+        the live loop measures and draws from `roi_labels` alone."""
+        return extend_to_frame(self.roi_labels, self.roi, self.grey.shape)
 
 
 class Segmenter:
@@ -45,7 +52,7 @@ class Segmenter:
         t1 = time.perf_counter()
         probs = self.engine.infer(pre.tensor)
         t2 = time.perf_counter()
-        labels = to_native(probs, pre.roi, pre.grey.shape)
+        labels = upsampled_class_map(probs, (pre.roi.w, pre.roi.h))
         t3 = time.perf_counter()
         timings = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
         return Segmentation(labels, probs, pre.roi, pre.grey, timings)

@@ -125,6 +125,8 @@ def test_segmenter_on_a_phantom_frame(segmenter, phantom):
     top_row, left_column = seg.labels[r.y, r.x : r.x + r.w], seg.labels[:, r.x]
     assert (seg.labels[: r.y, r.x : r.x + r.w] == top_row[None, :]).all()
     assert (seg.labels[:, : r.x] == left_column[:, None]).all()
+    np.testing.assert_array_equal(seg.labels[r.slices], seg.roi_labels)  # the whole-frame map is made from it
+    np.testing.assert_array_equal(seg.labels, to_native(seg.probs, r, frame.image.shape))
 
 
 def test_segmenter_same_result_for_grey_bgr_bgra(segmenter, phantom):

@@ -90,6 +90,34 @@ def test_echogenicity_inside_above_and_below():
     assert m.echo == {"fascia": 200.0, "above": 90.0, "below": 40.0}
 
 
+def test_echogenicity_is_of_the_measured_band():
+    """A fascia fragment under the band is not the band that was measured: its pixels count as below."""
+    labels = band_labels(60, 40, lambda x: 20 + 0 * x, 5)
+    labels[40:42] = FASCIA  # a thinner stray fragment on a bright fibre
+    grey = np.where(labels == FASCIA, 200, np.where(labels == ABOVE, 90, 40)).astype(np.uint8)
+    m = measure(labels, Box.full(labels.shape), grey=grey)
+    assert m.thickness_px == 5
+    assert m.echo == pytest.approx({"fascia": 200.0, "above": 90.0, "below": (33 * 40 + 2 * 200) / 35})
+
+
+def test_echogenicity_sums_do_not_overflow_on_huge_frames():
+    labels = band_labels(2200, 4000, lambda x: 1000 + 0 * x, 50)
+    m = measure(labels, Box.full(labels.shape), grey=np.full(labels.shape, 255, np.uint8))
+    assert m.echo == {"fascia": 255.0, "above": 255.0, "below": 255.0}
+
+
+def test_measures_the_roi_alone_as_the_whole_frame():
+    """`Segmentation.roi_labels` (the ROI's map) measures exactly as the whole-frame map does."""
+    labels = band_labels(90, 70, lambda x: 30 + 0.3 * x, 7)
+    grey = np.random.default_rng(0).integers(0, 256, labels.shape, dtype=np.uint8)
+    roi = Box(10, 5, 50, 80)
+    whole, alone = measure(labels, roi, grey), measure(labels[roi.slices], roi, grey)
+    assert whole.to_dict() == alone.to_dict()
+    np.testing.assert_array_equal(whole.columns_px, alone.columns_px)
+    with pytest.raises(ValueError, match="outside"):
+        measure(labels[:20], roi)
+
+
 def test_calibrations():
     assert mm_per_px_from_depth(40.0, 400) == pytest.approx(0.1)
     assert mm_per_px_from_points((10, 20), (10, 120), 10.0) == pytest.approx(0.1)

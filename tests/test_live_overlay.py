@@ -54,8 +54,20 @@ def test_text_lines_and_input_forms(scene):
 
 def test_labels_must_match_the_frame(scene):
     frame, labels, roi = scene
-    with pytest.raises(ValueError, match="do not match"):
+    with pytest.raises(ValueError, match="match neither"):
         draw_overlay(frame, labels[:-1], roi)
+
+
+def test_roi_labels_live_form_and_in_place(scene):
+    """The live loop's call: the ROI's map alone, the fascia alone tinted, drawn into the frame itself."""
+    frame, labels, roi = scene
+    reference = draw_overlay(frame, labels, roi)
+    np.testing.assert_array_equal(draw_overlay(frame, labels[roi.slices], roi), reference)
+    live = frame.copy()
+    out = draw_overlay(live, labels[roi.slices], roi, tint=(FASCIA,), in_place=True)
+    assert out is live
+    np.testing.assert_array_equal(out[28, 30], reference[28, 30])  # fascia: tinted as before
+    np.testing.assert_array_equal(out[40, 30], frame[40, 30])  # below: left as it was
 
 
 def test_solid():
