@@ -47,7 +47,7 @@ from edge.latency import PAPER_MS_PER_IMAGE  # noqa: E402
 from edge.loop import RoiTracker, live_picture  # noqa: E402
 from edge.measure import measure, mm_per_px_from_depth  # noqa: E402
 from edge.phantom import Phantom  # noqa: E402
-from edge.preprocess import Preprocessor, to_grey  # noqa: E402
+from edge.preprocess import Preprocessor  # noqa: E402
 from edge.roi import Box, detect_bmode_roi  # noqa: E402
 from edge.segmenter import Segmenter  # noqa: E402
 
@@ -243,18 +243,17 @@ def time_models(entries: list[Entry], frame: np.ndarray, repeats: int, warmup: i
 
 
 def one_frame(seg: Segmenter, frame: np.ndarray, mode: str, tracker: RoiTracker, fixed: RoiTracker) -> dict:
-    """The live loop's per-frame work, timed per stage (grey conversion, once, in the 'roi' stage as there).
+    """The live loop's per-frame work, timed per stage (the ROI's grey conversion in 'preprocess', as there).
 
     The frame is copied first, untimed, as a capture delivers a fresh buffer: the overlay is drawn into it."""
     frame = frame.copy()
     t0 = time.perf_counter()
-    grey = to_grey(frame)
     if mode == "detect":
-        roi = detect_bmode_roi(frame, grey=grey)
+        roi = detect_bmode_roi(frame)
     else:
-        roi, _ = (tracker if mode == "tracker" else fixed)(frame, grey)
+        roi, _ = (tracker if mode == "tracker" else fixed)(frame)
     t1 = time.perf_counter()
-    s = seg(frame, roi, grey)
+    s = seg(frame, roi)
     t2 = time.perf_counter()
     m = measure(s.roi_labels, s.roi, s.grey, s.probs, mm_per_px_from_depth(DEPTH_MM, s.roi.h))
     t3 = time.perf_counter()

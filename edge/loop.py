@@ -48,10 +48,11 @@ class RoiTracker:
         self._outside: np.ndarray | None = None
         self._since = 0
 
-    def _thumbnail(self, grey: np.ndarray) -> np.ndarray:
-        """Mean grey of each thumbnail cell, from 4x4 samples a cell (reads ~0.5% of a 1080p frame)."""
+    def _thumbnail(self, frame: np.ndarray) -> np.ndarray:
+        """Mean grey of each thumbnail cell, from 4x4 samples a cell (reads ~0.5% of a 1080p frame; only the
+        samples are converted to grey)."""
         tw, th = self.THUMB
-        samples = cv2.resize(grey, (tw * 4, th * 4), interpolation=cv2.INTER_NEAREST)
+        samples = to_grey(cv2.resize(frame, (tw * 4, th * 4), interpolation=cv2.INTER_NEAREST), self.order)
         return cv2.resize(samples, self.THUMB, interpolation=cv2.INTER_AREA).astype(np.int16)
 
     def _outside_cells(self, shape: tuple[int, ...], roi: Box) -> np.ndarray:
@@ -62,30 +63,30 @@ class RoiTracker:
         in_x = (xs >= roi.x - 2) & (xs < roi.x + roi.w + 2)
         return ~(in_y[:, None] & in_x[None, :])
 
-    def _layout_changed(self, grey: np.ndarray) -> bool:
-        if grey.shape != self._shape or self._since >= self.recheck_every:
+    def _layout_changed(self, frame: np.ndarray) -> bool:
+        if frame.shape[:2] != self._shape or self._since >= self.recheck_every:
             return True
         if not self._outside.any():
             return False
-        changed = int((np.abs(self._thumbnail(grey) - self._thumb)[self._outside] > 25).sum())
+        changed = int((np.abs(self._thumbnail(frame) - self._thumb)[self._outside] > 25).sum())
         return changed >= max(3, 0.03 * self._outside.sum())  # a clock or counter in the UI is not a layout
 
-    def __call__(self, frame: np.ndarray, grey: np.ndarray | None = None) -> tuple[Box, bool]:
-        """(ROI for this frame, whether it changed); `grey`: the frame already converted, where the caller has it."""
+    def __call__(self, frame: np.ndarray) -> tuple[Box, bool]:
+        """(ROI for this frame, whether it changed)."""
         if self.fixed is not None:
             self.fixed.check_fits(frame.shape)
             return self.fixed, False
-        grey = to_grey(frame, self.order) if grey is None else grey
         self._since += 1
-        if self.roi is not None and not self._layout_changed(grey):
+        if self.roi is not None and not self._layout_changed(frame):
             return self.roi, False
-        new = detect_bmode_roi(frame, self.order, grey)
+        new = detect_bmode_roi(frame, self.order)
         old = self.roi
-        changed = old is None or grey.shape != self._shape or self._moved(old, new)
+        shape = frame.shape[:2]
+        changed = old is None or shape != self._shape or self._moved(old, new)
         if changed:
             self.roi = new
-        self._shape, self._thumb, self._since = grey.shape, self._thumbnail(grey), 0
-        self._outside = self._outside_cells(grey.shape, self.roi)
+        self._shape, self._thumb, self._since = shape, self._thumbnail(frame), 0
+        self._outside = self._outside_cells(shape, self.roi)
         return self.roi, changed and old is not None
 
     def _moved(self, a: Box, b: Box) -> bool:
@@ -201,15 +202,14 @@ class LiveLoop:
         """One frame through segmentation and measurement, each stage timed."""
         t_start = time.monotonic()
         t = time.perf_counter()
-        grey = to_grey(frame.image, self.tracker.order)  # once, for the layout check and the segmenter
-        roi, changed = self.tracker(frame.image, grey)
+        roi, changed = self.tracker(frame.image)
         t_roi = (time.perf_counter() - t) * 1e3
         if changed:
             self.session.roi_changes += 1
             self._event("roi_changed", f"screen layout changed: ROI now {roi}")
             if self.fusion:
                 self.fusion.reset()
-        seg = self.segmenter(frame.image, roi, grey)
+        seg = self.segmenter(frame.image, roi)
         timings = {"queue": (t_start - frame.t_capture) * 1e3, "roi": t_roi, **seg.timings_ms}
         probs = seg.probs
         if self.fusion:

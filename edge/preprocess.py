@@ -66,9 +66,9 @@ def normalize(grey: np.ndarray) -> np.ndarray:
 
 
 def prepare_input(grey: np.ndarray, roi: Box, size: tuple[int, int]) -> np.ndarray:
-    """Crop the ROI out of a grey frame, resize to the model's (height, width), normalize."""
-    roi.check_fits(grey.shape)
-    return normalize(resize_image(grey[roi.slices], size))
+    """Crop the ROI out of a grey frame (or take the ROI's grey pixels as they are), resize to the model's
+    (height, width), normalize."""
+    return normalize(resize_image(roi.part(grey), size))
 
 
 def prepare_labels(labels: np.ndarray, roi: Box, size: tuple[int, int]) -> np.ndarray:
@@ -82,8 +82,9 @@ class Preprocessed:
     """A model-ready tensor and where it came from."""
 
     tensor: np.ndarray  #: float32 (H, W) in [0, 1]
-    grey: np.ndarray  #: the full grey frame (for measurements such as echogenicity)
+    grey: np.ndarray  #: the ROI's grey pixels (for measurements such as echogenicity)
     roi: Box  #: the crop, in frame pixels
+    frame_shape: tuple[int, int]  #: the frame's (height, width)
 
 
 class Preprocessor:
@@ -94,8 +95,10 @@ class Preprocessor:
         self.roi = roi
         self.order = order
 
-    def __call__(self, frame: np.ndarray, roi: Box | None = None, grey: np.ndarray | None = None) -> Preprocessed:
-        """`roi` overrides the preprocessor's own; `grey` is the frame already converted, where the caller has it."""
-        grey = to_grey(frame, self.order) if grey is None else grey
-        box = roi or self.roi or detect_bmode_roi(frame, self.order, grey)
-        return Preprocessed(prepare_input(grey, box, self.size), grey, box)
+    def __call__(self, frame: np.ndarray, roi: Box | None = None) -> Preprocessed:
+        """`roi` overrides the preprocessor's own. Only the ROI is converted to grey: the model and the
+        measurements see nothing else (detection, where it runs, converts the whole frame)."""
+        box = roi or self.roi or detect_bmode_roi(frame, self.order)
+        box.check_fits(frame.shape)
+        grey = to_grey(frame[box.slices], self.order)
+        return Preprocessed(prepare_input(grey, box, self.size), grey, box, frame.shape[:2])

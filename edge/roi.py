@@ -85,17 +85,16 @@ def _content_mask(grey: np.ndarray, colour: np.ndarray | None) -> np.ndarray:
     return content
 
 
-def detect_bmode_roi(frame: np.ndarray, order: str = "bgr", grey: np.ndarray | None = None) -> Box:
+def detect_bmode_roi(frame: np.ndarray, order: str = "bgr") -> Box:
     """Find the B-mode area in a screen capture (UI chrome, scale bars, coloured icons around it).
 
     Texture (speckle) and image-dark pixels count as B-mode; flat UI colours, thin text and tick marks,
     and saturated icons do not. The box is the longest run of columns that are mostly B-mode, then the
-    longest run of rows within them. A frame with no UI gives the whole frame. `grey`: the frame already
-    converted by `to_grey`, where the caller has it.
+    longest run of rows within them. A frame with no UI gives the whole frame.
     """
     from edge.preprocess import to_grey  # local: preprocess imports this module
 
-    grey = to_grey(frame, order) if grey is None else grey
+    grey = to_grey(frame, order)
     colour = None
     if frame.ndim == 3 and frame.shape[2] >= 3:
         hsv = cv2.cvtColor(np.ascontiguousarray(frame[..., :3]), cv2.COLOR_BGR2HSV)

@@ -21,14 +21,15 @@ class Segmentation:
     roi_labels: np.ndarray  #: uint8 (roi.h, roi.w) class map of the ROI at native resolution
     probs: np.ndarray  #: float32 (h, w, C) probabilities at the model's resolution
     roi: Box  #: where the model's input was cut from
-    grey: np.ndarray  #: the grey frame
+    grey: np.ndarray  #: the ROI's grey pixels
+    frame_shape: tuple[int, int]  #: the native frame's (height, width)
     timings_ms: dict[str, float] = field(default_factory=dict)  #: preprocess / inference / postprocess
 
     @cached_property
     def labels(self) -> np.ndarray:
         """uint8 (H, W) class map of the whole native frame (`postprocess.extend_to_frame`), made on first use:
         the live loop measures and draws from `roi_labels` alone."""
-        return extend_to_frame(self.roi_labels, self.roi, self.grey.shape)
+        return extend_to_frame(self.roi_labels, self.roi, self.frame_shape)
 
 
 class Segmenter:
@@ -46,13 +47,13 @@ class Segmenter:
         self.engine = model if isinstance(model, Engine) else Engine(model, threads=threads, delegate=delegate)
         self.preprocessor = Preprocessor(self.engine.input_size, roi=roi, order=order)
 
-    def __call__(self, frame: np.ndarray, roi: Box | None = None, grey: np.ndarray | None = None) -> Segmentation:
+    def __call__(self, frame: np.ndarray, roi: Box | None = None) -> Segmentation:
         t0 = time.perf_counter()
-        pre = self.preprocessor(frame, roi, grey)
+        pre = self.preprocessor(frame, roi)
         t1 = time.perf_counter()
         probs = self.engine.infer(pre.tensor)
         t2 = time.perf_counter()
         labels = upsampled_class_map(probs, (pre.roi.w, pre.roi.h))
         t3 = time.perf_counter()
         timings = {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3}
-        return Segmentation(labels, probs, pre.roi, pre.grey, timings)
+        return Segmentation(labels, probs, pre.roi, pre.grey, pre.frame_shape, timings)

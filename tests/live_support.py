@@ -52,9 +52,9 @@ class SleepySegmenter(Segmenter):
         super().__init__(engine, **kwargs)
         self.delay_s = delay_s
 
-    def __call__(self, frame, roi=None, grey=None):
+    def __call__(self, frame, roi=None):
         time.sleep(self.delay_s)
-        return super().__call__(frame, roi, grey)
+        return super().__call__(frame, roi)
 
 
 class ScriptedDevice(Capture):

@@ -111,7 +111,10 @@ def test_preprocessor_auto_and_fixed_roi(phantom):
     auto = Preprocessor((64, 64))(frame.image)
     assert auto.roi == frame.roi
     assert auto.tensor.shape == (64, 64)
-    assert auto.grey.shape == frame.image.shape[:2]
+    r = frame.roi  # only the ROI is converted, to the very pixels a whole-frame conversion gives
+    np.testing.assert_array_equal(auto.grey, to_grey(frame.image)[r.slices])
+    assert auto.frame_shape == frame.image.shape[:2]
+    np.testing.assert_array_equal(auto.tensor, prepare_input(to_grey(frame.image), r, (64, 64)))
     fixed = Preprocessor((64, 64), roi=Box(0, 0, 100, 100))(frame.image)
     assert fixed.roi == Box(0, 0, 100, 100)
     override = Preprocessor((64, 64), roi=Box(0, 0, 100, 100))(frame.image, roi=Box(5, 5, 50, 50))

@@ -89,7 +89,7 @@ def test_upsampled_class_map_rejects_other_shapes():
 
 def agreement_with_argmax(segmenter, image: np.ndarray) -> float:
     seg = segmenter(image)
-    return float((seg.labels == argmax_native(seg.probs, seg.roi, seg.grey.shape)).mean())
+    return float((seg.labels == argmax_native(seg.probs, seg.roi, seg.frame_shape)).mean())
 
 
 def test_native_map_agrees_with_argmax_on_phantom_frames(segmenter, phantom):
@@ -118,7 +118,7 @@ def test_segmenter_on_a_phantom_frame(segmenter, phantom):
     assert set(np.unique(seg.labels)) <= {ABOVE, FASCIA, BELOW}
     assert seg.roi == frame.roi  # detected automatically
     assert seg.probs.shape == segmenter.engine.output.shape[1:] and seg.probs.shape[2] == 3
-    assert seg.grey.shape == frame.image.shape[:2]
+    assert seg.grey.shape == (seg.roi.h, seg.roi.w) and seg.frame_shape == frame.image.shape[:2]
     assert set(seg.timings_ms) == {"preprocess", "inference", "postprocess"}
     assert all(v >= 0 for v in seg.timings_ms.values())
     r = seg.roi  # outside the ROI the nearest ROI row / column is repeated
