@@ -289,16 +289,6 @@ def time_frames(entries: list[Entry], frames: list[np.ndarray], true_roi: Box, r
     return samples, rois
 
 
-def isa_flags() -> list[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return []
-    found = re.search(r"^(?:flags|Features)\s*:(.*)$", text, re.M)
-    wanted = {"avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimd", "asimddp", "i8mm", "sve"}
-    return sorted(set(found.group(1).split()) & wanted) if found else []
-
-
 def why_int8(flags: list[str], ratio: float | None) -> str:
     """One sentence on int8 vs float32 for this CPU's instruction set, then what was measured."""
     if "avx512_vnni" in flags or "avx_vnni" in flags:
@@ -371,9 +361,9 @@ def summarise(entries, pairs, model_samples, frame_samples, rois, true_roi, args
             ms = f["stages"]["total"]["median"]
             what = f"whole frame <= 10 ms ({MODES[f['mode']]})"
             targets.append([what, f["model"], f"{ms:.2f} ms", ms <= TARGET_FRAME_MS])
-    flags = isa_flags()
+    flags = machine["isa_flags"]
     return {
-        "machine": {**machine, "isa_flags": flags},
+        "machine": machine,
         "settings": {
             "repeats": args.repeats,
             "warmup": args.warmup,

@@ -37,8 +37,13 @@ class Variant:
     label: str  #: "1", "2", "all (2)"
 
 
+#: the instruction-set features that decide int8 and float speed (x86: FMA, AVX-512, VNNI; ARM: dot product, i8mm)
+SPEED_FLAGS = {"avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", "asimd", "asimddp", "i8mm", "sve"}
+
+
 def machine_info() -> dict:
-    """Where the numbers were taken: CPU model, cores, Python, package versions, load at the start."""
+    """Where the numbers were taken: CPU model and the features that set its speed (`SPEED_FLAGS`), cores,
+    Python, package versions, load at the start."""
     info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -46,6 +51,7 @@ def machine_info() -> dict:
             info.setdefault(key.strip().lower(), value.strip())
     except OSError:
         pass
+    flags = (info.get("flags") or info.get("features") or "").split()
     cpu = info.get("model name") or info.get("hardware") or platform.processor() or platform.machine()
     board = info.get("model") if not info.get("model", "").isdigit() else None  # a Pi names its board here
     packages = {}
@@ -57,6 +63,7 @@ def machine_info() -> dict:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {
         "cpu": cpu,
+        "isa_flags": sorted(set(flags) & SPEED_FLAGS),
         "board": board,
         "cores": os.cpu_count(),
         "machine": platform.machine(),

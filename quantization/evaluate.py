@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.bench import machine_info
 from edge.latency import PAPER_MS_PER_IMAGE, LatencyStats
 from edge.measure import fascia_runs
 from edge.metrics import PAPER_SCORES, SetMetrics
@@ -27,14 +26,10 @@ FIGURE_ROWS = 4
 
 
 def machine() -> str:
-    """The CPU the latency was measured on."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} logical CPUs"
-    except OSError:
-        pass
-    return f"{platform.machine()} {platform.processor()}".strip()
+    """The CPU the latency was measured on, with the features that set its int8 speed."""
+    info = machine_info()
+    flags = f" ({' '.join(info['isa_flags'])})" if info["isa_flags"] else ""
+    return f"{info['cpu']}, {info['cores']} logical CPUs{flags}"
 
 
 class _ModelScore:

@@ -59,3 +59,25 @@ def test_tables_from_run_folders(tmp_path):
     )
     data = json.loads(out.with_suffix(".json").read_text())
     assert [r["run"] for r in data["validation"]] == ["lever"] and len(data["test"]) == 2
+
+
+def test_rows_of_runs_no_longer_on_disk_are_kept(tmp_path):
+    """runs/ is scratch space: a later session's table keeps what an earlier one measured, and a run on disk
+    replaces its own old row."""
+    runs, out = tmp_path / "runs", tmp_path / "pareto.md"
+    runs.mkdir()
+    _run(runs, "old", 0, "test", 0.85, augment=True)
+    _run(runs, "again", 1, "test", 0.70, augment=True)
+    assert pareto.main([str(runs / "old"), str(runs / "again"), "--out", str(out)]) == 0
+    for name in ("old", "again"):
+        for f in (runs / name).iterdir():
+            f.unlink()
+        (runs / name).rmdir()
+    _run(runs, "again", 1, "test", 0.81, augment=True)
+    _run(runs, "new", 2, "test", 0.83, augment=True)
+    assert pareto.main([str(runs / "again"), str(runs / "new"), "--out", str(out)]) == 0
+    data = json.loads(out.with_suffix(".json").read_text())
+    dice = {r["run"]: r["int8_fascia_dice"] for r in data["test"]}
+    assert dice == {"old": 0.85, "again": 0.81, "new": 0.83}
+    assert "seeds [0, 1, 2]: int8 fascia Dice 0.830 +- 0.020" in out.read_text()
+    assert "| test CPU |" in out.read_text()
