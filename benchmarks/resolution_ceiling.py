@@ -25,7 +25,7 @@ from quantization.data import read_image, read_labels
 from quantization.evaluate import _samples, thickness_errors
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_GRIDS = ((384, 192, 2), (384, 192, 1), (256, 256, 1), (768, 384, 2))
+DEFAULT_GRIDS = ((384, 192, 4), (384, 192, 2), (384, 192, 1), (256, 256, 1), (192, 96, 2), (768, 384, 2))
 
 
 def perfect_probabilities(labels: np.ndarray, stride: int) -> np.ndarray:
