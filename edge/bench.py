@@ -257,7 +257,8 @@ def format_table(result: dict) -> str:
     m = result["machine"]
     board = f"{m['board']}, " if m["board"] else ""
     lines = [
-        f"machine: {board}{m['cpu']} ({m['cores']} cores, {m['machine']}), Python {m['python']}, "
+        f"machine: {board}{m['cpu']} ({m['cores']} cores, {m['machine']}, {' '.join(m['isa_flags']) or 'ISA ?'}), "
+        f"Python {m['python']}, "
         f"{', '.join(f'{k} {v}' for k, v in m['packages'].items())}; load {m['load_average_1min_at_start']} at start",
         f"paper experiment: {result['images']}; full pipeline per image (preprocess, inference, postprocess), "
         f"images in memory, {WARMUP} warm-up runs not counted",
