@@ -111,21 +111,25 @@ class Measurement:
 def fascia_runs(labels: np.ndarray, min_run: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Per column: top row and length of the longest run of FASCIA pixels (the topmost of equals; 0, 0 where none).
 
-    Works from where the labels change (a few per column), not from the whole map.
+    Works from where the labels change (a few per column) within the rows that hold fascia, not the whole map.
     """
-    h, w = labels.shape
+    mask = cv2.compare(labels, FASCIA, cv2.CMP_EQ)
+    _, y0, _, h = cv2.boundingRect(mask)
+    w = labels.shape[1]
+    top, length = np.zeros(w, np.intp), np.zeros(w, np.intp)
+    if h == 0:
+        return top, length
     on = np.zeros((h + 2, w), np.uint8)  # a row of "off" above and below closes every run
-    np.equal(labels, FASCIA, out=on[1:-1].view(bool))
+    on[1:-1] = mask[y0 : y0 + h]
     rows, cols = np.divmod(np.flatnonzero(on[1:] != on[:-1]), w)  # row of a run's first pixel / one past its last
+    rows += y0
     order = np.argsort(cols, kind="stable")  # column by column, top to bottom: start, stop, start, stop, ...
     rows, cols = rows[order], cols[order]
     start, col = rows[0::2], cols[0::2]
     run = rows[1::2] - start
-    length = np.zeros(w, np.intp)
     np.maximum.at(length, col, run)
     longest = run == length[col]
     which, first = np.unique(col[longest], return_index=True)
-    top = np.zeros(w, np.intp)
     top[which] = start[longest][first]
     length[length < min_run] = 0
     return np.where(length > 0, top, 0), length
@@ -135,13 +139,9 @@ def local_slope(x: np.ndarray, y: np.ndarray, found: np.ndarray, window: int) ->
     """Least-squares slope dy/dx of the found points within +-window columns of each column (0 if < 3)."""
     w = found.astype(np.float64)
     y0 = np.where(found, y, 0.0)
-
-    def windowed(v: np.ndarray) -> np.ndarray:
-        c = np.concatenate(([0.0], np.cumsum(v)))
-        idx = np.arange(v.size)
-        return c[np.minimum(idx + window + 1, v.size)] - c[np.maximum(idx - window, 0)]
-
-    n, sx, sy, sxx, sxy = windowed(w), windowed(x * w), windowed(y0), windowed(x * x * w), windowed(x * y0)
+    sums = np.stack([w, x * w, y0, x * x * w, x * y0])  # each row summed over +-window columns (zeros beyond)
+    size = (2 * window + 1, 1)
+    n, sx, sy, sxx, sxy = cv2.boxFilter(sums, -1, size, normalize=False, borderType=cv2.BORDER_CONSTANT)
     den = n * sxx - sx * sx
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = np.where((n >= 3) & (den > 0), (n * sxy - sx * sy) / den, 0.0)
@@ -152,19 +152,25 @@ def echogenicity(grey: np.ndarray, top: np.ndarray, length: np.ndarray) -> dict[
     """Mean grey of the measured band (each column's fascia run `top`, `length`, as `fascia_runs` gives), of the
     rows above it and of those below it, over the columns where it is found (None for an empty region).
 
-    Every region is a run of rows in each column, so one integral image gives each sum in four lookups a column.
+    Every region is a run of rows in each column, so an integral image of the rows down to the band's lowest
+    point gives each sum in four lookups a column, and the column totals the rest.
     """
     cols = np.flatnonzero(length)
+    if not cols.size:
+        return {"fascia": None, "above": None, "below": None}
     h = grey.shape[0]
+    start, stop = top[cols], top[cols] + length[cols]
+    bottom = int(stop.max())
     wide = grey.size * 255 >= 2**31  # int32 sums would overflow (a whole 4K frame and more)
-    integral = cv2.integral(grey, sdepth=cv2.CV_64F if wide else cv2.CV_32S)
+    depth = cv2.CV_64F if wide else cv2.CV_32S
+    integral = cv2.integral(grey[:bottom], sdepth=depth)
+    totals = cv2.reduce(grey, 0, cv2.REDUCE_SUM, dtype=depth)[0, cols].astype(np.float64)
 
-    def down_to(rows: np.ndarray | int) -> np.ndarray:
+    def down_to(rows: np.ndarray) -> np.ndarray:
         """Sum of each found column from row 0 down to (not including) `rows`."""
         return (integral[rows, cols + 1] - integral[rows, cols]).astype(np.float64)
 
-    start, stop = top[cols], top[cols] + length[cols]
-    at_start, at_stop, at_end = down_to(start), down_to(stop), down_to(h)
+    at_start, at_stop, at_end = down_to(start), down_to(stop), totals
     regions = {
         "fascia": (at_stop - at_start, stop - start),
         "above": (at_start, start),

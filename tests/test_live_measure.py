@@ -236,3 +236,10 @@ def test_measuring_the_model_prediction_runs_and_flags(real_pairs, bundled_engin
         assert m.good == (not m.flags) and 0 <= m.coverage <= 1 and 0 <= m.confidence <= 1, name
         if m.good:
             assert m.thickness_mm == pytest.approx(m.thickness_px * 0.1)
+
+
+def test_echogenicity_without_a_band_is_empty():
+    from edge.measure import echogenicity
+
+    empty = np.zeros(7, np.intp)
+    assert echogenicity(np.full((5, 7), 9, np.uint8), empty, empty) == {"fascia": None, "above": None, "below": None}
