@@ -30,8 +30,8 @@ def upsampled_class_map(probs: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     the classes at the native rows and the model's columns are cheap (h x w). Between two model columns of the
     same class every pixel has that class (each class is a convex region of the two differences), so a
     nearest-column fill is exact there; only native rows where the class changes from one model column to the
-    next are interpolated in full. Near the band that is a few rows in ten: about half the cost of interpolating
-    every pixel on a 1000x900 ROI. A noisy map (class changes in most rows) is interpolated everywhere.
+    next are interpolated in full. Near the band that is a few rows in ten: less than half the cost of
+    interpolating every pixel on a 1000x900 ROI. A noisy map (class changes in most rows) is interpolated everywhere.
     """
     if probs.ndim != 3 or probs.shape[2] != NUM_CLASSES:
         raise ValueError(f"expected (H, W, {NUM_CLASSES}) class probabilities, got shape {probs.shape}")
@@ -67,6 +67,5 @@ def extend_to_frame(labels: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) 
 
 def to_native(probs: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) -> np.ndarray:
     """Class map in the native frame: probabilities upsampled bilinearly into the ROI, argmax, then
-    `extend_to_frame`."""
-    roi.check_fits(frame_shape)
+    `extend_to_frame` (which checks that the ROI fits)."""
     return extend_to_frame(upsampled_class_map(probs, (roi.w, roi.h)), roi, frame_shape)
