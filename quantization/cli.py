@@ -65,7 +65,11 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         choices=("constant", "cosine"),
         help="learning rate: constant (default, the paper) or cosine decay",
     )
-    g.add_argument("--teacher", metavar="RUN", help="distil the float model of RUN (trained on the same split)")
+    g.add_argument(
+        "--teacher",
+        metavar="RUN",
+        help="distil the float model of RUN (same split; its stem may be finer than this one)",
+    )
     g.add_argument("--distill", type=float, metavar="SHARE", help="teacher's share of the targets (default 0.5)")
     g.add_argument("--patience", type=int, metavar="N", help="early stopping after N epochs without improvement")
     g.add_argument("--seed", type=int, help="seed of the split and the training (default 0)")

@@ -158,5 +158,23 @@ def test_distillation_blends_the_teachers_probabilities_into_the_targets(tmp_pat
     assert load_teacher(other, run, teacher.output_shape).output_shape == teacher.output_shape
     with pytest.raises(ValueError, match="predicts"):
         load_teacher(other, run, (None, 64, 32, 3))
+    with pytest.raises(ValueError, match="predicts"):
+        load_teacher(other, run, (None, 16, 16, 3))
     with pytest.raises(FileNotFoundError, match="no trained float model"):
         load_teacher(tmp_path / "none", run, teacher.output_shape)
+
+
+def test_a_finer_teacher_is_averaged_onto_the_students_grid():
+    import tensorflow as tf
+
+    from quantization.train import distilled
+
+    teacher = build_unet(4, (64, 32), stem=2)  # predicts 32x16; the stride-4 student 16x8
+    x = np.random.default_rng(1).random((2, 64, 32, 1)).astype(np.float32)
+    target = np.zeros((2, 16, 8, 3), np.float32)
+    target[..., 0] = 1
+    ds = distilled(tf.data.Dataset.from_tensors((x, target, np.ones((2, 16, 8), np.float32))), teacher, 1.0)
+    _, blended, _ = next(iter(ds))
+    cells = teacher(x).numpy().reshape(2, 16, 2, 8, 2, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(blended, cells, atol=1e-6)
+    np.testing.assert_allclose(blended.numpy().sum(-1), 1, atol=1e-5)  # still class fractions
