@@ -44,6 +44,11 @@ def test_text_lines_and_input_forms(scene):
     plain = draw_overlay(frame, labels, roi)
     written = draw_overlay(frame, labels, roi, ["TLF 1.20 mm"])
     assert (written != plain).any(axis=2)[roi.y : roi.y + 30, roi.x : roi.x + 60].sum() > 20
+    bright = (written > 200).all(axis=2)[roi.y + 8 : roi.y + 22, roi.x + 8 : roi.x + 40]
+    assert bright.sum() > 10  # white glyphs
+    panel = (slice(roi.y + 1, roi.y + 30), slice(roi.x + 1, roi.x + 8))  # left of the text, inside the panel
+    np.testing.assert_allclose(written[panel], np.round(plain[panel] * 0.3), atol=1)  # darkened, not painted over
+    np.testing.assert_array_equal(written[roi.y + 31 :], plain[roi.y + 31 :])  # one line: nothing lower changes
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     as_bgr = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     np.testing.assert_array_equal(draw_overlay(grey, labels, roi), draw_overlay(as_bgr, labels, roi))
