@@ -55,6 +55,7 @@ def _row(run: Path, evaluation_file: str = "evaluation.json") -> dict | None:
         "int8_mean_iou": int8["native"]["micro"]["mean_iou"],
         "int8_accuracy": int8["native"]["micro"]["accuracy"],
         "thickness_error_px": int8.get("thickness_error_px", {}),
+        "frame_thickness_error_px": int8.get("frame_thickness_error_px", {}),
         "int8_inference_ms": int8["latency_ms"].get("inference"),
         "float_inference_ms": models.get("float32", {}).get("latency_ms", {}).get("inference"),
         "int8_size_mb": int8["size_bytes"] / 1e6,
@@ -82,9 +83,14 @@ def _f(v, digits=3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
-def _thickness(r: dict) -> str:
-    err = r["thickness_error_px"]
-    return f"{_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)}"
+def _thickness(key: str):
+    """Cell: median / p90 of one thickness error (rows kept from older tables may lack the per-image one)."""
+
+    def cell(r: dict) -> str:
+        err = r.get(key) or {}
+        return f"{_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)}"
+
+    return cell
 
 
 #: (header, cell) per column; the test-split table and the validation-split lever table
@@ -97,7 +103,8 @@ TEST_COLUMNS = [
     ("float32 fascia Dice", lambda r: _f(r["float_fascia_dice"])),
     ("int8 fascia Dice", lambda r: _f(r["int8_fascia_dice"])),
     ("int8 mean IoU", lambda r: _f(r["int8_mean_iou"])),
-    ("thickness error p50 / p90 (px)", _thickness),
+    ("thickness error p50 / p90 (px), columns", _thickness("thickness_error_px")),
+    ("per image", _thickness("frame_thickness_error_px")),
     ("int8 / float32 inference (ms)", lambda r: f"{_f(r['int8_inference_ms'], 1)} / {_f(r['float_inference_ms'], 1)}"),
     ("int8 size (MB)", lambda r: f"{r['int8_size_mb']:.2f}"),
     ("epochs", lambda r: str(r["float_epochs"] or "-")),
@@ -111,7 +118,8 @@ LEVER_COLUMNS = [
     ("float32 mean IoU", lambda r: _f(r["float_mean_iou"])),
     ("int8 fascia Dice", lambda r: _f(r["int8_fascia_dice"])),
     ("int8 mean IoU", lambda r: _f(r["int8_mean_iou"])),
-    ("thickness error p50 / p90 (px)", _thickness),
+    ("thickness error p50 / p90 (px), columns", _thickness("thickness_error_px")),
+    ("per image", _thickness("frame_thickness_error_px")),
     ("epochs run", lambda r: str(r["float_epochs"] or "-")),
 ]
 

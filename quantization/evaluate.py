@@ -13,12 +13,14 @@ import cv2
 import numpy as np
 
 from edge.bench import machine_info
+from edge.labels import ABOVE
 from edge.latency import PAPER_MS_PER_IMAGE, LatencyStats
-from edge.measure import fascia_runs
+from edge.measure import fascia_runs, measure
 from edge.metrics import PAPER_SCORES, SetMetrics
 from edge.overlay import draw_overlay
 from edge.postprocess import class_map
 from edge.preprocess import prepare_labels
+from edge.roi import Box
 from edge.segmenter import Segmenter
 from quantization.data import DataError, layout, read_image, read_labels
 
@@ -43,6 +45,7 @@ class _ModelScore:
         self.latency = LatencyStats()
         self.same = self.pixels = 0
         self.thickness_errors: list[np.ndarray] = []
+        self.frame_errors: list[float | None] = []
 
     def add(self, name: str, key: str, image: np.ndarray, labels: np.ndarray):
         """Segment one image and score it; returns the Segmentation."""
@@ -53,6 +56,7 @@ class _ModelScore:
         size = self.segmenter.engine.output_size
         self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
         self.thickness_errors.append(thickness_errors(seg.labels, labels))
+        self.frame_errors.append(frame_thickness_error(seg.labels, labels))
         return seg
 
     def agree(self, pred: np.ndarray, reference: np.ndarray) -> None:
@@ -74,6 +78,7 @@ class _ModelScore:
             "latency_ms": {stage: lat[stage]["p50"] for stage in lat},
             "agreement_with_float": self.same / self.pixels if self.pixels else None,
             "thickness_error_px": _error_summary(np.concatenate(self.thickness_errors or [np.zeros(0)])),
+            "frame_thickness_error_px": _frame_summary(self.frame_errors),
         }
 
 
@@ -86,11 +91,30 @@ def thickness_errors(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.abs(found[columns] - truth[columns]).astype(np.float64)
 
 
-def _error_summary(errors: np.ndarray) -> dict:
+def frame_thickness_error(pred: np.ndarray, labels: np.ndarray) -> float | None:
+    """|reported - annotated| thickness of one image in native pixels: `edge.measure.measure`, the number the
+    runtime reports (the median perpendicular thickness over the columns), of the prediction and of the annotation,
+    both over the columns the annotation labels. None where it labels no fascia or the prediction finds none."""
+    _, truth = fascia_runs(labels)
+    labelled = truth > 0
+    if not labelled.any():
+        return None
+    box = Box.full(labels.shape)
+    found = measure(np.where(labelled, pred, ABOVE).astype(np.uint8), box).thickness_px
+    return None if found is None else abs(found - measure(labels, box).thickness_px)
+
+
+def _frame_summary(errors: list[float | None]) -> dict:
+    """Per-image thickness errors: median, 90th percentile, images without a measurement."""
+    measured = np.array([e for e in errors if e is not None], np.float64)
+    return {**_error_summary(measured, "images"), "missed": len(errors) - int(measured.size)}
+
+
+def _error_summary(errors: np.ndarray, unit: str = "columns") -> dict:
     if not errors.size:
-        return {"columns": 0, "median": None, "p90": None, "mean": None}
+        return {unit: 0, "median": None, "p90": None, "mean": None}
     p50, p90 = np.percentile(errors, [50, 90])
-    return {"columns": int(errors.size), "median": float(p50), "p90": float(p90), "mean": float(errors.mean())}
+    return {unit: int(errors.size), "median": float(p50), "p90": float(p90), "mean": float(errors.mean())}
 
 
 def _samples(run_dir: Path, split: str):
@@ -174,7 +198,10 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
     native = resolution == "native"
     head = "| model | accuracy | mean IoU | mean Dice | fascia IoU | fascia Dice | per-image mean IoU |"
     if native:
-        head += " thickness error p50 / p90 (px) | agreement with float | inference p50 (ms) | size (MB) |"
+        head += (
+            " thickness error p50 / p90 (px), columns | thickness error p50 / p90 (px), images |"
+            " agreement with float | inference p50 (ms) | size (MB) |"
+        )
     rows = [head, "|---" * head.count(" | ") + "|---|"]
     for name, m in result["models"].items():
         micro, per = m[resolution]["micro"], m[resolution]["per_image_mean"]
@@ -183,9 +210,10 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
             f"{_f(micro['iou']['fascia'])} | {_f(micro['dice']['fascia'])} | {_f(per['mean_iou'])} |"
         )
         if native:
-            err = m.get("thickness_error_px") or {}
+            err, frame = m.get("thickness_error_px") or {}, m.get("frame_thickness_error_px") or {}
             row += (
                 f" {_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} |"
+                f" {_f(frame.get('median'), 1)} / {_f(frame.get('p90'), 1)} |"
                 f" {_f(m['agreement_with_float'], 4)} | {_f(m['latency_ms'].get('inference'), 1)} | "
                 f"{m['size_bytes'] / 1e6:.2f} |"
             )
@@ -195,7 +223,7 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
         f"| paper (float Keras, TLF data) | {paper['accuracy']:.2f} | {paper['mean_iou']:.2f} | "
         f"{paper['dice']:.2f} | - | - | - |"
     )
-    rows.append(row + (f" - | - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
+    rows.append(row + (f" - | - | - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
     return "\n".join(rows)
 
 
@@ -230,7 +258,9 @@ def markdown(result: dict) -> str:
         "native frame). "
         "Scores are over labelled pixels (columns without a labelled band are ignored); *micro* pools all "
         "pixels of the set, *per-image* averages the images' own scores. Agreement: fraction of native pixels "
-        "where the int8 class equals the float32 model's.",
+        "where the int8 class equals the float32 model's. Thickness error: per annotated column, |predicted - "
+        "annotated| vertical fascia run; per image, |reported - annotated| thickness, as the runtime reports it "
+        "(`edge.measure`: median perpendicular thickness over the annotated columns).",
         "",
         "## Native resolution",
         "",

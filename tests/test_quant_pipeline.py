@@ -71,6 +71,8 @@ def test_evaluation(run):
         assert set(m["native"]["micro"]["iou"]) == {"above", "fascia", "below"}
         agreement = m["agreement_with_float"]
         assert agreement is None if name == "float32" else 0 <= agreement <= 1
+        frames = m["frame_thickness_error_px"]
+        assert frames["images"] + frames["missed"] == 2 and m["thickness_error_px"]["columns"] > 100
     md = (run_dir / "evaluation.md").read_text()
     qat = ev["models"]["qat_int8"]["native"]["micro"]
     assert f"| qat_int8 | {qat['accuracy']:.3f} | {qat['mean_iou']:.3f} |" in md

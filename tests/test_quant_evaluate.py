@@ -1,0 +1,37 @@
+"""quantization.evaluate's thickness scores: per column and per image, against the annotation."""
+
+import numpy as np
+
+from edge.labels import ABOVE, BELOW, FASCIA, IGNORE
+from quantization.evaluate import _frame_summary, frame_thickness_error, thickness_errors
+
+
+def band(top: int, thickness: int, shape=(60, 40)) -> np.ndarray:
+    labels = np.full(shape, ABOVE, np.uint8)
+    labels[top : top + thickness] = FASCIA
+    labels[top + thickness :] = BELOW
+    return labels
+
+
+def test_per_image_error_is_the_reported_thickness_against_the_annotated_one():
+    truth, pred = band(20, 6), band(21, 8)
+    assert frame_thickness_error(pred, truth) == 2.0
+    assert frame_thickness_error(truth, truth) == 0.0
+    np.testing.assert_array_equal(thickness_errors(pred, truth), np.full(40, 2.0))
+
+
+def test_only_the_annotated_columns_count():
+    truth, pred = band(20, 6), band(20, 6)
+    truth[:, 30:] = IGNORE  # no band labelled there
+    pred[:, 30:] = band(10, 30)[:, 30:]  # a wild prediction where nobody annotated
+    assert frame_thickness_error(pred, truth) == 0.0
+    pred[:, :30] = band(20, 9)[:, :30]
+    assert frame_thickness_error(pred, truth) == 3.0
+
+
+def test_nothing_to_measure():
+    truth = band(20, 6)
+    assert frame_thickness_error(np.full_like(truth, BELOW), truth) is None  # the prediction misses the band
+    assert frame_thickness_error(truth, np.full_like(truth, IGNORE)) is None  # nothing annotated
+    summary = _frame_summary([1.0, None, 3.0, 0.0])
+    assert summary["images"] == 3 and summary["missed"] == 1 and summary["median"] == 1.0
