@@ -140,11 +140,14 @@ def seed_summary(rows: list[dict]) -> str:
             continue
         dice = [r["int8_fascia_dice"] for r in group]
         miou = [r["int8_mean_iou"] for r in group]
+        test = group[0]["test"]
+        where = f"{test}, the same test images for every run" if test.startswith("layout") else None
+        where = where or "each seed its own random split"
         lines.append(
-            f"- {group[0]['architecture']} {group[0]['input']} ({group[0]['recipe']}), seeds "
+            f"- {group[0]['architecture']} {group[0]['input']} ({group[0]['recipe']}), {len(group)} runs, seeds "
             f"{sorted(r['seed'] for r in group)}: int8 fascia "
             f"Dice {statistics.mean(dice):.3f} +- {statistics.stdev(dice):.3f} (min {min(dice):.3f}), mean IoU "
-            f"{statistics.mean(miou):.3f} +- {statistics.stdev(miou):.3f} (each seed its own random split)"
+            f"{statistics.mean(miou):.3f} +- {statistics.stdev(miou):.3f} ({where})"
         )
     return "\n".join(lines) or "- no configuration has more than one seed yet"
 

@@ -35,6 +35,8 @@ def _run(root: Path, name: str, seed: int, split: str, dice: float, **cfg) -> No
 def test_tables_from_run_folders(tmp_path):
     _run(tmp_path, "a", 0, "test", 0.85, augment=True)
     _run(tmp_path, "b", 1, "test", 0.81, augment=True)
+    _run(tmp_path, "h1", 0, "test", 0.82, augment=True, holdout="512x512")  # one scanner held out, run twice
+    _run(tmp_path, "h2", 0, "test", 0.80, augment=True, holdout="512x512")
     _run(
         tmp_path,
         "lever",
@@ -50,7 +52,9 @@ def test_tables_from_run_folders(tmp_path):
     out = tmp_path / "pareto.md"
     assert pareto.main([str(p) for p in sorted(tmp_path.iterdir())] + ["--out", str(out)]) == 0
     text = out.read_text()
-    assert "Dice 0.830 +- 0.028" in text  # the two seeds' spread
+    assert "2 runs, seeds [0, 1]: int8 fascia Dice 0.830 +- 0.028" in text  # the two seeds' spread
+    assert "2 runs, seeds [0, 0]: int8 fascia Dice 0.810 +- 0.014" in text
+    assert "(layout 512x512 held out, the same test images for every run)" in text
     levers = text.split("## Levers")[1]
     assert (
         "| lever |" in levers
@@ -58,7 +62,7 @@ def test_tables_from_run_folders(tmp_path):
         and "| a |" not in levers
     )
     data = json.loads(out.with_suffix(".json").read_text())
-    assert [r["run"] for r in data["validation"]] == ["lever"] and len(data["test"]) == 2
+    assert [r["run"] for r in data["validation"]] == ["lever"] and len(data["test"]) == 4
 
 
 def test_rows_of_runs_no_longer_on_disk_are_kept(tmp_path):
@@ -81,5 +85,5 @@ def test_rows_of_runs_no_longer_on_disk_are_kept(tmp_path):
     data = json.loads(out.with_suffix(".json").read_text())
     dice = {r["run"]: r["int8_fascia_dice"] for r in data["test"]}
     assert dice == {"old": 0.85, "again": 0.81, "new": 0.83}
-    assert "seeds [0, 1, 2]: int8 fascia Dice 0.830 +- 0.020" in out.read_text()
+    assert "3 runs, seeds [0, 1, 2]: int8 fascia Dice 0.830 +- 0.020" in out.read_text()
     assert "| test CPU |" in out.read_text()
