@@ -141,8 +141,8 @@ def seed_summary(rows: list[dict]) -> str:
         dice = [r["int8_fascia_dice"] for r in group]
         miou = [r["int8_mean_iou"] for r in group]
         test = group[0]["test"]
-        where = f"{test}, the same test images for every run" if test.startswith("layout") else None
-        where = where or "each seed its own random split"
+        held_out = test.startswith("layout")
+        where = f"{test}, the same test images for every run" if held_out else "each seed its own random split"
         lines.append(
             f"- {group[0]['architecture']} {group[0]['input']} ({group[0]['recipe']}), {len(group)} runs, seeds "
             f"{sorted(r['seed'] for r in group)}: int8 fascia "
