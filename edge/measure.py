@@ -179,6 +179,19 @@ def echogenicity(grey: np.ndarray, top: np.ndarray, length: np.ndarray) -> dict[
     return {name: float(s.sum() / n.sum()) if n.sum() else None for name, (s, n) in regions.items()}
 
 
+_SPREAD, _MEDIAN = np.array([10.0, 25.0, 50.0, 75.0, 90.0]), np.array([50.0])
+
+
+def percentiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """`np.percentile(values, q)` (its default linear interpolation) from one sort: on the thousand
+    values of a frame numpy's general path costs 5x more than the arithmetic."""
+    v = np.sort(values, axis=None)
+    pos = q * ((v.size - 1) / 100.0)
+    lo = pos.astype(np.intp)
+    hi = np.minimum(lo + 1, v.size - 1)
+    return v[lo] + (pos - lo) * (v[hi] - v[lo])
+
+
 def measure(
     labels: np.ndarray,
     roi: Box,
@@ -206,9 +219,8 @@ def measure(
     spread: dict[str, float] = {}
     thickness = vertical_median = None
     if found.any():
-        values = perpendicular[found]
-        p10, p25, p50, p75, p90 = np.percentile(values, [10, 25, 50, 75, 90])
-        thickness, vertical_median = float(p50), float(np.median(vertical[found]))
+        p10, p25, p50, p75, p90 = percentiles(perpendicular[found], _SPREAD)
+        thickness, vertical_median = float(p50), float(percentiles(vertical[found], _MEDIAN)[0])
         spread = {"p10": float(p10), "p25": float(p25), "p75": float(p75), "p90": float(p90), "iqr": float(p75 - p25)}
 
     echo: dict[str, float | None] = {"fascia": None, "above": None, "below": None}

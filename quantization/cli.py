@@ -109,9 +109,9 @@ def _config(args: argparse.Namespace):
     return dataclasses.replace(base, **given)
 
 
-def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:
-    """The `tlfseg pipeline` command line that rebuilds a run from scratch."""
-    words = ["tlfseg", "pipeline", "--run", str(run_dir)]
+def _option_words(cfg) -> list[str]:
+    """The train options that turn the defaults into `cfg` (levers left off are left out)."""
+    words: list[str] = []
     defaults = type(cfg)()
     for option, name in TRAIN_OPTIONS.items():
         value = getattr(cfg, name)
@@ -123,8 +123,23 @@ def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:
             words.append(option if value else f"--no-{option[2:]}")
         elif value is not None:
             words += [option, str(value)]
-    words += ["--qat-epochs", str(qat_settings["epochs"]), "--qat-lr", str(qat_settings["learning_rate"]), "--ship"]
-    return shlex.join(words)
+    return words
+
+
+def _teacher_first(cfg, command: str) -> str:
+    """`command`, preceded by the `tlfseg train` line of the teacher it distils from (and of that one's teacher)."""
+    if not cfg.teacher:
+        return command
+    teacher_cfg = type(cfg).load(Path(cfg.teacher) / "config.json")
+    train = shlex.join(["tlfseg", "train", "--run", cfg.teacher, *_option_words(teacher_cfg)])
+    return f"{_teacher_first(teacher_cfg, train)} && {command}"
+
+
+def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:
+    """The command line that rebuilds a run from scratch: `tlfseg pipeline`, after training its teacher if any."""
+    qat = ["--qat-epochs", str(qat_settings["epochs"]), "--qat-lr", str(qat_settings["learning_rate"]), "--ship"]
+    words = ["tlfseg", "pipeline", "--run", str(run_dir), *_option_words(cfg), *qat]
+    return _teacher_first(cfg, shlex.join(words))
 
 
 def _existing_run(run: str) -> Path:

@@ -258,7 +258,7 @@ def card(info: dict) -> str:
             "```",
             "",
             "From the project root, with the train extra and `../shared/data/dl_track_apo` present, in a "
-            "checkout without that run directory (an existing one is resumed, not retrained)"
+            "checkout without the run directories it names (an existing one is resumed, not retrained)"
             + (f", at commit `{info['commit']}`" if info["commit"] else "")
             + ". TensorFlow training on a CPU is not bit-for-bit deterministic: a rerun gives close, not identical, "
             "numbers.",

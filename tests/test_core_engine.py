@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edge.engine import DEFAULT_MODEL, Engine, ModelError
-from edge.preprocess import prepare_input, to_grey
+from edge.preprocess import normalize, prepare_input, to_grey
 
 
 def test_bundled_model_loads(bundled_engine):
@@ -39,6 +39,10 @@ def test_input_quantisation_round_trip(bundled_engine):
     assert np.abs(back - x).max() <= spec.scale / 2 + 1e-6
     assert q.min() == np.iinfo(np.int8).min and q.max() == np.iinfo(np.int8).max  # [0, 1] spans int8
     assert bundled_engine._quantize(np.full((2, 2), 5.0, np.float32)).max() == 127  # clipped, not wrapped
+    assert bundled_engine._quantize(np.full((2, 2), -5.0, np.float32)).min() == -128
+    levels = normalize(np.arange(256, dtype=np.uint8).reshape(16, 16))  # every input the runtime gives it
+    expected = np.clip(np.rint(levels / np.float32(spec.scale)) + spec.zero_point, -128, 127)
+    np.testing.assert_array_equal(bundled_engine._quantize(levels), expected.astype(np.int8))
 
 
 def test_output_dequantisation(bundled_engine):

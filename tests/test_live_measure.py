@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from edge.labels import ABOVE, BELOW, FASCIA, band_mask_to_classes
-from edge.measure import Calibration, MeasureConfig, fascia_runs, measure, mm_per_px_from_depth, mm_per_px_from_points
+from edge.measure import (
+    Calibration,
+    MeasureConfig,
+    fascia_runs,
+    measure,
+    mm_per_px_from_depth,
+    mm_per_px_from_points,
+    percentiles,
+)
 from edge.roi import Box, detect_bmode_roi
 
 
@@ -161,6 +169,13 @@ def longest_run_by_loop(column: np.ndarray) -> tuple[int, int]:
         if row - top > best_len:
             best_top, best_len = top, row - top
     return best_top, best_len
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 1000])
+def test_percentiles_equal_numpys(n):
+    values = np.random.default_rng(n).normal(10.0, 3.0, n)
+    q = np.array([0.0, 10.0, 25.0, 50.0, 75.0, 90.0, 100.0])
+    np.testing.assert_allclose(percentiles(values, q), np.percentile(values, q), rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(8))

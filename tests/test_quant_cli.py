@@ -1,5 +1,7 @@
 """The pipeline's subcommands: registration, the missing-extra message, clear errors, the reproduce command."""
 
+import dataclasses
+import json
 import shlex
 import sys
 
@@ -75,6 +77,24 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
     )
     assert not {"--warp", "--no-warp", "--dice", "--schedule", "--distill"} & set(shlex.split(plain))
     assert _config(build_parser().parse_args(shlex.split(plain)[1:])) == TrainConfig(base_filters=8, augment=True)
+
+
+def test_reproduce_command_of_a_distilled_run_trains_its_teacher_first(tmp_path):
+    pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
+    from quantization.cli import _config, reproduce_command
+    from quantization.train import TrainConfig
+
+    teacher_dir = tmp_path / "teacher"
+    teacher_dir.mkdir()
+    teacher = TrainConfig(base_filters=8, stem=2, input_size=(384, 192), augment=True, seed=1)
+    (teacher_dir / "config.json").write_text(json.dumps(dataclasses.asdict(teacher)))
+    student = dataclasses.replace(teacher, stem=4, teacher=str(teacher_dir))
+    command = reproduce_command(tmp_path / "student", student, {"epochs": 10, "learning_rate": 1e-4})
+    first, second = command.split(" && ")
+    train_words, pipeline_words = shlex.split(first), shlex.split(second)
+    assert train_words[:4] == ["tlfseg", "train", "--run", str(teacher_dir)] and pipeline_words[1] == "pipeline"
+    assert _config(build_parser().parse_args(train_words[1:])) == teacher
+    assert _config(build_parser().parse_args(pipeline_words[1:])) == student
 
 
 def test_ship_needs_a_test_split_evaluation(tmp_path):
