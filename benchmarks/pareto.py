@@ -20,13 +20,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def architecture(cfg: dict) -> str:
+    return f"U-Net w{cfg['base_filters']}" + (f" stem{cfg['stem']}" if cfg.get("stem", 1) > 1 else "")
+
+
+def teacher(cfg: dict) -> str:
+    """The teacher by what it is (its network and recipe, from its run directory while that exists), so that
+    students of different seeds' teachers group together."""
+    run = Path(cfg["teacher"])
+    if not run.is_absolute():
+        run = ROOT / run
+    if not (run / "config.json").is_file():
+        return run.name
+    taught = json.loads((run / "config.json").read_text())
+    return f"{architecture(taught)} [{recipe(taught)}]"
+
+
 def recipe(cfg: dict) -> str:
     """The training choices a lever changes, in words."""
     parts = [f"{cfg['epochs']} ep", cfg.get("schedule", "constant") + " lr"]
     parts += ["augment"] if cfg.get("augment") else []
     parts += ["warp"] if cfg.get("warp") else []
     parts += [f"dice {cfg['dice_weight']:g}"] if cfg.get("dice_weight") else []
-    parts += [f"teacher {Path(cfg['teacher']).name} ({cfg.get('distill', 0.5):g})"] if cfg.get("teacher") else []
+    parts += [f"teacher {teacher(cfg)} ({cfg.get('distill', 0.5):g})"] if cfg.get("teacher") else []
     return ", ".join(parts)
 
 
@@ -43,7 +59,7 @@ def _row(run: Path, evaluation_file: str = "evaluation.json") -> dict | None:
     h, w = cfg["input_size"]
     return {
         "run": run.name,
-        "architecture": f"U-Net w{cfg['base_filters']}" + (f" stem{cfg['stem']}" if cfg.get("stem", 1) > 1 else ""),
+        "architecture": architecture(cfg),
         "input": f"{h}x{w}",
         "seed": cfg["seed"],
         "test": f"layout {cfg['holdout']} held out" if cfg.get("holdout") else f"random split (seed {cfg['seed']})",

@@ -28,8 +28,9 @@ def _run(root: Path, name: str, seed: int, split: str, dice: float, **cfg) -> No
         "machine": "test CPU",
         "models": {"float32": _model(dice, 0.9), "qat_int8": _model(dice, 0.9)},
     }
-    name = "evaluation.json" if split == "test" else "evaluation_val.json"
-    (run / name).write_text(json.dumps(evaluation))
+    if split != "none":  # "none": a run never evaluated (a teacher)
+        name = "evaluation.json" if split == "test" else "evaluation_val.json"
+        (run / name).write_text(json.dumps(evaluation))
 
 
 def test_tables_from_run_folders(tmp_path):
@@ -49,9 +50,25 @@ def test_tables_from_run_folders(tmp_path):
         warp=True,
         teacher="runs/big",
     )
+    for seed, dice in ((0, 0.84), (1, 0.82)):  # students of each seed's own teacher: one configuration
+        _run(tmp_path, f"teacher{seed}", seed, "none", 0.0, augment=True)
+        _run(
+            tmp_path,
+            f"student{seed}",
+            seed,
+            "test",
+            dice,
+            augment=True,
+            stem=4,
+            teacher=str(tmp_path / f"teacher{seed}"),
+        )
     out = tmp_path / "pareto.md"
     assert pareto.main([str(p) for p in sorted(tmp_path.iterdir())] + ["--out", str(out)]) == 0
     text = out.read_text()
+    assert (
+        "teacher U-Net w8 stem2 [100 ep, constant lr, augment] (0.5)), 2 runs, seeds [0, 1]: "
+        "int8 fascia Dice 0.830 +- 0.014" in text
+    )
     assert "2 runs, seeds [0, 1]: int8 fascia Dice 0.830 +- 0.028" in text  # the two seeds' spread
     assert "2 runs, seeds [0, 0]: int8 fascia Dice 0.810 +- 0.014" in text
     assert "(layout 512x512 held out, the same test images for every run)" in text
@@ -62,7 +79,7 @@ def test_tables_from_run_folders(tmp_path):
         and "| a |" not in levers
     )
     data = json.loads(out.with_suffix(".json").read_text())
-    assert [r["run"] for r in data["validation"]] == ["lever"] and len(data["test"]) == 4
+    assert [r["run"] for r in data["validation"]] == ["lever"] and len(data["test"]) == 6
 
 
 def test_rows_of_runs_no_longer_on_disk_are_kept(tmp_path):
