@@ -3,7 +3,8 @@
     nice -n 10 .venv/bin/python benchmarks/bench_models.py                 # default models, 30 repeats
     nice -n 10 .venv/bin/python benchmarks/bench_models.py a.tflite b.tflite --repeats 50
 
-Everything runs on 1 thread through the runtime's own parts (`Engine`, `Segmenter`, `RoiTracker`, `measure`,
+Everything runs on 1 thread (LiteRT and OpenCV alike: OpenCV otherwise spreads its resizes and colour
+conversions over every core) through the runtime's own parts (`Engine`, `Segmenter`, `RoiTracker`, `measure`,
 `draw_overlay`), each timing the median of repeated runs taken round robin over all models, so that background
 load hits every model alike.
 
@@ -33,6 +34,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -368,6 +370,7 @@ def summarise(entries, pairs, model_samples, frame_samples, rois, true_roi, args
             "repeats": args.repeats,
             "warmup": args.warmup,
             "threads": 1,
+            "opencv_threads": cv2.getNumThreads(),
             "quick": args.quick,
             "frame": f"{SCREEN[1]}x{SCREEN[0]} BGR phantom capture, B-mode area {true_roi}",
             "roi_seen": rois,
@@ -396,7 +399,8 @@ def format_report(r: dict) -> str:
         f"Python {m['python']}, {', '.join(f'{k} {v}' for k, v in m['packages'].items())}",
         f"load average (1 min): {load0} at start, {load1} at end"
         + (" -- LOADED machine: other work ran at the same time; compare ratios, not absolute ms" if loaded else ""),
-        f"niceness {m['niceness']}; 1 thread, XNNPACK; {s['repeats']} repeats, {s['warmup']} warm-up, round robin"
+        f"niceness {m['niceness']}; LiteRT 1 thread, XNNPACK; OpenCV {s.get('opencv_threads', 'all')} thread(s); "
+        f"{s['repeats']} repeats, {s['warmup']} warm-up, round robin"
         + (" (QUICK run: too few repeats for stable numbers)" if s["quick"] else ""),
         "",
         "### 1. Model alone (Engine.run_raw: quantize input, invoke, read output)",
@@ -414,7 +418,8 @@ def format_report(r: dict) -> str:
         )
     lines += [
         "",
-        f"### 2. Whole frame ({s['frame']}; 1 thread), median ms per stage",
+        f"### 2. Whole frame ({s['frame']}; LiteRT 1 thread, OpenCV {s.get('opencv_threads', 'all')}), "
+        "median ms per stage",
         "",
         f"| model | mode | {' | '.join(STAGES)} | total (p10-p90) |",
         "|---|---|" + "---:|" * (len(STAGES) + 1),
@@ -464,6 +469,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-twins", action="store_true", help="no untrained float32 twins of unpaired int8 models")
     p.add_argument("--cache", type=Path, default=CACHE, help=f"built float32 models (default {CACHE})")
     p.add_argument("--out-dir", type=Path, default=RESULTS, help="where models.md and the JSON go")
+    p.add_argument(
+        "--opencv-threads", type=int, default=1, help="OpenCV's threads (default 1, the target's; 0 = its default)"
+    )
     p.add_argument("--note", default="", help="a line to keep with the result (e.g. what else was running)")
     args = p.parse_args(argv)
     if args.quick:
@@ -475,6 +483,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(args.opencv_threads if args.opencv_threads > 0 else -1)  # -1: OpenCV's default
+    try:
+        return run(args)
+    finally:
+        cv2.setNumThreads(previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Time, summarise, print and keep (OpenCV's threads already set)."""
 
     def progress(text: str) -> None:
         print(text, flush=True)

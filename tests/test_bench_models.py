@@ -75,6 +75,7 @@ def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, c
         assert st["total"]["median"] >= 0.9 * sum(st[k]["median"] for k in bench.STAGES)
     # ROI detection finds the 1000x900 B-mode area on the 1920x1080 capture, as the fixed ROI states it
     assert set(r["settings"]["roi_seen"].values()) == {str(bench.BMODE)}
+    assert r["settings"]["opencv_threads"] == 1 and "OpenCV 1 thread(s)" in text  # the target's 1 thread
     kinds = {t["target"].split(" (")[0] for t in r["targets"]}
     assert kinds == {"int8 model alone <= 6 ms", ">= 100x faster than the paper-faithful U-Net", "whole frame <= 10 ms"}
     assert r["machine"]["cpu"] and r["machine"]["load_average_1min_at_end"] is not None
