@@ -107,8 +107,8 @@ def _tensor(spec) -> dict:
     return {"shape": list(spec.shape), "dtype": spec.dtype.name, "scale": spec.scale, "zero_point": spec.zero_point}
 
 
-def write_model_json(run_dir: str | Path, out: str | Path) -> Path:
-    info = collect(run_dir)
+def write_model_json(info: dict, out: str | Path) -> Path:
+    """model.json from `collect`'s information."""
     cfg, engine, evaluation = info["cfg"], info["engine"], info["evaluation"]
     meta = {
         "model": SHIPPED["qat_int8"],
@@ -120,7 +120,7 @@ def write_model_json(run_dir: str | Path, out: str | Path) -> Path:
         "ignore_label": IGNORE,
         "architecture": architecture(cfg),
         "training": {
-            "config": json.loads((Path(run_dir) / "config.json").read_text()),
+            "config": json.loads((info["run_dir"] / "config.json").read_text()),
             "float_epochs_run": info["float_epochs"][0],
             "float_best_epoch": info["float_epochs"][1],
             "qat": info["qat"],
@@ -267,7 +267,8 @@ def card(info: dict) -> str:
     )
 
 
-def write_model_card(run_dir: str | Path, out: str | Path) -> Path:
+def write_model_card(info: dict, out: str | Path) -> Path:
+    """MODEL_CARD.md from `collect`'s information."""
     out = Path(out)
-    out.write_text(card(collect(run_dir)))
+    out.write_text(card(info))
     return out

@@ -41,7 +41,7 @@ def convert(run_dir: str | Path) -> dict[str, Path]:
 
 def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
     """Copy the QAT int8 model and its float32 twin into `dest`, with MODEL_CARD.md and model.json."""
-    from quantization.model_card import write_model_card, write_model_json
+    from quantization.model_card import collect, write_model_card, write_model_json
 
     run_dir, dest = Path(run_dir), Path(dest)
     evaluation = run_dir / "evaluation.json"
@@ -49,13 +49,14 @@ def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
         raise FileNotFoundError(f"{evaluation} not found: evaluate before shipping")
     if json.loads(evaluation.read_text())["split"] != "test":
         raise ValueError(f"{evaluation} is not on the test split: run tlfseg evaluate --run {run_dir} before shipping")
+    info = collect(run_dir)  # before anything is copied: the commit named is the code's, not a tree the copies dirty
     dest.mkdir(parents=True, exist_ok=True)
     paths = model_paths(run_dir)
     written = []
     for name, file in SHIPPED.items():
         written.append(Path(shutil.copyfile(paths[name], dest / file)))
-    written.append(write_model_card(run_dir, dest / "MODEL_CARD.md"))
-    written.append(write_model_json(run_dir, dest / "model.json"))
+    written.append(write_model_card(info, dest / "MODEL_CARD.md"))
+    written.append(write_model_json(info, dest / "model.json"))
     for path in written:
         print(f"shipped {path}", flush=True)
     return written
