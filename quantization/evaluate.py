@@ -19,7 +19,7 @@ from edge.measure import fascia_runs, measure
 from edge.metrics import PAPER_SCORES, SetMetrics
 from edge.overlay import draw_overlay
 from edge.postprocess import class_map
-from edge.preprocess import prepare_labels, to_grey
+from edge.preprocess import prepare_labels
 from edge.roi import Box
 from edge.segmenter import Segmenter
 from quantization.data import DataError, layout, read_image, read_labels
@@ -56,7 +56,7 @@ class _ModelScore:
         size = self.segmenter.engine.output_size
         self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
         self.thickness_errors.append(thickness_errors(seg.labels, labels))
-        self.frame_errors.append(frame_thickness_error(seg.labels, labels, to_grey(image)))
+        self.frame_errors.append(frame_thickness_error(seg.labels, labels))
         return seg
 
     def agree(self, pred: np.ndarray, reference: np.ndarray) -> None:
@@ -91,17 +91,16 @@ def thickness_errors(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.abs(found[columns] - truth[columns]).astype(np.float64)
 
 
-def frame_thickness_error(pred: np.ndarray, labels: np.ndarray, grey: np.ndarray) -> float | None:
+def frame_thickness_error(pred: np.ndarray, labels: np.ndarray) -> float | None:
     """|reported - annotated| thickness of one image in native pixels: `edge.measure.measure`, the number the
-    runtime reports (the median perpendicular thickness over the columns, its edges snapped to the `grey` image's),
-    of the prediction and of the annotation (as drawn), both over the columns the annotation labels. None where
-    it labels no fascia or the prediction finds none."""
+    runtime reports (the median perpendicular thickness over the columns), of the prediction and of the annotation,
+    both over the columns the annotation labels. None where it labels no fascia or the prediction finds none."""
     _, truth = fascia_runs(labels)
     labelled = truth > 0
     if not labelled.any():
         return None
     box = Box.full(labels.shape)
-    found = measure(np.where(labelled, pred, ABOVE).astype(np.uint8), box, grey).thickness_px
+    found = measure(np.where(labelled, pred, ABOVE).astype(np.uint8), box).thickness_px
     return None if found is None else abs(found - measure(labels, box).thickness_px)
 
 

@@ -14,7 +14,6 @@ from edge.measure import (
     mm_per_px_from_depth,
     mm_per_px_from_points,
     percentiles,
-    snap_edges,
 )
 from edge.roi import Box, detect_bmode_roi
 
@@ -92,13 +91,10 @@ def test_confidence_from_probabilities_and_low_confidence_flag():
     assert none.confidence == 0.0 and "low_confidence" in none.flags
 
 
-UNSNAPPED = MeasureConfig(snap_rows=0)  #: the class map's own band edges (snapping has tests of its own)
-
-
 def test_echogenicity_inside_above_and_below():
     labels = band_labels(80, 50, lambda x: 30 + 0 * x, 6)
     grey = np.where(labels == FASCIA, 200, np.where(labels == ABOVE, 90, 40)).astype(np.uint8)
-    m = measure(labels, Box.full(labels.shape), grey=grey, config=UNSNAPPED)
+    m = measure(labels, Box.full(labels.shape), grey=grey)
     assert m.echo == {"fascia": 200.0, "above": 90.0, "below": 40.0}
 
 
@@ -107,7 +103,7 @@ def test_echogenicity_is_of_the_measured_band():
     labels = band_labels(60, 40, lambda x: 20 + 0 * x, 5)
     labels[40:42] = FASCIA  # a thinner stray fragment on a bright fibre
     grey = np.where(labels == FASCIA, 200, np.where(labels == ABOVE, 90, 40)).astype(np.uint8)
-    m = measure(labels, Box.full(labels.shape), grey=grey, config=UNSNAPPED)
+    m = measure(labels, Box.full(labels.shape), grey=grey)
     assert m.thickness_px == 5
     assert m.echo == pytest.approx({"fascia": 200.0, "above": 90.0, "below": (33 * 40 + 2 * 200) / 35})
 
@@ -204,7 +200,7 @@ def test_echogenicity_counts_only_columns_with_fascia():
     grey = np.where(labels == FASCIA, 180, np.where(labels == ABOVE, 70, 30)).astype(np.uint8)
     grey[:, 20:] = 255  # columns without fascia: must not count
     grey[0, :20] = 100  # above: (100 + 9 * 70) / 10 = 73
-    m = measure(labels, Box.full(labels.shape), grey=grey, config=UNSNAPPED)
+    m = measure(labels, Box.full(labels.shape), grey=grey)
     assert m.echo == pytest.approx({"fascia": 180.0, "above": 73.0, "below": 30.0})
     only_fascia = np.full((6, 5), FASCIA, np.uint8)
     assert measure(only_fascia, Box.full(only_fascia.shape), grey=np.full((6, 5), 9, np.uint8)).echo == {
@@ -212,38 +208,6 @@ def test_echogenicity_counts_only_columns_with_fascia():
         "above": None,
         "below": None,
     }
-
-
-def test_band_edges_snap_to_the_image_within_their_reach():
-    """A band drawn one row early and two rows late is measured where the image has it (edge rows included,
-    half as bright); without the grey image, or with snapping off, the class map's band is measured."""
-    truth = band_labels(60, 50, lambda x: 19 + 0 * x, 8)  # rows 19-26, the edge rows 19 and 26
-    labels = band_labels(60, 50, lambda x: 18 + 0 * x, 11)  # rows 18-28
-    grey = np.full(truth.shape, 60, np.uint8)
-    grey[20:26] = 200
-    grey[[19, 26]] = 130
-    box = Box.full(truth.shape)
-    assert measure(labels, box, grey=grey).thickness_px == 8
-    assert measure(labels, box).thickness_px == 11
-    assert measure(labels, box, grey=grey, config=UNSNAPPED).thickness_px == 11
-    top, length = snap_edges(grey, *fascia_runs(labels), 2, (1.5, 5.0))
-    np.testing.assert_array_equal(top, 19)
-    np.testing.assert_array_equal(length, 8)
-    far = band_labels(60, 50, lambda x: 14 + 0 * x, 20)  # edges 5 and 7 rows off: beyond the reach of 2
-    far_top, far_length = snap_edges(grey, *fascia_runs(far), 2, (1.5, 5.0))
-    assert (far_top == 16).all() and (far_length == 16).all()
-
-
-def test_snapping_leaves_a_flat_image_and_the_frame_edges_alone():
-    labels = band_labels(30, 20, lambda x: 0 * x, 5, columns=slice(0, 15))  # from the top row; 5 columns without
-    runs = fascia_runs(labels)
-    for grey in (
-        np.full(labels.shape, 80, np.uint8),
-        np.random.default_rng(1).integers(0, 256, labels.shape, np.uint8),
-    ):
-        top, length = snap_edges(grey, *runs, 3, (1.5, 5.0))
-        assert (top >= 0).all() and (length[:15] >= 1).all() and (length[15:] == 0).all()
-    np.testing.assert_array_equal(snap_edges(np.full(labels.shape, 80, np.uint8), *runs, 3, (1.5, 5.0))[1], runs[1])
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +228,7 @@ def test_thickness_on_real_label_maps_equals_the_masks(real_pairs):
     for name, image, mask in real_pairs:
         roi = detect_bmode_roi(image)
         labels = band_mask_to_classes(mask)
-        m = measure(labels, roi, grey=image if image.ndim == 2 else image[..., 1], config=UNSNAPPED)
+        m = measure(labels, roi, grey=image if image.ndim == 2 else image[..., 1])
         truth = np.array([first_band_run(mask[roi.slices][:, x]) for x in range(roi.w)])
         _, runs = fascia_runs(labels[roi.slices])
         np.testing.assert_array_equal(runs, truth, err_msg=name)
