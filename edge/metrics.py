@@ -61,6 +61,11 @@ class SetMetrics:
         self.per_image[name] = scores(cm)
         return self.per_image[name]
 
+    def worst(self, count: int, cls: str = "fascia") -> list[tuple[str, float]]:
+        """The `count` images with the lowest Dice of `cls`, lowest first (images where it is undefined left out)."""
+        dice = [(n, p["dice"][cls]) for n, p in self.per_image.items() if np.isfinite(p["dice"][cls])]
+        return sorted(dice, key=lambda item: item[1])[:count]
+
     def summary(self) -> dict:
         """Micro scores over all pixels, plus the mean over images of each per-image score."""
         per = list(self.per_image.values())
@@ -70,9 +75,16 @@ class SetMetrics:
             vals = [v for v in vals if np.isfinite(v)]
             return float(np.mean(vals)) if vals else float("nan")
 
+        fascia = np.array([p["dice"]["fascia"] for p in per], np.float64)
+        fascia = fascia[np.isfinite(fascia)]
         return {
             "images": len(per),
             "micro": scores(self.total),
+            "fascia_dice_per_image": {
+                "p10": float(np.percentile(fascia, 10)) if fascia.size else float("nan"),
+                "median": float(np.median(fascia)) if fascia.size else float("nan"),
+                "worst": [[n, round(d, 4)] for n, d in self.worst(5)],
+            },
             "per_image_mean": {
                 "accuracy": mean_of("accuracy"),
                 "mean_iou": mean_of("mean_iou"),

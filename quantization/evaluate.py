@@ -1,7 +1,7 @@
 """Score a run's .tflite models on held-out images through the on-device path (Segmenter: preprocess -> Engine ->
 postprocess into the native frame), with the paper's metrics, per scanner layout, latency, size and agreement
-with the float model; writes evaluation.json, evaluation.md and figure4.png into the run directory (for another split
-than test: evaluation_val.json etc.)."""
+with the float model; writes evaluation.json, evaluation.md, figure4.png and worst.png into the run directory (for
+another split than test: evaluation_val.json etc.)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from edge.bench import machine_info
-from edge.labels import ABOVE
+from edge.labels import ABOVE, FASCIA
 from edge.latency import PAPER_MS_PER_IMAGE, LatencyStats
 from edge.measure import fascia_runs, measure
 from edge.metrics import PAPER_SCORES, SetMetrics
@@ -25,6 +25,7 @@ from edge.segmenter import Segmenter
 from quantization.data import DataError, layout, read_image, read_labels
 
 FIGURE_ROWS = 4
+WORST_ROWS = 6
 
 
 def machine() -> str:
@@ -104,6 +105,37 @@ def frame_thickness_error(pred: np.ndarray, labels: np.ndarray) -> float | None:
     return None if found is None else abs(found - measure(labels, box).thickness_px)
 
 
+class _WorstImages:
+    """The images where one model's fascia Dice is lowest, cut to the rows around the band (at least a quarter of the
+    width tall): what its failures look like, its prediction beside the annotation."""
+
+    def __init__(self, model: str, count: int = WORST_ROWS) -> None:
+        self.model, self.count = model, count
+        self.rows: list[tuple[float, str, tuple]] = []
+
+    def offer(self, dice: float, name: str, key: str, image: np.ndarray, labels: np.ndarray, preds: dict) -> None:
+        """Keep this image (ROI crops) if it is among the `count` lowest so far."""
+        if not np.isfinite(dice) or (len(self.rows) == self.count and dice >= self.rows[-1][0]):
+            return
+        pred = preds[self.model]
+        found = np.flatnonzero(np.any(labels == FASCIA, axis=1) | np.any(pred == FASCIA, axis=1))
+        if found.size:
+            pad = max(10, (found[-1] - found[0]) // 2, labels.shape[1] // 8)
+            rows = slice(max(0, found[0] - pad), found[-1] + pad + 1)
+            image, labels, pred = image[rows], labels[rows], pred[rows]
+        self.rows.append((dice, name, (f"{key}, Dice {dice:.2f}", image, labels, {self.model: pred})))
+        self.rows.sort(key=lambda row: row[0])
+        del self.rows[self.count :]
+
+    def shown(self) -> dict:
+        return {name: entry for _, name, entry in self.rows}
+
+
+def _figure_model(names) -> str:
+    """The model whose failures the worst-images figure shows: the int8 model that would ship."""
+    return next((n for n in ("qat_int8", "ptq_int8") if n in names), next(iter(names)))
+
+
 def _frame_summary(errors: list[float | None]) -> dict:
     """Per-image thickness errors: median, 90th percentile, images without a measurement."""
     measured = np.array([e for e in errors if e is not None], np.float64)
@@ -146,6 +178,7 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
     missing = sorted(names - {s.name for s in samples})
     problems = [f"{n}: listed in the split but not found in the data" for n in missing]
     firsts, spares, counts = {}, {}, {}  # figure rows: the first image of each layout, then others
+    worst = _WorstImages(_figure_model(scores))
     for i, sample in enumerate(samples, 1):
         try:
             image, labels = read_image(sample.image), read_labels(sample)
@@ -162,10 +195,12 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
                 if name != "float32":
                     s.agree(segs[name].labels, segs["float32"].labels)
         counts[key] = counts.get(key, 0) + 1
+        roi = next(iter(segs.values())).roi  # one preprocessing: the same crop for every model
+        preds = {name: seg.labels[roi.slices] for name, seg in segs.items()}
+        crops = (key, image[roi.slices], labels[roi.slices], preds)
         if counts[key] == 1 or len(spares) < FIGURE_ROWS:
-            roi = next(iter(segs.values())).roi  # one preprocessing: the same crop for every model
-            preds = {name: seg.labels[roi.slices] for name, seg in segs.items()}
-            (firsts if counts[key] == 1 else spares)[sample.name] = (key, image[roi.slices], labels[roi.slices], preds)
+            (firsts if counts[key] == 1 else spares)[sample.name] = crops
+        worst.offer(scores[worst.model].native.per_image[sample.name]["dice"]["fascia"], sample.name, *crops)
         if i % 10 == 0 or i == len(samples):
             print(f"evaluate: {i}/{len(samples)} {split} images", flush=True)
     result = {
@@ -183,6 +218,12 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
     (run_dir / f"{stem}.md").write_text(markdown(result))
     shown = [*firsts.items(), *spares.items()][:FIGURE_ROWS]
     figure4(dict(shown), run_dir / figure_name(split))
+    figure4(
+        worst.shown(),
+        run_dir / figure_name(split, "worst"),
+        f"the {len(worst.rows)} images where {worst.model} scores the lowest fascia Dice, cut to the band's rows",
+        panel_inches=5,
+    )
     print(markdown_table(result), flush=True)
     print(f"wrote {run_dir}/{stem}.md and {stem}.json", flush=True)
     return result
@@ -239,6 +280,19 @@ def layout_table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def worst_table(result: dict) -> str:
+    """Per model: the spread of the images' own fascia Dice and the images where it is lowest."""
+    rows = ["| model | fascia Dice per image: p10 / median / mean | lowest (image: Dice) |", "|---|---|---|"]
+    for name, m in result["models"].items():
+        spread = m["native"].get("fascia_dice_per_image")
+        if spread is None:  # an evaluation written before the spread was recorded
+            continue
+        mean = m["native"]["per_image_mean"]["fascia_dice"]
+        worst = ", ".join(f"{n}: {d:.2f}" for n, d in spread["worst"])
+        rows.append(f"| {name} | {_f(spread['p10'])} / {_f(spread['median'])} / {_f(mean)} | {worst} |")
+    return "\n".join(rows)
+
+
 #: what each split was used for, as the evaluation report states it
 SPLIT_ROLE = {
     "test": "never used for training or model selection",
@@ -279,17 +333,26 @@ def markdown(result: dict) -> str:
         "",
         f"![image / annotation / predictions]({figure_name(result['split'])})",
         "",
+        "## Where the fascia Dice is lost",
+        "",
+        "The set's fascia Dice pools every pixel; per image it spreads out, and a few images pull the mean down. "
+        "The figure shows the lowest ones, cut to the band's rows.",
+        "",
+        worst_table(result),
+        "",
+        f"![the images with the lowest fascia Dice]({figure_name(result['split'], 'worst')})",
+        "",
     ]
     if result["problems"]:
         parts += ["## Skipped", "", *(f"- {p}" for p in result["problems"]), ""]
     return "\n".join(parts)
 
 
-def figure_name(split: str) -> str:
-    return "figure4.png" if split == "test" else f"figure4_{split}.png"
+def figure_name(split: str, stem: str = "figure4") -> str:
+    return f"{stem}.png" if split == "test" else f"{stem}_{split}.png"
 
 
-def figure4(shown: dict, out: Path) -> None:
+def figure4(shown: dict, out: Path, title: str = "held-out images (B-mode crop)", panel_inches: float = 3) -> None:
     """Image / annotation / each model's prediction inside the B-mode crop, a row per image (the paper's Figure 4)."""
     import matplotlib
 
@@ -301,20 +364,21 @@ def figure4(shown: dict, out: Path) -> None:
     models = list(next(iter(shown.values()))[3])
     cols = 2 + len(models)
     aspect = float(np.mean([v[1].shape[0] / v[1].shape[1] for v in shown.values()]))
-    fig, axes = plt.subplots(len(shown), cols, figsize=(3 * cols, 3 * aspect * len(shown) + 0.8), squeeze=False)
+    size = (panel_inches * cols, panel_inches * aspect * len(shown) + 0.8)
+    fig, axes = plt.subplots(len(shown), cols, figsize=size, squeeze=False)
     for row, (name, (key, image, labels, preds)) in enumerate(shown.items()):
         panels = [("image", image), ("annotation", draw_overlay(image, labels))]
         panels += [(m, draw_overlay(image, p)) for m, p in preds.items()]
-        for col, (title, pic) in enumerate(panels):
+        for col, (heading, pic) in enumerate(panels):
             ax = axes[row, col]
             pic = pic if pic.ndim == 2 else cv2.cvtColor(pic[..., :3], cv2.COLOR_BGR2RGB)
             ax.imshow(pic, cmap="gray" if pic.ndim == 2 else None)
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
-                ax.set_title(title)
+                ax.set_title(heading)
         axes[row, 0].set_ylabel(f"{name}\n{key}", fontsize=8)
-    fig.suptitle("held-out images (B-mode crop): fascia (yellow), tissue below (blue); annotation and predictions")
+    fig.suptitle(f"{title}: fascia (yellow), tissue below (blue); annotation and predictions")
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)

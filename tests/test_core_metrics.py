@@ -78,3 +78,18 @@ def test_set_metrics_micro_vs_per_image():
     assert m.per_image["small"]["accuracy"] == pytest.approx(0.5)
     # fascia appears in neither image: no fascia score rather than a made-up one
     assert math.isnan(s["per_image_mean"]["fascia_dice"])
+
+
+def test_fascia_dice_spread_and_worst_images():
+    m = SetMetrics()
+    truth = np.array([[0, 1, 1, 1, 1, 2]], np.uint8)  # 4 fascia pixels
+    for name, found in (("exact", 4), ("half", 2), ("quarter", 1), ("none", 0)):
+        pred = np.array([[0] + [1] * found + [2] * (5 - found)], np.uint8)
+        m.add(name, pred, truth)
+    m.add("no band", np.zeros((1, 3), np.uint8), np.zeros((1, 3), np.uint8))  # Dice undefined: left out
+    dice = {"exact": 1.0, "half": 2 * 2 / 6, "quarter": 2 * 1 / 5, "none": 0.0}
+    assert m.worst(2) == [("none", 0.0), ("quarter", pytest.approx(dice["quarter"]))]
+    spread = m.summary()["fascia_dice_per_image"]
+    assert spread["median"] == pytest.approx(np.median(list(dice.values())))
+    assert spread["p10"] == pytest.approx(np.percentile(list(dice.values()), 10))
+    assert [n for n, _ in spread["worst"]] == ["none", "quarter", "half", "exact"]

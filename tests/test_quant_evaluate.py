@@ -3,7 +3,7 @@
 import numpy as np
 
 from edge.labels import ABOVE, BELOW, FASCIA, IGNORE
-from quantization.evaluate import _frame_summary, frame_thickness_error, thickness_errors
+from quantization.evaluate import _frame_summary, _WorstImages, frame_thickness_error, thickness_errors
 
 
 def band(top: int, thickness: int, shape=(60, 40)) -> np.ndarray:
@@ -35,3 +35,17 @@ def test_nothing_to_measure():
     assert frame_thickness_error(truth, np.full_like(truth, IGNORE)) is None  # nothing annotated
     summary = _frame_summary([1.0, None, 3.0, 0.0])
     assert summary["images"] == 3 and summary["missed"] == 1 and summary["median"] == 1.0
+
+
+def test_worst_images_keeps_the_lowest_cut_to_the_band():
+    worst = _WorstImages("qat_int8", count=2)
+    image = np.zeros((60, 40), np.uint8)
+    for name, dice in (("a", 0.9), ("b", 0.5), ("c", float("nan")), ("d", 0.7), ("e", 0.95)):
+        worst.offer(dice, name, "layout", image, band(20, 6), {"qat_int8": band(22, 6), "float32": band(0, 1)})
+    shown = worst.shown()
+    assert list(shown) == ["b", "d"]  # lowest first; an undefined Dice is never among them
+    key, crop, labels, preds = shown["b"]
+    assert key == "layout, Dice 0.50" and list(preds) == ["qat_int8"]
+    # rows 20..27 hold fascia (annotation or prediction), padded by 10 rows: 10..37
+    assert crop.shape == labels.shape == preds["qat_int8"].shape == (28, 40)
+    assert (labels == FASCIA).sum() == 6 * 40

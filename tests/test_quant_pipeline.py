@@ -78,6 +78,10 @@ def test_evaluation(run):
     assert f"| qat_int8 | {qat['accuracy']:.3f} | {qat['mean_iou']:.3f} |" in md
     figure = cv2.imread(str(run_dir / "figure4.png"))
     assert figure is not None and figure.shape[1] > figure.shape[0]  # 5 panels side by side
+    spread = ev["models"]["qat_int8"]["native"]["fascia_dice_per_image"]
+    assert len(spread["worst"]) == 2 and spread["worst"][0][1] <= spread["worst"][1][1]
+    assert f"| qat_int8 | {spread['p10']:.3f} / {spread['median']:.3f} /" in md
+    assert cv2.imread(str(run_dir / "worst.png")) is not None and "(worst.png)" in md
 
 
 def test_shipped_files_and_model_card(run):
