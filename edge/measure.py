@@ -2,14 +2,15 @@
 
 Thickness is taken per image column from the longest run of fascia pixels, then corrected to the
 band's normal with its local slope (thickness_vertical * cos(atan(slope))), so a slanted band is not
-over-measured. A frame whose fascia is missing, patchy or uncertain is flagged and is not a good
-measurement.
+over-measured. A frame whose fascia is missing, patchy, broken into several bands or uncertain is flagged and
+is not a good measurement.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -59,6 +60,7 @@ class MeasureConfig:
     min_coverage: float = 0.5  #: fraction of ROI columns holding fascia; below it: low_coverage
     min_confidence: float = 0.6  #: mean max-probability of fascia pixels; below it: low_confidence
     slope_window: int = 15  #: columns either side used for the band's local slope
+    max_fragmented: float = 0.15  #: fraction of fascia columns holding more than one fascia run; above it: fragmented
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Measurement:
     vertical_px: float | None  #: median vertical run length (what a column-wise count gives)
     mm_per_px: float | None
     coverage: float  #: fraction of ROI columns where the fascia is found
+    fragmented: float  #: fraction of those columns that hold more than one fascia run (the band broken up)
     confidence: float | None  #: mean max-probability of fascia pixels (None without probabilities)
     echo: dict[str, float | None]  #: mean grey inside the fascia, above it and below it
     flags: tuple[str, ...]
@@ -103,13 +106,22 @@ class Measurement:
             "vertical_px": r(self.vertical_px),
             "mm_per_px": r(mm, 6),
             "coverage": r(self.coverage),
+            "fragmented": r(self.fragmented),
             "confidence": r(self.confidence),
             "echo": {k: r(v, 1) for k, v in self.echo.items()},
         }
 
 
-def fascia_runs(labels: np.ndarray, min_run: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Per column: top row and length of the longest run of FASCIA pixels (the topmost of equals; 0, 0 where none).
+class Runs(NamedTuple):
+    """Per column: the longest run of FASCIA pixels and how many runs there are."""
+
+    top: np.ndarray  #: top row of the longest run (the topmost of equals; 0 where none)
+    length: np.ndarray  #: its length (0 where none, or where it is shorter than `min_run`)
+    count: np.ndarray  #: number of runs of any length
+
+
+def fascia_runs(labels: np.ndarray, min_run: int = 1) -> Runs:
+    """Per column: the longest run of FASCIA pixels and the number of runs (`Runs`).
 
     Works from where the labels change (a few per column) within the rows that hold fascia, not the whole map.
     """
@@ -118,7 +130,7 @@ def fascia_runs(labels: np.ndarray, min_run: int = 1) -> tuple[np.ndarray, np.nd
     w = labels.shape[1]
     top, length = np.zeros(w, np.intp), np.zeros(w, np.intp)
     if h == 0:
-        return top, length
+        return Runs(top, length, np.zeros(w, np.intp))
     on = np.zeros((h + 2, w), np.uint8)  # a row of "off" above and below closes every run
     on[1:-1] = mask[y0 : y0 + h]
     rows, cols = np.divmod(np.flatnonzero(on[1:] != on[:-1]), w)  # row of a run's first pixel / one past its last
@@ -132,7 +144,7 @@ def fascia_runs(labels: np.ndarray, min_run: int = 1) -> tuple[np.ndarray, np.nd
     which, first = np.unique(col[longest], return_index=True)
     top[which] = start[longest][first]
     length[length < min_run] = 0
-    return np.where(length > 0, top, 0), length
+    return Runs(np.where(length > 0, top, 0), length, np.bincount(col, minlength=w))
 
 
 def local_slope(x: np.ndarray, y: np.ndarray, found: np.ndarray, window: int) -> np.ndarray:
@@ -208,9 +220,10 @@ def measure(
     """
     config = config or MeasureConfig()
     lab = roi.part(labels)
-    top, vertical = fascia_runs(lab)
+    top, vertical, count = fascia_runs(lab)
     found = vertical > 0
     coverage = float(found.mean())
+    fragmented = float(np.count_nonzero(count[found] > 1) / np.count_nonzero(found)) if found.any() else 0.0
     x = np.arange(lab.shape[1], dtype=np.float64)
     centre = top + (vertical - 1) / 2.0
     slope = local_slope(x, centre, found, config.slope_window)
@@ -238,8 +251,19 @@ def measure(
         flags.append("no_fascia")
     elif coverage < config.min_coverage:
         flags.append("low_coverage")
+    if fragmented > config.max_fragmented:
+        flags.append("fragmented")
     if confidence is not None and confidence < config.min_confidence:
         flags.append("low_confidence")
     return Measurement(
-        thickness, spread, vertical_median, mm_per_px, coverage, confidence, echo, tuple(flags), perpendicular
+        thickness,
+        spread,
+        vertical_median,
+        mm_per_px,
+        coverage,
+        fragmented,
+        confidence,
+        echo,
+        tuple(flags),
+        perpendicular,
     )

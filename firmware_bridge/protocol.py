@@ -77,10 +77,11 @@ class Quality(IntFlag):
     NO_FASCIA = 1 << 0  #: no fascia found in the ROI: no thickness
     LOW_COVERAGE = 1 << 1  #: the fascia is found in fewer ROI columns than the coverage threshold
     LOW_CONFIDENCE = 1 << 2  #: the model's mean fascia confidence is under the confidence threshold
+    FRAGMENTED = 1 << 3  #: the fascia is broken into several bands in more columns than the runtime accepts
     OTHER = 1 << 7  #: another measurement flag (named in the runtime's log)
     ROI_DETECTED = 1 << 8  #: the ROI was detected in this frame (no fixed ROI configured)
     NO_SCALE = 1 << 9  #: no calibration configured: thickness in pixels only
 
     @classmethod
     def measurement_flags(cls) -> Quality:
-        return cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.OTHER
+        return cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.FRAGMENTED | cls.OTHER

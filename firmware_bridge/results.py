@@ -16,6 +16,7 @@ _FLAG_BITS = {
     "no_fascia": Quality.NO_FASCIA,
     "low_coverage": Quality.LOW_COVERAGE,
     "low_confidence": Quality.LOW_CONFIDENCE,
+    "fragmented": Quality.FRAGMENTED,
 }
 
 

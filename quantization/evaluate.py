@@ -46,7 +46,8 @@ class _ModelScore:
         self.latency = LatencyStats()
         self.same = self.pixels = 0
         self.thickness_errors: list[np.ndarray] = []
-        self.frame_errors: list[float | None] = []
+        self.frame_errors: dict[str, float | None] = {}
+        self.flagged: dict[str, list[str]] = {}  #: images the runtime would not report, with its flags
 
     def add(self, name: str, key: str, image: np.ndarray, labels: np.ndarray):
         """Segment one image and score it; returns the Segmentation."""
@@ -57,7 +58,10 @@ class _ModelScore:
         size = self.segmenter.engine.output_size
         self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
         self.thickness_errors.append(thickness_errors(seg.labels, labels))
-        self.frame_errors.append(frame_thickness_error(seg.labels, labels))
+        self.frame_errors[name] = frame_thickness_error(seg.labels, labels)
+        flags = measure(seg.roi_labels, seg.roi, seg.grey, seg.probs).flags
+        if flags:
+            self.flagged[name] = list(flags)
         return seg
 
     def agree(self, pred: np.ndarray, reference: np.ndarray) -> None:
@@ -79,15 +83,18 @@ class _ModelScore:
             "latency_ms": {stage: lat[stage]["p50"] for stage in lat},
             "agreement_with_float": self.same / self.pixels if self.pixels else None,
             "thickness_error_px": _error_summary(np.concatenate(self.thickness_errors or [np.zeros(0)])),
-            "frame_thickness_error_px": _frame_summary(self.frame_errors),
+            "frame_thickness_error_px": _frame_summary(list(self.frame_errors.values())),
+            "good_frame_thickness_error_px": _frame_summary(
+                [e for name, e in self.frame_errors.items() if name not in self.flagged]
+            ),
+            "flagged": self.flagged,
         }
 
 
 def thickness_errors(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Per labelled column with fascia: |predicted - annotated| fascia thickness in native pixels (vertical runs,
     the annotation's own definition; a column where the prediction finds no fascia counts its whole thickness)."""
-    _, truth = fascia_runs(labels)
-    _, found = fascia_runs(pred)
+    truth, found = fascia_runs(labels).length, fascia_runs(pred).length
     columns = truth > 0
     return np.abs(found[columns] - truth[columns]).astype(np.float64)
 
@@ -96,8 +103,7 @@ def frame_thickness_error(pred: np.ndarray, labels: np.ndarray) -> float | None:
     """|reported - annotated| thickness of one image in native pixels: `edge.measure.measure`, the number the
     runtime reports (the median perpendicular thickness over the columns), of the prediction and of the annotation,
     both over the columns the annotation labels. None where it labels no fascia or the prediction finds none."""
-    _, truth = fascia_runs(labels)
-    labelled = truth > 0
+    labelled = fascia_runs(labels).length > 0
     if not labelled.any():
         return None
     box = Box.full(labels.shape)
@@ -241,6 +247,7 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
     if native:
         head += (
             " thickness error p50 / p90 (px), columns | thickness error p50 / p90 (px), images |"
+            " images the runtime marks good: thickness error p50 / p90 (px) |"
             " agreement with float | inference p50 (ms) | size (MB) |"
         )
     rows = [head, "|---" * head.count(" | ") + "|---|"]
@@ -252,9 +259,13 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
         )
         if native:
             err, frame = m.get("thickness_error_px") or {}, m.get("frame_thickness_error_px") or {}
+            good, images = m.get("good_frame_thickness_error_px"), m[resolution]["images"]
+            marked = "-"  # an evaluation written before the runtime's flags were recorded
+            if good is not None:
+                marked = f"{_f(good['median'], 1)} / {_f(good['p90'], 1)} ({images - len(m['flagged'])} of {images})"
             row += (
                 f" {_f(err.get('median'), 1)} / {_f(err.get('p90'), 1)} |"
-                f" {_f(frame.get('median'), 1)} / {_f(frame.get('p90'), 1)} |"
+                f" {_f(frame.get('median'), 1)} / {_f(frame.get('p90'), 1)} | {marked} |"
                 f" {_f(m['agreement_with_float'], 4)} | {_f(m['latency_ms'].get('inference'), 1)} | "
                 f"{m['size_bytes'] / 1e6:.2f} |"
             )
@@ -264,7 +275,7 @@ def markdown_table(result: dict, resolution: str = "native") -> str:
         f"| paper (float Keras, TLF data) | {paper['accuracy']:.2f} | {paper['mean_iou']:.2f} | "
         f"{paper['dice']:.2f} | - | - | - |"
     )
-    rows.append(row + (f" - | - | - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
+    rows.append(row + (f" - | - | - | - | {PAPER_MS_PER_IMAGE:.0f} (whole prediction) | - |" if native else ""))
     return "\n".join(rows)
 
 
@@ -282,13 +293,17 @@ def layout_table(result: dict) -> str:
 
 def worst_table(result: dict) -> str:
     """Per model: the spread of the images' own fascia Dice and the images where it is lowest."""
-    rows = ["| model | fascia Dice per image: p10 / median / mean | lowest (image: Dice) |", "|---|---|---|"]
+    rows = ["| model | fascia Dice per image: p10 / median / mean | lowest (image: Dice, the runtime's flags) |"]
+    rows.append("|---|---|---|")
     for name, m in result["models"].items():
         spread = m["native"].get("fascia_dice_per_image")
         if spread is None:  # an evaluation written before the spread was recorded
             continue
         mean = m["native"]["per_image_mean"]["fascia_dice"]
-        worst = ", ".join(f"{n}: {d:.2f}" for n, d in spread["worst"])
+        flagged = m.get("flagged", {})
+        worst = ", ".join(
+            f"{n}: {d:.2f}" + (f" ({', '.join(flagged[n])})" if n in flagged else "") for n, d in spread["worst"]
+        )
         rows.append(f"| {name} | {_f(spread['p10'])} / {_f(spread['median'])} / {_f(mean)} | {worst} |")
     return "\n".join(rows)
 

@@ -322,3 +322,17 @@ def test_scanner_simulator_streams_to_tlfseg_bridge_serve_over_every_transport()
     assert run.returncode == 0, run.stdout + run.stderr
     for kind in ("tcp", "unix", "serial"):
         assert re.search(rf"^{kind}\s.*\sok$", run.stdout, re.M), run.stdout
+
+
+def test_every_measurement_flag_has_its_own_quality_bit():
+    from firmware_bridge.results import quality_flags
+
+    labels = np.full((40, 50), 0, np.uint8)
+    labels[20:25] = 1
+    labels[25:] = 2
+    labels[5:7, :30] = 1  # a second band in 60 % of the columns
+    m = measure(labels, Box.full(labels.shape), config=MeasureConfig(min_coverage=0.5))
+    assert m.flags == ("fragmented",)
+    quality = quality_flags(m, Config(roi=(0, 0, 50, 40)))
+    assert quality == Quality.FRAGMENTED | Quality.NO_SCALE and not quality & Quality.OTHER
+    assert quality & Quality.measurement_flags()  # not a good measurement for any firmware

@@ -74,6 +74,20 @@ def test_no_fascia_is_flagged_not_measured():
     assert m.coverage == 0.0 and m.to_dict()["good"] is False
 
 
+def test_a_band_broken_into_several_is_flagged_fragmented():
+    labels = band_labels(100, 200, lambda x: 40 + 0 * x, 8)
+    whole = measure(labels, Box.full(labels.shape))
+    assert whole.fragmented == 0.0 and whole.good
+    labels[20:24, :40] = FASCIA  # a second band above the true one in 40 of 200 columns: 20 %
+    broken = measure(labels, Box.full(labels.shape))
+    assert broken.fragmented == pytest.approx(0.2) and broken.flags == ("fragmented",) and not broken.good
+    assert broken.thickness_px == 8  # the longest run is still measured; the flag says not to trust the frame
+    assert broken.to_dict()["fragmented"] == 0.2
+    assert measure(labels, Box.full(labels.shape), config=MeasureConfig(max_fragmented=0.25)).good
+    labels[60, 100:110] = FASCIA  # a speck below in 10 more columns: 25 %
+    assert measure(labels, Box.full(labels.shape)).fragmented == pytest.approx(0.25)
+
+
 def test_confidence_from_probabilities_and_low_confidence_flag():
     labels = band_labels(64, 64, lambda x: 20 + 0 * x, 5)
     probs = np.zeros((32, 32, 3), np.float32)
@@ -155,20 +169,21 @@ def first_band_run(column: np.ndarray) -> int:
     return n
 
 
-def longest_run_by_loop(column: np.ndarray) -> tuple[int, int]:
-    """(top row, length) of the topmost longest FASCIA run in a label column, (0, 0) where none, by a plain loop."""
-    best_top = best_len = 0
+def longest_run_by_loop(column: np.ndarray) -> tuple[int, int, int]:
+    """(top row, length) of the topmost longest FASCIA run in a label column, (0, 0) where none, and the number of
+    runs, by a plain loop."""
+    best_top = best_len = runs = 0
     row = 0
     while row < column.size:
         if column[row] != FASCIA:
             row += 1
             continue
-        top = row
+        top, runs = row, runs + 1
         while row < column.size and column[row] == FASCIA:
             row += 1
         if row - top > best_len:
             best_top, best_len = top, row - top
-    return best_top, best_len
+    return best_top, best_len, runs
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 1000])
@@ -186,11 +201,12 @@ def test_fascia_runs_equal_a_plain_loop_on_random_maps(seed):
     labels[:, rng.random(w) < 0.2] = FASCIA  # whole-column runs, touching the top and the bottom
     labels[:, rng.random(w) < 0.2] = BELOW  # columns without fascia
     view = np.pad(labels, 3, constant_values=ABOVE)[3:-3, 3:-3]  # a non-contiguous view, as measure passes
-    top, length = fascia_runs(view)
-    truth = np.array([longest_run_by_loop(labels[:, x]) for x in range(w)]).reshape(w, 2)
+    top, length, count = fascia_runs(view)
+    truth = np.array([longest_run_by_loop(labels[:, x]) for x in range(w)]).reshape(w, 3)
     np.testing.assert_array_equal(top, truth[:, 0])
     np.testing.assert_array_equal(length, truth[:, 1])
-    long_top, long_length = fascia_runs(labels, min_run=3)
+    np.testing.assert_array_equal(count, truth[:, 2])
+    long_top, long_length, _ = fascia_runs(labels, min_run=3)
     np.testing.assert_array_equal(long_length, np.where(truth[:, 1] >= 3, truth[:, 1], 0))
     np.testing.assert_array_equal(long_top, np.where(truth[:, 1] >= 3, truth[:, 0], 0))
 
@@ -230,7 +246,7 @@ def test_thickness_on_real_label_maps_equals_the_masks(real_pairs):
         labels = band_mask_to_classes(mask)
         m = measure(labels, roi, grey=image if image.ndim == 2 else image[..., 1])
         truth = np.array([first_band_run(mask[roi.slices][:, x]) for x in range(roi.w)])
-        _, runs = fascia_runs(labels[roi.slices])
+        runs = fascia_runs(labels[roi.slices]).length
         np.testing.assert_array_equal(runs, truth, err_msg=name)
         np.testing.assert_array_equal(np.isfinite(m.columns_px), truth > 0, err_msg=name)
         assert (m.columns_px[truth > 0] <= truth[truth > 0] + 1e-9).all(), name
@@ -247,7 +263,7 @@ def test_measuring_the_model_prediction_runs_and_flags(real_pairs, bundled_engin
     for name, image, _ in real_pairs:
         seg = segmenter(image)
         m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm_per_px=0.1)
-        assert set(m.flags) <= {"no_fascia", "low_coverage", "low_confidence"}, name
+        assert set(m.flags) <= {"no_fascia", "low_coverage", "low_confidence", "fragmented"}, name
         assert m.good == (not m.flags) and 0 <= m.coverage <= 1 and 0 <= m.confidence <= 1, name
         if m.good:
             assert m.thickness_mm == pytest.approx(m.thickness_px * 0.1)
