@@ -20,9 +20,10 @@ def model_paths(run_dir: str | Path) -> dict[str, Path]:
 
 
 def convert(run_dir: str | Path) -> dict[str, Path]:
-    """float32 reference, post-training int8 (calibrated on the train split) and QAT int8 .tflite models."""
+    """float32 reference, post-training int8 (calibrated on the train split) and, once `tlfseg qat` has run, QAT int8
+    .tflite models; returns those written."""
     from quantization.convert import write_tflite
-    from quantization.qat import load_float_model, load_qat_model
+    from quantization.qat import load_float_model, load_qat_model, qat_weights
     from quantization.train import TrainConfig, prepare_data
 
     run_dir = Path(run_dir)
@@ -34,6 +35,12 @@ def convert(run_dir: str | Path) -> dict[str, Path]:
     write_tflite(float_model, paths["float32"])
     print(f"convert: post-training int8, calibrated on {min(len(representative), 100)} train images", flush=True)
     write_tflite(float_model, paths["ptq_int8"], int8=True, representative=representative)
+    if not qat_weights(run_dir).is_file():
+        print(
+            f"convert: no quantization-aware model in {run_dir} (tlfseg qat makes one): float32 and PTQ only",
+            flush=True,
+        )
+        return {name: path for name, path in paths.items() if name != "qat_int8"}
     print("convert: quantization-aware int8", flush=True)
     write_tflite(load_qat_model(run_dir), paths["qat_int8"], int8=True, representative=representative)
     return paths

@@ -32,9 +32,14 @@ def quantize(float_model):
     return tfmot.quantization.keras.quantize_model(float_model)
 
 
+def qat_weights(run_dir: str | Path) -> Path:
+    """Where a run keeps its best QAT weights (present once `tlfseg qat` has run)."""
+    return Path(run_dir) / "qat.weights.h5"
+
+
 def load_qat_model(run_dir: Path):
     """The fine-tuned QAT model of a run: the float model re-quantized, then the best QAT weights."""
-    weights = Path(run_dir) / "qat.weights.h5"
+    weights = qat_weights(run_dir)
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} not found: run quantization-aware training first (tlfseg qat --run DIR)")
     model = quantize(load_float_model(run_dir))
@@ -59,4 +64,4 @@ def qat(run_dir: str | Path, epochs: int = DEFAULT_EPOCHS, learning_rate: float 
     data = prepare_data(cfg, run_dir)
     print(f"qat: {len(data['train'][2])} train images, {epochs} epochs at learning rate {learning_rate:g}", flush=True)
     fit(model, data, run_dir, "qat", epochs, cfg, learning_rate)
-    return run_dir / "qat.weights.h5"
+    return qat_weights(run_dir)

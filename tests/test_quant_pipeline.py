@@ -150,3 +150,14 @@ def test_edgetpu_check_on_the_pipeline_models(run, capsys):
     assert main(["edgetpu-check", "--model", str(run_dir / "float32.tflite")]) == 1
     out = capsys.readouterr().out
     assert "NOT READY" in out and "float32, not 8-bit quantized" in out
+
+
+def test_convert_a_run_without_qat_writes_float_and_ptq(run, tmp_path, capsys):
+    """A float-only run (a distillation teacher, say) converts to float32 and post-training int8 and says why
+    there is no QAT model; nothing fails."""
+    float_only = tmp_path / "float_only"
+    shutil.copytree(run[0], float_only, ignore=shutil.ignore_patterns("qat*", "*.tflite", "evaluation*"))
+    assert main(["convert", "--run", str(float_only)]) == 0
+    out = capsys.readouterr().out
+    assert "no quantization-aware model" in out and "tlfseg qat" in out
+    assert sorted(p.name for p in float_only.glob("*.tflite")) == ["float32.tflite", "ptq_int8.tflite"]
