@@ -41,6 +41,7 @@ def recipe(cfg: dict) -> str:
     parts = [f"{cfg['epochs']} ep", cfg.get("schedule", "constant") + " lr"]
     parts += ["augment"] if cfg.get("augment") else []
     parts += ["warp"] if cfg.get("warp") else []
+    parts += [f"rotate {cfg['rotate']:g} deg"] if cfg.get("rotate") else []
     parts += [f"dice {cfg['dice_weight']:g}"] if cfg.get("dice_weight") else []
     parts += [f"teacher {teacher(cfg)} ({cfg.get('distill', 0.5):g})"] if cfg.get("teacher") else []
     return ", ".join(parts)

@@ -21,6 +21,7 @@ TRAIN_OPTIONS = {
     "--lr": "learning_rate",
     "--augment": "augment",
     "--warp": "warp",
+    "--rotate": "rotate",
     "--dice": "dice_weight",
     "--schedule": "schedule",
     "--teacher": "teacher",
@@ -32,7 +33,7 @@ TRAIN_OPTIONS = {
     "--limit": "limit",
 }
 #: options of training levers, left out of a reproduce command where they are off
-LEVERS = {"--warp", "--dice", "--schedule", "--teacher", "--distill"}
+LEVERS = {"--warp", "--rotate", "--dice", "--schedule", "--teacher", "--distill"}
 QAT_EPOCHS, QAT_LR = 10, 1e-4  # quantization.qat's defaults, kept here so --help needs no TensorFlow
 
 
@@ -56,6 +57,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         "--warp",
         action=argparse.BooleanOptionalAction,
         help="also small affine warps (rotation/scale/shift; default off)",
+    )
+    g.add_argument(
+        "--rotate",
+        type=float,
+        metavar="DEG",
+        help="instead of --warp: random rotations within +-DEG degrees only, no scale or shift (default 0: off)",
     )
     g.add_argument(
         "--dice", type=float, metavar="W", help="add W x (1 - soft fascia Dice) to the cross-entropy (default 0)"

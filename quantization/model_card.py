@@ -210,6 +210,7 @@ def card(info: dict) -> str:
             + (f", early stopping after {cfg.patience} epochs without a better validation loss" if cfg.patience else "")
             + f"; augmentation {'on (flip, gain, gamma, speckle)' if cfg.augment else 'off'}"
             + ("; small affine warps" if cfg.warp else "")
+            + (f"; rotations within +-{cfg.rotate:g} degrees" if cfg.rotate else "")
             + (f"; distilled from {cfg.teacher} (share {cfg.distill:g})" if cfg.teacher else "")
             + f". Ran {f_run} epochs; kept epoch {f_best}.",
             f"- Quantization-aware training: tfmot `quantize_model` on the float model, {qat.get('epochs')} epochs "

@@ -28,6 +28,7 @@ class TrainConfig:
     seed: int = 0
     augment: bool = False  #: the paper trained without augmentation
     warp: bool = False  #: also small affine warps (rotation, scale, shift); the paper avoided them
+    rotate: float = 0.0  #: instead of warps: random rotations within +-rotate degrees only (0 = off)
     dice_weight: float = 0.0  #: weight of a soft fascia Dice term added to cross-entropy (0 = the paper's loss)
     schedule: str = "constant"  #: learning rate over the epochs: "constant" (the paper) or "cosine" decay to 0
     teacher: str | None = None  #: a run directory whose float model (same split) is distilled into this one
@@ -38,6 +39,12 @@ class TrainConfig:
     data: str = "dl_track_apo"  #: "dl_track_apo" or "IMAGES_DIR:MASKS_DIR[:COLOURS.json]"
     limit: int | None = None  #: use only the first N samples (smoke tests)
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.warp and self.rotate:
+            raise ValueError("--rotate replaces the rotation of --warp: give one of them")
+        if self.rotate < 0:
+            raise ValueError(f"--rotate takes a range in degrees, got {self.rotate}")
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
@@ -91,37 +98,44 @@ def _augment(x, y):
     return tf.clip_by_value(x, 0.0, 1.0), y
 
 
-def _warp(x, y):
-    """A small random affine warp of image and labels together: rotation +-5 deg, scale 0.9-1.1, shift +-5 %.
+def _affine(degrees: float, scale_range: float, shift_range: float):
+    """A random affine warp of image and labels together: rotation within +-`degrees`, scale 1 +- `scale_range`,
+    shift +- `shift_range` of the size. `--warp` is (5, 0.1, 0.05), `--rotate D` is (D, 0, 0).
 
     The image is resampled bilinearly, the labels by nearest neighbour; what comes from outside the image is
     black and unlabelled (IGNORE), so no label is invented.
     """
-    h, w = tf.cast(tf.shape(x)[0], tf.float32), tf.cast(tf.shape(x)[1], tf.float32)
-    angle = tf.random.uniform((), -5.0, 5.0) * math.pi / 180
-    scale = tf.random.uniform((), 0.9, 1.1)
-    shift_x, shift_y = tf.random.uniform((), -0.05, 0.05) * w, tf.random.uniform((), -0.05, 0.05) * h
-    cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
-    cx, cy = (w - 1) / 2, (h - 1) / 2
-    # output pixel (u, v) samples input (cos*(u-cx) - sin*(v-cy) + cx - shift_x, sin*(u-cx) + cos*(v-cy) + cy - shift_y)
-    matrix = tf.stack(
-        [cos, -sin, cx - cos * cx + sin * cy - shift_x, sin, cos, cy - sin * cx - cos * cy - shift_y, 0.0, 0.0]
-    )[None]
-    shape = tf.shape(x)[:2]
 
-    def transform(t, interpolation, fill):
-        return tf.raw_ops.ImageProjectiveTransformV3(
-            images=t[None],
-            transforms=matrix,
-            output_shape=shape,
-            interpolation=interpolation,
-            fill_mode="CONSTANT",
-            fill_value=fill,
-        )[0]
+    def warp(x, y):
+        h, w = tf.cast(tf.shape(x)[0], tf.float32), tf.cast(tf.shape(x)[1], tf.float32)
+        angle = tf.random.uniform((), -degrees, degrees) * math.pi / 180
+        scale = tf.random.uniform((), 1 - scale_range, 1 + scale_range)
+        shift_x = tf.random.uniform((), -shift_range, shift_range) * w
+        shift_y = tf.random.uniform((), -shift_range, shift_range) * h
+        cos, sin = tf.cos(angle) / scale, tf.sin(angle) / scale
+        cx, cy = (w - 1) / 2, (h - 1) / 2
+        # output pixel (u, v) samples input
+        # (cos*(u-cx) - sin*(v-cy) + cx - shift_x, sin*(u-cx) + cos*(v-cy) + cy - shift_y)
+        matrix = tf.stack(
+            [cos, -sin, cx - cos * cx + sin * cy - shift_x, sin, cos, cy - sin * cx - cos * cy - shift_y, 0.0, 0.0]
+        )[None]
+        shape = tf.shape(x)[:2]
 
-    x = transform(x, "BILINEAR", 0.0)
-    y = transform(tf.cast(y, tf.float32)[..., None], "NEAREST", float(IGNORE))[..., 0]
-    return x, tf.cast(y, tf.uint8)
+        def transform(t, interpolation, fill):
+            return tf.raw_ops.ImageProjectiveTransformV3(
+                images=t[None],
+                transforms=matrix,
+                output_shape=shape,
+                interpolation=interpolation,
+                fill_mode="CONSTANT",
+                fill_value=fill,
+            )[0]
+
+        x = transform(x, "BILINEAR", 0.0)
+        y = transform(tf.cast(y, tf.float32)[..., None], "NEAREST", float(IGNORE))[..., 0]
+        return x, tf.cast(y, tf.uint8)
+
+    return warp
 
 
 def _targets(stride: int):
@@ -153,13 +167,14 @@ def make_dataset(
     seed: int,
     stride: int = 1,
     warp: bool = False,
+    rotate: float = 0.0,
 ):
     """(image, soft targets, weights) batches; `stride` is input size / the model's output size."""
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    if warp:
-        ds = ds.map(_warp, num_parallel_calls=tf.data.AUTOTUNE)
+    if warp or rotate:
+        ds = ds.map(_affine(*((5.0, 0.1, 0.05) if warp else (rotate, 0.0, 0.0))), num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
         ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(_targets(stride), num_parallel_calls=tf.data.AUTOTUNE)
@@ -330,7 +345,7 @@ def fit(
         print(f"{name}: already finished", flush=True)
         return
     stride = x.shape[1] // model.output_shape[1]
-    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride, cfg.warp)
+    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride, cfg.warp, cfg.rotate)
     if cfg.teacher:
         train_ds = distilled(train_ds, load_teacher(cfg.teacher, run_dir, model.output_shape), cfg.distill)
     val = data.get("val")

@@ -75,7 +75,10 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
     plain = reproduce_command(
         tmp_path / "run", TrainConfig(base_filters=8, augment=True), {"epochs": 7, "learning_rate": 1e-4}
     )
-    assert not {"--warp", "--no-warp", "--dice", "--schedule", "--distill"} & set(shlex.split(plain))
+    assert not {"--warp", "--no-warp", "--rotate", "--dice", "--schedule", "--distill"} & set(shlex.split(plain))
+    turned = TrainConfig(base_filters=8, augment=True, rotate=10.0)
+    words = shlex.split(reproduce_command(tmp_path / "run", turned, {"epochs": 7, "learning_rate": 1e-4}))
+    assert "--rotate" in words and _config(build_parser().parse_args(words[1:])) == turned
     assert _config(build_parser().parse_args(shlex.split(plain)[1:])) == TrainConfig(base_filters=8, augment=True)
 
 

@@ -93,7 +93,7 @@ def test_soft_targets_are_class_fractions_of_labelled_pixels():
 def test_warp_moves_image_and_labels_together_and_invents_no_label():
     """The affine warp resamples both alike; pixels from outside the image are unlabelled, never a class."""
     from edge.labels import FASCIA, IGNORE
-    from quantization.train import _warp
+    from quantization.train import _affine
 
     y = np.zeros((64, 48), np.uint8)
     y[20:28] = FASCIA
@@ -102,12 +102,35 @@ def test_warp_moves_image_and_labels_together_and_invents_no_label():
     moved = 0
     for seed in range(5):
         keras.utils.set_random_seed(seed)
-        xw, yw = (np.asarray(t) for t in _warp(x, y))
+        xw, yw = (np.asarray(t) for t in _affine(5.0, 0.1, 0.05)(x, y))
         assert set(np.unique(yw)) <= {0, FASCIA, 2, IGNORE}
         assert np.median(xw[yw == FASCIA]) > 0.9 and np.median(xw[(yw == 0) | (yw == 2)]) < 0.1
         assert np.all(xw[yw == IGNORE] < 0.5)
         moved += int(np.count_nonzero(yw != y))
     assert moved > 0
+
+
+def test_rotate_only_turns_the_band_and_keeps_its_size():
+    """`--rotate D`: a rotation about the centre within +-D degrees, no scale or shift: the band keeps its centre
+    and its width across it; the slope it gets stays within tan(D)."""
+    from edge.labels import FASCIA
+    from quantization.train import TrainConfig, _affine
+
+    y = np.zeros((96, 96), np.uint8)
+    y[44:52] = FASCIA
+    y[52:] = 2
+    x = (y == FASCIA).astype(np.float32)[..., None]
+    for seed in range(4):
+        keras.utils.set_random_seed(seed)
+        xw, yw = (np.asarray(t) for t in _affine(10.0, 0.0, 0.0)(x, y))
+        rows, cols = np.nonzero(yw[:, 24:72] == FASCIA)
+        slope = np.polyfit(cols, rows, 1)[0]
+        assert abs(slope) <= np.tan(np.radians(10)) + 0.02
+        assert abs(rows.mean() - 47.5) < 1.0  # turned about the centre, not moved
+        width = np.count_nonzero(yw[:, 48] == FASCIA) * np.cos(np.arctan(slope))
+        assert abs(width - 8) <= 1.0  # not scaled
+    with pytest.raises(ValueError, match="give one of them"):
+        TrainConfig(warp=True, rotate=5.0)
 
 
 def test_dice_term_punishes_a_missed_band_and_ignores_unlabelled_pixels():
