@@ -17,6 +17,8 @@ import json
 import statistics
 from pathlib import Path
 
+from quantization.pipeline import int8_model
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,9 +55,9 @@ def _row(run: Path, evaluation_file: str = "evaluation.json") -> dict | None:
         return None
     ev, cfg = json.loads(evaluation.read_text()), json.loads(config.read_text())
     models = ev["models"]
-    int8 = models.get("qat_int8") or models.get("ptq_int8")
-    if int8 is None:
+    if int8_model(models) is None:
         return None
+    int8 = models[int8_model(models)]
     state = json.loads((run / "float.state.json").read_text()) if (run / "float.state.json").is_file() else {}
     h, w = cfg["input_size"]
     return {

@@ -23,6 +23,7 @@ from edge.preprocess import prepare_labels
 from edge.roi import Box
 from edge.segmenter import Segmenter
 from quantization.data import DataError, layout, read_image, read_labels
+from quantization.pipeline import int8_model
 
 FIGURE_ROWS = 4
 WORST_ROWS = 6
@@ -137,11 +138,6 @@ class _WorstImages:
         return {name: entry for _, name, entry in self.rows}
 
 
-def _figure_model(names) -> str:
-    """The model whose failures the worst-images figure shows: the int8 model that would ship."""
-    return next((n for n in ("qat_int8", "ptq_int8") if n in names), next(iter(names)))
-
-
 def _frame_summary(errors: list[float | None]) -> dict:
     """Per-image thickness errors: median, 90th percentile, images without a measurement."""
     measured = np.array([e for e in errors if e is not None], np.float64)
@@ -184,7 +180,7 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
     missing = sorted(names - {s.name for s in samples})
     problems = [f"{n}: listed in the split but not found in the data" for n in missing]
     firsts, spares, counts = {}, {}, {}  # figure rows: the first image of each layout, then others
-    worst = _WorstImages(_figure_model(scores))
+    worst = _WorstImages(int8_model(scores) or next(iter(scores)))  # the failures of the int8 model that would ship
     for i, sample in enumerate(samples, 1):
         try:
             image, labels = read_image(sample.image), read_labels(sample)

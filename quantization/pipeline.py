@@ -15,6 +15,11 @@ SHIP_DIR = DEFAULT_MODEL.parent
 SHIPPED = {"qat_int8": DEFAULT_MODEL.name, "float32": "tlfseg_unet_float32.tflite"}
 
 
+def int8_model(names) -> str | None:
+    """The int8 model that speaks for a run among its model `names`: QAT where there is one, else post-training."""
+    return next((n for n in ("qat_int8", "ptq_int8") if n in names), None)
+
+
 def model_paths(run_dir: str | Path) -> dict[str, Path]:
     return {name: Path(run_dir) / file for name, file in MODELS.items()}
 

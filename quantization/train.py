@@ -98,9 +98,13 @@ def _augment(x, y):
     return tf.clip_by_value(x, 0.0, 1.0), y
 
 
+#: --warp's affine ranges: rotation (degrees), scale (1 +- this), shift (+- this of the size)
+WARP = (5.0, 0.1, 0.05)
+
+
 def _affine(degrees: float, scale_range: float, shift_range: float):
     """A random affine warp of image and labels together: rotation within +-`degrees`, scale 1 +- `scale_range`,
-    shift +- `shift_range` of the size. `--warp` is (5, 0.1, 0.05), `--rotate D` is (D, 0, 0).
+    shift +- `shift_range` of the size. `--warp` is `WARP`, `--rotate D` is (D, 0, 0).
 
     The image is resampled bilinearly, the labels by nearest neighbour; what comes from outside the image is
     black and unlabelled (IGNORE), so no label is invented.
@@ -174,7 +178,8 @@ def make_dataset(
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     if warp or rotate:
-        ds = ds.map(_affine(*((5.0, 0.1, 0.05) if warp else (rotate, 0.0, 0.0))), num_parallel_calls=tf.data.AUTOTUNE)
+        ranges = WARP if warp else (rotate, 0.0, 0.0)
+        ds = ds.map(_affine(*ranges), num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
         ds = ds.map(_augment, num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.map(_targets(stride), num_parallel_calls=tf.data.AUTOTUNE)

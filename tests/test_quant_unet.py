@@ -93,7 +93,7 @@ def test_soft_targets_are_class_fractions_of_labelled_pixels():
 def test_warp_moves_image_and_labels_together_and_invents_no_label():
     """The affine warp resamples both alike; pixels from outside the image are unlabelled, never a class."""
     from edge.labels import FASCIA, IGNORE
-    from quantization.train import _affine
+    from quantization.train import WARP, _affine
 
     y = np.zeros((64, 48), np.uint8)
     y[20:28] = FASCIA
@@ -102,7 +102,7 @@ def test_warp_moves_image_and_labels_together_and_invents_no_label():
     moved = 0
     for seed in range(5):
         keras.utils.set_random_seed(seed)
-        xw, yw = (np.asarray(t) for t in _affine(5.0, 0.1, 0.05)(x, y))
+        xw, yw = (np.asarray(t) for t in _affine(*WARP)(x, y))
         assert set(np.unique(yw)) <= {0, FASCIA, 2, IGNORE}
         assert np.median(xw[yw == FASCIA]) > 0.9 and np.median(xw[(yw == 0) | (yw == 2)]) < 0.1
         assert np.all(xw[yw == IGNORE] < 0.5)
