@@ -22,6 +22,7 @@ TRAIN_OPTIONS = {
     "--augment": "augment",
     "--warp": "warp",
     "--rotate": "rotate",
+    "--depth-crop": "depth_crop",
     "--dice": "dice_weight",
     "--schedule": "schedule",
     "--teacher": "teacher",
@@ -33,7 +34,7 @@ TRAIN_OPTIONS = {
     "--limit": "limit",
 }
 #: options of training levers, left out of a reproduce command where they are off
-LEVERS = {"--warp", "--rotate", "--dice", "--schedule", "--teacher", "--distill"}
+LEVERS = {"--warp", "--rotate", "--depth-crop", "--dice", "--schedule", "--teacher", "--distill"}
 QAT_EPOCHS, QAT_LR = 10, 1e-4  # quantization.qat's defaults, kept here so --help needs no TensorFlow
 
 
@@ -63,6 +64,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         type=float,
         metavar="DEG",
         help="instead of --warp: random rotations within +-DEG degrees only, no scale or shift (default 0: off)",
+    )
+    g.add_argument(
+        "--depth-crop",
+        type=float,
+        metavar="SHARE",
+        help="random depth crop: up to SHARE of the rows cut above and below the band, resized back (default 0: off)",
     )
     g.add_argument(
         "--dice", type=float, metavar="W", help="add W x (1 - soft fascia Dice) to the cross-entropy (default 0)"
@@ -110,7 +117,7 @@ def _config(args: argparse.Namespace):
     base = TrainConfig.load(cfg_file) if cfg_file.exists() else TrainConfig()
     given = {}
     for option, name in TRAIN_OPTIONS.items():
-        value = getattr(args, option[2:])
+        value = getattr(args, option[2:].replace("-", "_"))
         if value is not None:
             given[name] = value
     return dataclasses.replace(base, **given)
@@ -206,6 +213,17 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _holdouts(args: argparse.Namespace) -> int:
+    from quantization.holdouts import leave_layout_out, summarise
+
+    if args.summary:
+        summarise(args.run, args.layouts, args.seeds)
+        return 0
+    Path(args.run).mkdir(parents=True, exist_ok=True)
+    leave_layout_out(args.run, _config(args), args.layouts, args.seeds, args.qat_epochs, args.qat_lr)
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
@@ -245,3 +263,20 @@ def register(sub) -> None:
     p.add_argument("--ship", action="store_true", help="install the QAT int8 model and its model card")
     p.add_argument("--ship-dir", default=None, metavar="DIR", help="where --ship installs (default: edge/models)")
     p.set_defaults(handler=_pipeline)
+
+    from quantization.holdouts import LAYOUTS
+
+    p = sub.add_parser(
+        "holdouts",
+        help="leave one scanner layout out: train without each layout (per seed), score it (resumable)",
+        description="Train the recipe once per held-out layout and seed into RUN/<layout>-seed<N> (the pipeline: "
+        "train -> qat -> convert -> evaluate, each resumed), score each on the layout it never saw and summarise "
+        "per direction and over both into RUN/holdouts.md.",
+    )
+    p.add_argument("--run", required=True, metavar="DIR", help="folder of the runs (created)")
+    _add_train_options(p)
+    _add_qat_options(p, "qat-")
+    p.add_argument("--layouts", nargs="+", default=list(LAYOUTS), metavar="LAYOUT", help="layouts to hold out")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="N", help="seeds (default 0)")
+    p.add_argument("--summary", action="store_true", help="only summarise the runs already there")
+    p.set_defaults(handler=_holdouts)

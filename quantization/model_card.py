@@ -211,6 +211,7 @@ def card(info: dict) -> str:
             + f"; augmentation {'on (flip, gain, gamma, speckle)' if cfg.augment else 'off'}"
             + ("; small affine warps" if cfg.warp else "")
             + (f"; rotations within +-{cfg.rotate:g} degrees" if cfg.rotate else "")
+            + (f"; random depth crops (up to {cfg.depth_crop:g} of the rows, band kept)" if cfg.depth_crop else "")
             + (f"; distilled from {cfg.teacher} (share {cfg.distill:g})" if cfg.teacher else "")
             + f". Ran {f_run} epochs; kept epoch {f_best}.",
             f"- Quantization-aware training: tfmot `quantize_model` on the float model, {qat.get('epochs')} epochs "

@@ -29,6 +29,7 @@ class TrainConfig:
     augment: bool = False  #: the paper trained without augmentation
     warp: bool = False  #: also small affine warps (rotation, scale, shift); the paper avoided them
     rotate: float = 0.0  #: instead of warps: random rotations within +-rotate degrees only (0 = off)
+    depth_crop: float = 0.0  #: random crops: up to this share of the rows cut above and below the band (0 = off)
     dice_weight: float = 0.0  #: weight of a soft fascia Dice term added to cross-entropy (0 = the paper's loss)
     schedule: str = "constant"  #: learning rate over the epochs: "constant" (the paper) or "cosine" decay to 0
     teacher: str | None = None  #: a run directory whose float model (same split) is distilled into this one
@@ -45,6 +46,8 @@ class TrainConfig:
             raise ValueError("--rotate replaces the rotation of --warp: give one of them")
         if self.rotate < 0:
             raise ValueError(f"--rotate takes a range in degrees, got {self.rotate}")
+        if not 0 <= self.depth_crop < 0.5:
+            raise ValueError(f"--depth-crop takes a share of the rows in [0, 0.5), got {self.depth_crop}")
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
@@ -142,6 +145,37 @@ def _affine(degrees: float, scale_range: float, shift_range: float):
     return warp
 
 
+def _depth_crop(share: float):
+    """A random crop of whole rows, resized back to the input: the band at other depths and scales, real tissue only.
+
+    Up to `share` of the rows is cut from the top, never into the band (the image then starts deeper in the body,
+    as with less tissue above the fascia or a probe pressed harder), and up to `share` from the bottom, never into
+    the band (the band deeper and thicker relative to the image). No rows are filled in, so no seam or black filler
+    becomes a cue. The image is resampled bilinearly, the labels by nearest neighbour; half of the images stay as
+    they are.
+    """
+
+    def crop(x, y):
+        h, w = tf.shape(x)[0], tf.shape(x)[1]
+        rows = tf.cast(tf.where(tf.reduce_any(tf.equal(y, FASCIA), axis=1))[:, 0], tf.int32)
+        band_top = tf.reduce_min(tf.concat([rows, [h - 1]], 0))
+        band_bottom = tf.reduce_max(tf.concat([rows, [0]], 0))
+        limit = share * tf.cast(h, tf.float32)
+        cut_top = tf.random.uniform((), 0.0, tf.minimum(limit, tf.cast(band_top, tf.float32)) + 1e-3)
+        cut_bottom = tf.random.uniform((), 0.0, tf.minimum(limit, tf.cast(h - 1 - band_bottom, tf.float32)) + 1e-3)
+        keep = tf.cast(tf.random.uniform(()) < 0.5, tf.float32)
+        cut_top, cut_bottom = cut_top * (1 - keep), cut_bottom * (1 - keep)
+        last = tf.cast(h - 1, tf.float32)
+        box = tf.stack([cut_top / last, 0.0, (last - cut_bottom) / last, 1.0])[None]
+        size = tf.stack([h, w])
+        x = tf.image.crop_and_resize(x[None], box, [0], size, method="bilinear")[0]
+        labels = tf.cast(y, tf.float32)[None, ..., None]
+        y = tf.image.crop_and_resize(labels, box, [0], size, method="nearest")[0, ..., 0]
+        return x, tf.cast(tf.round(y), tf.uint8)
+
+    return crop
+
+
 def _targets(stride: int):
     """Labels at input resolution -> (soft class targets, weights) at the model's output resolution.
 
@@ -172,11 +206,14 @@ def make_dataset(
     stride: int = 1,
     warp: bool = False,
     rotate: float = 0.0,
+    depth_crop: float = 0.0,
 ):
     """(image, soft targets, weights) batches; `stride` is input size / the model's output size."""
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if depth_crop:
+        ds = ds.map(_depth_crop(depth_crop), num_parallel_calls=tf.data.AUTOTUNE)
     if warp or rotate:
         ranges = WARP if warp else (rotate, 0.0, 0.0)
         ds = ds.map(_affine(*ranges), num_parallel_calls=tf.data.AUTOTUNE)
@@ -350,7 +387,9 @@ def fit(
         print(f"{name}: already finished", flush=True)
         return
     stride = x.shape[1] // model.output_shape[1]
-    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride, cfg.warp, cfg.rotate)
+    train_ds = make_dataset(
+        x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride, cfg.warp, cfg.rotate, cfg.depth_crop
+    )
     if cfg.teacher:
         train_ds = distilled(train_ds, load_teacher(cfg.teacher, run_dir, model.output_shape), cfg.distill)
     val = data.get("val")
