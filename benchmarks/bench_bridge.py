@@ -4,8 +4,8 @@
     python benchmarks/bench_bridge.py --transports tcp --repeats 5 --frames 40
 
 - codec: encode + decode of one 640x480 BGR FRAME message, and of a RESULT with an RLE mask;
-- in-process: one frame through Segmenter + edge.measure in this process (the baseline), run right before
-  each bridge run so that both see the same machine load;
+- in-process: one frame through the FramePipeline (ROI tracked, measured) in this process (the baseline), run right
+  before each bridge run so that both see the same machine load;
 - lockstep: send a frame to `tlfseg bridge serve`, wait for its RESULT, repeat: the round trip, its ratio
   to the in-process time, and the latency the bridge adds: the round trip minus the runtime's own stage
   times for the same frame (robust to the machine's load, which moves both);
@@ -26,21 +26,20 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results_log import keep_run  # noqa: E402
-from scanner_simulator import DEPTH_MM, bridge_server, connect  # noqa: E402
-
-from edge.bench import machine_info  # noqa: E402
-from edge.engine import Engine  # noqa: E402
-from edge.phantom import Phantom  # noqa: E402
-from edge.segmenter import Segmenter  # noqa: E402
+from benchmarks.bench_models import BMODE, SCREEN  # noqa: E402
+from benchmarks.results_log import keep_run  # noqa: E402
+from benchmarks.scanner_simulator import DEPTH_MM, bridge_server, connect  # noqa: E402
+from edge.core.engine import Engine  # noqa: E402
+from edge.core.machine import machine_info  # noqa: E402
+from edge.live.phantom import Phantom  # noqa: E402
+from edge.live.pipeline import FramePipeline  # noqa: E402
 from firmware_bridge.client import BridgeClient  # noqa: E402
 from firmware_bridge.frames import frame_message  # noqa: E402
 from firmware_bridge.mask import encode_mask  # noqa: E402
 from firmware_bridge.messages import Config, Decoder, Result, encode  # noqa: E402
 from firmware_bridge.protocol import MaskEncoding, PixelFormat  # noqa: E402
-from firmware_bridge.results import assemble_result  # noqa: E402
+from firmware_bridge.results import assemble_result, calibration  # noqa: E402
 
 
 def _median_of(runs: list[list[float]]) -> dict[str, float]:
@@ -79,18 +78,18 @@ def bench_codec(image: np.ndarray, labels: np.ndarray, repeats: int) -> dict:
 
 
 class InProcess:
-    """Segmenter + measurement (+ RESULT assembly) per frame, in this process: the path without the bridge."""
+    """The frame pipeline (+ RESULT assembly) per frame, in this process: the path without the bridge."""
 
     def __init__(self, frames: list[np.ndarray]) -> None:
-        self.frames, self.segmenter = frames, Segmenter(Engine())
         self.config, self.msg = Config(depth_mm=DEPTH_MM), frame_message(frames[0], 0)
+        self.frames, self.pipeline = frames, FramePipeline(Engine(), calibration=calibration(self.config))
         self.run()  # warm up
 
     def run(self) -> list[float]:
         times = []
         for image in self.frames:
             t = time.perf_counter()
-            assemble_result(self.msg, self.segmenter(image), self.config, 0.0, 0.0)
+            assemble_result(self.msg, self.pipeline(image), self.config, 0.0, 0.0)
             times.append((time.perf_counter() - t) * 1e3)
         return times
 
@@ -208,8 +207,9 @@ FLOOD_COLUMNS = (
 
 
 def format_table(result: dict) -> str:
+    screen = result.get("screen", "640x480")
     lines = [
-        "lockstep: send a 640x480 frame, wait for its RESULT. in-process: Segmenter + measure in this process, run",
+        f"lockstep: send a {screen} frame, wait for its RESULT. in-process: the frame pipeline in this process, run",
         "right before each bridge run. overhead: round trip minus the runtime's own stage times for the same frame",
         "(what the bridge adds: encoding, the link, decoding, hand-offs). Medians over runs of per-run medians.",
         "",
@@ -223,9 +223,9 @@ def format_table(result: dict) -> str:
     fr, rs = c["frame_bgr8_640x480"], c["result_rle_mask"]
     lines += [
         "",
-        f"codec: 640x480 BGR FRAME ({fr['bytes']} B) encode+decode {fr['encode_decode_ms']['median']:.2f} ms "
+        f"codec: {screen} BGR FRAME ({fr['bytes']} B) encode+decode {fr['encode_decode_ms']['median']:.2f} ms "
         f"({fr['mb_per_s']:.0f} MB/s); RESULT with RLE mask ({rs['bytes']} B) "
-        f"{rs['encode_decode_ms']['median']:.3f} ms; RLE encode of a 640x480 mask "
+        f"{rs['encode_decode_ms']['median']:.3f} ms; RLE encode of a {screen} mask "
         f"{c['rle_encode_640x480_ms']['median']:.2f} ms",
     ]
     return "\n".join(lines)
@@ -238,14 +238,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--flood-fps", default="30,0", help="scanner rates for the flood runs (0: as fast as possible)")
     p.add_argument("--note", default="", help="a line to keep with the result (e.g. what else was running)")
+    p.add_argument(
+        "--screen",
+        choices=("640x480", "1920x1080"),
+        default="640x480",
+        help="capture frame size: the small phantom screen, or a 1080p HDMI capture with its B-mode area",
+    )
     args = p.parse_args(argv)
     progress = lambda text: print(text, flush=True)  # noqa: E731
     flood_fps = [float(v) for v in args.flood_fps.split(",")]
     result = {"machine": machine_info(), "frames": args.frames, "repeats": args.repeats, "note": args.note}
-    phantom = Phantom()
+    result["screen"] = args.screen
+    phantom = Phantom(screen=SCREEN, roi=BMODE) if args.screen == "1920x1080" else Phantom()
     frames = [phantom.frame(i).image for i in range(args.frames)]
     progress("codec ...")
-    result["codec"] = bench_codec(frames[0], Segmenter(Engine())(frames[0]).labels, args.repeats)
+    result["codec"] = bench_codec(frames[0], FramePipeline(Engine())(frames[0]).labels, args.repeats)
     baseline = InProcess(frames)
     result["transports"] = {}
     with tempfile.TemporaryDirectory(prefix="tlfseg-bench-") as tmp:

@@ -20,12 +20,11 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results_log import keep_run  # noqa: E402
-
-from edge.bench import DEFAULT_DATA, format_table, run_bench  # noqa: E402
-from edge.engine import DEFAULT_MODEL, Engine  # noqa: E402
+from benchmarks.results_log import keep_run  # noqa: E402
+from edge.core.engine import DEFAULT_MODEL, Engine  # noqa: E402
+from edge.core.paths import DL_TRACK_APO  # noqa: E402
+from edge.tools.bench import format_table, run_bench  # noqa: E402
 
 _TWIN = """
 import sys
@@ -71,7 +70,7 @@ def main() -> int:
         result = run_bench(
             model=args.model,
             float_model=float_model,
-            data=DEFAULT_DATA,
+            data=DL_TRACK_APO,
             threads=args.threads,
             stream_frames=args.stream_frames,
             stream_fps=args.stream_fps,

@@ -4,7 +4,7 @@
     nice -n 10 .venv/bin/python benchmarks/bench_models.py a.tflite b.tflite --repeats 50
 
 Everything runs on 1 thread (LiteRT and OpenCV alike: OpenCV otherwise spreads its resizes and colour
-conversions over every core) through the runtime's own parts (`Engine`, `Segmenter`, `RoiTracker`, `measure`,
+conversions over every core) through the runtime's own parts (`Engine`, `FramePipeline` with its ROI policies,
 `draw_overlay`), each timing the median of repeated runs taken round robin over all models, so that background
 load hits every model alike.
 
@@ -12,9 +12,9 @@ load hits every model alike.
    float32, 256x256, untrained: the weights do not change a dense CNN's time), every given model, and an untrained
    float32 twin of each int8 model without a float32 partner next to it. The baseline and twins are built once
    with TensorFlow (the training extra) in a child process and cached in ~/.cache/tlfseg-bench/.
-2. Whole frame per int8 model: a 1920x1080 BGR phantom capture -> ROI -> Segmenter (preprocess, inference,
+2. Whole frame per int8 model: a 1920x1080 BGR phantom capture -> `FramePipeline` (ROI, preprocess, inference,
    postprocess to native) -> measure -> overlay, per stage, for the first frame (ROI detection), the live loop's
-   steady state with automatic ROI (`RoiTracker`'s layout check) and with a fixed ROI.
+   steady state with automatic ROI (`TrackedRoi`'s layout check) and with a fixed ROI.
 3. int8 vs float32 of the same architecture, and the issue's targets, each met or not.
 
 Default models: edge/models/*.tflite, runs/*/qat_int8.tflite, runs/*/float32.tflite. Results are appended to
@@ -39,19 +39,18 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from results_log import RESULTS, keep_run  # noqa: E402
-
-from edge.bench import machine_info  # noqa: E402
-from edge.engine import Engine  # noqa: E402
-from edge.latency import PAPER_MS_PER_IMAGE  # noqa: E402
-from edge.loop import RoiTracker, live_picture  # noqa: E402
-from edge.measure import measure, mm_per_px_from_depth  # noqa: E402
-from edge.phantom import Phantom  # noqa: E402
-from edge.preprocess import Preprocessor  # noqa: E402
-from edge.roi import Box, detect_bmode_roi  # noqa: E402
-from edge.segmenter import Segmenter  # noqa: E402
+from benchmarks.results_log import RESULTS, keep_run  # noqa: E402
+from edge.core.engine import Engine  # noqa: E402
+from edge.core.latency import PAPER_MS_PER_IMAGE  # noqa: E402
+from edge.core.machine import machine_info  # noqa: E402
+from edge.core.preprocess import Preprocessor  # noqa: E402
+from edge.core.roi import Box  # noqa: E402
+from edge.core.roi_policy import DetectedRoi, TrackedRoi  # noqa: E402
+from edge.live.overlay import live_picture  # noqa: E402
+from edge.live.phantom import Phantom  # noqa: E402
+from edge.live.pipeline import FramePipeline  # noqa: E402
+from edge.measurement.measure import Calibration  # noqa: E402
 
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tlfseg-bench"
 SCREEN = (1080, 1920)  #: capture frame (rows, columns)
@@ -227,7 +226,7 @@ def phantom_frames(count: int) -> tuple[list[np.ndarray], Box]:
 
 def time_models(entries: list[Entry], frame: np.ndarray, repeats: int, warmup: int, progress) -> dict[str, list]:
     """Interleaved: every round runs each model once, alternating the order, so load and caches hit all alike."""
-    inputs = [Preprocessor(e.engine.input_size, roi=BMODE)(frame).tensor for e in entries]
+    inputs = [Preprocessor(e.engine.input_size)(frame, BMODE).tensor for e in entries]
     for _ in range(warmup):
         for e, x in zip(entries, inputs):
             e.engine.run_raw(x)
@@ -244,42 +243,40 @@ def time_models(entries: list[Entry], frame: np.ndarray, repeats: int, warmup: i
     return samples
 
 
-def one_frame(seg: Segmenter, frame: np.ndarray, mode: str, tracker: RoiTracker, fixed: RoiTracker) -> dict:
-    """The live loop's per-frame work, timed per stage (the ROI's grey conversion in 'preprocess', as there).
+def one_frame(pipeline: FramePipeline, frame: np.ndarray) -> dict:
+    """The live loop's per-frame work: the frame pipeline (its stages timed by itself), then the live picture.
 
     The frame is copied first, untimed, as a capture delivers a fresh buffer: the overlay is drawn into it."""
     frame = frame.copy()
-    t0 = time.perf_counter()
-    if mode == "detect":
-        roi = detect_bmode_roi(frame)
-    else:
-        roi, _ = (tracker if mode == "tracker" else fixed)(frame)
-    t1 = time.perf_counter()
-    s = seg(frame, roi)
-    t2 = time.perf_counter()
-    m = measure(s.roi_labels, s.roi, s.grey, s.probs, mm_per_px_from_depth(DEPTH_MM, s.roi.h))
-    t3 = time.perf_counter()
-    live_picture(frame, s, m, 30.0, (t3 - t0) * 1e3)
-    t4 = time.perf_counter()
-    ms = {"roi": (t1 - t0) * 1e3, **s.timings_ms, "measure": (t3 - t2) * 1e3, "overlay": (t4 - t3) * 1e3}
-    return {**ms, "total": (t4 - t0) * 1e3, "_roi": roi}
+    result = pipeline(frame)
+    t = time.perf_counter()
+    live_picture(frame, result, 30.0, result.timings_ms["total"])
+    overlay = (time.perf_counter() - t) * 1e3
+    ms = {k: v for k, v in result.timings_ms.items() if k != "total"}
+    return {**ms, "overlay": overlay, "total": result.timings_ms["total"] + overlay, "_roi": result.roi}
+
+
+def mode_pipeline(engine: Engine, mode: str, true_roi: Box) -> FramePipeline:
+    """The frame pipeline of each timing mode: the ROI detected on every frame (as on the first one), tracked with
+    the layout check, or fixed."""
+    roi = {"detect": DetectedRoi(), "tracker": TrackedRoi(), "fixed": true_roi}[mode]
+    return FramePipeline(engine, roi, calibration=Calibration(depth_mm=DEPTH_MM))
 
 
 def time_frames(entries: list[Entry], frames: list[np.ndarray], true_roi: Box, repeats: int, warmup: int, progress):
     """Whole frame per int8 model and mode, interleaved like `time_models`. Returns (samples, ROIs seen)."""
     runs = []
     for e in entries:
-        seg = Segmenter(e.engine)
-        tracker = RoiTracker()
-        tracker(frames[0])  # the first frame's detection happens before the steady state
-        fixed = RoiTracker(fixed=true_roi)
-        runs += [(e, mode, seg, tracker, fixed) for mode in MODES]
-    samples: dict[tuple[str, str], dict[str, list[float]]] = {(e.label, m): {} for e, m, *_ in runs}
+        for mode in MODES:
+            pipeline = mode_pipeline(e.engine, mode, true_roi)
+            pipeline(frames[0])  # the first frame's detection happens before the steady state
+            runs.append((e, mode, pipeline))
+    samples: dict[tuple[str, str], dict[str, list[float]]] = {(e.label, m): {} for e, m, _ in runs}
     rois: dict[str, str] = {}
     i = 0
     for r in range(warmup + repeats):
-        for e, mode, seg, tracker, fixed in runs if r % 2 == 0 else runs[::-1]:
-            out = one_frame(seg, frames[i % len(frames)], mode, tracker, fixed)
+        for e, mode, pipeline in runs if r % 2 == 0 else runs[::-1]:
+            out = one_frame(pipeline, frames[i % len(frames)])
             i += 1
             rois[mode] = str(out.pop("_roi"))
             if r >= warmup:

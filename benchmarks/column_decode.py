@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.engine import DEFAULT_MODEL
-from edge.metrics import SetMetrics
-from edge.postprocess import extend_to_frame
-from edge.segmenter import Segmenter
+from edge.core.engine import DEFAULT_MODEL
+from edge.core.postprocess import extend_to_frame
+from edge.live.pipeline import FramePipeline
+from edge.measurement.metrics import SetMetrics
 from quantization.data import read_image, read_labels
 from quantization.evaluate import _samples, thickness_errors
 
@@ -46,7 +46,7 @@ def one_band_per_column(probs: np.ndarray) -> np.ndarray:
 
 
 def compare(model: Path, samples) -> dict:
-    segmenter = Segmenter(model)
+    segmenter = FramePipeline(model, video=False)
     metrics = {"argmax": SetMetrics(), "one band per column": SetMetrics()}
     errors: dict[str, list[np.ndarray]] = {name: [] for name in metrics}
     for s in samples:

@@ -17,7 +17,7 @@ import json
 import statistics
 from pathlib import Path
 
-from quantization.pipeline import int8_model
+from quantization.runs import int8_model
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@
 
 For each (input size, stride) the annotation itself is cropped and resized exactly as training sees it,
 pooled into class fractions per output pixel (the soft targets of `quantization.train`), then upsampled into
-the native frame by the runtime (`edge.postprocess.to_native`) and scored against the native annotation
+the native frame by the runtime (`edge.core.postprocess.to_native`) and scored against the native annotation
 with the evaluation's metrics and thickness error. What is lost here no network at that resolution can win
 back; what a trained model loses beyond it is the model's. Writes results/resolution_ceiling.md and .json.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.metrics import SetMetrics
-from edge.postprocess import to_native
-from edge.preprocess import prepare_labels
-from edge.roi import detect_bmode_roi
+from edge.core.postprocess import to_native
+from edge.core.preprocess import prepare_labels
+from edge.core.roi import detect_bmode_roi
+from edge.measurement.metrics import SetMetrics
 from quantization.data import read_image, read_labels
 from quantization.evaluate import _samples, thickness_errors
 

@@ -1,7 +1,7 @@
 """Keep a benchmark run: a JSON file of the whole result, and a section prepended to a Markdown log (newest first).
 
 Each section is headed by the date and the machine's CPU (``result["machine"]["cpu"]``, from
-`edge.bench.machine_info`), carries ``result["note"]`` when there is one, and names its JSON file.
+`edge.core.machine.machine_info`), carries ``result["note"]`` when there is one, and names its JSON file.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ For each transport it starts the real `tlfseg bridge serve` in a child process, 
 (calibration), streams frames on the scanner's clock without ever waiting for results (the newest frame
 wins at the runtime), says BYE, and then checks:
   - every frame id came back exactly once: in a RESULT, in a skip list, or in an ERROR;
-  - every RESULT's mask equals what the same Segmenter makes of the same frame in this process
-    (as `tlfseg predict` would), and its thickness equals edge.measure's;
+  - every RESULT's mask equals what a FramePipeline makes of the same frame in this process
+    (as `tlfseg predict` would), and its thickness equals edge.measurement.measure's;
   - the server stops cleanly on SIGTERM.
 Exit status 0 when every check passes.
 """
@@ -32,10 +32,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.engine import Engine  # noqa: E402
-from edge.measure import Calibration, MeasureConfig, measure  # noqa: E402
-from edge.phantom import Phantom  # noqa: E402
-from edge.segmenter import Segmenter  # noqa: E402
+from edge.core.engine import Engine  # noqa: E402
+from edge.live.phantom import Phantom  # noqa: E402
+from edge.live.pipeline import FramePipeline  # noqa: E402
+from edge.measurement.measure import Calibration  # noqa: E402
 from firmware_bridge.client import BridgeClient, result_mask  # noqa: E402
 from firmware_bridge.frames import FrameLimits, frame_image, frame_message  # noqa: E402
 from firmware_bridge.messages import Config, Received, Result  # noqa: E402
@@ -66,7 +66,7 @@ def bridge_server(kind: str, workdir: Path, extra: tuple[str, ...] = ()) -> Iter
     else:
         link, device = open_pty_pair()
         transport = f"serial:{device},921600"
-    cmd = [sys.executable, "-m", "edge.cli", "bridge", "serve", "--transport", transport, *extra]
+    cmd = [sys.executable, "-m", "edge.tools.cli", "bridge", "serve", "--transport", transport, *extra]
     log = open(workdir / f"serve_{kind}.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True)
     try:
@@ -151,14 +151,13 @@ def check(client: BridgeClient, frames: list[np.ndarray], fmt: PixelFormat, repo
     report.results, report.skipped = len(tally.results), len(tally.skipped)
     report.errors = len(tally.errors)
     report.accounted = sorted(tally.answers) == list(range(len(frames)))  # each id exactly once
-    segmenter = Segmenter(Engine())
+    pipeline = FramePipeline(Engine(), video=False, calibration=Calibration(depth_mm=DEPTH_MM))
     for fid, result in tally.results.items():
         seen = frame_image(frame_message(frames[fid], fid, fmt=fmt), FrameLimits())  # what the runtime decoded
-        seg = segmenter(seen)
+        seg = pipeline(seen)
         report.masks_checked += 1
         report.masks_equal += bool(np.array_equal(result_mask(result), seg.labels))
-        mm = Calibration(depth_mm=DEPTH_MM).mm_per_px_for(seg.roi)
-        m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm, MeasureConfig())
+        m = seg.measurement
         want = math.nan if m.thickness_mm is None else m.thickness_mm
         same = (math.isnan(want) and math.isnan(result.thickness_mm)) or math.isclose(
             result.thickness_mm, want, rel_tol=1e-6

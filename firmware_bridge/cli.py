@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edge.commands import add_model_options, add_roi_option, parse_roi, positive_int
+from edge.tools.commands import add_model_options, add_roi_option, parse_roi, positive_int
 
 DEFAULT_TRANSPORT = "tcp://127.0.0.1:5599"
 TRANSPORT_HELP = "tcp://HOST:PORT, unix:PATH or serial:DEVICE[,BAUD]"
@@ -47,8 +47,8 @@ def register(subparsers) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     import signal
 
-    from edge.cli import CommandError
-    from edge.engine import Engine
+    from edge.core.engine import Engine
+    from edge.tools.errors import CommandError
     from firmware_bridge.frames import FrameLimits
     from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH
     from firmware_bridge.server import BridgeServer, Runtime, SessionLimits

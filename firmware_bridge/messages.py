@@ -185,7 +185,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class StageLatency:
-    """Microseconds per stage: waiting, decoding the image, the Segmenter's stages, measuring, and in all."""
+    """Microseconds per stage: waiting, decoding the image, the frame pipeline's stages, measuring, and in all."""
 
     _FIXED: ClassVar[struct.Struct] = struct.Struct("<7I")
 

@@ -78,10 +78,13 @@ class Quality(IntFlag):
     LOW_COVERAGE = 1 << 1  #: the fascia is found in fewer ROI columns than the coverage threshold
     LOW_CONFIDENCE = 1 << 2  #: the model's mean fascia confidence is under the confidence threshold
     FRAGMENTED = 1 << 3  #: the fascia is broken into several bands in more columns than the runtime accepts
+    AMBIGUOUS = 1 << 4  #: a second band-shaped structure competes with the measured one: is it the fascia?
+    JUMP = 1 << 5  #: on a stream: the band lies far from where it was tracked (another structure, or the probe moved)
     OTHER = 1 << 7  #: another measurement flag (named in the runtime's log)
     ROI_DETECTED = 1 << 8  #: the ROI was detected in this frame (no fixed ROI configured)
     NO_SCALE = 1 << 9  #: no calibration configured: thickness in pixels only
 
     @classmethod
     def measurement_flags(cls) -> Quality:
-        return cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.FRAGMENTED | cls.OTHER
+        found = cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.FRAGMENTED
+        return found | cls.AMBIGUOUS | cls.JUMP | cls.OTHER

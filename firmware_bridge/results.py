@@ -1,22 +1,23 @@
-"""A RESULT from one segmented frame: `edge.measure`'s measurements, quality flags, latencies, the mask."""
+"""A RESULT from one frame through the `FramePipeline`: its measurements, quality flags, latencies, the mask."""
 
 from __future__ import annotations
 
 import math
-import time
 
-from edge.measure import Calibration, MeasureConfig, Measurement, measure
-from edge.segmenter import Segmentation
+from edge.live.pipeline import FrameResult
+from edge.measurement.measure import Calibration, MeasureConfig, Measurement
 from firmware_bridge.mask import encode_mask
 from firmware_bridge.messages import NAN, Config, Frame, Result, StageLatency
 from firmware_bridge.protocol import MaskEncoding, Quality
 
-#: edge.measure's flag names -> RESULT quality bits
+#: edge.measurement.measure's flag names -> RESULT quality bits
 _FLAG_BITS = {
     "no_fascia": Quality.NO_FASCIA,
     "low_coverage": Quality.LOW_COVERAGE,
     "low_confidence": Quality.LOW_CONFIDENCE,
     "fragmented": Quality.FRAGMENTED,
+    "ambiguous": Quality.AMBIGUOUS,
+    "jump": Quality.JUMP,
 }
 
 
@@ -26,7 +27,7 @@ def calibration(config: Config) -> Calibration:
 
 
 def measure_config(config: Config) -> MeasureConfig:
-    """Thresholds from the CONFIG, edge.measure's defaults where it gives 0."""
+    """Thresholds from the CONFIG, edge.measurement.measure's defaults where it gives 0."""
     default = MeasureConfig()
     return MeasureConfig(
         min_coverage=config.min_coverage or default.min_coverage,
@@ -53,12 +54,10 @@ def _us(ms: float) -> int:
     return max(0, min(0xFFFFFFFF, round(ms * 1e3))) if math.isfinite(ms) else 0
 
 
-def assemble_result(frame: Frame, seg: Segmentation, config: Config, queue_ms: float, decode_ms: float) -> Result:
-    """Measure the segmented frame and build its RESULT (skip list and total latency are added when sent)."""
-    start = time.perf_counter()
-    mm_per_px = calibration(config).mm_per_px_for(seg.roi)
-    m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm_per_px, measure_config(config))
-    measure_ms = (time.perf_counter() - start) * 1e3
+def assemble_result(frame: Frame, seg: FrameResult, config: Config, queue_ms: float, decode_ms: float) -> Result:
+    """The frame's RESULT (skip list and total latency are added when sent). The wire's stage latencies: the ROI's
+    time counts as preprocessing, temporal fusion's as postprocessing."""
+    m = seg.measurement
     mask = encode_mask(seg.labels, frame.mask)
     h, w = seg.labels.shape if frame.mask != MaskEncoding.NONE else (0, 0)
     t = seg.timings_ms
@@ -78,10 +77,10 @@ def assemble_result(frame: Frame, seg: Segmentation, config: Config, queue_ms: f
         latency=StageLatency(
             _us(queue_ms),
             _us(decode_ms),
-            _us(t["preprocess"]),
+            _us(t["roi"] + t["preprocess"]),
             _us(t["inference"]),
-            _us(t["postprocess"]),
-            _us(measure_ms),
+            _us(t.get("fuse", 0.0) + t["postprocess"]),
+            _us(t["measure"]),
         ),  # fmt: skip
         mask_encoding=frame.mask,
         mask_width=w,

@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 from edge import __version__
-from edge.engine import Engine
-from edge.labels import CLASS_NAMES
-from edge.roi import Box
-from edge.segmenter import Segmenter
+from edge.core.engine import Engine
+from edge.core.labels import CLASS_NAMES
+from edge.core.roi import Box
+from edge.live.pipeline import FramePipeline
 from firmware_bridge.frames import FrameError, FrameLimits, check_frame, frame_image
 from firmware_bridge.framing import Fault
 from firmware_bridge.messages import (
@@ -47,7 +47,7 @@ from firmware_bridge.protocol import (
     PixelFormat,
     Role,
 )
-from firmware_bridge.results import assemble_result, calibration
+from firmware_bridge.results import assemble_result, calibration, measure_config
 from firmware_bridge.transport import Endpoint, Link, Listener, SerialLink
 
 POLL_S = 0.1  #: how often readers look at stop flags and timeouts
@@ -134,8 +134,11 @@ class Runtime:
             if not (math.isfinite(value) and 0 <= value <= 1):
                 raise ValueError(f"{name} = {value}: expected 0 (the default) to 1")
 
-    def segmenter(self, config: Config) -> Segmenter:
-        return Segmenter(self.engine, roi=Box(*config.roi) if config.fixed_roi else None)
+    def pipeline(self, config: Config) -> FramePipeline:
+        """A session's frame pipeline for `config`: its fixed ROI, or the B-mode area detected on the first frame and
+        tracked (redetected when the screen layout changes), as the live loop does."""
+        roi = Box(*config.roi) if config.fixed_roi else None
+        return FramePipeline(self.engine, roi, calibration=calibration(config), measure_config=measure_config(config))
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,7 @@ class _Job:
     seq: int
     received: float  #: time.perf_counter() when the frame's last byte was decoded
     config: Config  #: the configuration in effect when the frame arrived
-    segmenter: Segmenter
+    pipeline: FramePipeline
 
 
 class Session:
@@ -176,7 +179,7 @@ class Session:
     def _reset(self) -> None:
         """Start a scanner session: default configuration, counters at zero."""
         self.config = self.runtime.default_config()
-        self.segmenter = self.runtime.segmenter(self.config)
+        self.pipeline = self.runtime.pipeline(self.config)
         self.counts = {"received": 0, "results": 0, "skipped": 0, "errors": 0}
 
     # -- sending ---------------------------------------------------------------------------------
@@ -292,7 +295,7 @@ class Session:
         except ValueError as exc:
             self._send_error(ErrorCode.BAD_CONFIG, str(exc), seq)
             return
-        self.config, self.segmenter = config, self.runtime.segmenter(config)  # for frames that arrive from now on
+        self.config, self.pipeline = config, self.runtime.pipeline(config)  # for frames that arrive from now on
         self.send(config)
 
     def _on_frame(self, frame: Frame, seq: int) -> None:
@@ -311,7 +314,7 @@ class Session:
                 self.runtime.counters.add("frames_skipped")
                 if len(self._skipped) >= MAX_SKIPPED_PER_RESULT:  # a stalled worker: report them now
                     overflow, self._skipped = self._skipped, []
-            self._slot = _Job(frame, seq, time.perf_counter(), self.config, self.segmenter)
+            self._slot = _Job(frame, seq, time.perf_counter(), self.config, self.pipeline)
             self._cond.notify_all()
         if overflow:
             self.send(Result(NO_ID, skipped=tuple(overflow)))
@@ -357,7 +360,7 @@ class Session:
             decode_ms = (time.perf_counter() - decode_start) * 1e3
             with self.runtime.lock:
                 start = time.perf_counter()
-                seg = job.segmenter(image)
+                seg = job.pipeline(image)
             queue_ms = (start - job.received) * 1e3 - decode_ms
             return assemble_result(frame, seg, job.config, queue_ms=queue_ms, decode_ms=decode_ms)
         except ValueError as exc:  # FrameError, an ROI outside this frame, an unusable image

@@ -8,34 +8,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import shlex
 from pathlib import Path
 
-#: train option -> TrainConfig field; the same table turns a config back into the command that made it
-TRAIN_OPTIONS = {
-    "--width": "base_filters",
-    "--stem": "stem",
-    "--size": "input_size",
-    "--epochs": "epochs",
-    "--batch": "batch_size",
-    "--lr": "learning_rate",
-    "--augment": "augment",
-    "--warp": "warp",
-    "--rotate": "rotate",
-    "--depth-crop": "depth_crop",
-    "--dice": "dice_weight",
-    "--schedule": "schedule",
-    "--teacher": "teacher",
-    "--distill": "distill",
-    "--patience": "patience",
-    "--seed": "seed",
-    "--holdout": "holdout",
-    "--data": "data",
-    "--limit": "limit",
-}
-#: options of training levers, left out of a reproduce command where they are off
-LEVERS = {"--warp", "--rotate", "--depth-crop", "--dice", "--schedule", "--teacher", "--distill"}
-QAT_EPOCHS, QAT_LR = 10, 1e-4  # quantization.qat's defaults, kept here so --help needs no TensorFlow
+from quantization.recipe import QAT_EPOCHS, QAT_LR, TRAIN_OPTIONS
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
@@ -123,41 +98,8 @@ def _config(args: argparse.Namespace):
     return dataclasses.replace(base, **given)
 
 
-def _option_words(cfg) -> list[str]:
-    """The train options that turn the defaults into `cfg` (levers left off are left out)."""
-    words: list[str] = []
-    defaults = type(cfg)()
-    for option, name in TRAIN_OPTIONS.items():
-        value = getattr(cfg, name)
-        if option in LEVERS and (value == getattr(defaults, name) or (name == "distill" and not cfg.teacher)):
-            continue  # a lever left off: the command stays the recipe it was
-        if name == "input_size":
-            value = value[0] if value[0] == value[1] else f"{value[0]}x{value[1]}"
-        if isinstance(value, bool):
-            words.append(option if value else f"--no-{option[2:]}")
-        elif value is not None:
-            words += [option, str(value)]
-    return words
-
-
-def _teacher_first(cfg, command: str) -> str:
-    """`command`, preceded by the `tlfseg train` line of the teacher it distils from (and of that one's teacher)."""
-    if not cfg.teacher:
-        return command
-    teacher_cfg = type(cfg).load(Path(cfg.teacher) / "config.json")
-    train = shlex.join(["tlfseg", "train", "--run", cfg.teacher, *_option_words(teacher_cfg)])
-    return f"{_teacher_first(teacher_cfg, train)} && {command}"
-
-
-def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:
-    """The command line that rebuilds a run from scratch: `tlfseg pipeline`, after training its teacher if any."""
-    qat = ["--qat-epochs", str(qat_settings["epochs"]), "--qat-lr", str(qat_settings["learning_rate"]), "--ship"]
-    words = ["tlfseg", "pipeline", "--run", str(run_dir), *_option_words(cfg), *qat]
-    return _teacher_first(cfg, shlex.join(words))
-
-
 def _existing_run(run: str) -> Path:
-    from edge.cli import CommandError
+    from edge.tools.errors import CommandError
 
     path = Path(run)
     if not (path / "config.json").is_file():

@@ -14,7 +14,7 @@ from quantization.tfenv import keras, tf
 
 
 def _export_graph(model):
-    """The model up to its logits: the runtime applies the class softmax itself (`edge.engine.Engine`), so that
+    """The model up to its logits: the runtime applies the class softmax itself (`edge.core.engine.Engine`), so that
     the whole int8 graph runs in XNNPACK (LiteRT's own int8 softmax rounds differently on ARM than on x86) and
     every op maps to the Edge TPU (it takes no softmax this large)."""
     last = model.layers[-1]

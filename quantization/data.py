@@ -10,17 +10,15 @@ from pathlib import Path
 
 import numpy as np
 
-import edge.imagefiles as imagefiles
-import edge.labels
-import edge.preprocess
-import edge.roi
-from edge.labels import IGNORE
-from edge.preprocess import prepare_input, prepare_labels, to_grey
-from edge.roi import detect_bmode_roi
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-#: Where the shared real data set lives, relative to the project root.
-DL_TRACK_APO = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "dl_track_apo"
+import edge.core.imagefiles as imagefiles
+import edge.core.labels
+import edge.core.preprocess
+import edge.core.roi
+from edge.core.grey import to_grey
+from edge.core.labels import IGNORE
+from edge.core.paths import DL_TRACK_APO
+from edge.core.preprocess import prepare_input, prepare_labels
+from edge.core.roi import detect_bmode_roi
 
 
 class DataError(ValueError):
@@ -66,13 +64,14 @@ def read_labels(sample: Sample) -> np.ndarray:
 
 
 def _pairs(images_dir: Path, masks_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
-    if not images_dir.is_dir():
-        raise DataError(f"image folder not found: {images_dir}")
-    if not masks_dir.is_dir():
-        raise DataError(f"mask folder not found: {masks_dir}")
-    masks = {p.stem: p for p in masks_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    """Images paired with their masks by file stem, the runtime's rule (`edge.core.imagefiles.masks_by_stem`, also
+    `tlfseg predict --masks`); the images without a mask as problems."""
+    try:
+        images, masks = imagefiles.list_images(images_dir), imagefiles.masks_by_stem(masks_dir)
+    except FileNotFoundError as exc:
+        raise DataError(str(exc)) from None
     pairs, problems = [], []
-    for img in sorted(p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+    for img in images:
         if img.stem in masks:
             pairs.append((img.stem, img, masks[img.stem]))
         else:
@@ -145,7 +144,7 @@ def load_arrays(
     Returns X, Y, the names used and the problems (unreadable files, bad masks) that were skipped.
     Cached by content key in `cache_dir` when given.
     """
-    code = b"".join(Path(m.__file__).read_bytes() for m in (edge.preprocess, edge.roi, edge.labels))
+    code = b"".join(Path(m.__file__).read_bytes() for m in (edge.core.preprocess, edge.core.roi, edge.core.labels))
     spec = json.dumps([size, [(s.name, str(s.mask), s.kind) for s in samples]]).encode()
     key = hashlib.sha1(code + spec).hexdigest()[:16]  # preprocessing code is part of the key
     cache = cache_dir / f"arrays_{key}.npz" if cache_dir else None

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.engine import Engine
+from edge.core.engine import Engine
 
 #: Coral's supported-operation table (Edge TPU compiler 16), TFLite op name -> known limitation.
 SUPPORTED_OPS = {

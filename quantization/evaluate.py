@@ -1,7 +1,7 @@
-"""Score a run's .tflite models on held-out images through the on-device path (Segmenter: preprocess -> Engine ->
-postprocess into the native frame), with the paper's metrics, per scanner layout, latency, size and agreement
-with the float model; writes evaluation.json, evaluation.md, figure4.png and worst.png into the run directory (for
-another split than test: evaluation_val.json etc.)."""
+"""Score a run's .tflite models on held-out images through the on-device path (FramePipeline: ROI -> preprocess ->
+Engine -> postprocess into the native frame -> measure), with the paper's metrics, per scanner layout, latency, size
+and agreement with the float model; writes evaluation.json, evaluation.md, figure4.png and worst.png into the run
+directory (for another split than test: evaluation_val.json etc.)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,19 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.bench import machine_info
-from edge.labels import ABOVE, FASCIA
-from edge.latency import PAPER_MS_PER_IMAGE, LatencyStats
-from edge.measure import fascia_runs, measure
-from edge.metrics import PAPER_SCORES, SetMetrics
-from edge.overlay import draw_overlay
-from edge.postprocess import class_map
-from edge.preprocess import prepare_labels
-from edge.roi import Box
-from edge.segmenter import Segmenter
+from edge.core.labels import ABOVE, FASCIA
+from edge.core.latency import PAPER_MS_PER_IMAGE, LatencyStats
+from edge.core.machine import machine_info
+from edge.core.postprocess import class_map
+from edge.core.preprocess import prepare_labels
+from edge.core.roi import Box
+from edge.live.overlay import draw_overlay
+from edge.live.pipeline import FramePipeline
+from edge.measurement.identity import IdentityTally, band_identity
+from edge.measurement.measure import fascia_runs, measure
+from edge.measurement.metrics import PAPER_SCORES, SetMetrics
 from quantization.data import DataError, layout, read_image, read_labels
-from quantization.pipeline import int8_model
+from quantization.runs import int8_model
 
 FIGURE_ROWS = 4
 WORST_ROWS = 6
@@ -41,9 +42,10 @@ class _ModelScore:
 
     def __init__(self, name: str, path: Path) -> None:
         self.name, self.path = name, path
-        self.segmenter = Segmenter(path, threads=1)
+        self.pipeline = FramePipeline(path, video=False, threads=1)
         self.native, self.model_res = SetMetrics(), SetMetrics()
         self.layouts: dict[str, SetMetrics] = {}
+        self.identity, self.layout_identity = IdentityTally(), {}
         self.latency = LatencyStats()
         self.same = self.pixels = 0
         self.thickness_errors: list[np.ndarray] = []
@@ -51,18 +53,20 @@ class _ModelScore:
         self.flagged: dict[str, list[str]] = {}  #: images the runtime would not report, with its flags
 
     def add(self, name: str, key: str, image: np.ndarray, labels: np.ndarray):
-        """Segment one image and score it; returns the Segmentation."""
-        seg = self.segmenter(image)
+        """Segment and measure one image and score it; returns the FrameResult."""
+        seg = self.pipeline(image)
         self.latency.add(seg.timings_ms)
         self.native.add(name, seg.labels, labels)
-        self.layouts.setdefault(key, SetMetrics()).add(name, seg.labels, labels)
-        size = self.segmenter.engine.output_size
+        scores = self.layouts.setdefault(key, SetMetrics()).add(name, seg.labels, labels)
+        identity = band_identity(seg.labels, labels, scores["dice"]["fascia"])
+        self.identity.add(name, identity, seg.flags)
+        self.layout_identity.setdefault(key, IdentityTally()).add(name, identity, seg.flags)
+        size = self.pipeline.engine.output_size
         self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
         self.thickness_errors.append(thickness_errors(seg.labels, labels))
         self.frame_errors[name] = frame_thickness_error(seg.labels, labels)
-        flags = measure(seg.roi_labels, seg.roi, seg.grey, seg.probs).flags
-        if flags:
-            self.flagged[name] = list(flags)
+        if seg.flags:
+            self.flagged[name] = list(seg.flags)
         return seg
 
     def agree(self, pred: np.ndarray, reference: np.ndarray) -> None:
@@ -70,7 +74,7 @@ class _ModelScore:
         self.pixels += pred.size
 
     def result(self) -> dict:
-        engine = self.segmenter.engine
+        engine = self.pipeline.engine
         lat = self.latency.summary()
         return {
             "file": str(self.path),
@@ -81,6 +85,8 @@ class _ModelScore:
             "native": self.native.summary(),
             "model_resolution": self.model_res.summary(),
             "layouts": {k: m.summary() for k, m in sorted(self.layouts.items())},
+            "band_identity": self.identity.summary(),
+            "layout_band_identity": {k: t.summary() for k, t in sorted(self.layout_identity.items())},
             "latency_ms": {stage: lat[stage]["p50"] for stage in lat},
             "agreement_with_float": self.same / self.pixels if self.pixels else None,
             "thickness_error_px": _error_summary(np.concatenate(self.thickness_errors or [np.zeros(0)])),
@@ -101,7 +107,7 @@ def thickness_errors(pred: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def frame_thickness_error(pred: np.ndarray, labels: np.ndarray) -> float | None:
-    """|reported - annotated| thickness of one image in native pixels: `edge.measure.measure`, the number the
+    """|reported - annotated| thickness of one image in native pixels: `edge.measurement.measure`, the number the
     runtime reports (the median perpendicular thickness over the columns), of the prediction and of the annotation,
     both over the columns the annotation labels. None where it labels no fascia or the prediction finds none."""
     labelled = fascia_runs(labels).length > 0
@@ -167,7 +173,7 @@ def _samples(run_dir: Path, split: str):
 
 def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] | None = None) -> dict:
     """Evaluate the run's models (default: float32, ptq_int8, qat_int8, those that exist) on `split`."""
-    from quantization.pipeline import model_paths
+    from quantization.runs import model_paths
 
     run_dir = Path(run_dir)
     models = models or {n: p for n, p in model_paths(run_dir).items() if p.is_file()}
@@ -176,7 +182,7 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
     samples, names = _samples(run_dir, split)
     scores = {name: _ModelScore(name, Path(path)) for name, path in models.items()}
     for s in scores.values():
-        print(f"evaluate: {s.segmenter.engine.describe()}", flush=True)
+        print(f"evaluate: {s.pipeline.engine.describe()}", flush=True)
     missing = sorted(names - {s.name for s in samples})
     problems = [f"{n}: listed in the split but not found in the data" for n in missing]
     firsts, spares, counts = {}, {}, {}  # figure rows: the first image of each layout, then others
@@ -287,6 +293,42 @@ def layout_table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def identity_table(result: dict) -> str:
+    """Per model and layout: wrong-structure frames, those reported good, right frames flagged, band depth error."""
+    head = (
+        "| model | layout | frames | wrong structure | wrong, reported good | right, flagged |"
+        " band centre depth error p50 / p90 (px) |"
+    )
+    rows = [head, "|---|---|---|---|---|---|---|"]
+    for name, m in result["models"].items():
+        if "band_identity" not in m:  # an evaluation written before band identity was recorded
+            continue
+        for key, b in [("all", m["band_identity"]), *m["layout_band_identity"].items()]:
+            depth = b["depth_error_px"]
+            rows.append(
+                f"| {name} | {key} | {b['frames']} | {b['wrong']} ({_pct(b['wrong_share'])}) | "
+                f"{b['wrong_good']} ({_pct(b['wrong_good_share'])}) | {b['right_flagged']} "
+                f"({_pct(b['right_flagged_share'])} of right) | {_f(depth['median'], 1)} / {_f(depth['p90'], 1)} |"
+            )
+    return "\n".join(rows)
+
+
+def risk_coverage_table(result: dict) -> str:
+    """The int8 model's flags as refusal rules: coverage (frames still reported) against risk (wrong among them)."""
+    name = int8_model(result["models"]) or next(iter(result["models"]))
+    b = result["models"][name].get("band_identity")
+    if b is None:
+        return ""
+    rows = [f"| {name}: frames refused when | coverage | risk (wrong structure among those reported) |"]
+    rows.append("|---|---|---|")
+    rows += [f"| {r['rule']} | {_pct(r['coverage'])} | {_pct(r['risk'])} |" for r in b["risk_coverage"]]
+    return "\n".join(rows)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1%}"
+
+
 def worst_table(result: dict) -> str:
     """Per model: the spread of the images' own fascia Dice and the images where it is lowest."""
     rows = ["| model | fascia Dice per image: p10 / median / mean | lowest (image: Dice, the runtime's flags) |"]
@@ -318,14 +360,14 @@ def markdown(result: dict) -> str:
         f"# Evaluation: {result['run']}",
         "",
         f"{result['images']} images of the **{result['split']}** split ({SPLIT_ROLE[result['split']]}), "
-        "run through the on-device path (`edge.segmenter.Segmenter`: ROI detection, preprocessing, "
+        "run through the on-device path (`edge.live.pipeline.FramePipeline`: ROI detection, preprocessing, "
         f"LiteRT `Engine` ({lat['backend']}, 1 thread) on {result['machine']}, probabilities upsampled into the "
         "native frame). "
         "Scores are over labelled pixels (columns without a labelled band are ignored); *micro* pools all "
         "pixels of the set, *per-image* averages the images' own scores. Agreement: fraction of native pixels "
         "where the int8 class equals the float32 model's. Thickness error: per annotated column, |predicted - "
         "annotated| vertical fascia run; per image, |reported - annotated| thickness, as the runtime reports it "
-        "(`edge.measure`: median perpendicular thickness over the annotated columns).",
+        "(`edge.measurement.measure`: median perpendicular thickness over the annotated columns).",
         "",
         "## Native resolution",
         "",
@@ -343,6 +385,17 @@ def markdown(result: dict) -> str:
         "its whole prediction time (43 s for 87 images).",
         "",
         f"![image / annotation / predictions]({figure_name(result['split'])})",
+        "",
+        "## Is it the right band?",
+        "",
+        "A *wrong-structure* frame: the image's own fascia Dice below 0.3, or the predicted band's median centre row "
+        "(over the annotated columns) further from the annotated band's than that band is thick, or no band there. "
+        "*Reported good*: the runtime raised no flag, so a clinic would read its thickness. *Right, flagged*: a right "
+        "frame the runtime refused (lost coverage).",
+        "",
+        identity_table(result),
+        "",
+        risk_coverage_table(result),
         "",
         "## Where the fascia Dice is lost",
         "",

@@ -46,7 +46,7 @@ def leave_layout_out(root: str | Path, cfg, layouts, seeds, qat_epochs: int, qat
 
 
 def _value(evaluation: dict, path: tuple) -> float | None:
-    from quantization.pipeline import int8_model
+    from quantization.runs import int8_model
 
     model = evaluation["models"][int8_model(evaluation["models"])]
     for key in path:

@@ -8,13 +8,14 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edge.engine import Engine
-from edge.labels import CLASS_NAMES, IGNORE
-from edge.metrics import PAPER_SCORES
-from quantization.cli import reproduce_command
+from edge.core.engine import Engine
+from edge.core.labels import CLASS_NAMES, IGNORE
+from edge.measurement.metrics import PAPER_SCORES
 from quantization.edgetpu import check
-from quantization.evaluate import layout_table, markdown_table
-from quantization.pipeline import SHIPPED, model_paths
+from quantization.evaluate import identity_table, layout_table, markdown_table
+from quantization.pipeline import SHIPPED
+from quantization.recipe import reproduce_command
+from quantization.runs import model_paths
 
 DATA_CITATION = (
     "Cronin N. J., Finni T., Seynnes O. (2020). Fully automated analysis of muscle architecture from B-mode "
@@ -25,7 +26,7 @@ METHOD_CITATION = (
     "BMC Medical Imaging 25:164"
 )
 NORMALISATION = (
-    "grey (BGR/RGB/RGBA -> grey) -> crop of the B-mode area (edge.roi.detect_bmode_roi, or a fixed box) -> "
+    "grey (BGR/RGB/RGBA -> grey) -> crop of the B-mode area (edge.core.roi.detect_bmode_roi, or a fixed box) -> "
     "resize to the input size (area when shrinking) -> x / 255 in [0, 1] -> int8 q = round(x / scale) + zero_point"
 )
 
@@ -176,7 +177,7 @@ def card(info: dict) -> str:
             f"Preprocessing: {NORMALISATION}.",
             f"- Output: {engine.output_size[0]}x{engine.output_size[1]}x3 int8 {output_meaning(engine)} "
             f"(scale {engine.output.scale:.6g}, zero point "
-            f"{engine.output.zero_point}); edge.postprocess maps them back into the native frame.",
+            f"{engine.output.zero_point}); edge.core.postprocess maps them back into the native frame.",
             "",
             "## Data and licence",
             "",
@@ -229,6 +230,12 @@ def card(info: dict) -> str:
             "Per scanner layout:",
             "",
             layout_table(ev),
+            "",
+            "Wrong-structure frames (the prediction marks another structure than the labelled band: the image's fascia "
+            "Dice under 0.3, or the band's centre further off than the band is thick), how many of them the runtime "
+            "reported as good measurements, and the right frames it flagged:",
+            "",
+            identity_table(ev),
             "",
             "The paper's figures (accuracy {accuracy}, mean IoU {mean_iou}, Dice {dice}) are for its own ".format(
                 **PAPER_SCORES

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from quantization.recipe import QAT_EPOCHS, QAT_LR
 from quantization.tfenv import keras  # selects legacy Keras before tensorflow_model_optimization loads
 from quantization.train import TrainConfig, fit, prepare_data
-
-DEFAULT_EPOCHS = 10
-DEFAULT_LEARNING_RATE = 1e-4  #: a tenth of the float training rate: fine-tuning, not retraining
 
 
 def load_float_model(run_dir: Path):
@@ -47,7 +45,7 @@ def load_qat_model(run_dir: Path):
     return model
 
 
-def qat(run_dir: str | Path, epochs: int = DEFAULT_EPOCHS, learning_rate: float = DEFAULT_LEARNING_RATE) -> Path:
+def qat(run_dir: str | Path, epochs: int = QAT_EPOCHS, learning_rate: float = QAT_LR) -> Path:
     """Fine-tune the run's float model with fake quantization; resumable like float training."""
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.labels import FASCIA, IGNORE, NUM_CLASSES
+from edge.core.labels import FASCIA, IGNORE, NUM_CLASSES
 from quantization.data import load_arrays, load_dl_track_apo, load_folder, split, split_holdout
 from quantization.tfenv import keras, tf
 from quantization.unet import build_unet

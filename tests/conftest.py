@@ -2,9 +2,9 @@
 
 - ``real_data_dir``: the shared real data set (../shared/data/dl_track_apo from the project root,
   with ``images/`` and ``masks/``); tests that use it are skipped, with the reason, where it is absent.
-- ``phantom``: the default synthetic phantom (`edge.phantom.Phantom()`); ``phantom.frame(i)`` gives a
+- ``phantom``: the default synthetic phantom (`edge.live.phantom.Phantom()`); ``phantom.frame(i)`` gives a
   BGR screen capture with exact labels and ROI.
-- ``bundled_engine``: one `edge.engine.Engine` on the bundled int8 model for the whole session
+- ``bundled_engine``: one `edge.core.engine.Engine` on the bundled int8 model for the whole session
   (load it once; do not change its state).
 - ``real_layouts``: the real images grouped by scanner layout, {(width, height): [paths]}.
 - ``no_edgetpu_runtime``: skips a test (checking the error for a missing Edge TPU runtime) where
@@ -18,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from edge.core.paths import DL_TRACK_APO
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dl_track_apo"
+REAL_DATA = DL_TRACK_APO  #: edge.core.paths: the one rule for where it lives
 
 
 @pytest.fixture(scope="session")
@@ -31,14 +33,14 @@ def real_data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def phantom():
-    from edge.phantom import Phantom
+    from edge.live.phantom import Phantom
 
     return Phantom()
 
 
 @pytest.fixture(scope="session")
 def bundled_engine():
-    from edge.engine import Engine
+    from edge.core.engine import Engine
 
     return Engine()
 
@@ -61,7 +63,7 @@ def real_layouts(real_data_dir) -> dict[tuple[int, int], list[Path]]:
 @pytest.fixture
 def no_edgetpu_runtime() -> None:
     """Skip where the Edge TPU runtime is installed: the test checks the error for its absence."""
-    from edge.interpreter import EDGETPU_LIBRARY
+    from edge.core.interpreter import EDGETPU_LIBRARY
 
     try:
         ctypes.CDLL(EDGETPU_LIBRARY)

@@ -8,10 +8,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.phantom import Phantom
-from edge.roi import Box
-from edge.segmenter import Segmenter
-from edge.sources import Capture, SourceError, SourceLost
+from edge.core.roi import Box
+from edge.live.phantom import Phantom
+from edge.live.pipeline import FramePipeline
+from edge.live.sources import Capture, SourceError, SourceLost
 
 #: a small phantom screen (fast to generate): 320x240 with a 200x180 B-mode area
 SMALL_ROI = Box(40, 30, 200, 180)
@@ -45,16 +45,16 @@ def write_folder(folder: Path, count: int) -> list[Path]:
     return paths
 
 
-class SleepySegmenter(Segmenter):
-    """The real Segmenter, made slower than the source by `delay_s` per frame (an engine that is busy)."""
+class SleepyPipeline(FramePipeline):
+    """The real FramePipeline, made slower than the source by `delay_s` per frame (an engine that is busy)."""
 
     def __init__(self, engine, delay_s: float, **kwargs) -> None:
         super().__init__(engine, **kwargs)
         self.delay_s = delay_s
 
-    def __call__(self, frame, roi=None):
+    def __call__(self, frame):
         time.sleep(self.delay_s)
-        return super().__call__(frame, roi)
+        return super().__call__(frame)
 
 
 class ScriptedDevice(Capture):

@@ -1,19 +1,14 @@
 """benchmarks/resolution_ceiling.py: perfect soft predictions, and their trip back to the native frame."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytest.importorskip("tf_keras", reason="the soft targets come from the training pipeline ('train' extra)")
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-from resolution_ceiling import perfect_probabilities  # noqa: E402
-
-from edge.labels import ABOVE, BELOW, FASCIA, IGNORE  # noqa: E402
-from edge.postprocess import to_native  # noqa: E402
-from edge.roi import Box  # noqa: E402
+from benchmarks.resolution_ceiling import perfect_probabilities
+from edge.core.labels import ABOVE, BELOW, FASCIA, IGNORE  # noqa: E402
+from edge.core.postprocess import to_native  # noqa: E402
+from edge.core.roi import Box  # noqa: E402
 
 
 def test_perfect_probabilities_are_class_fractions_of_labelled_pixels():

@@ -1,15 +1,9 @@
 """benchmarks/column_decode.py: the one-band-per-column decoder the anatomy suggests (measured, not shipped)."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-from column_decode import one_band_per_column  # noqa: E402
-
-from edge.labels import ABOVE, BELOW, FASCIA  # noqa: E402
+from benchmarks.column_decode import one_band_per_column
+from edge.core.labels import ABOVE, BELOW, FASCIA  # noqa: E402
 
 
 def test_one_band_per_column_drops_a_weaker_second_band():

@@ -4,24 +4,20 @@ import importlib.util
 import json
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-from edge.engine import DEFAULT_MODEL
+from edge.core.engine import DEFAULT_MODEL
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_models.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_models", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    from benchmarks import bench_models
+
+    return bench_models
 
 
 def test_architecture_and_float_partner_are_read_from_the_model(bench, bundled_engine, tmp_path):

@@ -1,12 +1,9 @@
 """benchmarks/pareto.py: test-split rows, seed spread and the validation-split lever table from run folders."""
 
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-import pareto  # noqa: E402
+from benchmarks import pareto
 
 
 def _model(dice: float, miou: float) -> dict:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edge.cli import main
-from edge.engine import Engine
+from edge.core.engine import Engine
+from edge.tools.cli import main
 from firmware_bridge.server import BridgeServer, Runtime
 from firmware_bridge.transport import Endpoint
 

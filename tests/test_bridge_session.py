@@ -1,6 +1,6 @@
 """End-to-end bridge sessions with the bundled model over TCP, a Unix socket and a pseudo-terminal.
 
-Every RESULT's mask must equal what `tlfseg predict`'s Segmenter makes of the same frame, every frame id
+Every RESULT's mask must equal what `tlfseg predict`'s pipeline makes of the same frame, every frame id
 must come back exactly once (a RESULT, a skip list or an ERROR), and bad input must get its ERROR while
 the server goes on serving.
 """
@@ -21,10 +21,10 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.engine import Engine
-from edge.measure import MeasureConfig, measure
-from edge.roi import Box
-from edge.segmenter import Segmentation, Segmenter
+from edge.core.engine import Engine
+from edge.core.roi import Box, detect_bmode_roi
+from edge.live.pipeline import FramePipeline, FrameResult
+from edge.measurement.measure import MeasureConfig, measure
 from firmware_bridge.client import BridgeClient, result_mask
 from firmware_bridge.frames import FrameLimits, frame_image, frame_message
 from firmware_bridge.framing import pack, pack_header
@@ -43,13 +43,13 @@ def frames(phantom) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def reference(bundled_engine):
-    """Labels as `tlfseg predict` makes them: Segmenter(model, roi) on the image (its own engine, not the server's)."""
+    """Labels as `tlfseg predict` makes them: a FramePipeline of its own (not the server's) on the image alone."""
     cache: dict = {}
 
-    def segment(image: np.ndarray, roi: Box | None = None) -> Segmentation:
+    def segment(image: np.ndarray, roi: Box | None = None) -> FrameResult:
         key = (image.tobytes(), roi)
         if key not in cache:
-            cache[key] = Segmenter(bundled_engine, roi=roi)(image)
+            cache[key] = FramePipeline(bundled_engine, roi, video=False)(image)
         return cache[key]
 
     return segment
@@ -76,8 +76,8 @@ def sent_image(image: np.ndarray, fmt: PixelFormat | None) -> np.ndarray:
     return frame_image(frame_message(image, 0, fmt=fmt), FrameLimits())
 
 
-def check_measurements(result: Result, seg: Segmentation, roi: Box | None) -> None:
-    """The RESULT carries edge.measure's numbers for the segmentation (float32 on the wire)."""
+def check_measurements(result: Result, seg: FrameResult, roi: Box | None) -> None:
+    """The RESULT carries edge.measurement.measure's numbers for the segmentation (float32 on the wire)."""
     mm = 0.08 if roi is not None else None  # the calibration the test configures along with a fixed ROI
     m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm, MeasureConfig())
     want = {
@@ -99,7 +99,9 @@ def check_measurements(result: Result, seg: Segmentation, roi: Box | None) -> No
 
 
 def check_lockstep(client: BridgeClient, frames, reference, formats, roi: Box | None = None) -> list[Result]:
-    """Send each frame, wait for its RESULT, compare the mask with the reference."""
+    """Send each frame, wait for its RESULT, compare the mask with the reference: the same frame through a pipeline of
+    its own with the session's ROI (fixed, or detected on the session's first frame and tracked: one layout here)."""
+    session_roi = roi or detect_bmode_roi(sent_image(frames[0], formats[0][0]))
     results = []
     for i, (fmt, mask) in enumerate(formats):
         image = frames[i % len(frames)]
@@ -108,7 +110,7 @@ def check_lockstep(client: BridgeClient, frames, reference, formats, roi: Box | 
         client.send_frame(image, frame_id=100 + i, timestamp_us=5000 + i, fmt=fmt, mask=mask)
         result = client.expect(Result, timeout=30)
         assert (result.frame_id, result.timestamp_us, result.skipped) == (100 + i, 5000 + i, ())
-        expected = reference(sent_image(image, fmt), roi)
+        expected = reference(sent_image(image, fmt), session_roi)
         h, w = expected.labels.shape
         assert (result.mask_width, result.mask_height) == (w, h)
         assert result.roi == (expected.roi.x, expected.roi.y, expected.roi.w, expected.roi.h)

@@ -1,4 +1,4 @@
-"""edge.engine: the bundled int8 model, int8 (de)quantisation, and clear errors for bad models."""
+"""edge.core.engine: the bundled int8 model, int8 (de)quantisation, and clear errors for bad models."""
 
 import importlib.util
 import json
@@ -11,8 +11,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from edge.engine import DEFAULT_MODEL, Engine, ModelError
-from edge.preprocess import normalize, prepare_input, to_grey
+from edge.core.engine import DEFAULT_MODEL, Engine, ModelError
+from edge.core.grey import to_grey
+from edge.core.preprocess import normalize, prepare_input
 
 
 def test_bundled_model_loads(bundled_engine):

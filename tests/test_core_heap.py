@@ -1,8 +1,8 @@
-"""edge.heap: glibc keeps freed per-frame memory for reuse."""
+"""edge.core.heap: glibc keeps freed per-frame memory for reuse."""
 
 import platform
 
-from edge.heap import MMAP_THRESHOLD, keep_freed_memory
+from edge.core.heap import MMAP_THRESHOLD, keep_freed_memory
 
 
 def test_glibc_accepts_the_settings():

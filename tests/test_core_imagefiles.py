@@ -1,11 +1,11 @@
-"""edge.imagefiles: listing and reading images, reading label masks of both kinds, pairing by stem."""
+"""edge.core.imagefiles: listing and reading images, reading label masks of both kinds, pairing by stem."""
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.imagefiles import ImageFileError, list_images, masks_by_stem, read_image, read_label_map
-from edge.labels import band_mask_to_classes
+from edge.core.imagefiles import ImageFileError, list_images, masks_by_stem, read_image, read_label_map
+from edge.core.labels import band_mask_to_classes
 
 
 def write(path, image):

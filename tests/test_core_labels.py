@@ -1,9 +1,9 @@
-"""edge.labels: the column-wise band -> 3-class rule, and label validation."""
+"""edge.core.labels: the column-wise band -> 3-class rule, and label validation."""
 
 import numpy as np
 import pytest
 
-from edge.labels import ABOVE, BELOW, FASCIA, IGNORE, band_mask_to_classes, validate_labels
+from edge.core.labels import ABOVE, BELOW, FASCIA, IGNORE, band_mask_to_classes, validate_labels
 
 A, F, B, X = ABOVE, FASCIA, BELOW, IGNORE
 

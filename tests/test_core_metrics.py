@@ -1,12 +1,12 @@
-"""edge.metrics: confusion matrix, IoU/Dice by hand, and micro vs per-image set scores."""
+"""edge.measurement.metrics: confusion matrix, IoU/Dice by hand, and micro vs per-image set scores."""
 
 import math
 
 import numpy as np
 import pytest
 
-from edge.labels import IGNORE
-from edge.metrics import SetMetrics, confusion_matrix, scores
+from edge.core.labels import IGNORE
+from edge.measurement.metrics import SetMetrics, confusion_matrix, scores
 
 TARGET = np.array([[0, 0, 1, 2, IGNORE, IGNORE]], np.uint8)
 PRED = np.array([[0, 1, 1, 2, 0, 2]], np.uint8)

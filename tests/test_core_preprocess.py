@@ -1,12 +1,13 @@
-"""edge.preprocess: grey conversion, ROI crop, resize and normalisation, label resizing."""
+"""edge.core.preprocess: grey conversion, ROI crop, resize and normalisation, label resizing."""
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.labels import ABOVE, BELOW, IGNORE
-from edge.preprocess import Preprocessor, normalize, prepare_input, prepare_labels, resize_labels, to_grey
-from edge.roi import Box
+from edge.core.grey import to_grey
+from edge.core.labels import ABOVE, BELOW, IGNORE
+from edge.core.preprocess import Preprocessor, normalize, prepare_input, prepare_labels, resize_labels
+from edge.core.roi import Box
 
 BLUE_BGR = np.array([[[255, 0, 0]]], np.uint8)  # pure blue in OpenCV order
 
@@ -80,7 +81,7 @@ def test_prepare_input_upscales_small_rois():
 
 def test_shrinking_averages_blocks_like_opencv_area_resampling():
     """Whole factors are exact block means; other factors stay within a grey level of cv2.INTER_AREA."""
-    from edge.preprocess import resize_image
+    from edge.core.preprocess import resize_image
 
     speckle = np.random.default_rng(3).gamma(2.0, 40.0, (900, 1000)).clip(0, 255).astype(np.uint8)
     blocks = resize_image(speckle[:768, :960], (384, 192))
@@ -106,16 +107,15 @@ def test_resize_labels_is_nearest():
     np.testing.assert_array_equal(resize_labels(labels, (4, 4)), np.kron(labels, np.ones((2, 2), np.uint8)))
 
 
-def test_preprocessor_auto_and_fixed_roi(phantom):
+def test_preprocessor_crops_the_roi_it_is_given(phantom):
     frame = phantom.frame(0)
-    auto = Preprocessor((64, 64))(frame.image)
-    assert auto.roi == frame.roi
-    assert auto.tensor.shape == (64, 64)
-    r = frame.roi  # only the ROI is converted, to the very pixels a whole-frame conversion gives
-    np.testing.assert_array_equal(auto.grey, to_grey(frame.image)[r.slices])
-    assert auto.frame_shape == frame.image.shape[:2]
-    np.testing.assert_array_equal(auto.tensor, prepare_input(to_grey(frame.image), r, (64, 64)))
-    fixed = Preprocessor((64, 64), roi=Box(0, 0, 100, 100))(frame.image)
-    assert fixed.roi == Box(0, 0, 100, 100)
-    override = Preprocessor((64, 64), roi=Box(0, 0, 100, 100))(frame.image, roi=Box(5, 5, 50, 50))
-    assert override.roi == Box(5, 5, 50, 50)
+    r = frame.roi
+    pre = Preprocessor((64, 64))(frame.image, r)
+    assert pre.roi == r and pre.tensor.shape == (64, 64)
+    # only the ROI is converted, to the very pixels a whole-frame conversion gives
+    np.testing.assert_array_equal(pre.grey, to_grey(frame.image)[r.slices])
+    assert pre.frame_shape == frame.image.shape[:2]
+    np.testing.assert_array_equal(pre.tensor, prepare_input(to_grey(frame.image), r, (64, 64)))
+    assert Preprocessor((64, 64))(frame.image, Box(5, 5, 50, 50)).grey.shape == (50, 50)
+    with pytest.raises(ValueError, match="outside"):
+        Preprocessor((64, 64))(frame.image, Box(600, 0, 100, 100))

@@ -1,11 +1,11 @@
-"""edge.roi: the Box type and B-mode area detection on the phantom and on real scanner captures."""
+"""edge.core.roi: the Box type and B-mode area detection on the phantom and on real scanner captures."""
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.phantom import DEFAULT_ROI, Phantom
-from edge.roi import Box, detect_bmode_roi
+from edge.core.roi import Box, detect_bmode_roi
+from edge.live.phantom import DEFAULT_ROI, Phantom
 
 
 def test_box_parse_and_format():

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from edge.bench import machine_info, paper_images, thread_counts
-from edge.cli import main
+from edge.core.machine import machine_info
+from edge.tools.bench import paper_images, thread_counts
+from edge.tools.cli import main
 
 
 def test_bench_small_run_on_phantom_frames(tmp_path, capsys):

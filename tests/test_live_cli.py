@@ -5,11 +5,11 @@ import json
 import pytest
 from live_support import SMALL_ROI, write_video
 
-from edge.cli import main
-from edge.measure import Calibration
-from edge.presets import Preset
-from edge.roi import Box
-from edge.sinks import read_log
+from edge.core.roi import Box
+from edge.live.presets import Preset
+from edge.live.sinks import read_log
+from edge.measurement.measure import Calibration
+from edge.tools.cli import main
 
 
 def run(argv, capsys):

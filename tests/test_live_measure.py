@@ -1,12 +1,13 @@
-"""edge.measure: fascia thickness (perpendicular), calibration, echogenicity, coverage, confidence, flags."""
+"""edge.measurement.measure: perpendicular fascia thickness, calibration, echogenicity, coverage, confidence, flags."""
 
 import math
 
 import numpy as np
 import pytest
 
-from edge.labels import ABOVE, BELOW, FASCIA, band_mask_to_classes
-from edge.measure import (
+from edge.core.labels import ABOVE, BELOW, FASCIA, band_mask_to_classes
+from edge.core.roi import Box, detect_bmode_roi
+from edge.measurement.measure import (
     Calibration,
     MeasureConfig,
     fascia_runs,
@@ -15,7 +16,6 @@ from edge.measure import (
     mm_per_px_from_points,
     percentiles,
 )
-from edge.roi import Box, detect_bmode_roi
 
 
 def band_labels(h: int, w: int, top, thickness: float, columns: slice = slice(None)) -> np.ndarray:
@@ -229,7 +229,7 @@ def test_echogenicity_counts_only_columns_with_fascia():
 @pytest.fixture(scope="module")
 def real_pairs(real_layouts, real_data_dir):
     """One real image per scanner layout, with its band mask."""
-    from edge.imagefiles import read_image
+    from edge.core.imagefiles import read_image
 
     out = []
     for paths in real_layouts.values():
@@ -257,20 +257,22 @@ def test_thickness_on_real_label_maps_equals_the_masks(real_pairs):
 
 @pytest.mark.realdata
 def test_measuring_the_model_prediction_runs_and_flags(real_pairs, bundled_engine):
-    from edge.segmenter import Segmenter
+    from edge.live.pipeline import FramePipeline
 
-    segmenter = Segmenter(bundled_engine)
+    pipeline = FramePipeline(bundled_engine, video=False, calibration=Calibration(mm_per_px=0.1))
     for name, image, _ in real_pairs:
-        seg = segmenter(image)
-        m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm_per_px=0.1)
-        assert set(m.flags) <= {"no_fascia", "low_coverage", "low_confidence", "fragmented"}, name
+        seg = pipeline(image)
+        m = seg.measurement
+        again = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm_per_px=0.1)  # from the whole-frame map
+        assert m.to_dict() == again.to_dict(), name
+        assert set(m.flags) <= {"no_fascia", "low_coverage", "low_confidence", "fragmented", "ambiguous"}, name
         assert m.good == (not m.flags) and 0 <= m.coverage <= 1 and 0 <= m.confidence <= 1, name
         if m.good:
             assert m.thickness_mm == pytest.approx(m.thickness_px * 0.1)
 
 
 def test_echogenicity_without_a_band_is_empty():
-    from edge.measure import echogenicity
+    from edge.measurement.measure import echogenicity
 
     empty = np.zeros(7, np.intp)
     assert echogenicity(np.full((5, 7), 9, np.uint8), empty, empty) == {"fascia": None, "above": None, "below": None}

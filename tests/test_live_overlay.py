@@ -1,12 +1,12 @@
-"""edge.overlay: class tints blended inside the ROI, the fascia outline, the ROI box, input forms, bad shapes."""
+"""edge.live.overlay: class tints blended inside the ROI, the fascia outline, the ROI box, input forms, bad shapes."""
 
 import cv2
 import numpy as np
 import pytest
 
-from edge.labels import ABOVE, BELOW, CLASS_COLOURS_BGR, FASCIA
-from edge.overlay import draw_overlay, solid
-from edge.roi import Box
+from edge.core.labels import ABOVE, BELOW, CLASS_COLOURS_BGR, FASCIA
+from edge.core.roi import Box
+from edge.live.overlay import draw_overlay, solid, text_panel
 
 
 def blend(pixel, cls: int, weight: float) -> np.ndarray:
@@ -39,16 +39,38 @@ def test_tints_outline_and_box(scene):
     np.testing.assert_array_equal(out[roi.y + roi.h - 1, 40], (90, 220, 90))
 
 
+def test_text_sits_outside_the_bmode_area_when_the_screen_has_room():
+    """A screen capture with UI rows above the B-mode area: the readings go there and hide no tissue."""
+    rng = np.random.default_rng(4)
+    frame = rng.integers(0, 256, size=(200, 300, 3), dtype=np.uint8)
+    roi = Box(40, 60, 220, 130)
+    labels = np.full((roi.h, roi.w), ABOVE, np.uint8)
+    labels[10:18] = FASCIA  # the band near the top of the B-mode area, where text used to be drawn
+    labels[18:] = BELOW
+    plain = draw_overlay(frame, labels, roi)
+    written = draw_overlay(frame, labels, roi, ["TLF 1.20 mm", "30.0 fps"])
+    np.testing.assert_array_equal(written[roi.slices], plain[roi.slices])  # nothing drawn over the B-mode area
+    panel = text_panel(frame.shape, roi, (120, 52), (0, 10, roi.w, 8))
+    assert panel == Box(40, 8, 120, 52)  # right above the B-mode area
+    bright = (written > 200).all(axis=2)[panel.y + 8 : panel.y + 22, panel.x + 8 : panel.x + 60]
+    assert bright.sum() > 10  # white glyphs
+    left = (slice(panel.y + 1, panel.y + 30), slice(panel.x + 1, panel.x + 8))  # left of the text, inside the panel
+    np.testing.assert_allclose(written[left], np.round(plain[left] * 0.3), atol=1)  # darkened, not painted over
+
+
+def test_text_inside_the_bmode_area_goes_to_the_end_away_from_the_band():
+    screen, roi, size = (100, 100, 3), Box(0, 0, 100, 100), (60, 30)
+    assert text_panel(screen, roi, size, (0, 10, 100, 8)).y == 70  # band near the top: text at the bottom
+    assert text_panel(screen, roi, size, (0, 70, 100, 8)).y == 0  # band near the bottom: text at the top
+    assert text_panel(screen, roi, size, (0, 0, 0, 0)).y == 0  # no band: the top
+    assert text_panel((100, 200, 3), roi, size, (0, 10, 100, 8)) == Box(100, 0, 60, 30)  # room beside it
+
+
 def test_text_lines_and_input_forms(scene):
     frame, labels, roi = scene
     plain = draw_overlay(frame, labels, roi)
     written = draw_overlay(frame, labels, roi, ["TLF 1.20 mm"])
-    assert (written != plain).any(axis=2)[roi.y : roi.y + 30, roi.x : roi.x + 60].sum() > 20
-    bright = (written > 200).all(axis=2)[roi.y + 8 : roi.y + 22, roi.x + 8 : roi.x + 40]
-    assert bright.sum() > 10  # white glyphs
-    panel = (slice(roi.y + 1, roi.y + 30), slice(roi.x + 1, roi.x + 8))  # left of the text, inside the panel
-    np.testing.assert_allclose(written[panel], np.round(plain[panel] * 0.3), atol=1)  # darkened, not painted over
-    np.testing.assert_array_equal(written[roi.y + 31 :], plain[roi.y + 31 :])  # one line: nothing lower changes
+    assert (written != plain).any(axis=2).sum() > 20
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     as_bgr = cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
     np.testing.assert_array_equal(draw_overlay(grey, labels, roi), draw_overlay(as_bgr, labels, roi))

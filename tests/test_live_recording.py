@@ -1,4 +1,4 @@
-"""edge.sinks: the recording folder (log, video segments, plot, summary), its state after an abrupt stop,
+"""edge.live.sinks: the recording folder (log, video segments, plot, summary), its state after an abrupt stop,
 and the status lines."""
 
 import io
@@ -12,11 +12,11 @@ import cv2
 import pytest
 from live_support import small_phantom, wait_for
 
-from edge.loop import LiveLoop
-from edge.measure import Calibration
-from edge.segmenter import Segmenter
-from edge.sinks import RATE_PROBE, Recorder, StatusPrinter, frame_rate, free_folder, read_log
-from edge.sources import FrameReader, SyntheticProbe
+from edge.live.loop import LiveLoop
+from edge.live.pipeline import FramePipeline
+from edge.live.sinks import RATE_PROBE, Recorder, StatusPrinter, frame_rate, free_folder, read_log
+from edge.live.sources import FrameReader, SyntheticProbe
+from edge.measurement.measure import Calibration
 
 
 def count_video_frames(path) -> int:
@@ -36,8 +36,7 @@ def recording(tmp_path_factory, bundled_engine):
     reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
     loop = LiveLoop(
         reader,
-        Segmenter(bundled_engine),
-        calibration=Calibration(mm_per_px=0.1),
+        FramePipeline(bundled_engine, calibration=Calibration(mm_per_px=0.1)),
         sinks=[StatusPrinter(0.0, out), recorder],
         max_frames=12,
     )
@@ -118,7 +117,7 @@ def test_read_log_tolerates_only_a_partial_last_line(tmp_path):
 
 
 def start_demo_recording(folder):
-    cmd = [sys.executable, "-m", "edge.cli", "run", "--source", "demo", "--fps", "50", "--no-display"]
+    cmd = [sys.executable, "-m", "edge.tools.cli", "run", "--source", "demo", "--fps", "50", "--no-display"]
     cmd += ["--record", str(folder), "--status-every", "0", "--threads", "1"]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 

@@ -1,4 +1,4 @@
-"""edge.sources: the OpenCV capture on a real video file, image folders, the demo stream, the reader thread's
+"""edge.live.sources: the OpenCV capture on a real video file, image folders, the demo stream, the reader thread's
 drop policy, and reconnecting when a source vanishes."""
 
 import shutil
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from live_support import ScriptedDevice, small_phantom, wait_for, write_folder, write_video
 
-from edge.sources import (
+from edge.live.sources import (
     FrameReader,
     ImageFolderCapture,
     OpenCVCapture,
@@ -115,7 +115,7 @@ def test_open_capture_picks_the_source_kind(tmp_path):
 
 
 def test_picamera_is_imported_only_when_used():
-    import edge.sources  # noqa: F401
+    import edge.live.sources  # noqa: F401
 
     assert "picamera2" not in sys.modules
     if shutil.which("libcamera-hello") is None:

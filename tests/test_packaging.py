@@ -48,7 +48,7 @@ def test_tensorflow_only_in_train():
 
 
 def test_console_script_and_model_data():
-    assert PYPROJECT["project"]["scripts"]["tlfseg"] == "edge.cli:main"
+    assert PYPROJECT["project"]["scripts"]["tlfseg"] == "edge.tools.cli:main"
     assert "models/*.tflite" in PYPROJECT["tool"]["setuptools"]["package-data"]["edge"]
     assert (PROJECT_ROOT / "edge" / "models" / "tlfseg_unet_int8.tflite").is_file()
 

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-import edge.commands.predict
-from edge.cli import main
-from edge.labels import IGNORE
-from edge.metrics import SetMetrics
-from edge.predict import json_safe
+import edge.tools.commands.predict
+from edge.core.labels import IGNORE
+from edge.measurement.metrics import SetMetrics
+from edge.tools.cli import main
+from edge.tools.predict import json_safe
 
 
 def read(path):
@@ -68,7 +68,8 @@ def test_predict_folder_end_to_end(phantom_dir, tmp_path, capsys):
         else:  # JPEG ringing around the B-mode edge widens the detected box by a few pixels
             assert x <= 110 and y <= 40 and x + w >= 510 and y + h >= 460 and w <= 410 and h <= 430
         assert r["size"] == [640, 480]
-        assert set(r["timings_ms"]) == {"preprocess", "inference", "postprocess", "total"}
+        assert set(r["timings_ms"]) == {"roi", "preprocess", "inference", "postprocess", "measure", "total"}
+        assert r["measurement"]["thickness_px"] is not None
     assert report["roi"] == "auto" and report["precision"] == "int8" and report["backend"]
     assert "tlfseg_unet_int8.tflite" in report["model"]
     assert report["latency_ms"]["total"]["n"] == 4
@@ -224,7 +225,7 @@ def test_missing_extra_is_one_line(monkeypatch, tmp_path, capsys):
     def needs_serial(args):
         raise ModuleNotFoundError("No module named 'serial'", name="serial")
 
-    monkeypatch.setattr(edge.commands.predict, "run", needs_serial)
+    monkeypatch.setattr(edge.tools.commands.predict, "run", needs_serial)
     assert main(["predict", "--images", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     assert one_line_error(capsys) == (
         "tlfseg predict needs the 'bridge' extra (serial is not installed): pip install 'tlfseg[bridge]'"

@@ -13,8 +13,8 @@ import json
 import numpy as np
 import pytest
 
-from edge.engine import DEFAULT_MODEL
-from edge.segmenter import Segmenter
+from edge.core.engine import DEFAULT_MODEL
+from edge.live.pipeline import FramePipeline
 from quantization.data import load_dl_track_apo, read_image
 
 TWIN = DEFAULT_MODEL.with_name("tlfseg_unet_float32.tflite")
@@ -29,7 +29,7 @@ def test_int8_agrees_with_its_float_twin(real_data_dir, bundled_engine):
     held_out = json.loads(META.read_text())["split"]["names"]["test"]
     samples = [s for s in load_dl_track_apo(real_data_dir)[0] if s.name in set(held_out)][:IMAGES]
     assert len(samples) == IMAGES
-    int8, float32 = Segmenter(bundled_engine), Segmenter(TWIN)
+    int8, float32 = FramePipeline(bundled_engine, video=False), FramePipeline(TWIN, video=False)
     agreement = {}
     for s in samples:
         image = read_image(s.image)

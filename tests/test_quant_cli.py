@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from edge.cli import build_parser, main
+from edge.tools.cli import build_parser, main
 
 COMMANDS = ("train", "qat", "convert", "evaluate", "edgetpu-check", "pipeline")
 
@@ -51,7 +51,8 @@ def test_train_on_an_empty_folder_is_a_clear_error(tmp_path, capsys):
 
 def test_reproduce_command_rebuilds_the_config(tmp_path):
     pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
-    from quantization.cli import _config, reproduce_command
+    from quantization.cli import _config
+    from quantization.recipe import reproduce_command
     from quantization.train import TrainConfig
 
     cfg = TrainConfig(
@@ -84,7 +85,8 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
 
 def test_reproduce_command_of_a_distilled_run_trains_its_teacher_first(tmp_path):
     pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
-    from quantization.cli import _config, reproduce_command
+    from quantization.cli import _config
+    from quantization.recipe import reproduce_command
     from quantization.train import TrainConfig
 
     teacher_dir = tmp_path / "teacher"

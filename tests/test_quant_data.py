@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.labels import ABOVE, BELOW, FASCIA, IGNORE
+from edge.core.labels import ABOVE, BELOW, FASCIA, IGNORE
 from quantization.data import DataError, Sample, load_arrays, load_folder, read_labels
 
 SIZE = (64, 64)

@@ -5,8 +5,8 @@ import re
 import pytest
 
 import quantization.edgetpu as edgetpu
-from edge.cli import main
-from edge.engine import DEFAULT_MODEL
+from edge.core.engine import DEFAULT_MODEL
+from edge.tools.cli import main
 
 
 def test_bundled_model_is_ready(bundled_engine):

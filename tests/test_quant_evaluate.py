@@ -1,16 +1,14 @@
 """quantization.evaluate's thickness scores: per column and per image, against the annotation."""
 
 import numpy as np
+from test_measurement_identity import band_map
 
-from edge.labels import ABOVE, BELOW, FASCIA, IGNORE
+from edge.core.labels import BELOW, FASCIA, IGNORE
 from quantization.evaluate import _frame_summary, _WorstImages, frame_thickness_error, thickness_errors
 
 
 def band(top: int, thickness: int, shape=(60, 40)) -> np.ndarray:
-    labels = np.full(shape, ABOVE, np.uint8)
-    labels[top : top + thickness] = FASCIA
-    labels[top + thickness :] = BELOW
-    return labels
+    return band_map(top, thickness, shape)
 
 
 def test_per_image_error_is_the_reported_thickness_against_the_annotated_one():

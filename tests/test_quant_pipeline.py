@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.cli import main
+from edge.tools.cli import main
 
 pytest.importorskip("tensorflow_model_optimization", reason="the training pipeline needs the 'train' extra")
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]

@@ -92,7 +92,7 @@ def test_soft_targets_are_class_fractions_of_labelled_pixels():
 
 def test_warp_moves_image_and_labels_together_and_invents_no_label():
     """The affine warp resamples both alike; pixels from outside the image are unlabelled, never a class."""
-    from edge.labels import FASCIA, IGNORE
+    from edge.core.labels import FASCIA, IGNORE
     from quantization.train import WARP, _affine
 
     y = np.zeros((64, 48), np.uint8)
@@ -113,7 +113,7 @@ def test_warp_moves_image_and_labels_together_and_invents_no_label():
 def test_rotate_only_turns_the_band_and_keeps_its_size():
     """`--rotate D`: a rotation about the centre within +-D degrees, no scale or shift: the band keeps its centre
     and its width across it; the slope it gets stays within tan(D)."""
-    from edge.labels import FASCIA
+    from edge.core.labels import FASCIA
     from quantization.train import TrainConfig, _affine
 
     y = np.zeros((96, 96), np.uint8)
@@ -201,3 +201,27 @@ def test_a_finer_teacher_is_averaged_onto_the_students_grid():
     cells = teacher(x).numpy().reshape(2, 16, 2, 8, 2, 3).mean(axis=(2, 4))
     np.testing.assert_allclose(blended, cells, atol=1e-6)
     np.testing.assert_allclose(blended.numpy().sum(-1), 1, atol=1e-5)  # still class fractions
+
+
+def test_depth_crop_moves_the_band_without_cutting_it_or_filling_rows():
+    """`--depth-crop S`: whole rows cut above and below the band (never into it), resized back: the band moves and
+    scales, every row is real tissue (no black filler), and labels stay 0 / 1 / 2 in order down each column."""
+    from edge.core.labels import FASCIA
+    from quantization.train import TrainConfig, _depth_crop
+
+    y = np.zeros((96, 48), np.uint8)
+    y[40:48] = FASCIA
+    y[48:] = 2
+    x = (0.2 + 0.6 * np.arange(96, dtype=np.float32) / 95)[:, None, None] * np.ones((96, 48, 1), np.float32)
+    tops = set()
+    for seed in range(12):
+        keras.utils.set_random_seed(seed)
+        xc, yc = (np.asarray(t) for t in _depth_crop(0.3)(x, y))
+        rows = np.flatnonzero((yc == FASCIA).any(axis=1))
+        assert rows.size >= 8 and np.all(np.diff(rows) == 1)  # the whole band, in one piece
+        assert np.all(np.diff(yc.astype(int), axis=0) >= 0)  # above -> fascia -> below in every column
+        assert xc.min() >= 0.2 - 1e-4  # no filler: every pixel comes from the image
+        tops.add(int(rows[0]))
+    assert len(tops) > 2 and min(tops) < 40  # the band appears at other depths, and nearer the top
+    with pytest.raises(ValueError, match="depth-crop"):
+        TrainConfig(depth_crop=0.6)

@@ -9,7 +9,7 @@ aarch64 wheels of the `edge` extra inside a cached Debian arm64 rootfs under
   (inference), ``labels`` (the native label map), ``cli`` (the label map `tlfseg predict` wrote for the
   folder); the first stage that differs is where a difference starts.
 
-Inputs: frames of the synthetic phantom (`edge.phantom`) and a few real screen captures of the shared
+Inputs: frames of the synthetic phantom (`edge.live.phantom`) and a few real screen captures of the shared
 data set, spread over its scanner layouts. LiteRT's default CPU path is compared: the XNNPACK delegate
 (the result says which operators LiteRT keeps on its own kernels). Emulation is 30-40x slower than
 native, so this checks correctness only; no timing here means anything.
@@ -38,9 +38,9 @@ sys.path.insert(0, str(HERE))
 
 import armroot  # noqa: E402  (beside this file)
 
-from edge.engine import DEFAULT_MODEL  # noqa: E402
-from edge.phantom import Phantom  # noqa: E402
-from quantization.data import DL_TRACK_APO  # noqa: E402
+from edge.core.engine import DEFAULT_MODEL  # noqa: E402
+from edge.core.paths import DL_TRACK_APO  # noqa: E402
+from edge.live.phantom import Phantom  # noqa: E402
 
 PROJECT = HERE.parents[1]
 DEFAULT_OUT = PROJECT / "benchmarks" / "results" / "arm_conformance.json"

@@ -8,7 +8,7 @@ records, as arrays:
 - ``delegate_out/NAME``: for that run, the input of the model's final op when LiteRT runs that op on its
   own kernel (the int8 softmax, which XNNPACK does not take): the delegate's (XNNPACK's) last result;
 - ``roi/``, ``tensor/``, ``probs/``, ``labels/``: the predict path on this machine, stage by stage (decode ->
-  B-mode detection -> preprocessing -> engine -> postprocessing, through `edge.segmenter.Segmenter`);
+  B-mode detection -> preprocessing -> engine -> postprocessing, through `edge.live.pipeline.FramePipeline`);
 - ``cli/NAME`` and ``png/NAME``: the label map `tlfseg predict` wrote for the folder (decoded), and the
   bytes of that PNG file.
 
@@ -30,10 +30,10 @@ import cv2
 import numpy as np
 from cpufeatures import cpu_features  # beside this file
 
-from edge.cli import main as cli_main
-from edge.engine import Engine
-from edge.imagefiles import list_images, read_image
-from edge.segmenter import Segmenter
+from edge.core.engine import Engine
+from edge.core.imagefiles import list_images, read_image
+from edge.live.pipeline import FramePipeline
+from edge.tools.cli import main as cli_main
 
 RUNTIME_DIST = {"tensorflow.lite": "tensorflow"}  #: interpreter backend -> its distribution, where they differ
 
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a crash here is a finding to report, not a reason to stop
         errors["tlfseg predict"] = f"{type(exc).__name__}: {exc}"
     engine = Engine(args.model, threads=args.threads)
-    segmenter = Segmenter(engine)
+    segmenter = FramePipeline(engine, video=False)
     reference = np.load(args.reference) if args.reference else None
     last = final_op(engine)
     out: dict[str, np.ndarray] = {}
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             frame = read_image(path)
             seg = segmenter(frame)
-            tensor = segmenter.preprocessor(frame).tensor
+            tensor = segmenter.preprocessor(frame, seg.roi).tensor
             if reference is None:
                 out |= engine_outputs(engine, last, name, tensor)
             out[f"roi/{name}"] = np.array([seg.roi.x, seg.roi.y, seg.roi.w, seg.roi.h], np.int32)

@@ -1,0 +1,1 @@
+"""Speed, memory and accuracy measurements (scripts: `python benchmarks/NAME.py` or `python -m benchmarks.NAME`)."""

@@ -1,0 +1,1 @@
+"""Pixels, ROI, preprocessing, the LiteRT engine, postprocessing: what every caller shares."""

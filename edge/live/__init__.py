@@ -1,0 +1,1 @@
+"""The live runtime: sources, the frame pipeline, the loop, sinks, overlay."""

@@ -1,0 +1,152 @@
+"""The live frame loop: scheduling, dropping and counting. Each frame goes through the `FramePipeline` once;
+the loop times how long it waited and how long it took from capture to result, and feeds the sinks."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+
+import cv2
+
+from edge.live.overlay import live_picture
+from edge.live.pipeline import FramePipeline
+from edge.live.session import Session
+from edge.live.sinks.base import Sink
+from edge.live.sources import Frame, FrameReader
+
+
+class RateMeter:
+    """Frames per second over the last `window_s` seconds."""
+
+    def __init__(self, window_s: float = 2.0) -> None:
+        self.window_s = window_s
+        self._times: deque[float] = deque()
+
+    def tick(self, t: float) -> None:
+        self._times.append(t)
+        while self._times and t - self._times[0] > self.window_s:
+            self._times.popleft()
+
+    @property
+    def fps(self) -> float:
+        if len(self._times) < 2:
+            return 0.0
+        return (len(self._times) - 1) / max(self._times[-1] - self._times[0], 1e-9)
+
+
+#: source events after which nothing carried from frame to frame (fusion) still holds
+_BREAKS = ("lost", "reopened", "gave_up", "stalled", "resumed")
+
+
+class LiveLoop:
+    """Runs frames from a `FrameReader` through a `FramePipeline` and feeds the sinks."""
+
+    def __init__(
+        self,
+        reader: FrameReader,
+        pipeline: FramePipeline,
+        sinks: Sequence[Sink] = (),
+        max_frames: int | None = None,
+        stall_s: float = 2.0,
+    ) -> None:
+        self.reader, self.pipeline = reader, pipeline
+        self.sinks = list(sinks)
+        self.max_frames = max_frames
+        self.stall_s = stall_s
+        self.rate = RateMeter()
+        self.session = Session(reader.capture.describe(), pipeline.engine.describe())
+        calibration = pipeline.calibration
+        self.session.unit = "mm" if (calibration.mm_per_px or calibration.depth_mm) else "px"
+        self._stop = False
+        self._stalled = False
+        self._errors = 0  #: frames the loop could not process (bad size, ROI outside the frame)
+
+    def stop(self) -> None:
+        """Ask the loop to finish after the current frame (safe from a signal handler)."""
+        self._stop = True
+
+    def _event(self, kind: str, detail: str, t: float | None = None) -> None:
+        when = time.monotonic() if t is None else t
+        event = {"kind": kind, "t": round(when - self.session.started, 3), "detail": detail}
+        self.session.events.append(event)
+        for sink in self.sinks:
+            sink.event(event)
+        if kind in _BREAKS:
+            self.pipeline.reset()
+
+    def _sync_counts(self) -> None:
+        self.session.seen, dropped = self.reader.counts()
+        if self._errors:
+            dropped["error"] = self._errors
+        self.session.dropped = dropped
+
+    def _drain_events(self) -> None:
+        for ev in self.reader.take_events():
+            self._event(ev.kind, ev.detail, ev.t)
+
+    def run(self) -> Session:
+        """Process until `max_frames`, the end of the source, `stop()` or Ctrl-C; return the session."""
+        s = self.session
+        self.reader.start()
+        last_frame = time.monotonic()
+        try:
+            while not self._stop and (self.max_frames is None or s.processed < self.max_frames):
+                frame = self.reader.get(timeout=0.2)
+                self._drain_events()
+                now = time.monotonic()
+                if frame is None:
+                    if self.reader.finished:
+                        break
+                    if not self._stalled and now - last_frame > self.stall_s:
+                        self._stalled = True
+                        self._event("stalled", f"no frame from {self.reader.capture.name} for {self.stall_s:g} s")
+                    continue
+                if self._stalled:
+                    self._stalled = False
+                    self._event("resumed", f"frames again after {now - last_frame:.1f} s")
+                last_frame = now
+                self._handle(frame)
+        except KeyboardInterrupt:
+            s.interrupted = True
+        finally:
+            self.reader.stop()
+            self._drain_events()
+            self._sync_counts()
+            s.ended = time.monotonic()
+            for sink in self.sinks:
+                sink.close(s)
+        return s
+
+    def _handle(self, frame: Frame) -> None:
+        s = self.session
+        queue_ms = (time.monotonic() - frame.t_capture) * 1e3
+        try:
+            result = self.pipeline(frame.image)
+        except (ValueError, cv2.error) as exc:
+            self._errors += 1
+            self._event("error", f"frame {frame.seq} not processed: {exc}")
+            self._sync_counts()
+            return
+        timings = result.timings_ms
+        timings["queue"], timings["e2e"] = queue_ms, (time.monotonic() - frame.t_capture) * 1e3
+        if result.roi_changed:
+            s.roi_changes += 1
+            self._event("roi_changed", f"screen layout changed: ROI now {result.roi}")
+        m = result.measurement
+        s.processed += 1
+        self.rate.tick(time.monotonic())
+        s.recent_fps = self.rate.fps
+        self._sync_counts()
+        value = m.thickness_mm if s.unit == "mm" else m.thickness_px
+        s.series.append((frame.t_capture - s.started, value, m.good))
+        s.flags.update(m.flags)
+        t = time.perf_counter()
+        picture = None
+        if any(sink.needs_picture for sink in self.sinks):
+            picture = live_picture(frame.image, result, s.recent_fps, timings["e2e"])
+        for sink in self.sinks:
+            sink.write(frame, result, picture, s)
+            if sink.stop_requested:
+                self._stop = True
+        s.latency.add({**timings, "sinks": (time.perf_counter() - t) * 1e3})

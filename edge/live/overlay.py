@@ -1,0 +1,125 @@
+"""Overlays: class colours blended over the frame inside the ROI, the ROI box, and text lines."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from edge.core.labels import BELOW, CLASS_COLOURS_BGR, FASCIA
+from edge.core.roi import Box
+from edge.measurement.measure import Measurement
+
+if TYPE_CHECKING:
+    from edge.live.pipeline import FrameResult
+
+_KERNEL = np.ones((3, 3), np.uint8)
+_FONT, _SCALE, _LINE = cv2.FONT_HERSHEY_SIMPLEX, 0.55, 22  #: text lines: font, scale, pixels a line
+
+
+def solid(shape: tuple[int, ...], colour: tuple[int, int, int]) -> np.ndarray:
+    """A uint8 (h, w, 3) image of one colour; one row repeated, far cheaper than numpy's broadcast fill."""
+    row = np.empty((1, shape[1], 3), np.uint8)
+    row[:] = colour
+    return cv2.repeat(row, shape[0], 1)
+
+
+def draw_overlay(
+    frame: np.ndarray,
+    labels: np.ndarray,
+    roi: Box | None = None,
+    lines: list[str] | tuple[str, ...] = (),
+    alpha: float = 0.45,
+    tint: tuple[int, ...] = (BELOW, FASCIA),
+    in_place: bool = False,
+) -> np.ndarray:
+    """A BGR picture: the `tint` classes tinted inside the ROI, the fascia's outline, text lines (`text_panel`).
+
+    `labels` is the class map of the whole frame or of the ROI alone. The live loop tints the fascia alone
+    (the tissue below covers half the B-mode area: tinting it costs more than the rest of the overlay) and
+    draws `in_place` on a BGR frame it no longer needs.
+    """
+    if frame.ndim == 2:
+        out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    elif frame.shape[2] == 4:
+        out = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    else:
+        out = frame if in_place else frame.copy()
+    box = roi or Box.full(out.shape)
+    if labels.shape not in (out.shape[:2], (box.h, box.w)):
+        raise ValueError(f"labels {labels.shape} match neither the frame {out.shape[:2]} nor the ROI {box}")
+    box.check_fits(out.shape)
+    view, lab = out[box.slices], box.part(labels)
+    band = cv2.boundingRect(cv2.compare(lab, FASCIA, cv2.CMP_EQ))  # (x, y, w, h) in the ROI; w == 0: none
+    for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
+        if cls not in tint:
+            continue
+        mask = cv2.compare(lab, cls, cv2.CMP_EQ)
+        x, y, w, h = band if cls == FASCIA else cv2.boundingRect(mask)  # work only where the class is
+        if w == 0:
+            continue
+        if cls == FASCIA:  # its outline reaches one pixel beyond the band
+            x, y, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + w + 1, lab.shape[1]), min(y + h + 1, lab.shape[0])
+            w, h = x1 - x, y1 - y
+        part = (slice(y, y + h), slice(x, x + w))
+        colour = solid((h, w), CLASS_COLOURS_BGR[cls])
+        cv2.copyTo(cv2.addWeighted(view[part], 1.0 - weight, colour, weight, 0.0), mask[part], view[part])
+        if cls == FASCIA:
+            cv2.copyTo(colour, cv2.morphologyEx(mask[part], cv2.MORPH_GRADIENT, _KERNEL), view[part])
+    _write(out, box, lines, band)
+    if roi is not None:
+        cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
+    return out
+
+
+def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], band: tuple[int, ...]) -> Box:
+    """Where a text panel of `size` (w, h) goes so that it hides no tissue the reading is about: above or below the
+    B-mode area (`box`) where the screen has room, else beside it, else inside it at the end away from the band
+    (`band`: its bounding box in the ROI, as `cv2.boundingRect` gives it)."""
+    fh, fw = frame_shape[:2]
+    w, h = min(size[0], fw), min(size[1], fh)
+    x = min(box.x, fw - w)
+    if box.y >= h:
+        return Box(x, box.y - h, w, h)
+    if fh - (box.y + box.h) >= h:
+        return Box(x, box.y + box.h, w, h)
+    if box.x >= w:
+        return Box(box.x - w, box.y, w, h)
+    if fw - (box.x + box.w) >= w:
+        return Box(box.x + box.w, box.y, w, h)
+    top = not band[2] or band[1] + band[3] / 2 > box.h / 2  # no band, or one in the lower half: the panel on top
+    return Box(x, box.y if top else max(0, box.y + box.h - h), w, h)
+
+
+def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> None:
+    """White text lines on a darkened panel (legible on bright tissue; an outline drawn around each glyph costs 4x
+    as much), placed by `text_panel`."""
+    if not lines:
+        return
+    width = max(cv2.getTextSize(text, _FONT, _SCALE, 1)[0][0] for text in lines)
+    panel = text_panel(out.shape, box, (16 + width, 8 + _LINE * len(lines)), band)
+    view = out[panel.slices]
+    view[:] = cv2.convertScaleAbs(view, alpha=0.3)
+    for i, text in enumerate(lines):
+        org = (panel.x + 8, panel.y + 20 + _LINE * i)
+        cv2.putText(out, text, org, _FONT, _SCALE, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def overlay_lines(m: Measurement, fps: float, e2e_ms: float) -> list[str]:
+    """The live view's readings: thickness (or why there is none), rate, latency, coverage, confidence."""
+    if m.good:
+        if m.thickness_mm is not None:
+            head = f"TLF {m.thickness_mm:.2f} mm (IQR {m.spread_px['iqr'] * m.mm_per_px:.2f})"
+        else:
+            head = f"TLF {m.thickness_px:.1f} px (IQR {m.spread_px['iqr']:.1f})"
+    else:
+        head = "no measurement: " + ", ".join(m.flags)
+    conf = f" | conf {m.confidence:.2f}" if m.confidence is not None else ""
+    return [head, f"{fps:.1f} fps | latency {e2e_ms:.0f} ms | coverage {m.coverage:.0%}{conf}"]
+
+
+def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float) -> np.ndarray:
+    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings."""
+    lines = overlay_lines(result.measurement, fps, e2e_ms)
+    return draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True)

@@ -1,0 +1,100 @@
+"""A synthetic B-mode phantom on a scanner screen: the bundled sample input and a virtual probe stream.
+
+Speckle, depth attenuation, muscle-fibre streaks, a bright layered band (the fascia) between two tissue
+layers, scanner UI around the image (bars, scale ticks, a coloured icon), and slow motion between frames.
+Every frame comes with its exact 3-class labels and the true band thickness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge.core.labels import band_mask_to_classes
+from edge.core.roi import Box
+
+DEFAULT_ROI = Box(110, 40, 400, 420)
+
+
+@dataclass(frozen=True)
+class PhantomFrame:
+    image: np.ndarray  #: BGR uint8 screen capture
+    labels: np.ndarray  #: uint8 3-class labels (IGNORE outside the B-mode columns)
+    roi: Box  #: the B-mode area on the screen
+    thickness_px: float  #: the band's true vertical thickness
+    index: int
+
+
+class Phantom:
+    """Deterministic phantom frames: `frame(i)` is the i-th frame of a slowly moving probe."""
+
+    def __init__(
+        self,
+        screen: tuple[int, int] = (480, 640),
+        roi: Box = DEFAULT_ROI,
+        thickness_px: float = 12.0,
+        slope: float = 0.06,
+        seed: int = 0,
+    ) -> None:
+        roi.check_fits(screen)
+        self.screen, self.roi, self.thickness, self.slope, self.seed = screen, roi, thickness_px, slope, seed
+        rng = np.random.default_rng(seed)
+        h, w = roi.h, roi.w
+        # static tissue texture, wider than the view so that the probe can slide over it
+        self._pad = 64
+        fibres = rng.normal(0, 1, (h, w + 2 * self._pad)).astype(np.float32)
+        self._fibres = cv2.GaussianBlur(fibres, (0, 0), sigmaX=9, sigmaY=0.8)
+        self._fibres /= self._fibres.std() + 1e-6
+        self._ui = self._draw_ui()
+
+    def _draw_ui(self) -> np.ndarray:
+        h, w = self.screen
+        ui = np.full((h, w, 3), 58, np.uint8)
+        ui[:32] = 72  # top bar
+        r = self.roi
+        x_scale = min(r.x + r.w + 12, w - 4)
+        cv2.line(ui, (x_scale, r.y), (x_scale, r.y + r.h), (200, 200, 200), 1)
+        for y in range(r.y, r.y + r.h, 40):
+            cv2.line(ui, (x_scale, y), (x_scale + 6, y), (200, 200, 200), 1)
+        cv2.putText(ui, "TLF  L3", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 1, cv2.LINE_AA)
+        cv2.circle(ui, (w - 24, 16), 10, (200, 120, 30), -1)  # coloured icon
+        return ui
+
+    def band_top(self, index: int) -> np.ndarray:
+        """Top row of the band per ROI column (float, ROI coordinates) for frame `index`."""
+        t = index / 25.0
+        xs = np.arange(self.roi.w, dtype=np.float32)
+        depth = self.roi.h * (0.08 + 0.02 * np.sin(2 * np.pi * t / 6.0))
+        return depth + self.slope * (xs - self.roi.w / 2) + 3.0 * np.sin(xs / 55.0 + t)
+
+    def frame(self, index: int) -> PhantomFrame:
+        rng = np.random.default_rng((self.seed, index))
+        r = self.roi
+        shift = int(round(self._pad + 20 * np.sin(2 * np.pi * index / 150.0)))
+        fibres = self._fibres[:, shift : shift + r.w]
+        rows = np.arange(r.h, dtype=np.float32)[:, None]
+        top = self.band_top(index)[None, :]
+        bottom = top + self.thickness
+        inside = (rows >= top) & (rows < bottom)
+        u = np.clip((rows - top) / self.thickness, 0, 1)
+        layered = 0.75 + 0.25 * np.cos(2 * np.pi * 2 * u)  # two bright laminae with a dimmer core
+        tissue = np.where(rows < top, 0.08 + 0.03 * fibres, 0.22 + 0.10 * np.clip(fibres, -1, 3))
+        echo = np.where(inside, 0.95 * layered, tissue)
+        echo *= np.exp(-1.2 * rows / r.h)  # depth attenuation
+        speckle = rng.rayleigh(0.8, echo.shape).astype(np.float32)
+        speckle = cv2.GaussianBlur(speckle, (0, 0), sigmaX=1.6, sigmaY=0.8) * 1.6
+        bmode = np.clip(255 * echo * speckle, 0, 255).astype(np.uint8)
+        image = self._ui.copy()
+        image[r.slices] = bmode[..., None]
+        band = np.zeros(self.screen, np.uint8)
+        band[r.slices] = inside.astype(np.uint8)
+        return PhantomFrame(image, band_mask_to_classes(band), r, self.thickness, index)
+
+    def frames(self, count: int | None = None) -> Iterator[PhantomFrame]:
+        i = 0
+        while count is None or i < count:
+            yield self.frame(i)
+            i += 1

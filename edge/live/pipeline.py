@@ -1,0 +1,112 @@
+"""`FramePipeline`: the per-frame step, written once.
+
+frame -> ROI (`edge.core.roi_policy`) -> preprocess -> LiteRT `Engine` -> temporal fusion of the probabilities
+(optional) -> class map at native resolution -> `measure` (on a stream: the band's depth tracked, `jump` flagged), each
+stage timed once, into one `FrameResult`.
+The live loop, the firmware bridge's sessions, `tlfseg predict`, `tlfseg evaluate` and the benchmarks all run their
+frames through it; what stays with them is scheduling, counting and where results go.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from edge.core.engine import Engine
+from edge.core.heap import keep_freed_memory
+from edge.core.postprocess import extend_to_frame, upsampled_class_map
+from edge.core.preprocess import Preprocessor
+from edge.core.roi import Box
+from edge.core.roi_policy import RoiPolicy, roi_policy
+from edge.live.fusion import ProbabilityFusion
+from edge.measurement.measure import Calibration, MeasureConfig, Measurement, measure
+from edge.measurement.tracking import BandTracker
+
+
+@dataclass
+class FrameResult:
+    """One frame, segmented and measured."""
+
+    roi_labels: np.ndarray  #: uint8 (roi.h, roi.w) class map of the ROI at native resolution
+    probs: np.ndarray  #: float32 (h, w, C) probabilities at the model's resolution (fused, where fusion is on)
+    roi: Box  #: where the model's input was cut from
+    grey: np.ndarray  #: the ROI's grey pixels
+    frame_shape: tuple[int, int]  #: the native frame's (height, width)
+    measurement: Measurement
+    timings_ms: dict[str, float] = field(default_factory=dict)  #: roi, preprocess, inference, [fuse], ..., total
+    roi_changed: bool = False  #: the ROI policy moved the ROI on this frame (a new screen layout)
+
+    @cached_property
+    def labels(self) -> np.ndarray:
+        """uint8 (H, W) class map of the whole native frame, made on first use (the live loop measures and draws
+        from `roi_labels` alone)."""
+        return extend_to_frame(self.roi_labels, self.roi, self.frame_shape)
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        return self.measurement.flags
+
+
+class FramePipeline:
+    """frame -> `FrameResult`. `roi`: a fixed box, a `RoiPolicy`, or None to detect the B-mode area (tracked across
+    frames for `video`, detected on every image otherwise)."""
+
+    def __init__(
+        self,
+        model: str | Path | Engine | None = None,
+        roi: Box | RoiPolicy | None = None,
+        *,
+        video: bool = True,
+        threads: int | None = 1,
+        delegate: str | None = None,
+        order: str = "bgr",
+        fuse: float | None = None,
+        calibration: Calibration | None = None,
+        measure_config: MeasureConfig | None = None,
+    ) -> None:
+        keep_freed_memory()  # per-frame buffers are reused, not page-faulted back in every frame
+        self.engine = model if isinstance(model, Engine) else Engine(model, threads=threads, delegate=delegate)
+        self.order = order
+        self.roi = roi_policy(roi, video, order)
+        self.preprocessor = Preprocessor(self.engine.input_size, order)
+        self.fusion = ProbabilityFusion(fuse) if fuse else None
+        self.calibration = calibration or Calibration()
+        self.measure_config = measure_config or MeasureConfig()
+        self.band = BandTracker() if video else None  #: on a stream, the band's depth followed (the `jump` flag)
+
+    def reset(self) -> None:
+        """The stream broke (source lost, stalled, reopened) or the ROI moved: what was carried from frame to frame
+        is forgotten."""
+        if self.fusion:
+            self.fusion.reset()
+        if self.band:
+            self.band.reset()
+
+    def __call__(self, frame: np.ndarray) -> FrameResult:
+        t0 = time.perf_counter()
+        roi, changed = self.roi(frame)
+        if changed:
+            self.reset()
+        t1 = time.perf_counter()
+        pre = self.preprocessor(frame, roi)
+        t2 = time.perf_counter()
+        probs = self.engine.infer(pre.tensor)
+        t3 = time.perf_counter()
+        timings = {"roi": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "inference": (t3 - t2) * 1e3}
+        if self.fusion:
+            probs = self.fusion(probs)
+            t4 = time.perf_counter()
+            timings["fuse"], t3 = (t4 - t3) * 1e3, t4
+        roi_labels = upsampled_class_map(probs, (roi.w, roi.h))
+        t4 = time.perf_counter()
+        m = measure(roi_labels, roi, pre.grey, probs, self.calibration.mm_per_px_for(roi), self.measure_config)
+        if self.band:
+            m = self.band(m)
+        t5 = time.perf_counter()
+        timings["postprocess"], timings["measure"] = (t4 - t3) * 1e3, (t5 - t4) * 1e3
+        timings["total"] = (t5 - t0) * 1e3
+        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed)

@@ -1,0 +1,91 @@
+"""Scanner presets: a small JSON file per scanner set-up with its ROI, calibration and capture settings.
+
+    {
+      "name": "Scanner X, lumbar, 40 mm",
+      "roi": "110,40,400,420",
+      "depth_mm": 40,
+      "source": {"fourcc": "MJPG", "width": 1920, "height": 1080, "fps": 30}
+    }
+
+Calibration is one of: "mm_per_px"; "depth_mm" (the depth setting spans the B-mode rows); or
+"scale_points" [[x1, y1], [x2, y2]] on the on-screen depth scale with "scale_mm" between them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge.core.roi import Box
+from edge.live.sources import SourceSettings
+from edge.measurement.measure import Calibration, mm_per_px_from_points
+
+_KEYS = {"name", "roi", "mm_per_px", "depth_mm", "scale_points", "scale_mm", "source"}
+_SOURCE_KEYS = {"fourcc", "width", "height", "fps"}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str = ""
+    roi: Box | None = None
+    calibration: Calibration = field(default_factory=Calibration)
+    source: SourceSettings = field(default_factory=SourceSettings)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Preset:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ValueError(f"preset not found: {path}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"preset {path} is not valid JSON: {exc}") from None
+        try:
+            return cls.from_dict(data)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"preset {path}: {exc}") from None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Preset:
+        if not isinstance(data, dict):
+            raise ValueError("a preset is a JSON object")
+        unknown = set(data) - _KEYS
+        if unknown:
+            raise ValueError(f"unknown keys {sorted(unknown)} (known: {sorted(_KEYS)})")
+        source = data.get("source") or {}
+        unknown = set(source) - _SOURCE_KEYS
+        if unknown:
+            raise ValueError(f"unknown source keys {sorted(unknown)} (known: {sorted(_SOURCE_KEYS)})")
+        roi = Box.parse(data["roi"]) if data.get("roi") else None
+        return cls(str(data.get("name", "")), roi, _calibration(data), SourceSettings(**source))
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name}
+        if self.roi is not None:
+            out["roi"] = str(self.roi)
+        if self.calibration.mm_per_px is not None:
+            out["mm_per_px"] = self.calibration.mm_per_px
+        if self.calibration.depth_mm is not None:
+            out["depth_mm"] = self.calibration.depth_mm
+        s = self.source
+        out["source"] = {k: v for k, v in vars(s).items() if v is not None}
+        return out
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _calibration(data: dict) -> Calibration:
+    given = [k for k in ("mm_per_px", "depth_mm", "scale_points") if data.get(k) is not None]
+    if len(given) > 1:
+        raise ValueError(f"give one calibration, not {given}")
+    if data.get("scale_points") is not None:
+        points, mm = data["scale_points"], data.get("scale_mm")
+        if len(points) != 2 or any(len(p) != 2 for p in points) or mm is None:
+            raise ValueError('"scale_points" needs [[x1, y1], [x2, y2]] and "scale_mm", their distance in mm')
+        return Calibration(mm_per_px=mm_per_px_from_points(tuple(points[0]), tuple(points[1]), float(mm)))
+    return Calibration(
+        mm_per_px=float(data["mm_per_px"]) if data.get("mm_per_px") is not None else None,
+        depth_mm=float(data["depth_mm"]) if data.get("depth_mm") is not None else None,
+    )

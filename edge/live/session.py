@@ -1,0 +1,97 @@
+"""`Session`: what a live run counted (frames seen, processed, dropped by reason), timed and measured."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.core.latency import LatencyStats
+
+
+@dataclass
+class Session:
+    source: str
+    model: str
+    started_wall: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.monotonic)
+    ended: float | None = None
+    seen: int = 0  #: frames the source delivered
+    processed: int = 0
+    dropped: Counter = field(default_factory=Counter)  #: reason -> frames (source and loop together)
+    latency: LatencyStats = field(default_factory=LatencyStats)
+    series: list[tuple[float, float | None, bool]] = field(default_factory=list)  #: (t s, thickness, good)
+    unit: str = "px"  #: thickness unit in `series`: "mm" when calibrated
+    flags: Counter = field(default_factory=Counter)
+    events: list[dict] = field(default_factory=list)
+    roi_changes: int = 0
+    recent_fps: float = 0.0  #: processed frames per second over the last seconds (for live status)
+    interrupted: bool = False
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+    @property
+    def dropped_total(self) -> int:
+        return sum(self.dropped.values())
+
+    def thickness_summary(self) -> dict:
+        good = np.array([v for _, v, ok in self.series if ok and v is not None], dtype=float)
+        out = {"unit": self.unit, "good_frames": int(good.size), "flagged_frames": len(self.series) - int(good.size)}
+        out["flags"] = dict(self.flags)
+        if good.size:
+            p25, p50, p75 = np.percentile(good, [25, 50, 75])
+            out.update(median=round(float(p50), 4), p25=round(float(p25), 4), p75=round(float(p75), 4))
+        return out
+
+    def summary(self) -> dict:
+        d = self.duration_s
+        return {
+            "source": self.source,
+            "model": self.model,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_wall)),
+            "duration_s": round(d, 3),
+            "interrupted": self.interrupted,
+            "frames": {
+                "seen": self.seen,
+                "processed": self.processed,
+                "dropped": dict(self.dropped),
+                "dropped_total": self.dropped_total,
+                "in_flight": self.seen - self.processed - self.dropped_total,
+            },
+            "throughput_fps": round(self.processed / d, 2) if d > 0 else None,
+            "latency_ms": {k: {s: round(v, 3) for s, v in st.items()} for k, st in self.latency.summary().items()},
+            "thickness": self.thickness_summary(),
+            "roi_changes": self.roi_changes,
+            "events": self.events,
+            "files": self.files,
+        }
+
+    def report(self) -> str:
+        """The end-of-session text: counts, drops by reason, latency per stage, thickness, events."""
+        d = self.duration_s
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(self.dropped.items())) or "none"
+        lines = [
+            f"session: {self.processed} frames processed of {self.seen} seen in {d:.1f} s "
+            f"({self.processed / d if d > 0 else 0:.1f} fps); dropped {self.dropped_total} ({drops})"
+        ]
+        if len(self.latency):
+            lines.append(self.latency.table())
+        t = self.thickness_summary()
+        if "median" in t:
+            lines.append(
+                f"thickness: median {t['median']:.3g} {t['unit']} (IQR {t['p25']:.3g}-{t['p75']:.3g}) "
+                f"over {t['good_frames']} good frames; {t['flagged_frames']} flagged {t['flags'] or ''}".rstrip()
+            )
+        else:
+            lines.append(f"thickness: no good measurement; {t['flagged_frames']} frames flagged {t['flags']}")
+        kinds = Counter(e["kind"] for e in self.events if e["kind"] != "opened")
+        if kinds:
+            lines.append("source events: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+        if self.roi_changes:
+            lines.append(f"ROI re-detected after {self.roi_changes} screen layout change(s)")
+        return "\n".join(lines)

@@ -1,0 +1,18 @@
+"""Where live results go: a window, a crash-safe recording, status lines (each a `Sink`)."""
+
+from edge.live.sinks.base import Sink
+from edge.live.sinks.display import DisplaySink, has_display
+from edge.live.sinks.recording import RATE_PROBE, Recorder, frame_rate, free_folder, read_log
+from edge.live.sinks.status import StatusPrinter
+
+__all__ = [
+    "RATE_PROBE",
+    "DisplaySink",
+    "Recorder",
+    "Sink",
+    "StatusPrinter",
+    "frame_rate",
+    "free_folder",
+    "has_display",
+    "read_log",
+]

@@ -1,0 +1,121 @@
+"""Capture through OpenCV: V4L2/UVC devices (HDMI grabbers, the Pi's TC358743 bridge) and video files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.live.sources.base import BadFrame, Capture, EndOfSource, SourceError, SourceLost, SourceSettings
+
+_DEFAULT_FILE_FPS = 25.0
+
+
+def is_device(target: int | str | Path) -> bool:
+    """An index (0, "0") or a /dev path is a device; anything else is a file."""
+    return isinstance(target, int) or str(target).isdigit() or str(target).startswith("/dev/")
+
+
+class OpenCVCapture(Capture):
+    """A V4L2 device (`/dev/videoN` or an index) or a video file, read with `cv2.VideoCapture`.
+
+    A device is opened with the V4L2 backend and asked for the pixel format, size and rate in
+    `settings`, with a one-buffer queue so that a read returns the newest picture, not an old one.
+    A file goes through the same reads; it is paced at its own rate by the reader, ends at its last
+    frame, and reopens at the frame after the last one delivered.
+    """
+
+    def __init__(self, target: int | str | Path, settings: SourceSettings | None = None) -> None:
+        self.settings = settings or SourceSettings()
+        self.device = is_device(target)
+        self.target: int | str = int(target) if str(target).isdigit() else str(target)
+        self.name = f"/dev/video{self.target}" if isinstance(self.target, int) else str(self.target)
+        self.api = cv2.CAP_V4L2 if self.device else cv2.CAP_ANY
+        self.live = self.device
+        self.finite = not self.device
+        self.fps = self.settings.fps or 0.0
+        self.negotiated: dict[str, float | str] = {}
+        self._cap: cv2.VideoCapture | None = None
+        self._delivered = 0
+
+    def open(self) -> None:
+        if not self.device and not Path(self.target).is_file():
+            raise SourceError(f"video file not found: {self.target}")
+        cap = cv2.VideoCapture(self.target, self.api)
+        if not cap.isOpened():
+            cap.release()
+            hint = " (is it plugged in? list devices with `v4l2-ctl --list-devices`)" if self.device else ""
+            raise SourceError(f"cannot open {self.name} with OpenCV ({'V4L2' if self.device else 'file'}){hint}")
+        if self.device:
+            self._configure(cap)
+        else:
+            self.fps = self.settings.fps or cap.get(cv2.CAP_PROP_FPS) or _DEFAULT_FILE_FPS
+            self._seek(cap, self._delivered)
+        self.negotiated = self._read_back(cap)
+        self._cap = cap
+
+    def _configure(self, cap: cv2.VideoCapture) -> None:
+        """Pixel format first (it decides which sizes and rates exist), then size, rate and buffering."""
+        s = self.settings
+        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*s.fourcc))
+        if s.width:
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, s.width)
+        if s.height:
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, s.height)
+        if s.fps:
+            cap.set(cv2.CAP_PROP_FPS, s.fps)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self.fps = cap.get(cv2.CAP_PROP_FPS) or s.fps or 0.0
+
+    @staticmethod
+    def _read_back(cap: cv2.VideoCapture) -> dict[str, float | str]:
+        code = int(cap.get(cv2.CAP_PROP_FOURCC))
+        fourcc = "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)) if code > 0 else "?"
+        return {
+            "backend": cap.getBackendName(),
+            "fourcc": fourcc.strip("\x00") or "?",
+            "width": cap.get(cv2.CAP_PROP_FRAME_WIDTH),
+            "height": cap.get(cv2.CAP_PROP_FRAME_HEIGHT),
+            "fps": cap.get(cv2.CAP_PROP_FPS),
+        }
+
+    @staticmethod
+    def _seek(cap: cv2.VideoCapture, frame: int) -> None:
+        """Continue a reopened file after the frames already delivered (grab through if it cannot seek)."""
+        if frame == 0:
+            return
+        if cap.set(cv2.CAP_PROP_POS_FRAMES, frame) and int(cap.get(cv2.CAP_PROP_POS_FRAMES)) == frame:
+            return
+        cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        for _ in range(frame):
+            if not cap.grab():
+                break
+
+    def read(self) -> np.ndarray:
+        if self._cap is None:
+            raise SourceLost(f"{self.name} is not open")
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            if self.device:
+                raise SourceLost(f"{self.name} delivered no frame (unplugged, no HDMI signal, or driver error)")
+            if not Path(self.target).is_file():
+                raise SourceLost(f"{self.name} disappeared")
+            raise EndOfSource(f"end of {self.name} after {self._delivered} frames")
+        self._delivered += 1
+        if image.dtype != np.uint8:
+            raise BadFrame("unreadable", f"{self.name} delivered {image.dtype}, not 8-bit")
+        return image
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+    def describe(self) -> str:
+        n = self.negotiated
+        if not n:
+            return self.name
+        size = f"{int(n['width'])}x{int(n['height'])}"
+        kind = f"V4L2 {n['fourcc']} " if self.device else ""
+        return f"{self.name} ({kind}{size} @ {self.fps:g} fps, {n['backend']})"

@@ -1,0 +1,1 @@
+"""What is measured on a class map: fascia thickness, echogenicity, flags; segmentation scores."""

@@ -1,0 +1,1 @@
+"""The tools on top: the tlfseg command line, bench, predict."""

@@ -1,0 +1,87 @@
+"""`tlfseg`: one console script, one subcommand per job.
+
+Subcommands are plug-ins: a module with ``register(subparsers)`` that adds its parser and sets
+``handler``. edge's own live in `edge.tools.commands`; other packages (the training pipeline, the firmware
+bridge) add theirs through the ``tlfseg.commands`` entry-point group, so edge never imports them.
+Command modules import only argparse at module level; heavy imports happen inside handlers, where a
+missing extra becomes a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from importlib.metadata import entry_points
+
+from edge.tools.errors import CommandError
+
+#: top-level module -> the extra that provides it
+EXTRA_OF = {
+    "numpy": "edge",
+    "cv2": "edge",
+    "ai_edge_litert": "edge",
+    "tensorflow": "train",
+    "tf_keras": "train",
+    "tensorflow_model_optimization": "train",
+    "matplotlib": "train",
+    "serial": "bridge",
+    "picamera2": "pi",
+}
+
+
+def _register_all(sub) -> None:
+    import edge.tools.commands
+
+    for info in sorted(pkgutil.iter_modules(edge.tools.commands.__path__), key=lambda m: m.name):
+        importlib.import_module(f"edge.tools.commands.{info.name}").register(sub)
+    for ep in sorted(entry_points(group="tlfseg.commands"), key=lambda e: e.name):
+        try:
+            ep.load()(sub)
+        except ImportError:  # a plug-in package that is not installed in this environment
+            continue
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from edge import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="tlfseg",
+        description="Thoracolumbar fascia segmentation in ultrasound video, on small offline boards.",
+    )
+    parser.add_argument("--version", action="version", version=f"tlfseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _register_all(sub)
+    return parser
+
+
+def missing_extra_message(exc: ModuleNotFoundError, command: str) -> str | None:
+    top = (exc.name or "").split(".")[0]
+    extra = EXTRA_OF.get(top)
+    if extra is None:
+        return None
+    return f"tlfseg {command} needs the '{extra}' extra ({top} is not installed): pip install 'tlfseg[{extra}]'"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc, args.command)
+        if message is None:
+            raise
+        print(message, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, ValueError, OSError, RuntimeError) as exc:
+        print(f"tlfseg {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

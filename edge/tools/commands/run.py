@@ -1,0 +1,165 @@
+"""`tlfseg run`: the live runtime (capture -> segmentation -> fascia measurements -> overlay, recording)."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.tools.commands import add_model_options, add_roi_option, parse_roi
+
+EPILOG = """\
+sources:
+  demo              the built-in synthetic probe stream (no hardware needed)
+  /dev/video0, 0    an HDMI/USB grabber or the Pi's TC358743 HDMI-to-CSI-2 bridge (V4L2)
+  picamera          a Raspberry Pi camera-port source through picamera2
+  FILE              a video file (played at its own rate; --every-frame to process all frames)
+  DIR               a folder of images, in name order
+
+examples:
+  tlfseg run --source demo
+  tlfseg run --source demo --frames 120 --no-display --record out/demo
+  tlfseg run --source /dev/video0 --fourcc MJPG --width 1920 --height 1080 --fps 30 --depth-mm 40
+  tlfseg run --source scan.mp4 --every-frame --record out/scan --no-display
+  tlfseg run --source /dev/video0 --preset scanner-x.json --record out/patient-07
+
+Ctrl-C (or q in the window) ends the run; the session summary is printed either way.
+See docs/live-runtime.md for capture set-up (V4L2, HDMI, Raspberry Pi).
+"""
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="segment and measure the fascia live (capture device, file, folder or demo)",
+        description="The live runtime: frames from a source are segmented (fascia / above / below), the fascia\n"
+        "is measured (thickness, echogenicity, coverage, confidence), and the results are shown, printed\n"
+        "and recorded, every stage timed; every frame is processed or counted as dropped with a reason.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--source", default="demo", help="demo | /dev/videoN | N | picamera | FILE | DIR (default: demo)")
+    add_model_options(p, threads_default="all")
+    add_roi_option(p, "the preset's, else detected and re-detected when the screen layout changes")
+    cal = p.add_mutually_exclusive_group()
+    cal.add_argument("--mm-per-px", type=float, metavar="MM", help="calibration: millimetres per pixel")
+    cal.add_argument(
+        "--depth-mm", type=float, metavar="MM", help="calibration: the scanner's depth setting (spans the ROI rows)"
+    )
+    p.add_argument(
+        "--preset", metavar="FILE", help="scanner preset JSON (ROI, calibration, capture settings); flags override it"
+    )
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="record overlay video, per-frame log, plot and summary in DIR "
+        "(a new DIR-2, DIR-3, ... if DIR already holds files)",
+    )
+    p.add_argument("--no-display", action="store_true", help="no live window (default: a window if a display exists)")
+    p.add_argument(
+        "--frames",
+        type=int,
+        metavar="N",
+        help="stop after this many processed frames (default: until the source ends or Ctrl-C)",
+    )
+    p.add_argument(
+        "--fuse",
+        type=float,
+        nargs="?",
+        const=0.5,
+        metavar="ALPHA",
+        help="temporal fusion: running average of class probabilities, weight ALPHA of the new frame "
+        "(default 0.5 when given; off without the flag)",
+    )
+    dev = p.add_argument_group("capture settings (devices; --fps also sets the demo, file and folder rate)")
+    dev.add_argument(
+        "--fourcc",
+        type=str.upper,
+        help="V4L2 pixel format: MJPG (default; USB grabbers at full resolution), YUYV (uncompressed), "
+        "UYVY (the TC358743 HDMI-to-CSI-2 bridge)",
+    )
+    dev.add_argument("--width", type=int, metavar="PX", help="capture width")
+    dev.add_argument("--height", type=int, metavar="PX", help="capture height")
+    dev.add_argument("--fps", type=float, metavar="F", help="capture or playback frame rate")
+    p.add_argument(
+        "--every-frame",
+        action="store_true",
+        help="files and folders: process every frame instead of playing in real time with drops",
+    )
+    p.add_argument(
+        "--status-every", type=float, default=2.0, metavar="S", help="seconds between status lines (0: none; default 2)"
+    )
+    p.add_argument(
+        "--segment-s",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="length of each recorded MP4 segment (a crash loses at most the open one; default 10)",
+    )
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import signal
+    import sys
+    from dataclasses import replace
+
+    from edge.live.loop import LiveLoop
+    from edge.live.pipeline import FramePipeline
+    from edge.live.presets import Preset
+    from edge.live.sinks import DisplaySink, Recorder, StatusPrinter, has_display
+    from edge.live.sources import FrameReader, open_capture
+    from edge.measurement.measure import Calibration
+
+    preset = Preset.load(args.preset) if args.preset else Preset()
+    overrides = {k: getattr(args, k) for k in ("fourcc", "width", "height", "fps") if getattr(args, k) is not None}
+    settings = replace(preset.source, **overrides)
+    if args.mm_per_px is not None or args.depth_mm is not None:
+        calibration = Calibration(args.mm_per_px, args.depth_mm)
+    else:
+        calibration = preset.calibration
+    roi = preset.roi if args.roi is None else parse_roi(args.roi)
+    if args.frames is not None and args.frames < 1:
+        raise ValueError("--frames must be at least 1")
+
+    capture = open_capture(args.source, settings)
+    if args.every_frame and capture.live:
+        raise ValueError("--every-frame is for files and folders; a live device cannot wait for inference")
+    pipeline = FramePipeline(
+        args.model, roi, threads=args.threads, delegate=args.delegate, fuse=args.fuse, calibration=calibration
+    )
+    sinks = []
+    if args.status_every > 0:
+        sinks.append(StatusPrinter(args.status_every))
+    if not args.no_display:
+        if has_display():
+            sinks.append(DisplaySink())
+        else:
+            print("no display found: running headless (--record DIR keeps the overlay video)", file=sys.stderr)
+    recorder = None
+    if args.record:
+        recorder = Recorder(args.record, capture.fps or settings.fps or 25.0, args.segment_s)
+        sinks.append(recorder)
+    reader = FrameReader(capture, keep="all" if args.every_frame else "latest")
+    loop = LiveLoop(reader, pipeline, sinks, args.frames)
+
+    print(f"model:  {pipeline.engine.describe()}")
+    print(f"source: {capture.describe()}" + (f" (preset {preset.name or args.preset})" if args.preset else ""))
+    cal = calibration
+    cal_text = (
+        f"{cal.mm_per_px:g} mm/px"
+        if cal.mm_per_px
+        else f"depth {cal.depth_mm:g} mm over the ROI rows"
+        if cal.depth_mm
+        else "none (thickness in pixels; give --mm-per-px, --depth-mm or a preset)"
+    )
+    print(f"ROI:    {roi or 'auto-detected'}; calibration: {cal_text}; fusion: {args.fuse or 'off'}")
+    if recorder:
+        print(f"recording to {recorder.folder}")
+    previous = signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    try:
+        session = loop.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print(session.report())
+    if recorder:
+        print(f"recorded: {recorder.folder} ({', '.join(session.files)})")
+    return 0

@@ -1,0 +1,75 @@
+"""edge.measurement.identity and the `ambiguous` flag: is the predicted band the labelled one, and does the runtime
+know when two structures compete?"""
+
+import numpy as np
+import pytest
+
+from edge.core.labels import ABOVE, BELOW, FASCIA
+from edge.core.roi import Box
+from edge.measurement.identity import IdentityTally, band_identity
+from edge.measurement.measure import contested_columns, measure
+
+
+def band_map(top: int, thickness: int, shape=(100, 60)) -> np.ndarray:
+    labels = np.full(shape, ABOVE, np.uint8)
+    labels[top : top + thickness] = FASCIA
+    labels[top + thickness :] = BELOW
+    return labels
+
+
+def test_a_band_at_the_labelled_depth_is_right_and_one_elsewhere_is_wrong():
+    truth = band_map(60, 8)
+    right = band_identity(band_map(61, 8), truth, 0.8)
+    assert not right.wrong and right.depth_error_px == pytest.approx(1.0) and right.thickness_px == 8
+    elsewhere = band_identity(band_map(20, 8), truth, 0.8)  # as thick as the right one, 40 rows higher
+    assert elsewhere.wrong and elsewhere.depth_error_px == pytest.approx(40.0)
+    assert band_identity(band_map(61, 8), truth, 0.2).wrong  # a low Dice alone is enough
+    none = band_identity(np.full(truth.shape, ABOVE, np.uint8), truth, 0.0)
+    assert none.wrong and none.depth_error_px is None
+    assert band_identity(truth, np.full(truth.shape, 255, np.uint8), 1.0) is None  # nothing labelled: not counted
+
+
+def test_tally_counts_wrong_frames_reported_good_and_right_frames_flagged():
+    truth = band_map(60, 8)
+    tally = IdentityTally()
+    tally.add("right", band_identity(band_map(60, 8), truth, 0.9), ())
+    tally.add("right_flagged", band_identity(band_map(60, 8), truth, 0.9), ("low_confidence",))
+    tally.add("wrong_good", band_identity(band_map(10, 8), truth, 0.0), ())
+    tally.add("wrong_caught", band_identity(band_map(10, 8), truth, 0.0), ("ambiguous",))
+    s = tally.summary()
+    assert (s["frames"], s["wrong"], s["wrong_good"], s["right_flagged"]) == (4, 2, 1, 1)
+    assert s["wrong_share"] == 0.5 and s["wrong_good_share"] == 0.25 and s["right_flagged_share"] == 0.5
+    assert s["wrong_good_frames"] == ["wrong_good"]
+    rules = {r["rule"]: r for r in s["risk_coverage"]}
+    assert rules["nothing refused"] == {"rule": "nothing refused", "coverage": 1.0, "risk": 0.5}
+    assert rules["ambiguous alone"]["coverage"] == 0.75 and rules["ambiguous alone"]["risk"] == pytest.approx(1 / 3)
+    assert rules["every flag (the runtime)"] == {"rule": "every flag (the runtime)", "coverage": 0.5, "risk": 0.5}
+
+
+def probability_map(bands: list[tuple[int, int, float]], shape=(48, 24)) -> np.ndarray:
+    """(H, W, 3) probabilities with fascia bands (top, thickness, peak) across every column."""
+    probs = np.zeros((*shape, 3), np.float32)
+    probs[..., ABOVE] = 1.0
+    for top, thickness, peak in bands:
+        probs[top : top + thickness, :, FASCIA] = peak
+        probs[top : top + thickness, :, ABOVE] = 1 - peak
+    return probs
+
+
+def test_a_second_band_candidate_makes_a_frame_ambiguous():
+    one = probability_map([(30, 4, 0.9)])
+    assert contested_columns(one[..., FASCIA]) == 0.0
+    faint_second = probability_map([(30, 4, 0.9), (8, 4, 0.2)])  # below the candidate level: no rival
+    assert contested_columns(faint_second[..., FASCIA]) == 0.0
+    rival = probability_map([(30, 4, 0.9), (8, 3, 0.6)])  # 1.8 of 3.6 in mass: half, a rival
+    assert contested_columns(rival[..., FASCIA]) == 1.0
+    half = rival.copy()
+    half[:, 12:, FASCIA] = one[:, 12:, FASCIA]  # the rival in half of the columns only
+    assert contested_columns(half[..., FASCIA]) == 0.5
+    assert contested_columns(np.zeros((8, 8), np.float32)) is None
+    labels = np.full((48, 24), ABOVE, np.uint8)
+    labels[30:34], labels[34:] = FASCIA, BELOW
+    roi = Box(0, 0, 24, 48)
+    assert "ambiguous" in measure(labels, roi, probs=rival).flags
+    assert measure(labels, roi, probs=one).flags == ()
+    assert measure(labels, roi, probs=one).depth_px == pytest.approx(31.5)

@@ -1,0 +1,40 @@
+"""edge.measurement.tracking and the pipeline's `jump` flag: a band that leaps to another depth is flagged, not
+measured; a depth held for long enough is followed."""
+
+import numpy as np
+from test_measurement_identity import band_map
+
+from edge.core.roi import Box
+from edge.live.pipeline import FramePipeline
+from edge.measurement.measure import measure
+from edge.measurement.tracking import BandTracker
+
+
+def frame_at(top: int, thickness: int = 8):
+    labels = band_map(top, thickness, shape=(120, 40))
+    return measure(labels, Box(0, 0, 40, 120))
+
+
+def test_a_jump_to_another_depth_is_flagged_until_the_new_depth_holds():
+    track = BandTracker(settle=3)
+    flags = [track(frame_at(top)).flags for top in (60, 61, 60, 20, 60, 61)]
+    assert flags == [(), (), (), ("jump",), (), ()]  # a second structure for one frame: flagged, track kept
+    moved = [track(frame_at(top)).flags for top in (90, 91, 90, 91)]
+    assert moved == [("jump",), ("jump",), (), ()]  # the probe moved: followed after 3 frames that agree
+    track.reset()
+    assert track(frame_at(20)).flags == ()  # a new stream starts a new track
+
+
+def test_flagged_frames_do_not_move_the_track():
+    track = BandTracker()
+    track(frame_at(60))
+    empty = measure(np.zeros((120, 40), np.uint8), Box(0, 0, 40, 120))  # no fascia: flagged, not tracked
+    assert track(empty).flags == ("no_fascia",) and track.depth is not None
+    assert track(frame_at(20)).flags == ("jump",)
+
+
+def test_the_stream_pipeline_tracks_the_band_and_stills_do_not(bundled_engine, phantom):
+    video, stills = FramePipeline(bundled_engine), FramePipeline(bundled_engine, video=False)
+    for i in range(4):
+        assert video(phantom.frame(i).image).flags == ()
+    assert video.band.depth is not None and stills.band is None
