@@ -146,7 +146,8 @@ def _edgetpu_check(args: argparse.Namespace) -> int:
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    from quantization.pipeline import SHIP_DIR, run
+    from quantization.pipeline import run
+    from quantization.runs import SHIP_DIR
 
     if args.qat_epochs < 1:
         raise ValueError("--qat-epochs must be at least 1")

@@ -13,9 +13,8 @@ from edge.core.labels import CLASS_NAMES, IGNORE
 from edge.measurement.metrics import PAPER_SCORES
 from quantization.edgetpu import check
 from quantization.evaluate import identity_table, layout_table, markdown_table
-from quantization.pipeline import SHIPPED
 from quantization.recipe import reproduce_command
-from quantization.runs import model_paths
+from quantization.runs import SHIPPED, model_paths
 
 DATA_CITATION = (
     "Cronin N. J., Finni T., Seynnes O. (2020). Fully automated analysis of muscle architecture from B-mode "

@@ -7,11 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from edge.core.engine import DEFAULT_MODEL
-from quantization.runs import model_paths
-
-SHIP_DIR = DEFAULT_MODEL.parent
-SHIPPED = {"qat_int8": DEFAULT_MODEL.name, "float32": "tlfseg_unet_float32.tflite"}
+from quantization.runs import SHIP_DIR, SHIPPED, model_paths
 
 
 def convert(run_dir: str | Path) -> dict[str, Path]:

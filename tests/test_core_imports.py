@@ -49,3 +49,44 @@ def test_edge_modules_and_inference_load_nothing_above_edge():
 def test_cli_parser_with_all_plugins_loads_no_tensorflow():
     out = _loaded("cli")
     assert out["heavy"] == [], f"building the tlfseg parser loaded {out['heavy']}"
+
+
+def _project_imports() -> dict[str, set[str]]:
+    """Each project module -> the project modules it imports (at module level or inside functions)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = {}
+    for package in ("edge", "quantization", "firmware_bridge"):
+        for path in (root / package).rglob("*.py"):
+            name = ".".join(path.relative_to(root).with_suffix("").parts)
+            files[name.removesuffix(".__init__")] = path
+    graph = {}
+    for name, path in files.items():
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found |= {m for m in (node.module, *(f"{node.module}.{a.name}" for a in node.names)) if m in files}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name in files}
+        graph[name] = found - {name}
+    return graph
+
+
+def test_no_import_cycles_and_edge_imports_nothing_above_it():
+    graph = _project_imports()
+    assert not [(m, d) for m, deps in graph.items() if m.startswith("edge") for d in deps if not d.startswith("edge")]
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for dep in sorted(graph[module]):
+            assert state.get(dep) != 1, "import cycle: " + " -> ".join([*path[path.index(dep) :], dep])
+            if dep not in state:
+                visit(dep, [*path, dep])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
