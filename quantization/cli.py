@@ -47,6 +47,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         help="random depth crop: up to SHARE of the rows cut above and below the band, resized back (default 0: off)",
     )
     g.add_argument(
+        "--tissue-above",
+        type=float,
+        metavar="SHARE",
+        help="put up to SHARE of the rows of muscle texture above the band, pushing it deeper (default 0: off)",
+    )
+    g.add_argument(
         "--dice", type=float, metavar="W", help="add W x (1 - soft fascia Dice) to the cross-entropy (default 0)"
     )
     g.add_argument(

@@ -19,6 +19,7 @@ TRAIN_OPTIONS = {
     "--warp": "warp",
     "--rotate": "rotate",
     "--depth-crop": "depth_crop",
+    "--tissue-above": "tissue_above",
     "--dice": "dice_weight",
     "--schedule": "schedule",
     "--teacher": "teacher",
@@ -30,7 +31,7 @@ TRAIN_OPTIONS = {
     "--limit": "limit",
 }
 #: options of training levers, left out of a reproduce command where they are off
-LEVERS = {"--warp", "--rotate", "--depth-crop", "--dice", "--schedule", "--teacher", "--distill"}
+LEVERS = {"--warp", "--rotate", "--depth-crop", "--tissue-above", "--dice", "--schedule", "--teacher", "--distill"}
 QAT_EPOCHS = 10  #: quantization-aware fine-tuning epochs
 QAT_LR = 1e-4  #: its learning rate: a tenth of the float training rate, fine-tuning, not retraining
 

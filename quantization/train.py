@@ -30,6 +30,7 @@ class TrainConfig:
     warp: bool = False  #: also small affine warps (rotation, scale, shift); the paper avoided them
     rotate: float = 0.0  #: instead of warps: random rotations within +-rotate degrees only (0 = off)
     depth_crop: float = 0.0  #: random crops: up to this share of the rows cut above and below the band (0 = off)
+    tissue_above: float = 0.0  #: up to this share of the rows of tissue put above the band, pushing it deeper (0 = off)
     dice_weight: float = 0.0  #: weight of a soft fascia Dice term added to cross-entropy (0 = the paper's loss)
     schedule: str = "constant"  #: learning rate over the epochs: "constant" (the paper) or "cosine" decay to 0
     teacher: str | None = None  #: a run directory whose float model (same split) is distilled into this one
@@ -48,6 +49,8 @@ class TrainConfig:
             raise ValueError(f"--rotate takes a range in degrees, got {self.rotate}")
         if not 0 <= self.depth_crop < 0.5:
             raise ValueError(f"--depth-crop takes a share of the rows in [0, 0.5), got {self.depth_crop}")
+        if not 0 <= self.tissue_above < 0.7:
+            raise ValueError(f"--tissue-above takes a share of the rows in [0, 0.7), got {self.tissue_above}")
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
@@ -176,6 +179,33 @@ def _depth_crop(share: float):
     return crop
 
 
+def _tissue_above(share: float):
+    """More tissue above the band: the band pushed deeper into the picture, as under a thicker layer of skin and fat.
+
+    Every labelled band of the shared set starts within the top 8 % of its B-mode area, so a model learns "the first
+    bright line near the top". Here up to `share` of the rows are put on top of the image, taken from the tissue just
+    under the band (muscle: faint, fibre-like lines, as the septa of subcutaneous fat look), upside down so that the
+    rows nearest the band's underside meet the image's top; the image is cut back to its height at the bottom (never
+    into the band). The new rows are labelled tissue above (unlabelled where the column is), so the model learns that
+    faint lines above a band are not the fascia. Half of the images stay as they are.
+    """
+
+    def add(x, y):
+        h = tf.shape(x)[0]
+        rows = tf.cast(tf.where(tf.reduce_any(tf.equal(y, FASCIA), axis=1))[:, 0], tf.int32)
+        below = tf.reduce_max(tf.concat([rows, [-1]], 0)) + 1  # the first row under the band
+        room = tf.minimum(tf.cast(share * tf.cast(h, tf.float32), tf.int32), h - below)  # the bottom cut spares it
+        extra = tf.cast(tf.random.uniform(()) * tf.cast(room, tf.float32), tf.int32)
+        extra = tf.where((tf.random.uniform(()) < 0.5) | (tf.size(rows) == 0), 0, extra)
+        strip, strip_labels = x[below : below + extra], y[below : below + extra]
+        strip_labels = tf.where(tf.equal(strip_labels, IGNORE), strip_labels, tf.zeros_like(strip_labels))
+        x = tf.concat([tf.reverse(strip, [0]), x], 0)[:h]
+        y = tf.concat([tf.reverse(strip_labels, [0]), y], 0)[:h]
+        return x, y
+
+    return add
+
+
 def _targets(stride: int):
     """Labels at input resolution -> (soft class targets, weights) at the model's output resolution.
 
@@ -207,11 +237,14 @@ def make_dataset(
     warp: bool = False,
     rotate: float = 0.0,
     depth_crop: float = 0.0,
+    tissue_above: float = 0.0,
 ):
     """(image, soft targets, weights) batches; `stride` is input size / the model's output size."""
     ds = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if tissue_above:
+        ds = ds.map(_tissue_above(tissue_above), num_parallel_calls=tf.data.AUTOTUNE)
     if depth_crop:
         ds = ds.map(_depth_crop(depth_crop), num_parallel_calls=tf.data.AUTOTUNE)
     if warp or rotate:
@@ -388,7 +421,17 @@ def fit(
         return
     stride = x.shape[1] // model.output_shape[1]
     train_ds = make_dataset(
-        x, y, cfg.batch_size, True, cfg.augment, cfg.seed, stride, cfg.warp, cfg.rotate, cfg.depth_crop
+        x,
+        y,
+        cfg.batch_size,
+        True,
+        cfg.augment,
+        cfg.seed,
+        stride,
+        cfg.warp,
+        cfg.rotate,
+        cfg.depth_crop,
+        cfg.tissue_above,
     )
     if cfg.teacher:
         train_ds = distilled(train_ds, load_teacher(cfg.teacher, run_dir, model.output_shape), cfg.distill)

@@ -225,3 +225,32 @@ def test_depth_crop_moves_the_band_without_cutting_it_or_filling_rows():
     assert len(tops) > 2 and min(tops) < 40  # the band appears at other depths, and nearer the top
     with pytest.raises(ValueError, match="depth-crop"):
         TrainConfig(depth_crop=0.6)
+
+
+def test_tissue_above_pushes_the_band_deeper_with_real_tissue():
+    """`--tissue-above S`: rows of the tissue under the band put on top (labelled tissue above), the image cut back
+    at the bottom: the band deeper, whole and as thick as it was, the order above -> fascia -> below kept."""
+    from edge.core.labels import FASCIA, IGNORE
+    from quantization.train import TrainConfig, _tissue_above
+
+    y = np.zeros((96, 48), np.uint8)
+    y[6:12] = FASCIA
+    y[12:] = 2
+    y[:, :4] = IGNORE  # an unlabelled margin stays unlabelled
+    x = np.random.default_rng(0).uniform(0.2, 0.8, (96, 48, 1)).astype(np.float32)
+    tops = set()
+    for seed in range(12):
+        keras.utils.set_random_seed(seed)
+        xa, ya = (np.asarray(t) for t in _tissue_above(0.4)(x, y))
+        rows = np.flatnonzero((ya == FASCIA).any(axis=1))
+        assert rows.size == 6 and np.all(np.diff(rows) == 1)  # the whole band, as thick as before
+        pushed = rows[0] - 6
+        assert 0 <= pushed <= round(0.4 * 96)
+        np.testing.assert_array_equal(xa[pushed:], x[: 96 - pushed])  # the image itself, moved down
+        np.testing.assert_array_equal(xa[:pushed], x[12 : 12 + pushed][::-1])  # tissue from under the band
+        assert np.all(ya[:pushed, 4:] == 0) and np.all(ya[:, :4] == IGNORE)
+        tops.add(int(rows[0]))
+    assert len(tops) > 3 and max(tops) > 20  # deeper, by varying amounts; some images left as they were
+    assert 6 in tops
+    with pytest.raises(ValueError, match="tissue-above"):
+        TrainConfig(tissue_above=0.8)
