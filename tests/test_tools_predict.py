@@ -129,6 +129,24 @@ def test_predict_scores_against_class_masks(phantom_dir, frames, tmp_path, capsy
     assert report["paper_scores"]["accuracy"] == 0.94
     assert "micro: accuracy" in captured and "per-class Dice: above" in captured
     assert "1 images not scored:" in captured and "f3.jpg: no mask" in captured
+    identity = report["band_identity"]  # the phantom's band is found where it is drawn: no wrong structure
+    assert identity["frames"] == 3 and identity["wrong"] == 0 and identity["depth_error_px"]["p90"] < 2
+    assert by_image["f0_bgr.png"]["wrong_structure"] is False and "wrong_structure" not in by_image["f3.jpg"]
+    assert "band identity over 3 images: 0 wrong structure" in captured
+
+
+def test_predict_counts_a_band_marked_elsewhere_as_wrong_structure(phantom_dir, frames, tmp_path, capsys):
+    """A mask whose band lies far below the one in the image: the prediction is the wrong structure."""
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    moved = np.roll(frames[0].labels, 150, axis=0)
+    moved[:150][moved[:150] != IGNORE] = 0  # above the moved band is tissue above
+    cv2.imwrite(str(masks / f"{STEMS[0]}.png"), moved)
+    out = tmp_path / "out"
+    main(["predict", "--images", str(phantom_dir), "--out", str(out), "--masks", str(masks)])
+    report = json.loads((out / "predict.json").read_text())
+    assert report["band_identity"]["wrong"] == 1 and report["band_identity"]["wrong_frames"] == [STEMS[0] + ".png"]
+    assert "WRONG STRUCTURE" in capsys.readouterr().out
 
 
 def test_predict_real_images_with_band_masks(real_data_dir, real_layouts, tmp_path, capsys):

@@ -16,6 +16,7 @@ from edge.core.labels import CLASS_NAMES, IGNORE
 from edge.core.latency import LatencyStats
 from edge.live.overlay import draw_overlay
 from edge.live.pipeline import FramePipeline
+from edge.measurement.identity import IdentityTally, band_identity
 from edge.measurement.metrics import PAPER_SCORES, SetMetrics
 
 
@@ -51,6 +52,7 @@ class PredictRun:
     unscored: list[dict] = field(default_factory=list)  #: {"image", "reason"}: segmented, not scored
     latency: LatencyStats = field(default_factory=LatencyStats)
     metrics: SetMetrics | None = None
+    identity: IdentityTally = field(default_factory=IdentityTally)  #: wrong-structure frames, against the masks
     wall_s: float = 0.0
 
     def to_json(self) -> dict:
@@ -67,6 +69,7 @@ class PredictRun:
         if self.metrics is not None:
             out["unscored"] = self.unscored
             out["scores"] = self.metrics.summary() if self.metrics.per_image else None
+            out["band_identity"] = self.identity.summary() if self.identity.frames else None
             out["paper_scores"] = PAPER_SCORES
         return json_safe(out)
 
@@ -148,7 +151,12 @@ def predict_folder(
             else:
                 record["scores"] = run.metrics.add(path.name, seg.labels, target)
                 dice = record["scores"]["dice"]["fascia"]
+                identity = band_identity(seg.labels, target, dice)
+                run.identity.add(path.name, identity, seg.flags)
                 line += f", fascia Dice {dice:.3f}"
+                if identity is not None:
+                    record["wrong_structure"] = identity.wrong
+                    line += ", WRONG STRUCTURE" if identity.wrong else ""
                 text.append(f"fascia Dice {dice:.2f}")
         if overlays:
             try:
@@ -161,6 +169,17 @@ def predict_folder(
         log(line)
     run.wall_s = time.perf_counter() - start
     return run
+
+
+def format_identity(b: dict) -> str:
+    """Wrong-structure frames as printed lines: how many, how many the runtime reported as good, right ones flagged."""
+    lines = [
+        f"band identity over {b['frames']} images: {b['wrong']} wrong structure ({b['wrong_share']:.1%}), "
+        f"{b['wrong_good']} of them reported as good measurements; {b['right_flagged']} right images flagged",
+    ]
+    if b["wrong_good_frames"]:
+        lines.append("  wrong structure, reported good: " + ", ".join(b["wrong_good_frames"][:10]))
+    return "\n".join(lines)
 
 
 def format_scores(summary: dict) -> str:

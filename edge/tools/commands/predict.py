@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from edge.core.imagefiles import IMAGE_SUFFIXES, list_images
     from edge.live.pipeline import FramePipeline
     from edge.tools.errors import CommandError
-    from edge.tools.predict import MaskSet, format_scores, predict_folder
+    from edge.tools.predict import MaskSet, format_identity, format_scores, predict_folder
 
     _check_folders(args)
     images = list_images(args.images)
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {u['image']}: {u['reason']}")
         if result.metrics.per_image:
             print(format_scores(result.metrics.summary()))
+        if result.identity.frames:
+            print(format_identity(result.identity.summary()))
     print(f"{len(result.results)} of {len(images)} label maps in {args.out}, report in {args.out / 'predict.json'}")
     status = 0
     if result.failures:
