@@ -80,6 +80,7 @@ class Quality(IntFlag):
     FRAGMENTED = 1 << 3  #: the fascia is broken into several bands in more columns than the runtime accepts
     AMBIGUOUS = 1 << 4  #: a second band-shaped structure competes with the measured one: is it the fascia?
     JUMP = 1 << 5  #: on a stream: the band lies far from where it was tracked (another structure, or the probe moved)
+    OUTSIDE_RANGE = 1 << 6  #: no band candidate in most columns lies inside the operator's expected depth range
     OTHER = 1 << 7  #: another measurement flag (named in the runtime's log)
     ROI_DETECTED = 1 << 8  #: the ROI was detected in this frame (no fixed ROI configured)
     NO_SCALE = 1 << 9  #: no calibration configured: thickness in pixels only
@@ -87,4 +88,4 @@ class Quality(IntFlag):
     @classmethod
     def measurement_flags(cls) -> Quality:
         found = cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.FRAGMENTED
-        return found | cls.AMBIGUOUS | cls.JUMP | cls.OTHER
+        return found | cls.AMBIGUOUS | cls.JUMP | cls.OUTSIDE_RANGE | cls.OTHER

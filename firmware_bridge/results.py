@@ -18,6 +18,7 @@ _FLAG_BITS = {
     "fragmented": Quality.FRAGMENTED,
     "ambiguous": Quality.AMBIGUOUS,
     "jump": Quality.JUMP,
+    "outside_range": Quality.OUTSIDE_RANGE,
 }
 
 

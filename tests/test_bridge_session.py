@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -338,3 +339,10 @@ def test_every_measurement_flag_has_its_own_quality_bit():
     quality = quality_flags(m, Config(roi=(0, 0, 50, 40)))
     assert quality == Quality.FRAGMENTED | Quality.NO_SCALE and not quality & Quality.OTHER
     assert quality & Quality.measurement_flags()  # not a good measurement for any firmware
+    for flag, bit in (
+        ("ambiguous", Quality.AMBIGUOUS),
+        ("jump", Quality.JUMP),
+        ("outside_range", Quality.OUTSIDE_RANGE),
+    ):
+        quality = quality_flags(replace(m, flags=(flag,)), Config(roi=(0, 0, 50, 40)))
+        assert quality == bit | Quality.NO_SCALE and quality & Quality.measurement_flags(), flag

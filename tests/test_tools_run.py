@@ -72,11 +72,21 @@ def test_flags_override_the_preset(tmp_path, capsys):
         (["--model", "/nonexistent.tflite"], "model file not found"),
         (["--frames", "0"], "--frames must be at least 1"),
         (["--preset", "/nonexistent.json"], "preset not found"),
+        (["--fascia-depth-mm", "2,8"], "a depth range or hint in mm needs a calibration"),
+        (["--depth-mm", "40", "--fascia-depth-mm", "8,2"], "0 <= LO < HI"),
     ],
 )
 def test_bad_input_is_one_clear_error(argv, message, capsys):
     code, _, err = run([*argv, "--no-display", "--status-every", "0"], capsys)
     assert code == 1 and message in err and err.count("\n") == 1
+
+
+def test_an_expected_depth_range_without_the_band_flags_every_frame(capsys):
+    argv = ["--frames", "5", "--no-display", "--status-every", "0", "--depth-mm", "40"]
+    code, out, _ = run([*argv, "--fascia-depth-mm", "30,40"], capsys)
+    assert code == 0 and "inside 30-40 mm" in out and "'outside_range': 5" in out
+    code, out, _ = run([*argv, "--fascia-depth-mm", "0,20"], capsys)  # the phantom's band lies inside
+    assert code == 0 and "over 5 good frames" in out
 
 
 def test_a_source_that_cannot_open_leaves_no_recording(tmp_path, capsys):

@@ -10,7 +10,7 @@ frames through it; what stays with them is scheduling, counting and where result
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from edge.core.preprocess import Preprocessor
 from edge.core.roi import Box
 from edge.core.roi_policy import RoiPolicy, roi_policy
 from edge.live.fusion import ProbabilityFusion
+from edge.measurement.candidates import OperatorPrior
 from edge.measurement.measure import Calibration, MeasureConfig, Measurement, measure
 from edge.measurement.tracking import BandTracker
 
@@ -67,6 +68,7 @@ class FramePipeline:
         fuse: float | None = None,
         calibration: Calibration | None = None,
         measure_config: MeasureConfig | None = None,
+        prior: OperatorPrior | None = None,
     ) -> None:
         keep_freed_memory()  # per-frame buffers are reused, not page-faulted back in every frame
         self.engine = model if isinstance(model, Engine) else Engine(model, threads=threads, delegate=delegate)
@@ -77,6 +79,17 @@ class FramePipeline:
         self.calibration = calibration or Calibration()
         self.measure_config = measure_config or MeasureConfig()
         self.band = BandTracker() if video else None  #: on a stream, the band's depth followed (the `jump` flag)
+        self.prior = prior or OperatorPrior()  #: where the operator says the fascia is (range, hint)
+        if self.prior.needs_scale and not (self.calibration.mm_per_px or self.calibration.depth_mm):
+            raise ValueError("a depth range or hint in mm needs a calibration (--mm-per-px, --depth-mm or a preset)")
+        self._roi: Box | None = None
+
+    def hint_at(self, frame_row: float) -> None:
+        """The operator points at the fascia (a click on the picture, in frame rows): keep the band nearest it."""
+        if self._roi is not None:
+            self.prior.hint_px = min(max(frame_row - self._roi.y, 0.0), self._roi.h - 1.0)
+            if self.band:
+                self.band.reset()
 
     def reset(self) -> None:
         """The stream broke (source lost, stalled, reopened) or the ROI moved: what was carried from frame to frame
@@ -89,6 +102,7 @@ class FramePipeline:
     def __call__(self, frame: np.ndarray) -> FrameResult:
         t0 = time.perf_counter()
         roi, changed = self.roi(frame)
+        self._roi = roi
         if changed:
             self.reset()
         t1 = time.perf_counter()
@@ -101,9 +115,15 @@ class FramePipeline:
             probs = self.fusion(probs)
             t4 = time.perf_counter()
             timings["fuse"], t3 = (t4 - t3) * 1e3, t4
+        mm_per_px = self.calibration.mm_per_px_for(roi)
+        prior, kept = self.prior.for_frame(mm_per_px), None
+        if prior is not None:
+            probs, kept = prior.choose(probs, roi.h, self.measure_config.candidate_level)
         roi_labels = upsampled_class_map(probs, (roi.w, roi.h))
         t4 = time.perf_counter()
-        m = measure(roi_labels, roi, pre.grey, probs, self.calibration.mm_per_px_for(roi), self.measure_config)
+        m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config)
+        if kept is not None and kept < self.measure_config.min_in_range:
+            m = replace(m, flags=(*m.flags, "outside_range"))
         if self.band:
             m = self.band(m)
         t5 = time.perf_counter()

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from edge.core.roi import Box
 from edge.live.sources import SourceSettings
+from edge.measurement.candidates import OperatorPrior
 from edge.measurement.measure import Calibration, mm_per_px_from_points
 
-_KEYS = {"name", "roi", "mm_per_px", "depth_mm", "scale_points", "scale_mm", "source"}
+_KEYS = {"name", "roi", "mm_per_px", "depth_mm", "scale_points", "scale_mm", "fascia_depth_mm", "source"}
 _SOURCE_KEYS = {"fourcc", "width", "height", "fps"}
 
 
@@ -31,6 +32,7 @@ class Preset:
     roi: Box | None = None
     calibration: Calibration = field(default_factory=Calibration)
     source: SourceSettings = field(default_factory=SourceSettings)
+    fascia_depth_mm: tuple[float, float] | None = None  #: where the fascia is expected on this scanner and body site
 
     @classmethod
     def load(cls, path: str | Path) -> Preset:
@@ -58,7 +60,13 @@ class Preset:
         if unknown:
             raise ValueError(f"unknown source keys {sorted(unknown)} (known: {sorted(_SOURCE_KEYS)})")
         roi = Box.parse(data["roi"]) if data.get("roi") else None
-        return cls(str(data.get("name", "")), roi, _calibration(data), SourceSettings(**source))
+        depth = data.get("fascia_depth_mm")
+        if depth is not None:
+            if not isinstance(depth, list) or len(depth) != 2 or not all(isinstance(v, (int, float)) for v in depth):
+                raise ValueError(f'"fascia_depth_mm" is [LO, HI] in mm, got {depth!r}')
+            depth = (float(depth[0]), float(depth[1]))
+            OperatorPrior(range_mm=depth)  # refuses a range that is not 0 <= LO < HI
+        return cls(str(data.get("name", "")), roi, _calibration(data), SourceSettings(**source), depth)
 
     def to_dict(self) -> dict:
         out: dict = {"name": self.name}
@@ -68,6 +76,8 @@ class Preset:
             out["mm_per_px"] = self.calibration.mm_per_px
         if self.calibration.depth_mm is not None:
             out["depth_mm"] = self.calibration.depth_mm
+        if self.fascia_depth_mm is not None:
+            out["fascia_depth_mm"] = list(self.fascia_depth_mm)
         s = self.source
         out["source"] = {k: v for k, v in vars(s).items() if v is not None}
         return out

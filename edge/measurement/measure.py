@@ -17,6 +17,7 @@ import numpy as np
 
 from edge.core.labels import ABOVE, BELOW, FASCIA
 from edge.core.roi import Box
+from edge.measurement.candidates import contested_columns
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class MeasureConfig:
     candidate_level: float = 0.25  #: fascia probability that makes a pixel part of a band candidate
     rival_share: float = 0.5  #: a second candidate in a column holding this share of the strongest one's mass: a rival
     max_contested: float = 0.25  #: fraction of the band's columns with a rival band; above it: ambiguous
+    min_in_range: float = 0.5  #: with a depth range: share of band columns that kept a band; below: outside_range
 
 
 @dataclass(frozen=True)
@@ -196,28 +198,6 @@ def echogenicity(grey: np.ndarray, top: np.ndarray, length: np.ndarray) -> dict[
         "below": (at_end - at_stop, h - stop),
     }
     return {name: float(s.sum() / n.sum()) if n.sum() else None for name, (s, n) in regions.items()}
-
-
-def contested_columns(fascia: np.ndarray, level: float = 0.25, rival_share: float = 0.5) -> float | None:
-    """Of the columns of a fascia probability map (model resolution) that hold a band candidate (a run of rows
-    above `level`), the fraction holding a second candidate whose probability mass is at least `rival_share` of the
-    strongest one's: two band-shaped structures competing to be the fascia. None where no column holds one."""
-    on = np.zeros((fascia.shape[0] + 2, fascia.shape[1]), np.int8)
-    on[1:-1] = fascia > level
-    edges = np.diff(on, axis=0)  # +1 where a run starts, -1 one past where it ends
-    starts_r, starts_c = np.nonzero(edges == 1)
-    if not starts_c.size:
-        return None
-    stops_r, stops_c = np.nonzero(edges == -1)
-    order_a, order_b = np.lexsort((starts_r, starts_c)), np.lexsort((stops_r, stops_c))
-    col, start, stop = starts_c[order_a], starts_r[order_a], stops_r[order_b]
-    cum = np.vstack([np.zeros((1, fascia.shape[1]), np.float64), np.cumsum(fascia, axis=0, dtype=np.float64)])
-    mass = cum[stop, col] - cum[start, col]
-    strongest = np.zeros(fascia.shape[1])
-    np.maximum.at(strongest, col, mass)
-    rivals = np.bincount(col[mass >= rival_share * strongest[col]], minlength=fascia.shape[1])
-    candidates = strongest > 0
-    return float(np.count_nonzero(rivals[candidates] > 1) / np.count_nonzero(candidates))
 
 
 _SPREAD, _MEDIAN = np.array([10.0, 25.0, 50.0, 75.0, 90.0]), np.array([50.0])

@@ -68,6 +68,7 @@ enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BY
 #define TLFSEG_Q_FRAGMENTED (1u << 3)     /* the fascia broken into several bands in too many columns */
 #define TLFSEG_Q_AMBIGUOUS (1u << 4)      /* a second band-shaped structure competes: which is the fascia is in doubt */
 #define TLFSEG_Q_JUMP (1u << 5)           /* stream: the band far from where it was tracked (another structure?) */
+#define TLFSEG_Q_OUTSIDE_RANGE (1u << 6)  /* no band candidate inside the operator's expected depth range */
 #define TLFSEG_Q_OTHER (1u << 7)          /* another measurement flag (named in the runtime's log) */
 #define TLFSEG_Q_MEASUREMENT_FLAGS 0xFFu
 #define TLFSEG_Q_ROI_DETECTED (1u << 8)   /* the ROI was detected in this frame (no fixed ROI configured) */

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 import cv2
@@ -28,15 +29,27 @@ class DisplaySink(Sink):
 
     needs_picture = True
 
-    def __init__(self, title: str = "tlfseg", out: TextIO = sys.stderr) -> None:
-        self.title, self.out = title, out
+    def __init__(
+        self, title: str = "tlfseg", out: TextIO = sys.stderr, on_click: Callable[[int, int], None] | None = None
+    ) -> None:
+        """`on_click(x, y)`: a left click on the picture, in frame pixels (the operator points at the fascia)."""
+        self.title, self.out, self.on_click = title, out, on_click
         self.failed = False
+        self._opened = False
+
+    def mouse(self, event: int, x: int, y: int, flags: int = 0, param=None) -> None:
+        """OpenCV's mouse callback: a left button press is a click."""
+        if event == cv2.EVENT_LBUTTONDOWN and self.on_click is not None:
+            self.on_click(x, y)
 
     def write(self, frame: Frame, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
         if self.failed or picture is None:
             return
         try:
             cv2.imshow(self.title, picture)
+            if not self._opened:
+                self._opened = True
+                cv2.setMouseCallback(self.title, self.mouse)
             if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                 self.stop_requested = True
         except cv2.error:

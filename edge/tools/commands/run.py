@@ -44,6 +44,20 @@ def register(sub) -> None:
     cal.add_argument(
         "--depth-mm", type=float, metavar="MM", help="calibration: the scanner's depth setting (spans the ROI rows)"
     )
+    hint = p.add_argument_group("where the fascia is (optional; needs a calibration)")
+    hint.add_argument(
+        "--fascia-depth-mm",
+        type=_depth_range,
+        metavar="LO,HI",
+        help="the fascia's expected depth range: in each column the band candidate inside it is kept, and a frame "
+        "with none in most columns is flagged outside_range (a preset's fascia_depth_mm)",
+    )
+    hint.add_argument(
+        "--hint-depth-mm",
+        type=float,
+        metavar="MM",
+        help="the fascia's depth: the band candidate nearest it is kept (a click in the live window does the same)",
+    )
     p.add_argument(
         "--preset", metavar="FILE", help="scanner preset JSON (ROI, calibration, capture settings); flags override it"
     )
@@ -97,6 +111,14 @@ def register(sub) -> None:
     p.set_defaults(handler=handle)
 
 
+def _depth_range(text: str) -> tuple[float, float]:
+    lo, _, hi = text.partition(",")
+    try:
+        return float(lo), float(hi)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a depth range is LO,HI in mm, got {text!r}") from None
+
+
 def handle(args: argparse.Namespace) -> int:
     import signal
     import sys
@@ -107,6 +129,7 @@ def handle(args: argparse.Namespace) -> int:
     from edge.live.presets import Preset
     from edge.live.sinks import DisplaySink, Recorder, StatusPrinter, has_display
     from edge.live.sources import FrameReader, open_capture
+    from edge.measurement.candidates import OperatorPrior
     from edge.measurement.measure import Calibration
 
     preset = Preset.load(args.preset) if args.preset else Preset()
@@ -123,15 +146,23 @@ def handle(args: argparse.Namespace) -> int:
     capture = open_capture(args.source, settings)
     if args.every_frame and capture.live:
         raise ValueError("--every-frame is for files and folders; a live device cannot wait for inference")
+    depth_range = args.fascia_depth_mm or preset.fascia_depth_mm
+    prior = OperatorPrior(range_mm=depth_range, hint_mm=args.hint_depth_mm)
     pipeline = FramePipeline(
-        args.model, roi, threads=args.threads, delegate=args.delegate, fuse=args.fuse, calibration=calibration
+        args.model,
+        roi,
+        threads=args.threads,
+        delegate=args.delegate,
+        fuse=args.fuse,
+        calibration=calibration,
+        prior=prior,
     )
     sinks = []
     if args.status_every > 0:
         sinks.append(StatusPrinter(args.status_every))
     if not args.no_display:
         if has_display():
-            sinks.append(DisplaySink())
+            sinks.append(DisplaySink(on_click=lambda x, y: pipeline.hint_at(y)))
         else:
             print("no display found: running headless (--record DIR keeps the overlay video)", file=sys.stderr)
     recorder = None
@@ -152,6 +183,10 @@ def handle(args: argparse.Namespace) -> int:
         else "none (thickness in pixels; give --mm-per-px, --depth-mm or a preset)"
     )
     print(f"ROI:    {roi or 'auto-detected'}; calibration: {cal_text}; fusion: {args.fuse or 'off'}")
+    if prior.needs_scale:
+        wanted = f"{depth_range[0]:g}-{depth_range[1]:g} mm" if depth_range else ""
+        near = f"nearest {args.hint_depth_mm:g} mm" if args.hint_depth_mm is not None else ""
+        print(f"fascia: the band candidate {' and '.join(t for t in (wanted and 'inside ' + wanted, near) if t)}")
     if recorder:
         print(f"recording to {recorder.folder}")
     previous = signal.signal(signal.SIGTERM, lambda *_: loop.stop())

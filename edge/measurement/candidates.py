@@ -1,0 +1,136 @@
+"""Band candidates in the model's fascia probabilities: every run of rows above a level, per column. Two of them
+competing make a frame ambiguous; an operator's depth range or hint picks between them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from edge.core.labels import ABOVE, BELOW, FASCIA
+
+
+class Candidates(NamedTuple):
+    """One entry per run of rows above the level, ordered by column, then top to bottom."""
+
+    col: np.ndarray
+    start: np.ndarray  #: first row
+    stop: np.ndarray  #: one past the last row
+    mass: np.ndarray  #: sum of the fascia probability over the run
+
+
+def band_candidates(fascia: np.ndarray, level: float = 0.25) -> Candidates:
+    """The runs of rows where a (model resolution) fascia probability map exceeds `level`, per column."""
+    on = np.zeros((fascia.shape[0] + 2, fascia.shape[1]), np.int8)
+    on[1:-1] = fascia > level
+    edges = np.diff(on, axis=0)  # +1 where a run starts, -1 one past where it ends
+    starts_r, starts_c = np.nonzero(edges == 1)
+    stops_r, stops_c = np.nonzero(edges == -1)
+    order_a, order_b = np.lexsort((starts_r, starts_c)), np.lexsort((stops_r, stops_c))
+    col, start, stop = starts_c[order_a], starts_r[order_a], stops_r[order_b]
+    cum = np.vstack([np.zeros((1, fascia.shape[1]), np.float64), np.cumsum(fascia, axis=0, dtype=np.float64)])
+    return Candidates(col, start, stop, cum[stop, col] - cum[start, col])
+
+
+def _strongest(c: Candidates, width: int) -> np.ndarray:
+    strongest = np.zeros(width)
+    np.maximum.at(strongest, c.col, c.mass)
+    return strongest
+
+
+def contested_columns(fascia: np.ndarray, level: float = 0.25, rival_share: float = 0.5) -> float | None:
+    """Of the columns that hold a band candidate, the fraction holding a second one whose probability mass is at
+    least `rival_share` of the strongest one's: two band-shaped structures competing to be the fascia. None where no
+    column holds one."""
+    c = band_candidates(fascia, level)
+    if not c.col.size:
+        return None
+    strongest = _strongest(c, fascia.shape[1])
+    rivals = np.bincount(c.col[c.mass >= rival_share * strongest[c.col]], minlength=fascia.shape[1])
+    candidates = strongest > 0
+    return float(np.count_nonzero(rivals[candidates] > 1) / np.count_nonzero(candidates))
+
+
+@dataclass(frozen=True)
+class DepthPrior:
+    """What the operator knows of where the fascia lies, in ROI rows (native pixels): a range (a preset's expected
+    depth, converted with the calibration) and/or a hint (one depth: a click in the live window, or a number).
+
+    `choose` keeps, in each column, the band candidate inside the range (the strongest there) or, with a hint, the one
+    nearest it; columns whose strongest candidate was another one are relabelled so that the chosen one is the
+    fascia, and columns with no candidate inside the range lose their fascia. The share of columns that kept a band
+    tells how much of the frame agreed with the operator."""
+
+    range_rows: tuple[float, float] | None = None
+    hint_row: float | None = None
+
+    def choose(self, probs: np.ndarray, roi_rows: int, level: float = 0.25) -> tuple[np.ndarray, float | None]:
+        """(probabilities with the chosen band the fascia, the share of candidate columns that kept one)."""
+        scale = probs.shape[0] / roi_rows  # ROI rows -> model rows
+        c = band_candidates(probs[..., FASCIA], level)
+        if not c.col.size:
+            return probs, None
+        centre = (c.start + c.stop - 1) / 2.0
+        allowed = np.ones(c.col.size, bool)
+        if self.range_rows is not None:
+            lo, hi = (r * scale for r in self.range_rows)
+            allowed = (centre >= lo) & (centre <= hi)
+        hint = self.hint_row
+        score = c.mass.copy() if hint is None else -np.abs(centre - hint * scale)  # the strongest, or nearest the hint
+        score[~allowed] = -np.inf
+        width = probs.shape[1]
+        order = np.lexsort((score, c.col))  # by column, then score: each column's last entry is its best
+        best = order[np.r_[c.col[order][1:] != c.col[order][:-1], True]]
+        chosen = np.zeros(c.col.size, bool)
+        chosen[best[np.isfinite(score[best])]] = True
+        strongest = _strongest(c, width)
+        has = np.zeros(width, bool)
+        has[c.col] = True
+        kept = np.zeros(width, bool)
+        kept[c.col[chosen]] = True
+        out = probs
+        change = has & ~kept  # no candidate inside the range: no fascia in this column
+        swap = chosen & (c.mass < strongest[c.col])  # the chosen band is not the one the model preferred
+        if change.any() or swap.any():
+            out = probs.copy()
+            out[:, change, FASCIA] = 0.0
+            for col, start, stop in zip(c.col[swap], c.start[swap], c.stop[swap]):
+                column = out[:, col]
+                column[:start, FASCIA], column[:start, BELOW] = 0.0, 0.0
+                column[:start, ABOVE] = 1.0
+                column[start:stop] = 0.0
+                column[start:stop, FASCIA] = 1.0
+                column[stop:, FASCIA], column[stop:, ABOVE] = 0.0, 0.0
+                column[stop:, BELOW] = 1.0
+        return out, float(np.count_nonzero(kept) / np.count_nonzero(has))
+
+
+@dataclass
+class OperatorPrior:
+    """The operator's knowledge in millimetres (or, for a click, in ROI pixels), turned into a `DepthPrior` for each
+    frame with that frame's calibration: a preset's expected depth range of the fascia and a one-time hint."""
+
+    range_mm: tuple[float, float] | None = None
+    hint_mm: float | None = None
+    hint_px: float | None = None  #: a hint given on the picture (ROI row): wins over `hint_mm`
+
+    def __post_init__(self) -> None:
+        if self.range_mm is not None:
+            lo, hi = self.range_mm
+            if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi):
+                raise ValueError(f"the fascia's depth range must be 0 <= LO < HI mm, got {lo}-{hi}")
+        if self.hint_mm is not None and not (np.isfinite(self.hint_mm) and self.hint_mm >= 0):
+            raise ValueError(f"the depth hint must be a depth in mm >= 0, got {self.hint_mm}")
+
+    @property
+    def needs_scale(self) -> bool:
+        return self.range_mm is not None or self.hint_mm is not None
+
+    def for_frame(self, mm_per_px: float | None) -> DepthPrior | None:
+        """This frame's prior in ROI rows; None when nothing is known."""
+        if self.needs_scale and mm_per_px is None:
+            raise ValueError("a depth range or hint in mm needs a calibration (--mm-per-px, --depth-mm or a preset)")
+        rows = None if self.range_mm is None else (self.range_mm[0] / mm_per_px, self.range_mm[1] / mm_per_px)
+        hint = self.hint_px if self.hint_px is not None else None if self.hint_mm is None else self.hint_mm / mm_per_px
+        return None if rows is None and hint is None else DepthPrior(rows, hint)
