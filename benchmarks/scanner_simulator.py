@@ -47,7 +47,7 @@ FORMATS = {"bgr8": PixelFormat.BGR8, "grey8": PixelFormat.GREY8, "jpeg": PixelFo
 
 
 @dataclass
-class Runtime:
+class ServeProcess:
     """A `tlfseg bridge serve` child process and how to reach it."""
 
     process: subprocess.Popen
@@ -56,7 +56,7 @@ class Runtime:
 
 
 @contextlib.contextmanager
-def bridge_server(kind: str, workdir: Path, extra: tuple[str, ...] = ()) -> Iterator[Runtime]:
+def bridge_server(kind: str, workdir: Path, extra: tuple[str, ...] = ()) -> Iterator[ServeProcess]:
     """Start `tlfseg bridge serve` on a fresh endpoint of `kind` (tcp, unix, serial) and stop it afterwards."""
     link = None
     if kind == "tcp":
@@ -77,7 +77,7 @@ def bridge_server(kind: str, workdir: Path, extra: tuple[str, ...] = ()) -> Iter
                 break
         if endpoint is None:
             raise RuntimeError(f"tlfseg bridge serve did not start; see {log.name}")
-        yield Runtime(proc, endpoint, link)
+        yield ServeProcess(proc, endpoint, link)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -91,7 +91,7 @@ def bridge_server(kind: str, workdir: Path, extra: tuple[str, ...] = ()) -> Iter
             link.close()
 
 
-def connect(runtime: Runtime) -> BridgeClient:
+def connect(runtime: ServeProcess) -> BridgeClient:
     if runtime.client_link is not None:
         return BridgeClient(runtime.client_link)
     return BridgeClient.connect(runtime.endpoint)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
+from edge.core.reservoir import Reservoir
 
 PAPER_IMAGES = 87
 PAPER_SECONDS = 43.0
@@ -12,37 +12,32 @@ PAPER_MS_PER_IMAGE = PAPER_SECONDS / PAPER_IMAGES * 1e3  # 494 ms
 
 
 class LatencyStats:
-    """Collects per-frame stage timings (ms) and summarises them as percentiles."""
+    """Collects per-frame stage timings (ms) and summarises them as percentiles, in bounded memory (`Reservoir`:
+    exact count, mean and max; percentiles exact up to 20,000 frames, sampled beyond)."""
 
     def __init__(self) -> None:
-        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.samples: dict[str, Reservoir] = defaultdict(Reservoir)
 
     def add(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
-            self.samples[stage].append(float(ms))
+            self.samples[stage].add(ms)
         if "total" not in timings_ms:
-            self.samples["total"].append(float(sum(timings_ms.values())))
+            self.samples["total"].add(sum(timings_ms.values()))
 
     def __len__(self) -> int:
-        return len(self.samples.get("total", ()))
+        return len(self.samples["total"]) if "total" in self.samples else 0
 
     def summary(self) -> dict[str, dict[str, float]]:
         """{stage: {n, mean, p50, p95, max}} in ms."""
         out = {}
-        for stage, values in self.samples.items():
-            v = np.asarray(values)
-            out[stage] = {
-                "n": int(v.size),
-                "mean": float(v.mean()),
-                "p50": float(np.percentile(v, 50)),
-                "p95": float(np.percentile(v, 95)),
-                "max": float(v.max()),
-            }
+        for stage, r in self.samples.items():
+            p50, p95 = r.percentile([50, 95])
+            out[stage] = {"n": r.n, "mean": r.mean, "p50": float(p50), "p95": float(p95), "max": r.max}
         return out
 
     def paper_comparison(self) -> dict[str, float]:
         """Time for the paper's 87 images at our median per-image latency, and the speed-up over 43 s."""
-        p50 = float(np.percentile(self.samples["total"], 50))
+        p50 = float(self.samples["total"].percentile(50))
         ours = p50 * PAPER_IMAGES / 1e3
         return {
             "ms_per_image_p50": p50,

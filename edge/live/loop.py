@@ -140,6 +140,8 @@ class LiveLoop:
         self._sync_counts()
         value = m.thickness_mm if s.unit == "mm" else m.thickness_px
         s.series.append((frame.t_capture - s.started, value, m.good))
+        if m.good and value is not None:
+            s.thickness.add(value)
         s.flags.update(m.flags)
         t = time.perf_counter()
         picture = None

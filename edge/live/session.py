@@ -9,6 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge.core.latency import LatencyStats
+from edge.core.reservoir import Reservoir, Series
+
+
+#: most points the thickness series keeps for the plot (about 2 MB); a longer session is plotted at lower resolution
+SERIES_POINTS = 20_000
 
 
 @dataclass
@@ -22,7 +27,8 @@ class Session:
     processed: int = 0
     dropped: Counter = field(default_factory=Counter)  #: reason -> frames (source and loop together)
     latency: LatencyStats = field(default_factory=LatencyStats)
-    series: list[tuple[float, float | None, bool]] = field(default_factory=list)  #: (t s, thickness, good)
+    series: Series = field(default_factory=lambda: Series(SERIES_POINTS))  #: (t s, thickness, good) for the plot
+    thickness: Reservoir = field(default_factory=Reservoir)  #: the good frames' thickness, for the summary
     unit: str = "px"  #: thickness unit in `series`: "mm" when calibrated
     flags: Counter = field(default_factory=Counter)
     events: list[dict] = field(default_factory=list)
@@ -40,8 +46,8 @@ class Session:
         return sum(self.dropped.values())
 
     def thickness_summary(self) -> dict:
-        good = np.array([v for _, v, ok in self.series if ok and v is not None], dtype=float)
-        out = {"unit": self.unit, "good_frames": int(good.size), "flagged_frames": len(self.series) - int(good.size)}
+        good = self.thickness.values
+        out = {"unit": self.unit, "good_frames": self.thickness.n, "flagged_frames": self.processed - self.thickness.n}
         out["flags"] = dict(self.flags)
         if good.size:
             p25, p50, p75 = np.percentile(good, [25, 50, 75])
