@@ -136,10 +136,13 @@ def test_sigterm_ends_a_recording_cleanly(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0 and "session:" in out
+    assert proc.returncode == 130 and "session:" in out  # the user ended it, as with Ctrl-C
     summary = json.loads((folder / "summary.json").read_text())
     frames, _, partial = read_log(folder / "frames.jsonl")
     assert summary["frames"]["processed"] == len(frames) and not partial
+    assert summary["interrupted"] is True and summary["frames"]["in_flight"] == 0  # every frame counted
+    counted = summary["frames"]["processed"] + summary["frames"]["dropped_total"]
+    assert counted == summary["frames"]["seen"]
     assert (folder / "overlay_0000.mp4").exists() and count_video_frames(folder / "overlay_0000.mp4") == len(frames)
 
 

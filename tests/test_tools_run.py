@@ -73,6 +73,7 @@ def test_flags_override_the_preset(tmp_path, capsys):
         (["--frames", "0"], "--frames must be at least 1"),
         (["--preset", "/nonexistent.json"], "preset not found"),
         (["--fascia-depth-mm", "2,8"], "a depth range or hint in mm needs a calibration"),
+        (["--model", "/"], "/ is a folder: give the .tflite model file in it"),
         (["--depth-mm", "40", "--fascia-depth-mm", "8,2"], "0 <= LO < HI"),
     ],
 )
@@ -87,6 +88,28 @@ def test_an_expected_depth_range_without_the_band_flags_every_frame(capsys):
     assert code == 0 and "inside 30-40 mm" in out and "'outside_range': 5" in out
     code, out, _ = run([*argv, "--fascia-depth-mm", "0,20"], capsys)  # the phantom's band lies inside
     assert code == 0 and "over 5 good frames" in out
+
+
+def test_a_fixed_roi_that_never_fits_ends_the_run_with_one_clear_line(capsys):
+    code, out, err = run(["--roi", "600,400,200,200", "--frames", "50", "--no-display", "--status-every", "1"], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert "10 frames in a row could not be processed: ROI 600,400,200,200 lies outside the 640x480 frame" in err
+    assert "dropped 10 (error 10)" in out
+    assert "source events: error 3, gave_up 1" in out  # the first few reported one by one, every one counted
+
+
+def test_more_threads_than_cores_are_refused(capsys):
+    """100000 interpreter threads crashed the process; more threads than cores never help a CPU-bound model."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--threads", "100000", "--no-display"])
+    assert exit_.value.code == 2 and "threads must be 1 to" in capsys.readouterr().err
+
+
+def test_a_file_that_is_not_a_video_is_an_error(tmp_path, capsys):
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    code, _, err = run(["--source", str(text), "--no-display", "--status-every", "0"], capsys)
+    assert code == 1 and str(text) in err
 
 
 def test_a_source_that_cannot_open_leaves_no_recording(tmp_path, capsys):

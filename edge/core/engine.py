@@ -79,6 +79,8 @@ class Engine:
 
     @staticmethod
     def _check_file(path: Path) -> None:
+        if path.is_dir():
+            raise ModelError(f"{path} is a folder: give the .tflite model file in it")
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
         with path.open("rb") as fh:

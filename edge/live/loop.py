@@ -37,6 +37,11 @@ class RateMeter:
 
 #: source events after which nothing carried from frame to frame (fusion) still holds
 _BREAKS = ("lost", "reopened", "gave_up", "stalled", "resumed")
+#: this many frames in a row that cannot be processed end the run: the set-up is wrong (a fixed ROI the frames do not
+#: fit, a source of the wrong kind), not one frame
+MAX_ERRORS_IN_A_ROW = 10
+#: of a run of failing frames, the first few are reported one by one, then one in this many (all are counted)
+ERROR_REPORT_EVERY = 100
 
 
 class LiveLoop:
@@ -61,10 +66,14 @@ class LiveLoop:
         self._stop = False
         self._stalled = False
         self._errors = 0  #: frames the loop could not process (bad size, ROI outside the frame)
+        self._errors_in_a_row = 0
+        self._stopped = 0  #: frames in flight when the run ended
 
-    def stop(self) -> None:
-        """Ask the loop to finish after the current frame (safe from a signal handler)."""
+    def stop(self, interrupted: bool = False) -> None:
+        """Ask the loop to finish after the current frame (safe from a signal handler); `interrupted`: the user
+        ended the run (SIGTERM), as Ctrl-C does."""
         self._stop = True
+        self.session.interrupted |= interrupted
 
     def _event(self, kind: str, detail: str, t: float | None = None) -> None:
         when = time.monotonic() if t is None else t
@@ -79,6 +88,8 @@ class LiveLoop:
         self.session.seen, dropped = self.reader.counts()
         if self._errors:
             dropped["error"] = self._errors
+        if self._stopped:
+            dropped["stopped"] += self._stopped
         self.session.dropped = dropped
 
     def _drain_events(self) -> None:
@@ -113,6 +124,10 @@ class LiveLoop:
             self.reader.stop()
             self._drain_events()
             self._sync_counts()
+            in_flight = s.seen - s.processed - s.dropped_total
+            if in_flight > 0:  # handed over but not processed when the run ended: dropped, with the reason
+                self._stopped = in_flight
+                self._sync_counts()
             s.ended = time.monotonic()
             for sink in self.sinks:
                 sink.close(s)
@@ -125,9 +140,17 @@ class LiveLoop:
             result = self.pipeline(frame.image)
         except (ValueError, cv2.error) as exc:
             self._errors += 1
-            self._event("error", f"frame {frame.seq} not processed: {exc}")
+            self._errors_in_a_row += 1
+            n = self._errors_in_a_row
+            if n <= 3 or n % ERROR_REPORT_EVERY == 0:
+                self._event("error", f"frame {frame.seq} not processed: {exc}" + (f" ({n} in a row)" if n > 1 else ""))
+            if n >= MAX_ERRORS_IN_A_ROW:
+                s.failed = f"{n} frames in a row could not be processed: {exc}"
+                self._event("gave_up", s.failed)
+                self._stop = True
             self._sync_counts()
             return
+        self._errors_in_a_row = 0
         timings = result.timings_ms
         timings["queue"], timings["e2e"] = queue_ms, (time.monotonic() - frame.t_capture) * 1e3
         if result.roi_changed:

@@ -11,7 +11,6 @@ import numpy as np
 from edge.core.latency import LatencyStats
 from edge.core.reservoir import Reservoir, Series
 
-
 #: most points the thickness series keeps for the plot (about 2 MB); a longer session is plotted at lower resolution
 SERIES_POINTS = 20_000
 
@@ -35,6 +34,7 @@ class Session:
     roi_changes: int = 0
     recent_fps: float = 0.0  #: processed frames per second over the last seconds (for live status)
     interrupted: bool = False
+    failed: str | None = None  #: why the run ended on its own before its source did (the set-up is wrong)
     files: list[str] = field(default_factory=list)
 
     @property
@@ -62,6 +62,7 @@ class Session:
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_wall)),
             "duration_s": round(d, 3),
             "interrupted": self.interrupted,
+            "failed": self.failed,
             "frames": {
                 "seen": self.seen,
                 "processed": self.processed,

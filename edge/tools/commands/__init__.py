@@ -32,8 +32,9 @@ def parse_threads(text: str) -> int:
         n = int(text)
     except ValueError:
         raise ValueError(f"threads must be a number or 'all', got {text!r}") from None
-    if n < 1:
-        raise ValueError(f"threads must be at least 1, got {n}")
+    cores = os.cpu_count() or 1
+    if not 1 <= n <= cores:
+        raise ValueError(f"threads must be 1 to {cores} (the cores of this machine) or 'all', got {n}")
     return n
 
 

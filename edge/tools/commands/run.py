@@ -189,7 +189,7 @@ def handle(args: argparse.Namespace) -> int:
         print(f"fascia: the band candidate {' and '.join(t for t in (wanted and 'inside ' + wanted, near) if t)}")
     if recorder:
         print(f"recording to {recorder.folder}")
-    previous = signal.signal(signal.SIGTERM, lambda *_: loop.stop())
+    previous = signal.signal(signal.SIGTERM, lambda *_: loop.stop(interrupted=True))
     try:
         session = loop.run()
     finally:
@@ -197,4 +197,21 @@ def handle(args: argparse.Namespace) -> int:
     print(session.report())
     if recorder:
         print(f"recorded: {recorder.folder} ({', '.join(session.files)})")
-    return 0
+    return exit_status(session, capture.name)
+
+
+def exit_status(session, source: str) -> int:
+    """0 for a run that ended as asked or with its source, 130 when the user interrupted it (Ctrl-C, SIGTERM), 1 with
+    the reason on stderr when it could not go on: frames that keep failing, a source given up, or no frame at all."""
+    import sys
+
+    gave_up = [e["detail"] for e in session.events if e["kind"] == "gave_up"]
+    if session.interrupted:
+        return 130
+    reason = session.failed or (gave_up[0] if gave_up else None)
+    if reason is None and session.seen == 0:
+        reason = f"no frame could be read from {source} (not a video, an image folder or a capture device?)"
+    if reason is None:
+        return 0
+    print(f"tlfseg run: error: {reason}", file=sys.stderr)
+    return 1
