@@ -157,7 +157,7 @@ def test_presets(tmp_path):
         ({"mm_per_px": 0.1, "depth_mm": 40}, "one calibration"),
         ({"scale_points": [[0, 0]], "scale_mm": 10}, "scale_points"),
         ({"source": {"codec": "h264"}}, "unknown source keys"),
-        ({"source": {"fps": -1}}, "fps must be positive"),
+        ({"source": {"fps": -1}}, '"fps" must be a finite number in \\(0, inf\\], got -1'),
     ]:
         path.write_text(json.dumps(bad))
         with pytest.raises(ValueError, match=message):
@@ -165,3 +165,51 @@ def test_presets(tmp_path):
     path.write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         Preset.load(path)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--segment-s", "inf"], "--segment-s must be a finite number in [0.5, 3600], got 'inf'"),
+        (["--segment-s", "nan"], "--segment-s must be a finite number"),
+        (["--segment-s", "0"], "--segment-s must be a finite number in [0.5, 3600], got '0'"),
+        (["--mm-per-px", "inf"], "--mm-per-px must be a finite number in (0, inf], got 'inf'"),
+        (["--depth-mm", "-3"], "--depth-mm must be a finite number"),
+        (["--fps", "1e-9"], "--fps must be a finite number in [0.1, 1000]"),
+        (["--fps", "nan"], "--fps must be a finite number"),
+        (["--fuse", "0"], "--fuse must be a finite number in (0, 1]"),
+        (["--status-every", "-1"], "--status-every must be a finite number in [0, inf]"),
+    ],
+)
+def test_numbers_on_the_command_line_are_checked(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", *argv, "--no-display"])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"depth_mm": 1e999}', '"depth_mm" must be a finite number in (0, inf], got inf'),
+        ('{"mm_per_px": true}', '"mm_per_px" must be a number, got True'),
+        ('{"roi": 5}', '"roi" is a string "x,y,w,h" in pixels, got 5'),
+        ('{"roi": [1, 2, 3, 4]}', '"roi" is a string "x,y,w,h" in pixels'),
+        ('{"source": {"fps": "fast"}}', """"source" "fps" must be a number, got 'fast'"""),
+        ('{"source": {"width": 640.5}}', '"source" "width" must be a whole number of pixels'),
+        ('{"fascia_depth_mm": [2, "deep"]}', '"fascia_depth_mm" must be a number'),
+    ],
+)
+def test_numbers_in_a_preset_are_checked_and_named(tmp_path, text, message, capsys):
+    preset = tmp_path / "scanner.json"
+    preset.write_text(text)
+    code, _, err = run(["--preset", str(preset), "--no-display", "--status-every", "0"], capsys)
+    assert code == 1 and err.count("\n") == 1 and str(preset) in err and message in err
+
+
+def test_a_binary_preset_and_a_negative_roi_are_one_clear_line(tmp_path, capsys):
+    preset = tmp_path / "scanner.json"
+    preset.write_bytes(bytes(range(256)))
+    code, _, err = run(["--preset", str(preset), "--no-display"], capsys)
+    assert code == 1 and f"preset {preset} is not valid JSON text" in err and err.count("\n") == 1
+    code, _, err = run(["--roi", "-10,-10,100,100", "--no-display"], capsys)
+    assert code == 1 and "invalid ROI" in err and "x, y must be >= 0" in err

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.core.roi import Box
+from edge.core.values import number
 from edge.live.sources import SourceSettings
 from edge.measurement.candidates import OperatorPrior
 from edge.measurement.measure import Calibration, mm_per_px_from_points
@@ -38,11 +39,11 @@ class Preset:
     def load(cls, path: str | Path) -> Preset:
         path = Path(path)
         try:
-            data = json.loads(path.read_text())
+            data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ValueError(f"preset not found: {path}") from None
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"preset {path} is not valid JSON: {exc}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"preset {path} is not valid JSON text: {exc}") from None
         try:
             return cls.from_dict(data)
         except (ValueError, TypeError) as exc:
@@ -56,17 +57,28 @@ class Preset:
         if unknown:
             raise ValueError(f"unknown keys {sorted(unknown)} (known: {sorted(_KEYS)})")
         source = data.get("source") or {}
+        if not isinstance(source, dict):
+            raise ValueError(f'"source" is an object such as {{"fps": 30}}, got {source!r}')
         unknown = set(source) - _SOURCE_KEYS
         if unknown:
             raise ValueError(f"unknown source keys {sorted(unknown)} (known: {sorted(_SOURCE_KEYS)})")
-        roi = Box.parse(data["roi"]) if data.get("roi") else None
+        roi = data.get("roi")
+        if roi is not None and not isinstance(roi, str):
+            raise ValueError(f'"roi" is a string "x,y,w,h" in pixels, got {roi!r}')
+        roi = Box.parse(roi) if roi else None
         depth = data.get("fascia_depth_mm")
         if depth is not None:
-            if not isinstance(depth, list) or len(depth) != 2 or not all(isinstance(v, (int, float)) for v in depth):
+            if not isinstance(depth, list) or len(depth) != 2:
                 raise ValueError(f'"fascia_depth_mm" is [LO, HI] in mm, got {depth!r}')
-            depth = (float(depth[0]), float(depth[1]))
+            depth = tuple(number(v, '"fascia_depth_mm"', low_open=False) for v in depth)
             OperatorPrior(range_mm=depth)  # refuses a range that is not 0 <= LO < HI
-        return cls(str(data.get("name", "")), roi, _calibration(data), SourceSettings(**source), depth)
+        settings = {k: number(v, f'"source" "{k}"') if k != "fourcc" else v for k, v in source.items()}
+        for k in ("width", "height"):
+            if k in settings and not float(settings[k]).is_integer():
+                raise ValueError(f'"source" "{k}" must be a whole number of pixels, got {source[k]!r}')
+            if k in settings:
+                settings[k] = int(settings[k])
+        return cls(str(data.get("name", "")), roi, _calibration(data), SourceSettings(**settings), depth)
 
     def to_dict(self) -> dict:
         out: dict = {"name": self.name}
@@ -94,8 +106,9 @@ def _calibration(data: dict) -> Calibration:
         points, mm = data["scale_points"], data.get("scale_mm")
         if len(points) != 2 or any(len(p) != 2 for p in points) or mm is None:
             raise ValueError('"scale_points" needs [[x1, y1], [x2, y2]] and "scale_mm", their distance in mm')
-        return Calibration(mm_per_px=mm_per_px_from_points(tuple(points[0]), tuple(points[1]), float(mm)))
+        mm = number(mm, '"scale_mm"')
+        return Calibration(mm_per_px=mm_per_px_from_points(tuple(points[0]), tuple(points[1]), mm))
     return Calibration(
-        mm_per_px=float(data["mm_per_px"]) if data.get("mm_per_px") is not None else None,
-        depth_mm=float(data["depth_mm"]) if data.get("depth_mm") is not None else None,
+        mm_per_px=number(data["mm_per_px"], '"mm_per_px"') if data.get("mm_per_px") is not None else None,
+        depth_mm=number(data["depth_mm"], '"depth_mm"') if data.get("depth_mm") is not None else None,
     )

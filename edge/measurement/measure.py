@@ -32,8 +32,8 @@ class Calibration:
             raise ValueError("give either mm per pixel or the depth setting, not both")
         for name in ("mm_per_px", "depth_mm"):
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite positive number, got {value}")
 
     def mm_per_px_for(self, roi: Box) -> float | None:
         if self.depth_mm is not None:

@@ -64,9 +64,24 @@ def missing_extra_message(exc: ModuleNotFoundError, command: str) -> str | None:
     return f"tlfseg {command} needs the '{extra}' extra ({top} is not installed): pip install 'tlfseg[{extra}]'"
 
 
+#: options whose value may start with a minus sign (argparse would take "-10,-10,100,100" for an option)
+_SIGNED_VALUES = ("--roi",)
+
+
+def _attach_signed_values(argv: list[str]) -> list[str]:
+    """["--roi", "-10,-10,100,100"] -> ["--roi=-10,-10,100,100"], so the value reaches its own check."""
+    out: list[str] = []
+    for word in argv:
+        if out and out[-1] in _SIGNED_VALUES and word.startswith("-") and word[1:2].isdigit():
+            out[-1] = f"{out[-1]}={word}"
+        else:
+            out.append(word)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_signed_values(sys.argv[1:] if argv is None else list(argv)))
     try:
         return int(args.handler(args) or 0)
     except ModuleNotFoundError as exc:

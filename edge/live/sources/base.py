@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -33,8 +34,8 @@ class SourceSettings:
             raise ValueError(f"pixel format must be a 4-character code such as MJPG or YUYV, got {self.fourcc!r}")
         for name in ("width", "height", "fps"):
             value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ValueError(f"{name} must be positive, got {value}")
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite positive number, got {value}")
 
 
 class SourceError(RuntimeError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from edge.core.values import arg
 from edge.tools.commands import add_model_options, add_roi_option, parse_roi
 
 EPILOG = """\
@@ -40,9 +41,12 @@ def register(sub) -> None:
     add_model_options(p, threads_default="all")
     add_roi_option(p, "the preset's, else detected and re-detected when the screen layout changes")
     cal = p.add_mutually_exclusive_group()
-    cal.add_argument("--mm-per-px", type=float, metavar="MM", help="calibration: millimetres per pixel")
+    cal.add_argument("--mm-per-px", type=arg("--mm-per-px"), metavar="MM", help="calibration: millimetres per pixel")
     cal.add_argument(
-        "--depth-mm", type=float, metavar="MM", help="calibration: the scanner's depth setting (spans the ROI rows)"
+        "--depth-mm",
+        type=arg("--depth-mm"),
+        metavar="MM",
+        help="calibration: the scanner's depth setting (spans the ROI rows)",
     )
     hint = p.add_argument_group("where the fascia is (optional; needs a calibration)")
     hint.add_argument(
@@ -54,7 +58,7 @@ def register(sub) -> None:
     )
     hint.add_argument(
         "--hint-depth-mm",
-        type=float,
+        type=arg("--hint-depth-mm", low_open=False),
         metavar="MM",
         help="the fascia's depth: the band candidate nearest it is kept (a click in the live window does the same)",
     )
@@ -76,7 +80,7 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--fuse",
-        type=float,
+        type=arg("--fuse", high=1.0),
         nargs="?",
         const=0.5,
         metavar="ALPHA",
@@ -92,18 +96,27 @@ def register(sub) -> None:
     )
     dev.add_argument("--width", type=int, metavar="PX", help="capture width")
     dev.add_argument("--height", type=int, metavar="PX", help="capture height")
-    dev.add_argument("--fps", type=float, metavar="F", help="capture or playback frame rate")
+    dev.add_argument(
+        "--fps",
+        type=arg("--fps", low=0.1, low_open=False, high=1000.0),
+        metavar="F",
+        help="capture or playback frame rate",
+    )
     p.add_argument(
         "--every-frame",
         action="store_true",
         help="files and folders: process every frame instead of playing in real time with drops",
     )
     p.add_argument(
-        "--status-every", type=float, default=2.0, metavar="S", help="seconds between status lines (0: none; default 2)"
+        "--status-every",
+        type=arg("--status-every", low_open=False),
+        default=2.0,
+        metavar="S",
+        help="seconds between status lines (0: none; default 2)",
     )
     p.add_argument(
         "--segment-s",
-        type=float,
+        type=arg("--segment-s", low=0.5, low_open=False, high=3600.0),
         default=10.0,
         metavar="S",
         help="length of each recorded MP4 segment (a crash loses at most the open one; default 10)",

@@ -1,0 +1,36 @@
+"""One check for every number a user gives, on the command line or in a preset: finite, of the right type, in range.
+A value that fails is refused in one line naming the value and where it came from."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def number(value, where: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = True) -> float:
+    """`value` as a finite float in (low, high] (or [low, high] when not `low_open`); ValueError naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    try:
+        x = float(value)
+    except ValueError:
+        raise ValueError(f"{where} must be a number, got {value!r}") from None
+    inside = (x > low if low_open else x >= low) and x <= high
+    if not math.isfinite(x) or not inside:
+        bracket = "(" if low_open else "["
+        raise ValueError(f"{where} must be a finite number in {bracket}{low:g}, {high:g}], got {value!r}")
+    return x
+
+
+def arg(where: str, **limits) -> Callable[[str], float]:
+    """An argparse type: `number` of the option's text."""
+
+    def parse(text: str) -> float:
+        try:
+            return number(text, where, **limits)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = where  # argparse names the type in its messages
+    return parse
