@@ -156,3 +156,9 @@ def test_fusion_is_applied_to_the_probabilities_before_the_class_map(bundled_eng
     np.testing.assert_allclose(second.probs, 0.3 * raw + 0.7 * first.probs, atol=1e-6)
     np.testing.assert_array_equal(second.roi_labels, upsampled_class_map(second.probs, (second.roi.w, second.roi.h)))
     assert "fuse" in second.timings_ms
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 300), (300, 1), (5, 5, 3)])
+def test_a_frame_too_small_to_segment_is_refused_with_its_size(bundled_engine, shape):
+    with pytest.raises(ValueError, match=f"frame {shape[1]}x{shape[0]} is too small to segment"):
+        FramePipeline(bundled_engine, video=False)(np.full(shape, 90, np.uint8))

@@ -52,6 +52,10 @@ class FrameResult:
         return self.measurement.flags
 
 
+#: the smallest frame (rows and columns) worth segmenting; a smaller one is refused with its size
+MIN_FRAME_SIDE = 8
+
+
 class FramePipeline:
     """frame -> `FrameResult`. `roi`: a fixed box, a `RoiPolicy`, or None to detect the B-mode area (tracked across
     frames for `video`, detected on every image otherwise)."""
@@ -100,7 +104,13 @@ class FramePipeline:
             self.band.reset()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
+        """ValueError (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, an ROI
+        outside it."""
         t0 = time.perf_counter()
+        if isinstance(frame, np.ndarray) and frame.ndim >= 2 and min(frame.shape[:2]) < MIN_FRAME_SIDE:
+            h, w = frame.shape[:2]
+            side = MIN_FRAME_SIDE
+            raise ValueError(f"frame {w}x{h} is too small to segment (at least {side}x{side} pixels)")
         roi, changed = self.roi(frame)
         self._roi = roi
         if changed:
