@@ -107,3 +107,13 @@ def test_masks_by_stem_prefers_png(tmp_path):
     assert {k: v.name for k, v in found.items()} == {"a": "a.png", "b": "b.bmp"}
     with pytest.raises(FileNotFoundError, match="mask folder not found"):
         masks_by_stem(tmp_path / "missing")
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
+    from edge.core.imagefiles import MAX_IMAGE_BYTES
+
+    huge = tmp_path / "huge.png"
+    with huge.open("wb") as fh:  # sparse: no disk or memory spent
+        fh.truncate(MAX_IMAGE_BYTES + 1)
+    with pytest.raises(ImageFileError, match="larger than any capture"):
+        read_image(huge)

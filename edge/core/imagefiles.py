@@ -32,10 +32,19 @@ def list_images(folder: str | Path, what: str = "image folder") -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+#: a larger file is no screen capture (an uncompressed 8K frame is 100 MB): refused before it is read into memory
+MAX_IMAGE_BYTES = 256 * 2**20
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an 8-bit image as stored: 2-D grey, or BGR / BGRA. ImageFileError says why it cannot be used."""
     path = Path(path)
-    data = np.fromfile(path, np.uint8)  # OSError for a missing file; works with any path encoding
+    size = path.stat().st_size  # OSError for a missing file
+    if size > MAX_IMAGE_BYTES:
+        raise ImageFileError(
+            path, f"{size / 2**20:.0f} MB, larger than any capture (at most {MAX_IMAGE_BYTES // 2**20} MB)"
+        )
+    data = np.fromfile(path, np.uint8)  # works with any path encoding
     if data.size == 0:
         raise ImageFileError(path, "empty file")
     log = getattr(getattr(cv2, "utils", None), "logging", None)  # absent in some OpenCV builds (4.11)
