@@ -235,3 +235,33 @@ def test_stop_never_blocks_on_a_stuck_capture():
     reader = FrameReader(Stuck(10, 0)).start()
     reader.stop(join_s=0.2)
     assert [e.kind for e in reader.take_events()][-1] == "error"  # reported, and we got here
+
+
+def test_a_video_damaged_in_the_middle_skips_the_frame_and_goes_on(tmp_path):
+    """20 KB overwritten in the middle of an MP4 (about 6 % of it): the undecodable frames are counted (unreadable)
+    and the frames after them still read; OpenCV alone stops there, after 30 of the 60."""
+    path = tmp_path / "scan.mp4"
+    write_video(path, 60)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 20_000] = np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    reader = FrameReader(OpenCVCapture(str(path)), keep="all").start()
+    frames = drain(reader)
+    reader.stop()
+    ends = [e.detail for e in reader.take_events() if e.kind == "end"]
+    assert len(frames) >= 36 and reader.seen == 60 and reader.dropped["unreadable"] == 60 - len(frames)
+    assert ends and "ended early" not in ends[0]
+
+
+def test_a_truncated_video_says_it_ended_early(tmp_path):
+    path = tmp_path / "scan.avi"
+    write_video(path, 60)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 6 // 10])
+    reader = FrameReader(OpenCVCapture(str(path)), keep="all").start()
+    frames = drain(reader)
+    reader.stop()
+    ends = [e.detail for e in reader.take_events() if e.kind == "end"]
+    assert 20 < len(frames) < 60 and reader.seen == len(frames) + reader.dropped["unreadable"]
+    assert ends and f"ended early: {len(frames)} of the 60 frames it announces" in ends[0]

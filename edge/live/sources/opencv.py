@@ -10,6 +10,8 @@ import numpy as np
 from edge.live.sources.base import BadFrame, Capture, EndOfSource, SourceError, SourceLost, SourceSettings
 
 _DEFAULT_FILE_FPS = 25.0
+#: this many undecodable frames in a row end a file that announces more (truncated, not a damaged frame or two)
+MAX_UNREADABLE = 25
 
 
 def is_device(target: int | str | Path) -> bool:
@@ -38,6 +40,9 @@ class OpenCVCapture(Capture):
         self.negotiated: dict[str, float | str] = {}
         self._cap: cv2.VideoCapture | None = None
         self._delivered = 0
+        self._position = 0  #: a file's next frame index (frames delivered and frames skipped as unreadable)
+        self._announced = 0  #: the frames a file's container says it holds (0: unknown)
+        self._unreadable_in_a_row = 0
 
     def open(self) -> None:
         if not self.device and not Path(self.target).is_file():
@@ -51,7 +56,8 @@ class OpenCVCapture(Capture):
             self._configure(cap)
         else:
             self.fps = self.settings.fps or cap.get(cv2.CAP_PROP_FPS) or _DEFAULT_FILE_FPS
-            self._seek(cap, self._delivered)
+            self._announced = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
+            self._seek(cap, self._position)
         self.negotiated = self._read_back(cap)
         self._cap = cap
 
@@ -101,11 +107,32 @@ class OpenCVCapture(Capture):
                 raise SourceLost(f"{self.name} delivered no frame (unplugged, no HDMI signal, or driver error)")
             if not Path(self.target).is_file():
                 raise SourceLost(f"{self.name} disappeared")
+            self._skip_unreadable()
             raise EndOfSource(f"end of {self.name} after {self._delivered} frames")
         self._delivered += 1
+        self._position += 1
+        self._unreadable_in_a_row = 0
         if image.dtype != np.uint8:
             raise BadFrame("unreadable", f"{self.name} delivered {image.dtype}, not 8-bit")
         return image
+
+    def _skip_unreadable(self) -> None:
+        """A file whose container announces more frames than were read is damaged there: the frame is skipped and
+        counted (BadFrame), and reading goes on after it; `MAX_UNREADABLE` in a row end the file as cut short."""
+        early = EndOfSource(
+            f"{self.name} ended early: {self._delivered} of the {self._announced} frames it announces could be read "
+            "(the file is truncated or damaged)"
+        )
+        if not self._announced or self._position >= self._announced:
+            if self._unreadable_in_a_row:  # the frames up to the announced end were all unreadable
+                raise early
+            return  # the end the file announces (or an unknown length): an ordinary end
+        self._position += 1
+        self._unreadable_in_a_row += 1
+        if self._unreadable_in_a_row > MAX_UNREADABLE:
+            raise early
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, self._position)
+        raise BadFrame("unreadable", f"frame {self._position - 1} of {self.name} could not be decoded (damaged?)")
 
     def close(self) -> None:
         if self._cap is not None:
