@@ -409,7 +409,8 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "--events") == 0) return print_events(strtoul(argv[2], NULL, 10), argc - 3, argv + 3);
     if (argc == 4 && strcmp(argv[1], "--corpus") == 0) return print_corpus(strtoul(argv[2], NULL, 10), argv[3]);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE... | --corpus MAX_PAYLOAD FILE\n", argv[0]);
+        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE... | --corpus MAX_PAYLOAD FILE\n",
+                argv[0]);
         return 2;
     }
     dir = argv[1];
