@@ -173,6 +173,16 @@ class StreamDecoder:
         """Bytes held in memory."""
         return len(self._buf)
 
+    @property
+    def in_message(self) -> bool:
+        """A message has been announced (its header verified, or a skip is under way) and is not complete yet."""
+        return bool(self._discard) or (len(self._buf) >= HEADER_SIZE and parse_header(self._buf) is not None)
+
+    @property
+    def capacity(self) -> int:
+        """Bytes the buffer has allocated (shrinks again as a large message is consumed)."""
+        return self._buf.__alloc__()
+
     def feed(self, data: bytes | bytearray | memoryview) -> list[Packet | Fault]:
         if self._discard:
             n = min(self._discard, len(data))
@@ -201,11 +211,6 @@ class StreamDecoder:
         while self._step(out):
             pass
         return out
-
-    def release(self) -> None:
-        """Give back the buffer's memory when nothing is held (after a large message)."""
-        if not self._buf:
-            self._buf = bytearray()
 
     def _drop(self, n: int) -> None:
         to = self._at + n

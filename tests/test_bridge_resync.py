@@ -84,3 +84,15 @@ def test_hello_with_more_than_16_class_names_is_malformed():
     assert isinstance(event, Fault) and event.code == ErrorCode.MALFORMED and event.seq == 3
     with pytest.raises(ValueError, match="at most 16"):
         Hello(Role.SCANNER, classes=tuple(f"c{i}" for i in range(17))).payload()
+
+
+def test_the_buffer_is_given_back_after_a_large_message():
+    """A 4 MB FRAME fed in socket-sized chunks: held while it arrives, the memory returned once it is consumed."""
+    wire = framing.pack(int(MsgType.FRAME), 1, bytes(4_000_000))
+    decoder = StreamDecoder(max_payload=8 << 20)
+    peak = 0
+    for i in range(0, len(wire), 256 * 1024):
+        decoder.feed(wire[i : i + 256 * 1024])
+        peak = max(peak, decoder.capacity)
+    assert peak >= 4_000_000 and decoder.pending == 0 and decoder.stats.packets == 1
+    assert decoder.capacity < 1024
