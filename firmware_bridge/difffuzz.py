@@ -78,7 +78,8 @@ def nested_headers(size: int, ends: str = "stream", seed: int = 0) -> bytes:
     return bytes(out)
 
 
-def _mutate(rng: random.Random, data: bytearray) -> bytearray:
+def mutate(rng: random.Random, data: bytearray) -> bytearray:
+    """Up to 6 kinds of damage: bit flips, cuts, inserted bytes or magics, doubled runs, headers lying about length."""
     for _ in range(rng.randint(0, 6)):
         at = rng.randrange(len(data) + 1)
         kind = rng.choice(("flip", "cut", "insert", "magic", "dup", "length"))
@@ -122,7 +123,7 @@ def corpus(n: int, seed: int = 0) -> Iterator[bytes]:
             if rng.random() < 0.5:  # a good message inside the nest: it must still be found
                 at = rng.randrange(len(data) + 1)
                 data[at:at] = rng.choice(vectors)
-        yield bytes(_mutate(rng, data))
+        yield bytes(mutate(rng, data))
 
 
 def write_corpus(path: Path, records: list[bytes]) -> Path:

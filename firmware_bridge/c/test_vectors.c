@@ -349,6 +349,24 @@ static void test_huge_lengths(void) {
     }
 }
 
+/* decode one stream with a max_payload limit, printing each event followed by `sep`, then the counters */
+static void decode_and_print(const uint8_t *data, size_t size, unsigned long max_payload, char sep) {
+    tlfseg_decoder d;
+    tlfseg_event ev;
+    char line[64];
+    size_t pos = 0;
+    tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD);
+    while (pos < size) {
+        pos += tlfseg_decoder_feed(&d, data + pos, size - pos);
+        while (tlfseg_decoder_next(&d, &ev)) {
+            describe(&ev, line, sizeof line);
+            printf("%s%c", line, sep);
+        }
+    }
+    printf("stats %lu %lu %llu\n", (unsigned long)d.packets, (unsigned long)d.bad_headers,
+           (unsigned long long)d.bytes_skipped);
+}
+
 /* --corpus MAX_PAYLOAD FILE: one line per record, "event,event,...,stats P B S" */
 static int print_corpus(unsigned long max_payload, const char *file) {
     static uint8_t record[1u << 20];
@@ -356,22 +374,10 @@ static int print_corpus(unsigned long max_payload, const char *file) {
     FILE *f = fopen(file, "rb");
     if (!f || max_payload + TLFSEG_OVERHEAD > sizeof dec_buf) return 2;
     while (fread(size_le, 1, 4, f) == 4) {
-        tlfseg_decoder d;
-        tlfseg_event ev;
-        char line[64];
         size_t size = (size_t)size_le[0] | (size_t)size_le[1] << 8 | (size_t)size_le[2] << 16 |
-                      (size_t)size_le[3] << 24, pos = 0;
+                      (size_t)size_le[3] << 24;
         if (size > sizeof record || fread(record, 1, size, f) != size) return 2;
-        tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD);
-        while (pos < size) {
-            pos += tlfseg_decoder_feed(&d, record + pos, size - pos);
-            while (tlfseg_decoder_next(&d, &ev)) {
-                describe(&ev, line, sizeof line);
-                printf("%s,", line);
-            }
-        }
-        printf("stats %lu %lu %llu\n", (unsigned long)d.packets, (unsigned long)d.bad_headers,
-               (unsigned long long)d.bytes_skipped);
+        decode_and_print(record, size, max_payload, ',');
     }
     fclose(f);
     return 0;
@@ -382,25 +388,13 @@ static int print_events(unsigned long max_payload, int n_files, char **files) {
     static uint8_t stream[1u << 20];
     int i;
     for (i = 0; i < n_files; i++) {
-        tlfseg_decoder d;
-        tlfseg_event ev;
-        char line[64];
-        size_t size, pos = 0;
+        size_t size;
         FILE *f = fopen(files[i], "rb");
         if (!f || max_payload + TLFSEG_OVERHEAD > sizeof dec_buf) return 2;
         size = fread(stream, 1, sizeof stream, f);
         fclose(f);
-        tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD);
         printf("== %s\n", files[i]);
-        while (pos < size) {
-            pos += tlfseg_decoder_feed(&d, stream + pos, size - pos);
-            while (tlfseg_decoder_next(&d, &ev)) {
-                describe(&ev, line, sizeof line);
-                printf("%s\n", line);
-            }
-        }
-        printf("stats %lu %lu %llu\n", (unsigned long)d.packets, (unsigned long)d.bad_headers,
-               (unsigned long long)d.bytes_skipped);
+        decode_and_print(stream, size, max_payload, '\n');
     }
     return 0;
 }
