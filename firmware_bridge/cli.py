@@ -51,7 +51,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from edge.tools.errors import CommandError
     from firmware_bridge.frames import FrameLimits
     from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH
-    from firmware_bridge.server import BridgeServer, Runtime, SessionLimits
+    from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
     from firmware_bridge.transport import Endpoint
 
     endpoint = Endpoint.parse(args.transport)
@@ -66,7 +66,7 @@ def run_serve(args: argparse.Namespace) -> int:
         idle_timeout=args.idle_timeout,
     )
     engine = Engine(args.model, threads=args.threads, delegate=args.delegate)
-    runtime = Runtime(engine, limits, roi=parse_roi(args.roi))
+    runtime = BridgeRuntime(engine, limits, roi=parse_roi(args.roi))
     server = BridgeServer(endpoint, runtime, max_clients=args.max_clients)
     bound = server.bind()
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the frames in hand, say BYE, then stop

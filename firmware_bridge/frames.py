@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.live.pipeline import MIN_FRAME_SIDE  # the pipeline's own limit, checked at the door
 from firmware_bridge.messages import Frame
 from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, MaskEncoding, PixelFormat
 
@@ -25,6 +26,8 @@ class FrameError(ValueError):
 class FrameLimits:
     max_width: int = DEFAULT_MAX_WIDTH
     max_height: int = DEFAULT_MAX_HEIGHT
+    min_width: int = MIN_FRAME_SIDE
+    min_height: int = MIN_FRAME_SIDE
 
 
 def frame_message(
@@ -82,8 +85,13 @@ def _jpeg_size(data: bytes) -> tuple[int, int]:
 def check_frame(frame: Frame, limits: FrameLimits) -> None:
     """FrameError unless the frame can be decoded within the limits (cheap: reads headers only)."""
     w, h = frame.width, frame.height
-    if not (0 < w <= limits.max_width and 0 < h <= limits.max_height):
-        raise FrameError(f"frame {w}x{h} is outside 1x1..{limits.max_width}x{limits.max_height}")
+    if w < limits.min_width or h < limits.min_height:
+        raise FrameError(
+            f"frame {w}x{h} is too small: at least {limits.min_width}x{limits.min_height} pixels "
+            "(the B-mode area is found, segmented and measured in it)"
+        )
+    if w > limits.max_width or h > limits.max_height:
+        raise FrameError(f"frame {w}x{h} is over the limit of {limits.max_width}x{limits.max_height}")
     channels = frame.format.channels
     if channels:
         if frame.stride < w * channels:

@@ -13,6 +13,7 @@ from typing import ClassVar
 from firmware_bridge.framing import Fault, Packet, StreamDecoder, pack
 from firmware_bridge.protocol import (
     DEFAULT_MAX_PAYLOAD,
+    MAX_CLASSES,
     MAX_SKIPPED_PER_RESULT,
     NO_ID,
     VERSION,
@@ -100,6 +101,8 @@ class Hello:
     classes: tuple[str, ...] = ()  #: class names by id
 
     def payload(self) -> bytes:
+        if len(self.classes) > MAX_CLASSES:
+            raise ValueError(f"{len(self.classes)} class names, at most {MAX_CLASSES} per HELLO")
         fmts = sum(1 << int(f) for f in self.pixel_formats)
         masks = sum(1 << int(m) for m in self.mask_encodings)
         fixed = self._FIXED.pack(
@@ -115,6 +118,8 @@ class Hello:
         version, role, mw, mh, mp, iw, ih, fmts, masks = r.take(cls._FIXED)
         software, model = r.string(), r.string()
         (n,) = r.take(_COUNT)
+        if n > MAX_CLASSES:
+            raise MalformedPayload(f"HELLO: {n} class names, at most {MAX_CLASSES}")
         classes = tuple(r.string() for _ in range(n))
         r.end()
         return cls(

@@ -16,6 +16,7 @@ DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024  #: bytes; a 1920x1080 BGR frame (6.2 MB) 
 DEFAULT_MAX_WIDTH = 2048
 DEFAULT_MAX_HEIGHT = 2048
 MAX_SKIPPED_PER_RESULT = 1024  #: a RESULT lists at most this many skipped frame ids
+MAX_CLASSES = 16  #: a HELLO names at most this many classes
 
 
 class MsgType(IntEnum):

@@ -10,6 +10,8 @@ by a RESULT, in a skip list, or by an ERROR naming it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import math
 import sys
 import threading
@@ -53,6 +55,18 @@ from firmware_bridge.transport import Endpoint, Link, Listener, SerialLink
 POLL_S = 0.1  #: how often readers look at stop flags and timeouts
 
 
+def _heap_trimmer() -> Callable[[int], object] | None:
+    """glibc's malloc_trim (freed memory back to the system, or large frames keep RSS up); None elsewhere."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _heap_trimmer()
+
+
 def stderr_log(line: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} bridge: {line}", file=sys.stderr, flush=True)
 
@@ -69,6 +83,9 @@ class Counters:
     errors_sent: int = 0
     dropped_on_close: int = 0  #: frames in hand when their client vanished
     truncated_on_close: int = 0  #: clients that vanished mid-message
+    too_slow: int = 0  #: clients closed for sending a message slower than the minimum byte rate
+    evicted: int = 0  #: stalled sessions closed to admit a new client
+    errors_suppressed: int = 0  #: ERRORs about faults not sent (over the per-connection error rate)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def add(self, name: str, n: int = 1) -> None:
@@ -84,11 +101,16 @@ class Counters:
 class SessionLimits:
     max_payload: int = DEFAULT_MAX_PAYLOAD
     frame: FrameLimits = FrameLimits()
-    idle_timeout: float = 60.0  #: a socket client silent this long is sent BYE(IDLE) and closed (0: never)
+    idle_timeout: float = 60.0  #: a socket client without a complete message this long gets BYE(IDLE) (0: never)
     stall_timeout: float = 2.0  #: silence in the middle of a message after which it counts as TRUNCATED
+    min_rate: float = 8192.0  #: bytes/s a socket client's message must arrive at, after stall_timeout (0: any)
+    evict_after: float = 5.0  #: a session without a complete message this long may make way for a new client
+    error_burst: int = 16  #: ERRORs about faults sent at once, then `error_rate` per second (FRAME answers: always)
+    error_rate: float = 4.0
+    trim_after: int = 1 << 20  #: after a frame message this large, freed memory is given back to the system
 
 
-class Runtime:
+class BridgeRuntime:
     """What every session shares: one engine (used by one session at a time), the limits and the counters."""
 
     def __init__(self, engine: Engine, limits: SessionLimits = SessionLimits(), roi: Box | None = None) -> None:
@@ -150,13 +172,13 @@ class _Job:
     pipeline: FramePipeline
 
 
-class Session:
+class BridgeSession:
     """One scanner's conversation: its own decoder, configuration, frame slot and skip list."""
 
     def __init__(
         self,
         link: Link,
-        runtime: Runtime,
+        runtime: BridgeRuntime,
         stop: threading.Event,
         log: Callable[[str], None],
         persistent: bool = False,
@@ -175,6 +197,11 @@ class Session:
         self._closing = False
         self._skipped: list[int] = []
         self._dead = threading.Event()  # the link failed while sending
+        self._evict = threading.Event()  # the server wants this session's slot for a new client
+        self.last_progress = time.monotonic()  #: when the last complete message (or fault) was decoded
+        self._tokens = float(self.limits.error_burst)  # ERRORs about faults that may be sent now
+        self._tokens_at = time.monotonic()
+        self._suppressed = 0  # fault ERRORs not sent since the last one that was
 
     def _reset(self) -> None:
         """Start a scanner session: default configuration, counters at zero."""
@@ -205,6 +232,27 @@ class Session:
     def _send_error(self, code: ErrorCode, text: str, ref_seq: int | None, frame_id: int = NO_ID) -> None:
         self.send(Error(code, text, NO_ID if ref_seq is None else ref_seq, frame_id))
 
+    def _send_fault_error(self, code: ErrorCode, text: str, ref_seq: int | None) -> None:
+        """An ERROR about a fault (not answering a FRAME), within the per-connection rate: a stream of bad headers
+        must not be reflected at several times its bytes. Those over the rate are counted and named in the next."""
+        now = time.monotonic()
+        lim = self.limits
+        self._tokens = min(float(lim.error_burst), self._tokens + (now - self._tokens_at) * lim.error_rate)
+        self._tokens_at = now
+        if self._tokens < 1:
+            self._suppressed += 1
+            self.runtime.counters.add("errors_suppressed")
+            return
+        self._tokens -= 1
+        if self._suppressed:
+            text = f"{text} ({self._suppressed} more errors not sent: over {lim.error_rate:g} per second)"
+            self._suppressed = 0
+        self._send_error(code, text, ref_seq)
+
+    def evict(self) -> None:
+        """Ask the session to make way for a new client: it says ERROR BUSY and ends."""
+        self._evict.set()
+
     # -- the reader ------------------------------------------------------------------------------
 
     def run(self) -> ByeReason | None:
@@ -234,33 +282,65 @@ class Session:
 
     def _read_loop(self) -> ByeReason | None:
         last_rx = time.monotonic()
+        started, arrived = None, 0  # when the message in progress began, and the bytes received since
         while not self._dead.is_set():
             if self.stop.is_set():
                 return self._finish(ByeReason.SHUTDOWN)
+            if self._evict.is_set():
+                idle = time.monotonic() - self.last_progress
+                self._send_error(
+                    ErrorCode.BUSY, f"no complete message for {idle:.1f} s and a new client is waiting", None
+                )
+                self.log(f"{self.link.name}: evicted after {idle:.1f} s without a complete message")
+                return None
             data = self.link.recv(POLL_S)
             now = time.monotonic()
             if data is None:
                 stalled = self.decoder.pending and now - last_rx > self.limits.stall_timeout
-                if stalled and self._handle_all(self.decoder.expire()):
+                if stalled and self._handle_all(self.decoder.expire(), now):
                     return ByeReason.DONE
-                if self.limits.idle_timeout and now - last_rx > self.limits.idle_timeout:
+                if self.limits.idle_timeout and now - self.last_progress > self.limits.idle_timeout:
                     return self._finish(ByeReason.IDLE)
-                continue
-            if not data:
+            elif not data:
                 if self.decoder.pending:
                     self.runtime.counters.add("truncated_on_close")
                     self.log(f"{self.link.name}: closed in the middle of a message ({self.decoder.pending} bytes)")
                 return None
-            last_rx = now
-            if self._handle_all(self.decoder.feed(data)):
-                return ByeReason.DONE
+            else:
+                last_rx = now
+                arrived += len(data)
+                if self._handle_all(self.decoder.feed(data), now):
+                    return ByeReason.DONE
+            if not self.decoder.stream.in_message:
+                started = None
+            elif started is None or self.last_progress == now:  # a message has begun (after another completed)
+                started, arrived = now, 0
+            if started is not None and self._too_slow(now - started, arrived):
+                return None
         return None
 
-    def _handle_all(self, events: list[Received | Fault]) -> bool:
+    def _too_slow(self, elapsed: float, arrived: int) -> bool:
+        """A socket client whose message arrives under the minimum byte rate (after a grace of stall_timeout) is
+        closed: a few clients dribbling bytes must not hold every slot."""
+        lim = self.limits
+        if self.persistent or not lim.min_rate or elapsed <= lim.stall_timeout:
+            return False
+        if arrived >= lim.min_rate * (elapsed - lim.stall_timeout):
+            return False
+        rate = arrived / elapsed
+        self.runtime.counters.add("too_slow")
+        self.log(f"{self.link.name}: message arriving at {rate:.0f} B/s, under {lim.min_rate:g} B/s; closing")
+        text = f"message arriving at {rate:.0f} B/s, under the minimum {lim.min_rate:g} B/s: closing the connection"
+        self._send_error(ErrorCode.TRUNCATED, text, None)
+        return True
+
+    def _handle_all(self, events: list[Received | Fault], now: float) -> bool:
         """Handle decoded events; True once a BYE has been answered."""
+        if events:
+            self.last_progress = now
         for event in events:
             if isinstance(event, Fault):
-                self._send_error(event.code, event.detail, event.seq)
+                self._send_fault_error(event.code, event.detail, event.seq)
             elif self._handle(event):
                 return True
         return False
@@ -286,7 +366,7 @@ class Session:
         elif isinstance(msg, Error):
             self.log(f"{self.link.name}: scanner reports {msg.code.name}: {msg.text}")
         else:
-            self._send_error(ErrorCode.UNEXPECTED, f"{msg.TYPE.name} is sent by the runtime, not to it", rx.seq)
+            self._send_fault_error(ErrorCode.UNEXPECTED, f"{msg.TYPE.name} is sent by the runtime, not to it", rx.seq)
         return False
 
     def _on_config(self, config: Config, seq: int) -> None:
@@ -340,11 +420,15 @@ class Session:
                 if self._slot is None:
                     return
                 job, self._slot, self._busy = self._slot, None, True
-            reply = self._process(job)
+            reply, received = self._process(job), job.received
+            large = len(job.frame.data) >= self.limits.trim_after
+            del job  # the frame's bytes are not kept past its answer
+            if large and _TRIM is not None:
+                _TRIM(0)
             with self._cond:
                 if isinstance(reply, Result):
                     skipped, self._skipped = self._skipped, []
-                    total_ms = (time.perf_counter() - job.received) * 1e3
+                    total_ms = (time.perf_counter() - received) * 1e3
                     latency = replace(reply.latency, total_us=round(total_ms * 1e3))
                     reply = replace(reply, skipped=tuple(skipped), latency=latency)
             self.send(reply)
@@ -374,7 +458,7 @@ class BridgeServer:
     """Listens on a TCP/Unix endpoint (up to `max_clients` sessions at once) or serves one serial port."""
 
     def __init__(
-        self, endpoint: Endpoint, runtime: Runtime, max_clients: int = 4, log: Callable[[str], None] = stderr_log
+        self, endpoint: Endpoint, runtime: BridgeRuntime, max_clients: int = 4, log: Callable[[str], None] = stderr_log
     ) -> None:
         if max_clients < 1:
             raise ValueError(f"max_clients must be >= 1, got {max_clients}")
@@ -382,7 +466,7 @@ class BridgeServer:
         self.stop = threading.Event()
         self._listener: Listener | None = None
         self._serial: SerialLink | None = None
-        self._sessions: set[threading.Thread] = set()
+        self._sessions: dict[threading.Thread, BridgeSession | None] = {}  # None: starting
         self._lock = threading.Lock()
 
     def bind(self) -> Endpoint:
@@ -412,12 +496,22 @@ class BridgeServer:
                 thread.join()
 
     def _admit(self, link: Link) -> None:
+        """A new client gets a slot; when all are taken, the session longest without a complete message makes way
+        (if that is over `evict_after`), else the client is told BUSY."""
         with self._lock:
-            self._sessions = {t for t in self._sessions if t.is_alive()}
-            full = len(self._sessions) >= self.max_clients
+            self._sessions = {t: s for t, s in self._sessions.items() if t.is_alive()}
+            live = [s for s in self._sessions.values() if s is not None and not s._evict.is_set()]
+            full = len(live) + sum(s is None for s in self._sessions.values()) >= self.max_clients
+            if full:
+                now = time.monotonic()
+                victim = min(live, key=lambda s: s.last_progress, default=None)
+                if victim is not None and now - victim.last_progress > self.runtime.limits.evict_after:
+                    victim.evict()
+                    self.runtime.counters.add("evicted")
+                    full = False
             if not full:
                 thread = threading.Thread(target=self._run_session, args=(link,), name=link.name, daemon=True)
-                self._sessions.add(thread)
+                self._sessions[thread] = None
         if full:
             self.runtime.counters.add("refused")
             self.log(f"{link.name}: refused, {self.max_clients} clients already connected")
@@ -430,8 +524,11 @@ class BridgeServer:
     def _run_session(self, link: Link) -> None:
         self.runtime.counters.add("sessions")
         self.log(f"{link.name}: connected")
+        session = BridgeSession(link, self.runtime, self.stop, self.log)
+        with self._lock:
+            self._sessions[threading.current_thread()] = session
         try:
-            Session(link, self.runtime, self.stop, self.log).run()
+            session.run()
         finally:
             link.close()
 
@@ -447,7 +544,7 @@ class BridgeServer:
             self.log(f"{link.name}: open at {self.endpoint.baud} baud")
             self.runtime.counters.add("sessions")
             try:
-                Session(link, self.runtime, self.stop, self.log, persistent=True).run()
+                BridgeSession(link, self.runtime, self.stop, self.log, persistent=True).run()
             finally:
                 link.close()
                 link = None

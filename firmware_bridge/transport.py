@@ -12,6 +12,7 @@ import ipaddress
 import os
 import select
 import socket
+import stat
 import tty
 from dataclasses import dataclass
 from typing import Protocol
@@ -221,8 +222,12 @@ class Listener:
     @staticmethod
     def _remove_stale(path: str) -> None:
         """A socket file left by a runtime that died is removed; a live one (or any other file) is an error."""
-        if not os.path.exists(path):
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
             return
+        if not stat.S_ISSOCK(mode):
+            raise OSError(f"{path} exists and is not a socket: not removed, choose another path")
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(path)

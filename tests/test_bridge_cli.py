@@ -6,7 +6,7 @@ import pytest
 
 from edge.core.engine import Engine
 from edge.tools.cli import main
-from firmware_bridge.server import BridgeServer, Runtime
+from firmware_bridge.server import BridgeRuntime, BridgeServer
 from firmware_bridge.transport import Endpoint
 
 
@@ -48,7 +48,7 @@ def test_serve_refuses_a_public_address_and_a_missing_port(capsys):
 
 
 def test_probe_prints_capabilities(capsys):
-    server = BridgeServer(Endpoint.parse("tcp://127.0.0.1:0"), Runtime(Engine()), log=lambda line: None)
+    server = BridgeServer(Endpoint.parse("tcp://127.0.0.1:0"), BridgeRuntime(Engine()), log=lambda line: None)
     thread = server.start()
     try:
         assert main(["bridge", "probe", "--transport", str(server.endpoint)]) == 0

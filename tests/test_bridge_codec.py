@@ -223,8 +223,8 @@ def test_frame_checks_name_the_problem(phantom):
     png = frame_message(image, 1, fmt=PixelFormat.PNG)
     jpeg = frame_message(image, 1, fmt=PixelFormat.JPEG)
     cases = [
-        (Frame(1, 0, PixelFormat.GREY8, 5000, 10, 5000, bytes(50_000)), "outside"),
-        (Frame(1, 0, PixelFormat.GREY8, 0, 10, 0, b""), "outside"),
+        (Frame(1, 0, PixelFormat.GREY8, 5000, 10, 5000, bytes(50_000)), "5000x10 is over the limit of 2048x2048"),
+        (Frame(1, 0, PixelFormat.GREY8, 0, 10, 0, b""), "0x10 is too small: at least 1x1"),
         (Frame(1, 0, PixelFormat.GREY8, 5, 2, 4, bytes(8)), "stride 4 is less"),
         (Frame(1, 0, PixelFormat.BGR8, 5, 2, 15, bytes(29)), "29 data bytes"),
         (Frame(1, 0, PixelFormat.PNG, 320, 480, 0, png.data), "640x480, the frame says 320x480"),
@@ -235,11 +235,11 @@ def test_frame_checks_name_the_problem(phantom):
     ]
     for frame, why in cases:
         with pytest.raises(FrameError, match=why):
-            check_frame(frame, FrameLimits(2048, 2048))
+            check_frame(frame, FrameLimits(2048, 2048, min_width=1, min_height=1))  # the other checks
     # a PNG that claims a huge size in its header is refused before it is decoded
     bomb = bytearray(png.data)
     bomb[16:24] = (60000).to_bytes(4, "big") * 2
-    with pytest.raises(FrameError, match="outside"):
+    with pytest.raises(FrameError, match="60000x60000 is over the limit"):
         check_frame(Frame(1, 0, PixelFormat.PNG, 60000, 60000, 0, bytes(bomb)), FrameLimits())
     with pytest.raises(FrameError, match="does not decode"):
         frame_image(Frame(1, 0, PixelFormat.PNG, 640, 480, 0, png.data[:200]), FrameLimits())
@@ -253,3 +253,10 @@ def test_codec_modules_import_neither_opencv_nor_litert_nor_numpy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_frames_under_the_minimum_size_are_refused_by_default():
+    for w, h in ((1, 1), (7, 480), (640, 7)):
+        with pytest.raises(FrameError, match=f"frame {w}x{h} is too small: at least 8x8 pixels"):
+            check_frame(Frame(1, 0, PixelFormat.GREY8, w, h, w, bytes(w * h)), FrameLimits())
+    check_frame(Frame(1, 0, PixelFormat.GREY8, 8, 8, 8, bytes(64)), FrameLimits())

@@ -29,10 +29,10 @@ from edge.measurement.measure import MeasureConfig, measure
 from firmware_bridge.client import BridgeClient, result_mask
 from firmware_bridge.frames import FrameLimits, frame_image, frame_message
 from firmware_bridge.framing import pack, pack_header
-from firmware_bridge.messages import Bye, Config, Error, Frame, Heartbeat, Result, encode
+from firmware_bridge.messages import Bye, Config, Decoder, Error, Frame, Heartbeat, Result, encode
 from firmware_bridge.protocol import NO_ID, ByeReason, ErrorCode, MaskEncoding, MsgType, PixelFormat, Quality, Role
-from firmware_bridge.server import BridgeServer, Runtime, SessionLimits
-from firmware_bridge.transport import Endpoint, SocketLink, open_pty_pair
+from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
+from firmware_bridge.transport import Endpoint, Listener, SocketLink, open_pty_pair
 
 N_FRAMES = 8
 
@@ -60,7 +60,7 @@ def reference(bundled_engine):
 def serving(transport: str, max_clients: int = 4, **limits) -> Iterator[BridgeServer]:
     log: list[str] = []
     server = BridgeServer(
-        Endpoint.parse(transport), Runtime(Engine(), SessionLimits(**limits)), max_clients, log=log.append
+        Endpoint.parse(transport), BridgeRuntime(Engine(), SessionLimits(**limits)), max_clients, log=log.append
     )
     server.log_lines = log
     thread = server.start()
@@ -346,3 +346,103 @@ def test_every_measurement_flag_has_its_own_quality_bit():
     ):
         quality = quality_flags(replace(m, flags=(flag,)), Config(roi=(0, 0, 50, 40)))
         assert quality == bit | Quality.NO_SCALE and quality & Quality.measurement_flags(), flag
+
+
+def _read_all(sock: socket.socket, seconds: float) -> tuple[list, bool]:
+    """What the runtime sends on a raw socket within `seconds` (bounded), and whether it closed the connection."""
+    decoder, events, deadline = Decoder(), [], time.monotonic() + seconds
+    sock.settimeout(0.05)
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            return events, True
+        if not data:
+            return events, True
+        events += decoder.feed(data)
+    return events, False
+
+
+def test_slow_clients_are_closed_and_a_good_client_is_served():
+    """Slowloris: two clients dribbling a large FRAME at ~20 B/s hold both slots only until the byte rate fails."""
+    with serving("tcp://127.0.0.1:0", max_clients=2, stall_timeout=0.3, min_rate=2000.0) as server:
+        address = (server.endpoint.host, server.endpoint.port)
+        slow = [socket.create_connection(address) for _ in range(2)]
+        start = time.monotonic()
+        for sock in slow:
+            sock.sendall(pack_header(MsgType.FRAME, 1, 200_000))  # announced, then 1 byte every 50 ms
+        closed = set()
+        while len(closed) < 2 and time.monotonic() - start < 5:
+            for i, sock in enumerate(slow):
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"\x00")
+                sock.settimeout(0.025)
+                with contextlib.suppress(TimeoutError, ConnectionResetError):
+                    if not sock.recv(65536):
+                        closed.add(i)
+        assert closed == {0, 1} and time.monotonic() - start < 3
+        assert server.runtime.counters.snapshot()["too_slow"] == 2
+        with BridgeClient.connect(server.endpoint) as good:
+            assert good.hello().role == Role.RUNTIME
+        for sock in slow:
+            sock.close()
+
+
+def test_a_new_client_evicts_the_longest_stalled_session():
+    with serving("tcp://127.0.0.1:0", max_clients=1, evict_after=0.3) as server:
+        stalled = socket.create_connection((server.endpoint.host, server.endpoint.port))
+        stalled.sendall(b"TLF")  # connected, a few bytes, then nothing useful
+        time.sleep(0.5)
+        with BridgeClient.connect(server.endpoint) as newcomer:
+            assert newcomer.hello().role == Role.RUNTIME
+            events, closed = _read_all(stalled, 2)
+            assert closed and [(e.msg.code, "new client is waiting" in e.msg.text) for e in events] == [
+                (ErrorCode.BUSY, True)
+            ]
+            with BridgeClient.connect(server.endpoint) as third:  # the newcomer is not stalled: BUSY for this one
+                assert third.expect(Error, timeout=5).code == ErrorCode.BUSY
+        stalled.close()
+        counts = server.runtime.counters.snapshot()
+        assert (counts["evicted"], counts["refused"]) == (1, 1)
+
+
+def test_fault_errors_are_rate_limited_per_connection():
+    """Version-2 headers are not reflected at several times their bytes: ERRORs over the rate counted, then named."""
+    with serving("tcp://127.0.0.1:0", error_burst=8, error_rate=4.0) as server:
+        sock = socket.create_connection((server.endpoint.host, server.endpoint.port))
+        flood = b"".join(pack_header(MsgType.HEARTBEAT, i, 0, version=2) + bytes(4) for i in range(500))
+        sock.sendall(flood)
+        events, _ = _read_all(sock, 0.6)
+        sent_back = sum(len(encode(e.msg, 0)) for e in events)
+        assert 8 <= len(events) <= 8 + 4 and all(e.msg.code == ErrorCode.BAD_VERSION for e in events)
+        assert sent_back < len(flood) / 20  # without the limit: ~3x len(flood)
+        sock.sendall(pack_header(MsgType.HEARTBEAT, 999, 0, version=2) + bytes(4))
+        (later,), _ = _read_all(sock, 0.5)
+        assert later.msg.ref_seq == 999 and "more errors not sent" in later.msg.text
+        sock.close()
+        assert server.runtime.counters.snapshot()["errors_suppressed"] >= 480
+
+
+def test_a_frame_too_small_for_the_model_is_bad_frame():
+    with serving("tcp://127.0.0.1:0") as server, BridgeClient.connect(server.endpoint) as client:
+        client.send_frame(np.full((1, 1), 128, np.uint8), frame_id=5)
+        error = wait_error(client, 5)
+        assert error.code == ErrorCode.BAD_FRAME and "1x1 is too small: at least 8x8" in error.text
+        client.send_frame(np.full((8, 8), 128, np.uint8), frame_id=6)  # the smallest accepted is answered
+        assert client.expect(Result, timeout=30).frame_id == 6
+
+
+def test_unix_transport_never_removes_a_regular_file(tmp_path):
+    path = tmp_path / "not-a-socket"
+    path.write_text("precious")
+    with pytest.raises(OSError, match="exists and is not a socket"):
+        Listener(Endpoint.parse(f"unix:{path}"))
+    assert path.read_text() == "precious"
+    stale = tmp_path / "stale.sock"
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(stale))
+    dead.close()  # a socket file nobody listens on: replaced
+    listener = Listener(Endpoint.parse(f"unix:{stale}"))
+    listener.close()

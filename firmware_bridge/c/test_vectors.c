@@ -4,7 +4,9 @@
  * Every message file must decode to the expected fields and re-encode byte for byte; stream.bin must
  * give the events in stream_expected.txt, whatever chunk sizes it is fed in.
  * With --events MAX_PAYLOAD FILE... it prints the events of any streams instead (the fuzz test compares
- * them with the Python decoder's).
+ * them with the Python decoder's); with --corpus MAX_PAYLOAD FILE, one line per record of a corpus file
+ * (records: u32 little-endian length, then that many bytes), for differential fuzzing at scale.
+ * Build it for 32-bit targets too (gcc -m32): lengths near 4 GiB must not wrap a 32-bit size_t.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,8 @@
 #include "tlfseg_proto.h"
 
 #define MAX_FILE (64u * 1024u)
+/* a float constant rounded to float: on x87 (gcc -m32) 0.075f alone keeps long double precision */
+#define F(x) ((float)(x))
 #define MAX_EVENTS 64
 
 static int checks, failures;
@@ -109,7 +113,8 @@ static void test_config(void) {
     const uint8_t *p = decode_one("config.bin", TLFSEG_CONFIG, 1, &len, &size);
     CHECK(tlfseg_config_parse(p, len, &c) == 0);
     CHECK(c.roi_x == 110 && c.roi_y == 40 && c.roi_w == 400 && c.roi_h == 420);
-    CHECK(c.mm_per_px == 0.075f && c.depth_mm == 0.0f && c.min_coverage == 0.5f && c.min_confidence == 0.6f);
+    CHECK(c.mm_per_px == F(0.075f) && c.depth_mm == F(0.0f));
+    CHECK(c.min_coverage == F(0.5f) && c.min_confidence == F(0.6f));
     check_reencode(TLFSEG_CONFIG, 1, tlfseg_config_pack(payload_buf, sizeof payload_buf, &c), size);
 }
 
@@ -155,9 +160,9 @@ static void test_results(void) {
     CHECK(r.frame_id == 7 && r.timestamp_us == 1234567890123ull);
     CHECK(r.quality == (TLFSEG_Q_LOW_CONFIDENCE | TLFSEG_Q_ROI_DETECTED));
     CHECK(r.roi_x == 0 && r.roi_y == 0 && r.roi_w == 20 && r.roi_h == 15);
-    CHECK(r.thickness_mm == 1.25f && r.thickness_px == 12.5f && r.thickness_iqr_px == 1.5f);
-    CHECK(r.coverage == 0.875f && r.confidence == 0.5f);
-    CHECK(r.echo_fascia == 143.5f && r.echo_above == 60.25f && r.echo_below == 80.0f);
+    CHECK(r.thickness_mm == F(1.25f) && r.thickness_px == F(12.5f) && r.thickness_iqr_px == F(1.5f));
+    CHECK(r.coverage == F(0.875f) && r.confidence == F(0.5f));
+    CHECK(r.echo_fascia == F(143.5f) && r.echo_above == F(60.25f) && r.echo_below == F(80.0f));
     CHECK(r.latency.queue_us == 1 && r.latency.decode_us == 2 && r.latency.preprocess_us == 3);
     CHECK(r.latency.inference_us == 4 && r.latency.postprocess_us == 5 && r.latency.measure_us == 6);
     CHECK(r.latency.total_us == 7);
@@ -171,7 +176,7 @@ static void test_results(void) {
 
     p = decode_one("result_skips_only.bin", TLFSEG_RESULT, 6, &len, &size);
     CHECK(tlfseg_result_parse(p, len, &r) == 0);
-    CHECK(r.frame_id == TLFSEG_NO_ID && r.quality == 0 && r.coverage == 0.0f);
+    CHECK(r.frame_id == TLFSEG_NO_ID && r.quality == 0 && r.coverage == F(0.0f));
     CHECK(r.thickness_mm != r.thickness_mm && r.echo_fascia != r.echo_fascia); /* NaN: no value */
     CHECK(r.n_skipped == 2 && tlfseg_result_skipped(&r, 0) == 9 && tlfseg_result_skipped(&r, 1) == 10);
     CHECK(r.mask_encoding == TLFSEG_MASK_NONE && r.mask_len == 0);
@@ -306,38 +311,100 @@ static void test_limits_and_expire(void) {
     CHECK(tlfseg_decoder_init(&d, small, TLFSEG_OVERHEAD - 1) == -1);
 }
 
+/* headers announcing lengths near 4 GiB: on a 32-bit size_t, 24 + length must not wrap (the decoder would hang) */
+static void test_huge_lengths(void) {
+    static const uint32_t lengths[] = {0xFFFFFFE8u, 0xFFFFFFFFu, 0xFFFFFFFFu - 23u, 0x7FFFFFFFu};
+    static uint8_t small[64 + TLFSEG_OVERHEAD];
+    uint8_t head[TLFSEG_HEADER_SIZE], bye[64], junk[100];
+    size_t i, bye_size = load("bye.bin", bye, sizeof bye);
+    int version, calls;
+    memset(junk, 0x55, sizeof junk);
+    for (version = 0; version < 2; version++) {
+        for (i = 0; i < sizeof lengths / sizeof lengths[0]; i++) {
+            tlfseg_decoder d;
+            tlfseg_event ev;
+            uint64_t whole = (uint64_t)TLFSEG_OVERHEAD + lengths[i];
+            tlfseg_pack_header(head, TLFSEG_FRAME, 0, 77, lengths[i]);
+            if (version) { /* another protocol version: skipped the same way, header CRC redone */
+                head[4] = 2;
+                tlfseg_pack_trailer(head + 16, tlfseg_crc32(head, 16));
+            }
+            CHECK(tlfseg_decoder_init(&d, small, sizeof small) == 0);
+            CHECK(tlfseg_decoder_feed(&d, head, sizeof head) == sizeof head);
+            CHECK(tlfseg_decoder_next(&d, &ev) == 1 && ev.is_fault && ev.seq == 77);
+            CHECK(ev.code == (version ? TLFSEG_E_BAD_VERSION : TLFSEG_E_TOO_LARGE));
+            for (calls = 0; calls < 10 && tlfseg_decoder_next(&d, &ev); calls++) {
+            }
+            CHECK(calls == 0 && d.faults == 1); /* one fault, not one per call */
+            CHECK(d.discard == whole - sizeof head && tlfseg_decoder_pending(&d) == whole - sizeof head);
+            CHECK(tlfseg_decoder_feed(&d, junk, sizeof junk) == sizeof junk); /* eaten by the skip */
+            CHECK(d.discard == whole - sizeof head - sizeof junk && d.len == 0);
+            CHECK(d.bytes_skipped == sizeof head + sizeof junk);
+            /* the line goes quiet: the skip is abandoned, bytes that never came are not counted */
+            CHECK(tlfseg_decoder_expire(&d, &ev) == 0 && d.discard == 0);
+            CHECK(d.bytes_skipped == sizeof head + sizeof junk && tlfseg_decoder_pending(&d) == 0);
+            CHECK(tlfseg_decoder_feed(&d, bye, bye_size) == bye_size);
+            CHECK(tlfseg_decoder_next(&d, &ev) == 1 && !ev.is_fault && ev.type == TLFSEG_BYE);
+        }
+    }
+}
+
+/* decode one stream with a max_payload limit, printing each event followed by `sep`, then the counters */
+static void decode_and_print(const uint8_t *data, size_t size, unsigned long max_payload, char sep) {
+    tlfseg_decoder d;
+    tlfseg_event ev;
+    char line[64];
+    size_t pos = 0;
+    tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD);
+    while (pos < size) {
+        pos += tlfseg_decoder_feed(&d, data + pos, size - pos);
+        while (tlfseg_decoder_next(&d, &ev)) {
+            describe(&ev, line, sizeof line);
+            printf("%s%c", line, sep);
+        }
+    }
+    printf("stats %lu %lu %llu\n", (unsigned long)d.packets, (unsigned long)d.bad_headers,
+           (unsigned long long)d.bytes_skipped);
+}
+
+/* --corpus MAX_PAYLOAD FILE: one line per record, "event,event,...,stats P B S" */
+static int print_corpus(unsigned long max_payload, const char *file) {
+    static uint8_t record[1u << 20];
+    uint8_t size_le[4];
+    FILE *f = fopen(file, "rb");
+    if (!f || max_payload + TLFSEG_OVERHEAD > sizeof dec_buf) return 2;
+    while (fread(size_le, 1, 4, f) == 4) {
+        size_t size = (size_t)size_le[0] | (size_t)size_le[1] << 8 | (size_t)size_le[2] << 16 |
+                      (size_t)size_le[3] << 24;
+        if (size > sizeof record || fread(record, 1, size, f) != size) return 2;
+        decode_and_print(record, size, max_payload, ',');
+    }
+    fclose(f);
+    return 0;
+}
+
 /* --events MAX_PAYLOAD FILE...: print each file's events and stats, for comparison with the Python decoder */
 static int print_events(unsigned long max_payload, int n_files, char **files) {
     static uint8_t stream[1u << 20];
     int i;
     for (i = 0; i < n_files; i++) {
-        tlfseg_decoder d;
-        tlfseg_event ev;
-        char line[64];
-        size_t size, pos = 0;
+        size_t size;
         FILE *f = fopen(files[i], "rb");
         if (!f || max_payload + TLFSEG_OVERHEAD > sizeof dec_buf) return 2;
         size = fread(stream, 1, sizeof stream, f);
         fclose(f);
-        tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD);
         printf("== %s\n", files[i]);
-        while (pos < size) {
-            pos += tlfseg_decoder_feed(&d, stream + pos, size - pos);
-            while (tlfseg_decoder_next(&d, &ev)) {
-                describe(&ev, line, sizeof line);
-                printf("%s\n", line);
-            }
-        }
-        printf("stats %lu %lu %lu\n", (unsigned long)d.packets, (unsigned long)d.bad_headers,
-               (unsigned long)d.bytes_skipped);
+        decode_and_print(stream, size, max_payload, '\n');
     }
     return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "--events") == 0) return print_events(strtoul(argv[2], NULL, 10), argc - 3, argv + 3);
+    if (argc == 4 && strcmp(argv[1], "--corpus") == 0) return print_corpus(strtoul(argv[2], NULL, 10), argv[3]);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE...\n", argv[0]);
+        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE... | --corpus MAX_PAYLOAD FILE\n",
+                argv[0]);
         return 2;
     }
     dir = argv[1];
@@ -349,6 +416,7 @@ int main(int argc, char **argv) {
     test_small_messages();
     test_stream();
     test_limits_and_expire();
+    test_huge_lengths();
     if (failures) {
         fprintf(stderr, "test_vectors: %d of %d checks failed\n", failures, checks);
         return 1;

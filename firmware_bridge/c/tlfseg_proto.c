@@ -427,6 +427,36 @@ int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pix
     return covered == n_pixels ? 0 : -1;
 }
 
+/* ---- CRC-32 arithmetic (for resync) ----------------------------------------------------------------- */
+/* A CRC-32 is a polynomial over GF(2) (reflected: bit 31 is x^0). crc(A || B) = crc(A) * x^(8|B|) + crc(B) mod the
+ * CRC polynomial, so the CRC of any stretch of the buffer follows from two running CRCs and one multiplication. */
+
+/* x^(8 * 2^k) mod the CRC polynomial, k = 0..31 */
+static const uint32_t X8_POW2[32] = {
+    0x00800000u, 0x00008000u, 0xEDB88320u, 0xB1E6B092u, 0xA06A2517u, 0xED627DAEu, 0x88D14467u, 0xD7BBFE6Au,
+    0xEC447F11u, 0x8E7EA170u, 0x6427800Eu, 0x4D47BAE0u, 0x09FE548Fu, 0x83852D0Fu, 0x30362F1Au, 0x7B5A9CC3u,
+    0x31FEC169u, 0x9FEC022Au, 0x6C8DEDC4u, 0x15D6874Du, 0x5FDE7A4Eu, 0xBAD90E37u, 0x2E4E5EEFu, 0x4EABA214u,
+    0xA8A472C0u, 0x429A969Eu, 0x148D302Au, 0xC40BA6D0u, 0xC4E22C3Cu, 0x40000000u, 0x20000000u, 0x08000000u};
+
+static uint32_t gf_mul(uint32_t a, uint32_t b) {
+    uint32_t p = 0;
+    int i;
+    for (i = 0; i < 32 && a; i++) {
+        if (a & 0x80000000u) p ^= b;
+        a <<= 1;
+        b = (b & 1u) ? (b >> 1) ^ 0xEDB88320u : b >> 1;
+    }
+    return p;
+}
+
+/* crc * x^(8n): the CRC of A, moved past n more bytes */
+static uint32_t crc_shift(uint32_t crc, uint32_t n) {
+    int k;
+    for (k = 0; n && crc; k++, n >>= 1)
+        if (n & 1u) crc = gf_mul(X8_POW2[k], crc);
+    return crc;
+}
+
 /* ---- streaming decoder -------------------------------------------------------------------------- */
 
 typedef struct {
@@ -453,9 +483,21 @@ static size_t find_magic(const uint8_t *p, size_t from, size_t end) {
     return (size_t)-1;
 }
 
+static const uint8_t *held(const tlfseg_decoder *d, uint64_t pos) { return d->buf + d->head + (size_t)(pos - d->at); }
+
+/* Drop n held bytes from the front; bytes of the span pass into the cursor's CRC first (each byte once). */
 static void drop(tlfseg_decoder *d, size_t n, int skipped) {
-    memmove(d->buf, d->buf + n, d->len - n);
+    uint64_t to = d->at + n;
+    if (d->span_on && to >= d->span_end) {
+        d->span_on = 0;
+    } else if (d->span_on && to > d->cur_pos) {
+        d->cur_crc = tlfseg_crc32_update(d->cur_crc, held(d, d->cur_pos), (size_t)(to - d->cur_pos));
+        d->cur_pos = to;
+    }
+    d->head += n;
     d->len -= n;
+    d->at = to;
+    if (d->len == 0) d->head = 0;
     if (skipped) d->bytes_skipped += n;
 }
 
@@ -481,35 +523,89 @@ int tlfseg_decoder_init(tlfseg_decoder *d, uint8_t *buf, size_t cap) {
     d->buf = buf;
     d->cap = cap;
     d->max_payload = (cap - TLFSEG_OVERHEAD) > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)(cap - TLFSEG_OVERHEAD);
+    /* marks every mark_step bytes: TLFSEG_RESYNC_MARKS - 2 of them cover a full buffer, with room to spare */
+    d->mark_step = cap / (TLFSEG_RESYNC_MARKS - 2u) + 1u;
     return 0;
 }
 
-size_t tlfseg_decoder_pending(const tlfseg_decoder *d) { return d->len - d->consume + d->discard; }
+uint64_t tlfseg_decoder_pending(const tlfseg_decoder *d) { return (uint64_t)(d->len - d->consume) + d->discard; }
 
 size_t tlfseg_decoder_feed(tlfseg_decoder *d, const uint8_t *data, size_t len) {
     size_t taken = 0, n;
     settle(d);
     if (d->discard) {
-        n = len < d->discard ? len : d->discard;
-        d->discard -= (uint32_t)n;
+        n = (uint64_t)len < d->discard ? len : (size_t)d->discard;
+        d->discard -= n;
         d->bytes_skipped += n;
         taken = n;
     }
     n = len - taken;
-    if (n > d->cap - d->len) n = d->cap - d->len;
-    memcpy(d->buf + d->len, data + taken, n);
+    if (n > d->cap - d->head - d->len && d->head) { /* make room: move what is held to the front */
+        memmove(d->buf, d->buf + d->head, d->len);
+        d->head = 0;
+    }
+    if (n > d->cap - d->head - d->len) n = d->cap - d->head - d->len;
+    if (n) memcpy(d->buf + d->head + d->len, data + taken, n);
     d->len += n;
     return taken + n;
+}
+
+/* Extend the span's CRC over held bytes up to position `to`, storing a mark at every multiple of mark_step. */
+static void span_extend(tlfseg_decoder *d, uint64_t to) {
+    while (d->span_end < to) {
+        uint64_t k = (d->span_end - d->span_base) / d->mark_step + 1u, mark = d->span_base + k * d->mark_step;
+        uint64_t stop = mark < to ? mark : to;
+        d->span_crc = tlfseg_crc32_update(d->span_crc, held(d, d->span_end), (size_t)(stop - d->span_end));
+        d->span_end = stop;
+        if (stop == mark) d->marks[k % TLFSEG_RESYNC_MARKS] = d->span_crc;
+    }
+}
+
+/* Does the payload CRC of the whole message at the front (payload length n) verify? Linear overall: a message
+ * starting beyond the last failed span is checked directly (and becomes the span if it fails); one inside it is
+ * checked from the span's running CRCs, touching at most about 2 * mark_step + 20 bytes. */
+static int payload_ok(tlfseg_decoder *d, uint32_t n) {
+    uint64_t a = d->at + TLFSEG_HEADER_SIZE, b = a + n, k, mark, from;
+    uint32_t want = get32(held(d, b)), crc_a, crc_b, from_crc;
+    if (!d->span_on || a >= d->span_end) {
+        d->span_on = 1;
+        d->span_base = d->span_end = d->cur_pos = a;
+        d->span_crc = d->cur_crc = 0;
+        span_extend(d, b);
+        if (d->span_crc == want) {
+            d->span_on = 0;
+            return 1;
+        }
+        return 0;
+    }
+    /* the cursor sits at max(span_base, at) <= a */
+    crc_a = tlfseg_crc32_update(d->cur_crc, held(d, d->cur_pos), (size_t)(a - d->cur_pos));
+    if (b >= d->span_end) {
+        span_extend(d, b);
+        crc_b = d->span_crc;
+    } else {
+        k = (b - d->span_base) / d->mark_step;
+        mark = d->span_base + k * d->mark_step;
+        from = d->cur_pos;
+        from_crc = d->cur_crc;
+        if (k > 0 && mark >= d->cur_pos) {
+            from = mark;
+            from_crc = d->marks[k % TLFSEG_RESYNC_MARKS];
+        }
+        crc_b = tlfseg_crc32_update(from_crc, held(d, from), (size_t)(b - from));
+    }
+    return (crc_b ^ crc_shift(crc_a, n)) == want;
 }
 
 /* a verified header lies wholly within buf[1..end) (so the answer never depends on later bytes) */
 static int header_inside(const tlfseg_decoder *d, size_t end) {
     header h;
+    const uint8_t *p = d->buf + d->head;
     size_t stop = end - (TLFSEG_HEADER_SIZE - 4); /* a magic ending by `stop` has its header before `end` */
-    size_t i = find_magic(d->buf, 1, stop);
+    size_t i = find_magic(p, 1, stop);
     while (i != (size_t)-1) {
-        if (parse_header(d->buf + i, TLFSEG_HEADER_SIZE, &h)) return 1;
-        i = find_magic(d->buf, i + 1, stop);
+        if (parse_header(p + i, TLFSEG_HEADER_SIZE, &h)) return 1;
+        i = find_magic(p, i + 1, stop);
     }
     return 0;
 }
@@ -518,27 +614,29 @@ int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev) {
     settle(d);
     for (;;) {
         header h;
-        size_t start = find_magic(d->buf, 0, d->len), total, n;
+        size_t start = find_magic(d->buf + d->head, 0, d->len), total, n;
+        uint64_t whole;
         if (start == (size_t)-1) {
             if (d->len > 3) drop(d, d->len - 3, 1); /* keep a possible partial magic */
             return 0;
         }
         drop(d, start, 1);
         if (d->len < TLFSEG_HEADER_SIZE) return 0;
-        if (!parse_header(d->buf, d->len, &h)) {
+        if (!parse_header(d->buf + d->head, d->len, &h)) {
             d->bad_headers++;
             drop(d, 1, 1);
             continue;
         }
-        total = (size_t)TLFSEG_OVERHEAD + h.length;
         if (h.version != TLFSEG_VERSION || h.length > d->max_payload) {
-            n = total < d->len ? total : d->len;
+            whole = (uint64_t)TLFSEG_OVERHEAD + h.length; /* 64-bit: cannot wrap, whatever size_t is */
+            n = whole < d->len ? (size_t)whole : d->len;
             drop(d, n, 1);
-            d->discard = (uint32_t)(total - n);
+            d->discard = whole - n;
             return fault(d, ev, h.version != TLFSEG_VERSION ? TLFSEG_E_BAD_VERSION : TLFSEG_E_TOO_LARGE, h.seq);
         }
+        total = TLFSEG_OVERHEAD + (size_t)h.length; /* length <= max_payload <= cap - TLFSEG_OVERHEAD: no wrap */
         if (d->len < total) return 0;
-        if (get32(d->buf + TLFSEG_HEADER_SIZE + h.length) != tlfseg_crc32(d->buf + TLFSEG_HEADER_SIZE, h.length)) {
+        if (!payload_ok(d, h.length)) {
             int truncated = header_inside(d, total);
             drop(d, 1, 1);
             return fault(d, ev, truncated ? TLFSEG_E_TRUNCATED : TLFSEG_E_BAD_CRC, h.seq);
@@ -547,7 +645,7 @@ int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev) {
         ev->type = h.type;
         ev->flags = h.flags;
         ev->seq = h.seq;
-        ev->payload = d->buf + TLFSEG_HEADER_SIZE;
+        ev->payload = d->buf + d->head + TLFSEG_HEADER_SIZE;
         ev->length = h.length;
         d->consume = total; /* dropped on the next call, so the payload stays valid until then */
         d->packets++;
@@ -558,12 +656,11 @@ int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev) {
 int tlfseg_decoder_expire(tlfseg_decoder *d, tlfseg_event *ev) {
     header h;
     settle(d);
-    if (d->discard) {
-        d->bytes_skipped += d->discard;
+    if (d->discard) { /* abandon the skip: the bytes that never came are not counted */
         d->discard = 0;
         return 0;
     }
-    if (!parse_header(d->buf, d->len, &h)) return 0;
+    if (!parse_header(d->buf + d->head, d->len, &h)) return 0;
     drop(d, 1, 1);
     return fault(d, ev, TLFSEG_E_TRUNCATED, h.seq);
 }

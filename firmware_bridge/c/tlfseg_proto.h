@@ -6,7 +6,9 @@
  *   - CRC-32 (IEEE 802.3, as zlib.crc32), bitwise with a 16-entry nibble table;
  *   - message framing (20-byte header, payload, CRC-32 trailer), whole or in pieces (zero copy);
  *   - a streaming decoder over a caller-provided buffer that resynchronises after garbage and
- *     lost bytes and never buffers a message larger than its limit;
+ *     lost bytes and never buffers a message larger than its limit; its work is linear in the bytes
+ *     received (bounded per byte, even for crafted streams of nested headers), every length sum is done
+ *     so that it cannot wrap on a 32-bit size_t, and a skip of up to 4 GiB is counted in 64 bits;
  *   - pack/parse for every payload; parsed strings, skip lists and masks point into the payload;
  *   - the RLE mask decoder.
  * Floats are IEEE-754 binary32, little-endian on the wire (all current MCUs with an FPU or soft float).
@@ -204,17 +206,34 @@ int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pix
 
 /* ---- streaming decoder -------------------------------------------------------------------------- */
 
+/* Resynchronisation cost: after a payload CRC mismatch the decoder checks every later header inside the failed
+ * message, and each check costs at most about 2 * cap / (TLFSEG_RESYNC_MARKS - 2) bytes of CRC (plus a few hundred
+ * operations), whatever the announced lengths: the work is linear in the bytes received. Each mark is 4 bytes of
+ * the decoder struct; define TLFSEG_RESYNC_MARKS (>= 4) before including this header to trade memory for speed. */
+#ifndef TLFSEG_RESYNC_MARKS
+#define TLFSEG_RESYNC_MARKS 64u
+#endif
+
 typedef struct {
     uint8_t *buf;           /* caller's buffer: max payload + TLFSEG_OVERHEAD bytes */
     size_t cap;
-    size_t len;             /* bytes held */
+    size_t head;            /* index in buf of the first byte held */
+    size_t len;             /* bytes held: buf[head .. head + len) */
     size_t consume;         /* bytes of the last event to drop on the next call */
     uint32_t max_payload;
-    uint32_t discard;       /* bytes of a skipped message still to drop as they arrive */
+    uint64_t discard;       /* bytes of a skipped message still to drop as they arrive (64-bit: never truncated) */
     uint32_t packets;       /* messages delivered */
     uint32_t bad_headers;   /* magic found, header checksum wrong */
     uint32_t faults;        /* faults reported */
-    uint64_t bytes_skipped; /* bytes not part of a delivered message */
+    uint64_t bytes_skipped; /* bytes received and not part of a delivered message */
+    /* private resync state: running CRC-32 over a failed message's payload ("span"), marks every mark_step bytes,
+     * and the CRC up to the first byte held (cursor); positions count the bytes that entered buf */
+    uint64_t at;            /* position of buf[head] */
+    int span_on;
+    uint64_t span_base, span_end, cur_pos;
+    uint32_t span_crc, cur_crc;
+    size_t mark_step;
+    uint32_t marks[TLFSEG_RESYNC_MARKS];
 } tlfseg_decoder;
 
 typedef struct {
@@ -236,10 +255,12 @@ size_t tlfseg_decoder_feed(tlfseg_decoder *d, const uint8_t *data, size_t len);
 /* 1 and *ev filled when an event is ready, 0 when more bytes are needed. */
 int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev);
 /* The line went quiet mid-message: 1 and a TRUNCATED fault in *ev if a message was cut short (its bytes
- * after the first are then rescanned: keep calling tlfseg_decoder_next), else 0. */
+ * after the first are then rescanned: keep calling tlfseg_decoder_next), else 0. A skip still in progress is
+ * abandoned (bytes that never arrived are not counted in bytes_skipped). */
 int tlfseg_decoder_expire(tlfseg_decoder *d, tlfseg_event *ev);
-/* Bytes held for a message not complete yet. */
-size_t tlfseg_decoder_pending(const tlfseg_decoder *d);
+/* Bytes held for a message not complete yet, plus bytes of a skipped message still to come (64-bit: a header
+ * can announce up to 4 GiB + 23 bytes). */
+uint64_t tlfseg_decoder_pending(const tlfseg_decoder *d);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,159 @@
+"""Differential fuzzing of the C reference against the Python decoder: one shared corpus, the same event lines.
+
+A corpus is a list of records (byte streams): random bytes, streams of valid messages with damage, headers that
+lie about their length (up to 4 GiB), and crafted nested valid headers (each payload running past the next header,
+each CRC wrong). ``python_line`` and the C reference's ``--corpus`` mode (`firmware_bridge/c/test_vectors.c`) both
+turn a record into ``"event,event,...,stats <packets> <bad headers> <bytes skipped>"``; they must be identical.
+Used by tests/test_bridge_vectors.py (CI-sized) and benchmarks/bridge_difffuzz.py (1e6 records).
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import struct
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from firmware_bridge.framing import pack, pack_header
+from firmware_bridge.messages import Decoder
+from firmware_bridge.protocol import MAGIC, OVERHEAD, MsgType
+from firmware_bridge.vectors import describe, message_vectors
+
+C_DIR = Path(__file__).resolve().parent / "c"
+C_SOURCES = (C_DIR / "tlfseg_proto.c", C_DIR / "test_vectors.c")
+C_MAX_PAYLOAD = 64 * 1024  #: the --corpus mode's decoder buffer holds payloads up to this
+PAYLOAD_LIMITS = (48, 512, 4096)  #: the decoder limits every record is decoded with
+HUGE_LENGTHS = (0xFFFFFFE8, 0xFFFFFFFF, 0xFFFFFFFF - 23, 0x80000000, 0x7FFFFFFF)
+
+
+class CUnavailable(RuntimeError):
+    """The C reference cannot be built here for the asked target (no compiler, no 32-bit libraries)."""
+
+
+@dataclass(frozen=True)
+class CBuild:
+    exe: Path
+    target: str  #: "64-bit" or "32-bit"
+    sanitizers: bool  #: built with -fsanitize=address,undefined
+
+
+def build_c(out_dir: Path, target: str = "64-bit", sanitize: bool = True) -> CBuild:
+    """Compile test_vectors (strict C99, warnings as errors) for `target`; sanitizers where the toolchain has them.
+
+    CUnavailable names the reason when no compiler is found or the target cannot be built at all."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        raise CUnavailable("no C compiler (gcc/cc) on this machine")
+    arch = ["-m32"] if target == "32-bit" else []
+    exe = out_dir / f"test_vectors_{target.replace('-', '')}"
+    base = [cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", *arch]
+    tries = ([["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]] if sanitize else []) + [[]]
+    errors = []
+    for extra in tries:
+        build = subprocess.run([*base, *extra, "-o", str(exe), *map(str, C_SOURCES)], capture_output=True, text=True)
+        if build.returncode == 0:
+            return CBuild(exe, target, bool(extra))
+        errors.append(build.stderr.strip().splitlines()[-1] if build.stderr.strip() else f"rc {build.returncode}")
+    if target == "32-bit":
+        raise CUnavailable(f"cannot build for 32-bit (install gcc-multilib): {errors[-1]}")
+    raise CUnavailable(f"the C reference does not build: {errors[-1]}")
+
+
+def nested_headers(size: int, ends: str = "stream", seed: int = 0) -> bytes:
+    """Valid headers back to back, each announcing a payload past the next header, every payload CRC wrong.
+
+    `ends` "stream": every payload runs to the end of the stream (the quadratic case of a naive decoder);
+    "random": each ends somewhere between the next header and the end (exercises resync from marks)."""
+    rng = random.Random(seed)
+    count = (size - 4) // 20
+    out = bytearray()
+    for i in range(count):
+        left = size - 20 * i - OVERHEAD  # the payload that reaches the end of the stream
+        length = left if ends == "stream" else rng.randint(min(20, left), left)
+        out += pack_header(int(MsgType.FRAME), i, length)
+    out += b"\xff" * (size - len(out))  # no payload CRC matches (CRC-32 of nothing is 0, not 0xFFFFFFFF)
+    return bytes(out)
+
+
+def mutate(rng: random.Random, data: bytearray) -> bytearray:
+    """Up to 6 kinds of damage: bit flips, cuts, inserted bytes or magics, doubled runs, headers lying about length."""
+    for _ in range(rng.randint(0, 6)):
+        at = rng.randrange(len(data) + 1)
+        kind = rng.choice(("flip", "cut", "insert", "magic", "dup", "length"))
+        if kind == "flip" and at < len(data):
+            data[at] ^= 1 << rng.randrange(8)
+        elif kind == "cut":
+            del data[at : at + rng.randint(1, 40)]
+        elif kind == "insert":
+            data[at:at] = rng.randbytes(rng.randint(1, 30))
+        elif kind == "magic":
+            data[at:at] = MAGIC
+        elif kind == "dup":
+            data[at:at] = data[at : at + rng.randint(1, 60)]
+        else:  # a header that lies about its length, its header CRC right
+            length = rng.choice((rng.randrange(1 << 32), rng.randint(0, 5000), *HUGE_LENGTHS))
+            data[at:at] = pack_header(rng.randint(1, 8), rng.randrange(1 << 32), length, version=rng.choice((1, 1, 2)))
+    return data
+
+
+def corpus(n: int, seed: int = 0) -> Iterator[bytes]:
+    """`n` records, reproducible from `seed`: a mix of every kind above, at most a few KiB each."""
+    rng = random.Random(seed)
+    vectors = list(message_vectors().values())
+    for _ in range(n):
+        kind = rng.random()
+        if kind < 0.15:
+            data = bytearray(rng.randbytes(rng.randint(0, 400)))
+            for _ in range(rng.randint(0, 4)):
+                at = rng.randrange(len(data) + 1)
+                data[at:at] = MAGIC
+        elif kind < 0.75:
+            data = bytearray(b"".join(rng.choice(vectors) for _ in range(rng.randint(1, 8))))
+            if rng.random() < 0.3:
+                data += pack(rng.randint(1, 9), rng.randrange(1 << 32), rng.randbytes(rng.randint(0, 600)))
+        elif kind < 0.9:
+            length = rng.choice(HUGE_LENGTHS)
+            data = bytearray(pack_header(int(MsgType.FRAME), 5, length, version=rng.choice((1, 2))))
+            data += rng.randbytes(rng.randint(0, 100)) + rng.choice(vectors)
+        else:
+            data = bytearray(nested_headers(rng.randint(30, 3000), rng.choice(("stream", "random")), rng.randrange(99)))
+            if rng.random() < 0.5:  # a good message inside the nest: it must still be found
+                at = rng.randrange(len(data) + 1)
+                data[at:at] = rng.choice(vectors)
+        yield bytes(mutate(rng, data))
+
+
+def write_corpus(path: Path, records: list[bytes]) -> Path:
+    path.write_bytes(b"".join(struct.pack("<I", len(r)) + r for r in records))
+    return path
+
+
+def python_line(record: bytes, max_payload: int) -> str:
+    """The Python decoder's events and counters for one record, as the C --corpus mode writes them."""
+    decoder = Decoder(max_payload)
+    events = "".join(f"{describe(e)}," for e in decoder.feed(record))
+    s = decoder.stream.stats
+    return f"{events}stats {s.packets} {s.bad_headers} {s.bytes_skipped}"
+
+
+def c_lines(build: CBuild, corpus_file: Path, max_payload: int, timeout: float = 600) -> list[str]:
+    command = [str(build.exe), "--corpus", str(max_payload), str(corpus_file)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if run.returncode != 0:
+        raise RuntimeError(f"C --corpus failed (rc {run.returncode}): {run.stderr[-2000:]}")
+    return run.stdout.splitlines()
+
+
+def differences(build: CBuild, records: list[bytes], corpus_file: Path, limits=PAYLOAD_LIMITS) -> dict[int, list]:
+    """Per payload limit, the (record index, C line, Python line) of every record the two decode differently."""
+    write_corpus(corpus_file, records)
+    out = {}
+    for limit in limits:
+        c_out = c_lines(build, corpus_file, limit)
+        if len(c_out) != len(records):
+            raise RuntimeError(f"C gave {len(c_out)} lines for {len(records)} records")
+        out[limit] = [(i, c, p) for i, (c, r) in enumerate(zip(c_out, records)) if c != (p := python_line(r, limit))]
+    return out
