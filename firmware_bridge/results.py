@@ -16,6 +16,7 @@ _FLAG_BITS = {
     "low_coverage": Quality.LOW_COVERAGE,
     "low_confidence": Quality.LOW_CONFIDENCE,
     "fragmented": Quality.FRAGMENTED,
+    "discontinuous": Quality.FRAGMENTED,  # broken too: into pieces side by side at different depths
     "ambiguous": Quality.AMBIGUOUS,
     "jump": Quality.JUMP,
     "outside_range": Quality.OUTSIDE_RANGE,

@@ -73,3 +73,21 @@ def test_a_second_band_candidate_makes_a_frame_ambiguous():
     assert "ambiguous" in measure(labels, roi, probs=rival).flags
     assert measure(labels, roi, probs=one).flags == ()
     assert measure(labels, roi, probs=one).depth_px == pytest.approx(31.5)
+
+
+def test_a_band_in_two_pieces_at_different_depths_is_discontinuous():
+    """The model marks a line at the top of the image in half the columns and the band below in the others: two
+    structures, not one slanted fascia (a slope, however steep, moves the centre a little from column to column)."""
+    from edge.measurement.measure import band_pieces
+
+    labels = band_map(60, 8)
+    labels[:, :30] = ABOVE
+    labels[2:10, :30] = FASCIA
+    labels[10:, :30] = BELOW
+    m = measure(labels, Box.full(labels.shape))
+    assert m.pieces == 2 and "discontinuous" in m.flags
+    slope = np.full((100, 60), ABOVE, np.uint8)
+    for col in range(60):
+        slope[20 + col : 28 + col, col], slope[28 + col :, col] = FASCIA, BELOW
+    assert measure(slope, Box.full(slope.shape)).pieces == 1 and measure(slope, Box.full(slope.shape)).flags == ()
+    assert band_pieces(np.r_[np.full(57, 60.0), np.full(3, 5.0)], 8.0) == 1  # a stray speck is not a piece

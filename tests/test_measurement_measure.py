@@ -265,7 +265,14 @@ def test_measuring_the_model_prediction_runs_and_flags(real_pairs, bundled_engin
         m = seg.measurement
         again = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm_per_px=0.1)  # from the whole-frame map
         assert m.to_dict() == again.to_dict(), name
-        assert set(m.flags) <= {"no_fascia", "low_coverage", "low_confidence", "fragmented", "ambiguous"}, name
+        assert set(m.flags) <= {
+            "no_fascia",
+            "low_coverage",
+            "low_confidence",
+            "fragmented",
+            "ambiguous",
+            "discontinuous",
+        }, name
         assert m.good == (not m.flags) and 0 <= m.coverage <= 1 and 0 <= m.confidence <= 1, name
         if m.good:
             assert m.thickness_mm == pytest.approx(m.thickness_px * 0.1)

@@ -65,6 +65,8 @@ class MeasureConfig:
     candidate_level: float = 0.25  #: fascia probability that makes a pixel part of a band candidate
     rival_share: float = 0.5  #: a second candidate in a column holding this share of the strongest one's mass: a rival
     max_contested: float = 0.25  #: fraction of the band's columns with a rival band; above it: ambiguous
+    max_step: float = 2.0  #: band thicknesses the band's centre may move from one column to the next
+    min_piece: float = 0.1  #: a piece of band beyond such a step holding this share of its columns: discontinuous
     min_in_range: float = 0.5  #: with a depth range: share of band columns that kept a band; below: outside_range
 
 
@@ -79,6 +81,7 @@ class Measurement:
     coverage: float  #: fraction of ROI columns where the fascia is found
     fragmented: float  #: fraction of those columns that hold more than one fascia run (the band broken up)
     contested: float | None  #: fraction of the model's band columns where a second band candidate rivals the first
+    pieces: int  #: pieces of band (each at least `min_piece` of its columns) at depths that step from one to the next
     depth_px: float | None  #: the band's median centre row in the ROI (where it lies, for tracking across frames)
     confidence: float | None  #: mean max-probability of fascia pixels (None without probabilities)
     echo: dict[str, float | None]  #: mean grey inside the fascia, above it and below it
@@ -115,6 +118,7 @@ class Measurement:
             "coverage": r(self.coverage),
             "fragmented": r(self.fragmented),
             "contested": r(self.contested),
+            "pieces": self.pieces,
             "depth_px": r(self.depth_px, 1),
             "confidence": r(self.confidence),
             "echo": {k: r(v, 1) for k, v in self.echo.items()},
@@ -200,6 +204,17 @@ def echogenicity(grey: np.ndarray, top: np.ndarray, length: np.ndarray) -> dict[
     return {name: float(s.sum() / n.sum()) if n.sum() else None for name, (s, n) in regions.items()}
 
 
+def band_pieces(centre: np.ndarray, thickness: float, max_step: float = 2.0, min_piece: float = 0.1) -> int:
+    """Pieces of a band whose centre row (`centre`, one per column where it is found, left to right) steps by more
+    than `max_step` thicknesses (and 4 px) between neighbouring columns; only pieces holding at least `min_piece` of
+    the columns count. A fascia is continuous: two pieces at different depths are two structures."""
+    if centre.size < 2:
+        return int(centre.size)
+    cuts = np.flatnonzero(np.abs(np.diff(centre)) > max(max_step * thickness, 4.0))
+    sizes = np.diff(np.concatenate([[0], cuts + 1, [centre.size]]))
+    return max(1, int(np.count_nonzero(sizes >= min_piece * centre.size)))
+
+
 _SPREAD, _MEDIAN = np.array([10.0, 25.0, 50.0, 75.0, 90.0]), np.array([50.0])
 
 
@@ -256,6 +271,7 @@ def measure(
         confidence = float(p[wins].mean()) if wins.any() else 0.0
         contested = contested_columns(p, config.candidate_level, config.rival_share)
     depth = float(percentiles(centre[found], _MEDIAN)[0]) if found.any() else None
+    pieces = band_pieces(centre[found], vertical_median or 0.0, config.max_step, config.min_piece)
 
     flags = []
     if not found.any():
@@ -268,6 +284,8 @@ def measure(
         flags.append("low_confidence")
     if contested is not None and found.any() and contested > config.max_contested:
         flags.append("ambiguous")
+    if pieces > 1:
+        flags.append("discontinuous")
     return Measurement(
         thickness,
         spread,
@@ -276,6 +294,7 @@ def measure(
         coverage,
         fragmented,
         contested,
+        pieces,
         depth,
         confidence,
         echo,
