@@ -83,7 +83,7 @@ class Quality(IntFlag):
     JUMP = 1 << 5  #: on a stream: the band lies far from where it was tracked (another structure, or the probe moved)
     OUTSIDE_RANGE = 1 << 6  #: no band candidate in most columns lies inside the operator's expected depth range
     OTHER = 1 << 7  #: another measurement flag (named in the runtime's log)
-    ROI_DETECTED = 1 << 8  #: the ROI was detected in this frame (no fixed ROI configured)
+    ROI_DETECTED = 1 << 8  #: the ROI is automatic (no fixed ROI configured): detected on the first frame, then tracked
     NO_SCALE = 1 << 9  #: no calibration configured: thickness in pixels only
 
     @classmethod

@@ -79,3 +79,15 @@ def test_the_live_loop_keeps_no_per_frame_state(bundled_engine, monkeypatch):
     tracemalloc.stop()
     assert session.processed == 900
     assert (marks[900] - marks[300]) / 600 < 100, marks
+
+
+def test_a_session_keeps_a_bounded_number_of_events(monkeypatch):
+    import edge.live.session
+    from edge.live.session import Session
+
+    monkeypatch.setattr(edge.live.session, "MAX_EVENTS", 5)
+    session = Session("demo", "model")
+    for i in range(12):
+        session.add_event({"kind": "lost", "t": i, "detail": ""})
+    assert len(session.events) == 5 and session.events_not_kept == 7
+    assert session.summary()["events_not_kept"] == 7

@@ -96,3 +96,32 @@ def test_fusion_in_the_loop_changes_labels_consistently(bundled_engine):
         differ = (roi_labels == FASCIA) != (np.argmax(up, -1) == FASCIA)  # labels come from the fused probs ...
         top2 = np.sort(up, axis=-1)[..., 1:]
         assert np.all(top2[differ, 1] - top2[differ, 0] < 3 / 16384)  # ... up to near ties (fixed-point upsampling)
+
+
+def test_failing_frames_between_good_ones_are_reported_sparingly_and_all_counted(bundled_engine):
+    """Every other frame fails: each failure is counted, but only the first 3 (and one in 100) become events."""
+
+    class Flaky(FramePipeline):
+        def __call__(self, frame):
+            self.calls = getattr(self, "calls", 0) + 1
+            if self.calls % 2:
+                raise ValueError("a bad frame")
+            return super().__call__(frame)
+
+    sink = Collect()
+    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    session = LiveLoop(reader, Flaky(bundled_engine), sinks=[sink], max_frames=150).run()
+    errors = [e for e in sink.events if e["kind"] == "error"]
+    assert session.processed == 150 and session.dropped["error"] >= 150 and session.failed is None
+    assert len(errors) == 4 and "(100 so far)" in errors[-1]["detail"]  # 1, 2, 3, then the 100th
+
+
+def test_a_folder_of_unreadable_images_is_an_error(tmp_path, capsys):
+    from edge.tools.cli import main
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"p{i}.png").write_bytes(b"not an image")
+    assert main(["run", "--source", str(folder), "--every-frame", "--no-display", "--status-every", "0"]) == 1
+    assert "none of the 3 frames" in capsys.readouterr().err

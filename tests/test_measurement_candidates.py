@@ -34,9 +34,29 @@ def test_a_range_or_a_hint_keeps_the_band_the_operator_expects():
     hinted, _ = DepthPrior(hint_row=20).choose(probs, roi_rows)
     assert list(fascia_rows(hinted)) == [8, 9, 10]  # nearest ROI row 20 = model row 10
     deep, _ = DepthPrior(hint_row=64).choose(probs, roi_rows)
-    np.testing.assert_array_equal(deep, probs)  # the model's own band: nothing changed
+    np.testing.assert_array_equal(deep[30:34], probs[30:34])  # the model's own band, as the model drew it
+    assert list(fascia_rows(deep)) == [30, 31, 32, 33]
     none, share = DepthPrior(range_rows=(80, 96)).choose(probs, roi_rows)
     assert share == 0.0 and not (class_map(none) == FASCIA).any()  # no candidate inside: no fascia
+
+
+def test_a_range_keeps_only_its_band_and_the_model_confidence_is_reported(bundled_engine):
+    """A strong thin band inside the range, a longer weaker one below it: only the one inside is the fascia, in
+    every column (the other becomes tissue below), and a weak band chosen by a hint keeps the model's low confidence."""
+    from edge.core.roi import Box
+    from edge.measurement.measure import measure
+
+    probs = probability_map([(8, 3, 0.9), (30, 8, 0.55)])  # the model calls both fascia
+    chosen, share = DepthPrior(range_rows=(0, 40)).choose(probs, 96)
+    assert share == 1.0 and list(fascia_rows(chosen)) == [8, 9, 10]
+    labels = cv2.resize(class_map(chosen), (24, 96), interpolation=cv2.INTER_NEAREST)
+    m = measure(labels, Box.full(labels.shape), probs=probs, settled=True)
+    assert m.flags == () and m.depth_px < 40 and m.pieces == 1
+    weak = probability_map([(30, 4, 0.9), (8, 3, 0.3)])  # the hinted band is never the model's most likely class
+    chosen, _ = DepthPrior(hint_row=18).choose(weak, 96)
+    labels = cv2.resize(class_map(chosen), (24, 96), interpolation=cv2.INTER_NEAREST)
+    m = measure(labels, Box.full(labels.shape), probs=weak, settled=True)
+    assert m.depth_px < 30 and m.confidence == pytest.approx(0.3, abs=0.01) and "low_confidence" in m.flags
 
 
 def test_operator_prior_in_mm_needs_a_calibration_and_a_sane_range():

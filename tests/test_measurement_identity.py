@@ -90,4 +90,10 @@ def test_a_band_in_two_pieces_at_different_depths_is_discontinuous():
     for col in range(60):
         slope[20 + col : 28 + col, col], slope[28 + col :, col] = FASCIA, BELOW
     assert measure(slope, Box.full(slope.shape)).pieces == 1 and measure(slope, Box.full(slope.shape)).flags == ()
-    assert band_pieces(np.r_[np.full(57, 60.0), np.full(3, 5.0)], 8.0) == 1  # a stray speck is not a piece
+    cols = np.arange(60)
+    assert band_pieces(cols, np.r_[np.full(57, 60.0), np.full(3, 5.0)], 8.0) == (1, 0.95)  # a stray speck: no piece
+    shadow = np.r_[np.arange(0, 20), np.arange(60, 100)]  # a slope of 0.5 px a column, hidden for 40 columns
+    assert band_pieces(shadow, 30 + 0.5 * shadow, 8.0) == (1, 1.0)
+    zigzag = np.tile(np.r_[np.full(5, 20.0), np.full(5, 60.0)], 6)  # 12 pieces of 8 %: no piece counts, but broken
+    pieces, largest = band_pieces(cols, zigzag, 8.0)
+    assert pieces == 1 and largest < 0.9

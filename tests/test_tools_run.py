@@ -157,7 +157,7 @@ def test_presets(tmp_path):
         ({"mm_per_px": 0.1, "depth_mm": 40}, "one calibration"),
         ({"scale_points": [[0, 0]], "scale_mm": 10}, "scale_points"),
         ({"source": {"codec": "h264"}}, "unknown source keys"),
-        ({"source": {"fps": -1}}, '"fps" must be a finite number in \\(0, inf\\], got -1'),
+        ({"source": {"fps": -1}}, '"fps" must be a finite number in \\[0.1, 1000\\], got -1'),
     ]:
         path.write_text(json.dumps(bad))
         with pytest.raises(ValueError, match=message):
@@ -197,6 +197,8 @@ def test_numbers_on_the_command_line_are_checked(argv, message, capsys):
         ('{"source": {"fps": "fast"}}', """"source" "fps" must be a number, got 'fast'"""),
         ('{"source": {"width": 640.5}}', '"source" "width" must be a whole number of pixels'),
         ('{"fascia_depth_mm": [2, "deep"]}', '"fascia_depth_mm" must be a number'),
+        ('{"source": {"fps": 1e-9}}', '"source" "fps" must be a finite number in [0.1, 1000]'),
+        ('{"depth_mm": 1' + "0" * 400 + "}", '"depth_mm" must be a number'),
     ],
 )
 def test_numbers_in_a_preset_are_checked_and_named(tmp_path, text, message, capsys):

@@ -7,6 +7,13 @@ import argparse
 import math
 from collections.abc import Callable
 
+#: capture settings, on the command line (--fps, --width, --height) and in a preset's "source" alike
+SOURCE_LIMITS = {
+    "fps": {"low": 0.1, "low_open": False, "high": 1000.0},
+    "width": {"low": 1, "low_open": False, "high": 16384},
+    "height": {"low": 1, "low_open": False, "high": 16384},
+}
+
 
 def number(value, where: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = True) -> float:
     """`value` as a finite float in (low, high] (or [low, high] when not `low_open`); ValueError naming `where`."""
@@ -14,7 +21,7 @@ def number(value, where: str, *, low: float = 0.0, high: float = math.inf, low_o
         raise ValueError(f"{where} must be a number, got {value!r}")
     try:
         x = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ValueError(f"{where} must be a number, got {value!r}") from None
     inside = (x > low if low_open else x >= low) and x <= high
     if not math.isfinite(x) or not inside:

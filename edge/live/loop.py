@@ -40,7 +40,7 @@ _BREAKS = ("lost", "reopened", "gave_up", "stalled", "resumed")
 #: this many frames in a row that cannot be processed end the run: the set-up is wrong (a fixed ROI the frames do not
 #: fit, a source of the wrong kind), not one frame
 MAX_ERRORS_IN_A_ROW = 10
-#: of a run of failing frames, the first few are reported one by one, then one in this many (all are counted)
+#: of the failing frames, the first 3 are reported one by one, then one in this many (all are counted)
 ERROR_REPORT_EVERY = 100
 
 
@@ -78,7 +78,7 @@ class LiveLoop:
     def _event(self, kind: str, detail: str, t: float | None = None) -> None:
         when = time.monotonic() if t is None else t
         event = {"kind": kind, "t": round(when - self.session.started, 3), "detail": detail}
-        self.session.events.append(event)
+        self.session.add_event(event)
         for sink in self.sinks:
             sink.event(event)
         if kind in _BREAKS:
@@ -142,8 +142,8 @@ class LiveLoop:
             self._errors += 1
             self._errors_in_a_row += 1
             n = self._errors_in_a_row
-            if n <= 3 or n % ERROR_REPORT_EVERY == 0:
-                self._event("error", f"frame {frame.seq} not processed: {exc}" + (f" ({n} in a row)" if n > 1 else ""))
+            if self._errors <= 3 or self._errors % ERROR_REPORT_EVERY == 0:
+                self._event("error", f"frame {frame.seq} not processed: {exc} ({self._errors} so far)")
             if n >= MAX_ERRORS_IN_A_ROW:
                 s.failed = f"{n} frames in a row could not be processed: {exc}"
                 self._event("gave_up", s.failed)

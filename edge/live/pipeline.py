@@ -113,8 +113,9 @@ class FramePipeline:
             raise ValueError(f"frame {w}x{h} is too small to segment (at least {side}x{side} pixels)")
         roi, changed = self.roi(frame)
         self._roi = roi
-        if changed:
+        if changed:  # another screen layout: a hint clicked on the old one no longer points at the same depth
             self.reset()
+            self.prior.hint_px = None
         t1 = time.perf_counter()
         pre = self.preprocessor(frame, roi)
         t2 = time.perf_counter()
@@ -126,12 +127,12 @@ class FramePipeline:
             t4 = time.perf_counter()
             timings["fuse"], t3 = (t4 - t3) * 1e3, t4
         mm_per_px = self.calibration.mm_per_px_for(roi)
-        prior, kept = self.prior.for_frame(mm_per_px), None
-        if prior is not None:
-            probs, kept = prior.choose(probs, roi.h, self.measure_config.candidate_level)
-        roi_labels = upsampled_class_map(probs, (roi.w, roi.h))
+        prior, kept, chosen = self.prior.for_frame(mm_per_px), None, probs
+        if prior is not None:  # the operator's choice decides the class map; the model's own probabilities stay
+            chosen, kept = prior.choose(probs, roi.h, self.measure_config.candidate_level)
+        roi_labels = upsampled_class_map(chosen, (roi.w, roi.h))
         t4 = time.perf_counter()
-        m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config)
+        m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
         if kept is not None and kept < self.measure_config.min_in_range:
             m = replace(m, flags=(*m.flags, "outside_range"))
         if self.band:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.core.roi import Box
-from edge.core.values import number
+from edge.core.values import SOURCE_LIMITS, number
 from edge.live.sources import SourceSettings
 from edge.measurement.candidates import OperatorPrior
 from edge.measurement.measure import Calibration, mm_per_px_from_points
@@ -72,7 +72,9 @@ class Preset:
                 raise ValueError(f'"fascia_depth_mm" is [LO, HI] in mm, got {depth!r}')
             depth = tuple(number(v, '"fascia_depth_mm"', low_open=False) for v in depth)
             OperatorPrior(range_mm=depth)  # refuses a range that is not 0 <= LO < HI
-        settings = {k: number(v, f'"source" "{k}"') if k != "fourcc" else v for k, v in source.items()}
+        settings = {k: number(v, f'"source" "{k}"', **SOURCE_LIMITS[k]) for k, v in source.items() if k != "fourcc"}
+        if "fourcc" in source:
+            settings["fourcc"] = str(source["fourcc"])
         for k in ("width", "height"):
             if k in settings and not float(settings[k]).is_integer():
                 raise ValueError(f'"source" "{k}" must be a whole number of pixels, got {source[k]!r}')

@@ -11,6 +11,8 @@ import numpy as np
 from edge.core.latency import LatencyStats
 from edge.core.reservoir import Reservoir, Series
 
+#: most events a session keeps (a source that flaps for a day would otherwise fill the memory and the summary)
+MAX_EVENTS = 1_000
 #: most points the thickness series keeps for the plot (about 2 MB); a longer session is plotted at lower resolution
 SERIES_POINTS = 20_000
 
@@ -30,12 +32,19 @@ class Session:
     thickness: Reservoir = field(default_factory=Reservoir)  #: the good frames' thickness, for the summary
     unit: str = "px"  #: thickness unit in `series`: "mm" when calibrated
     flags: Counter = field(default_factory=Counter)
-    events: list[dict] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)  #: the first `MAX_EVENTS` source and loop events
+    events_not_kept: int = 0  #: events after those (counted, not stored: a flapping source must not fill memory)
     roi_changes: int = 0
     recent_fps: float = 0.0  #: processed frames per second over the last seconds (for live status)
     interrupted: bool = False
     failed: str | None = None  #: why the run ended on its own before its source did (the set-up is wrong)
     files: list[str] = field(default_factory=list)
+
+    def add_event(self, event: dict) -> None:
+        if len(self.events) < MAX_EVENTS:
+            self.events.append(event)
+        else:
+            self.events_not_kept += 1
 
     @property
     def duration_s(self) -> float:
@@ -75,6 +84,7 @@ class Session:
             "thickness": self.thickness_summary(),
             "roi_changes": self.roi_changes,
             "events": self.events,
+            "events_not_kept": self.events_not_kept,
             "files": self.files,
         }
 

@@ -33,6 +33,27 @@ def band_candidates(fascia: np.ndarray, level: float = 0.25) -> Candidates:
     return Candidates(col, start, stop, cum[stop, col] - cum[start, col])
 
 
+def _make_fascia(column: np.ndarray, start: int, stop: int) -> None:
+    """Make the candidate in rows start..stop of one column's (rows, 3) probabilities the fascia for the argmax,
+    changing as little as it takes. Where the model already calls part of it fascia, that part stays the band as the
+    model drew it; a candidate it did not call fascia becomes the band over its half-maximum rows. Rows above the
+    band then read as tissue above, rows below as tissue below (another candidate there is no longer fascia)."""
+    p = column[start:stop]
+    wins = p[:, FASCIA] > np.maximum(p[:, ABOVE], p[:, BELOW])
+    if not wins.any():
+        wins = p[:, FASCIA] >= 0.5 * p[:, FASCIA].max()
+    rows = np.flatnonzero(wins)
+    top, bottom = start + int(rows[0]), start + int(rows[-1]) + 1
+    band = column[top:bottom]
+    lift = band[:, FASCIA] <= np.maximum(band[:, ABOVE], band[:, BELOW])  # one run, no gap
+    band[lift, FASCIA] = np.maximum(band[lift, ABOVE], band[lift, BELOW]) + 1e-3
+    for rows, keep, away in ((column[:top], ABOVE, BELOW), (column[bottom:], BELOW, ABOVE)):
+        wrong = np.argmax(rows, axis=1) != keep
+        rows[wrong, keep] = rows[wrong].max(axis=1) + 1e-3
+        rows[wrong, FASCIA] = np.minimum(rows[wrong, FASCIA], rows[wrong, keep] - 2e-3)
+        rows[wrong, away] = np.minimum(rows[wrong, away], rows[wrong, keep] - 2e-3)
+
+
 def _strongest(c: Candidates, width: int) -> np.ndarray:
     strongest = np.zeros(width)
     np.maximum.at(strongest, c.col, c.mass)
@@ -58,8 +79,9 @@ class DepthPrior:
     depth, converted with the calibration) and/or a hint (one depth: a click in the live window, or a number).
 
     `choose` keeps, in each column, the band candidate inside the range (the strongest there) or, with a hint, the one
-    nearest it; columns whose strongest candidate was another one are relabelled so that the chosen one is the
-    fascia, and columns with no candidate inside the range lose their fascia. The share of columns that kept a band
+    nearest it, and makes it the fascia for the class map (the other candidates become tissue above or below it);
+    columns with no candidate inside the range lose their fascia. The probabilities change only as far as the argmax
+    needs: the model's own confidence is measured from its unchanged ones. The share of columns that kept a band
     tells how much of the frame agreed with the operator."""
 
     range_rows: tuple[float, float] | None = None
@@ -84,25 +106,14 @@ class DepthPrior:
         best = order[np.r_[c.col[order][1:] != c.col[order][:-1], True]]
         chosen = np.zeros(c.col.size, bool)
         chosen[best[np.isfinite(score[best])]] = True
-        strongest = _strongest(c, width)
         has = np.zeros(width, bool)
         has[c.col] = True
         kept = np.zeros(width, bool)
         kept[c.col[chosen]] = True
-        out = probs
-        change = has & ~kept  # no candidate inside the range: no fascia in this column
-        swap = chosen & (c.mass < strongest[c.col])  # the chosen band is not the one the model preferred
-        if change.any() or swap.any():
-            out = probs.copy()
-            out[:, change, FASCIA] = 0.0
-            for col, start, stop in zip(c.col[swap], c.start[swap], c.stop[swap]):
-                column = out[:, col]
-                column[:start, FASCIA], column[:start, BELOW] = 0.0, 0.0
-                column[:start, ABOVE] = 1.0
-                column[start:stop] = 0.0
-                column[start:stop, FASCIA] = 1.0
-                column[stop:, FASCIA], column[stop:, ABOVE] = 0.0, 0.0
-                column[stop:, BELOW] = 1.0
+        out = probs.copy()
+        out[:, has & ~kept, FASCIA] = 0.0  # no candidate inside the range: no fascia in this column
+        for col, start, stop in zip(c.col[chosen], c.start[chosen], c.stop[chosen]):
+            _make_fascia(out[:, col], start, stop)  # the chosen band the fascia, everything else beside it tissue
         return out, float(np.count_nonzero(kept) / np.count_nonzero(has))
 
 

@@ -20,7 +20,7 @@ class BandIdentity:
     """One frame's prediction against its labelled band."""
 
     dice: float  #: the frame's own fascia Dice
-    depth_error_px: float | None  #: |predicted - labelled| median band centre row over the labelled columns
+    depth_error_px: float | None  #: median over the columns where both have a band of |predicted - labelled centre row|
     thickness_px: float  #: the labelled band's median vertical thickness
 
     @property
@@ -40,9 +40,9 @@ def band_identity(pred: np.ndarray, labels: np.ndarray, dice: float) -> BandIden
     centre_true = truth.top[labelled] + (truth.length[labelled] - 1) / 2.0
     hit = found.length[labelled] > 0
     error = None
-    if hit.any():
+    if hit.any():  # column by column: a slanted band found on part of its width is still at the right depth
         centre_found = found.top[labelled][hit] + (found.length[labelled][hit] - 1) / 2.0
-        error = abs(float(np.median(centre_found)) - float(np.median(centre_true)))
+        error = float(np.median(np.abs(centre_found - centre_true[hit])))
     return BandIdentity(float(dice), error, float(np.median(truth.length[labelled])))
 
 

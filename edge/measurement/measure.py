@@ -204,15 +204,20 @@ def echogenicity(grey: np.ndarray, top: np.ndarray, length: np.ndarray) -> dict[
     return {name: float(s.sum() / n.sum()) if n.sum() else None for name, (s, n) in regions.items()}
 
 
-def band_pieces(centre: np.ndarray, thickness: float, max_step: float = 2.0, min_piece: float = 0.1) -> int:
-    """Pieces of a band whose centre row (`centre`, one per column where it is found, left to right) steps by more
-    than `max_step` thicknesses (and 4 px) between neighbouring columns; only pieces holding at least `min_piece` of
-    the columns count. A fascia is continuous: two pieces at different depths are two structures."""
+def band_pieces(
+    columns: np.ndarray, centre: np.ndarray, thickness: float, max_step: float = 2.0, min_piece: float = 0.1
+) -> tuple[int, float]:
+    """(pieces, share of the columns in the largest) of a band found in `columns` (left to right) with centre row
+    `centre`: a new piece starts where the centre moves by more than `max_step` thicknesses (and 4 px) from the last
+    column where the band was found, plus one pixel for each column of gap between them (a slope carries on under
+    a shadow); only pieces holding `min_piece` of the columns count. A fascia is continuous: two pieces at different
+    depths are two structures, and so is a band made of many small pieces."""
     if centre.size < 2:
-        return int(centre.size)
-    cuts = np.flatnonzero(np.abs(np.diff(centre)) > max(max_step * thickness, 4.0))
+        return int(centre.size), 1.0
+    gap = np.diff(columns) - 1
+    cuts = np.flatnonzero(np.abs(np.diff(centre)) > max(max_step * thickness, 4.0) + gap)
     sizes = np.diff(np.concatenate([[0], cuts + 1, [centre.size]]))
-    return max(1, int(np.count_nonzero(sizes >= min_piece * centre.size)))
+    return max(1, int(np.count_nonzero(sizes >= min_piece * centre.size))), float(sizes.max() / centre.size)
 
 
 _SPREAD, _MEDIAN = np.array([10.0, 25.0, 50.0, 75.0, 90.0]), np.array([50.0])
@@ -235,12 +240,14 @@ def measure(
     probs: np.ndarray | None = None,
     mm_per_px: float | None = None,
     config: MeasureConfig | None = None,
+    settled: bool = False,
 ) -> Measurement:
     """Measure the fascia in a native class map inside the ROI: `labels` covers the whole frame (`Segmentation.labels`)
     or the ROI alone (`Segmentation.roi_labels`).
 
-    `grey` (the frame's grey pixels) gives echogenicity; `probs` (the model's class probabilities)
-    gives confidence.
+    `grey` (the frame's grey pixels) gives echogenicity; `probs` (the model's own class probabilities) gives confidence,
+    over the cells the class map calls fascia, and rival band candidates (`ambiguous`), unless `settled`: an operator's
+    depth range or hint has chosen among them.
     """
     config = config or MeasureConfig()
     lab = roi.part(labels)
@@ -267,11 +274,15 @@ def measure(
     confidence = contested = None
     if probs is not None:
         p = probs[..., FASCIA]
-        wins = (p > probs[..., ABOVE]) & (p >= probs[..., BELOW])  # argmax == FASCIA; its prob is the max
+        band = cv2.resize(cv2.compare(lab, FASCIA, cv2.CMP_EQ), (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA)
+        wins = band > 127  # the model's cells the class map calls fascia (its argmax, or the band an operator chose)
+        if not wins.any():  # a band thinner than a model cell
+            wins = (p > probs[..., ABOVE]) & (p >= probs[..., BELOW])
         confidence = float(p[wins].mean()) if wins.any() else 0.0
-        contested = contested_columns(p, config.candidate_level, config.rival_share)
+        contested = None if settled else contested_columns(p, config.candidate_level, config.rival_share)
     depth = float(percentiles(centre[found], _MEDIAN)[0]) if found.any() else None
-    pieces = band_pieces(centre[found], vertical_median or 0.0, config.max_step, config.min_piece)
+    columns = np.flatnonzero(found)
+    pieces, largest = band_pieces(columns, centre[found], vertical_median or 0.0, config.max_step, config.min_piece)
 
     flags = []
     if not found.any():
@@ -284,7 +295,7 @@ def measure(
         flags.append("low_confidence")
     if contested is not None and found.any() and contested > config.max_contested:
         flags.append("ambiguous")
-    if pieces > 1:
+    if pieces > 1 or largest < 1 - config.min_piece:
         flags.append("discontinuous")
     return Measurement(
         thickness,

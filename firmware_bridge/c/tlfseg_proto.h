@@ -73,7 +73,7 @@ enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BY
 #define TLFSEG_Q_OUTSIDE_RANGE (1u << 6)  /* no band candidate inside the operator's expected depth range */
 #define TLFSEG_Q_OTHER (1u << 7)          /* another measurement flag (named in the runtime's log) */
 #define TLFSEG_Q_MEASUREMENT_FLAGS 0xFFu
-#define TLFSEG_Q_ROI_DETECTED (1u << 8)   /* the ROI was detected in this frame (no fixed ROI configured) */
+#define TLFSEG_Q_ROI_DETECTED (1u << 8)   /* the ROI is automatic (no fixed ROI): detected, then tracked */
 #define TLFSEG_Q_NO_SCALE (1u << 9)       /* no calibration: thickness in pixels only */
 
 /* ---- CRC-32 ------------------------------------------------------------------------------------ */

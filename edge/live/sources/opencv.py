@@ -118,15 +118,17 @@ class OpenCVCapture(Capture):
 
     def _skip_unreadable(self) -> None:
         """A file whose container announces more frames than were read is damaged there: the frame is skipped and
-        counted (BadFrame), and reading goes on after it; `MAX_UNREADABLE` in a row end the file as cut short."""
+        counted (BadFrame), and reading goes on after it; `MAX_UNREADABLE` in a row end the file as cut short. A read
+        that fails within the last 2 % (or 3 frames) of the count is the end: some containers only estimate it."""
         early = EndOfSource(
             f"{self.name} ended early: {self._delivered} of the {self._announced} frames it announces could be read "
             "(the file is truncated or damaged)"
         )
-        if not self._announced or self._position >= self._announced:
-            if self._unreadable_in_a_row:  # the frames up to the announced end were all unreadable
-                raise early
-            return  # the end the file announces (or an unknown length): an ordinary end
+        left = self._announced - self._position
+        if not self._announced or left <= max(3, 0.02 * self._announced) and not self._unreadable_in_a_row:
+            return  # the end the file announces, within what a container's estimate may be off, or an unknown length
+        if left <= 0:  # the frames up to the announced end were all unreadable
+            raise early
         self._position += 1
         self._unreadable_in_a_row += 1
         if self._unreadable_in_a_row > MAX_UNREADABLE:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edge.core.values import arg
+from edge.core.values import SOURCE_LIMITS, arg
 from edge.tools.commands import add_model_options, add_roi_option, parse_roi
 
 EPILOG = """\
@@ -94,11 +94,11 @@ def register(sub) -> None:
         help="V4L2 pixel format: MJPG (default; USB grabbers at full resolution), YUYV (uncompressed), "
         "UYVY (the TC358743 HDMI-to-CSI-2 bridge)",
     )
-    dev.add_argument("--width", type=int, metavar="PX", help="capture width")
-    dev.add_argument("--height", type=int, metavar="PX", help="capture height")
+    dev.add_argument("--width", type=_pixels("--width"), metavar="PX", help="capture width")
+    dev.add_argument("--height", type=_pixels("--height"), metavar="PX", help="capture height")
     dev.add_argument(
         "--fps",
-        type=arg("--fps", low=0.1, low_open=False, high=1000.0),
+        type=arg("--fps", **SOURCE_LIMITS["fps"]),
         metavar="F",
         help="capture or playback frame rate",
     )
@@ -122,6 +122,19 @@ def register(sub) -> None:
         help="length of each recorded MP4 segment (a crash loses at most the open one; default 10)",
     )
     p.set_defaults(handler=handle)
+
+
+def _pixels(option: str):
+    """argparse type: a whole number of pixels within the capture limits (`edge.core.values.SOURCE_LIMITS`)."""
+    size = arg(option, **SOURCE_LIMITS[option[2:]])
+
+    def parse(text: str) -> int:
+        value = size(text)
+        if not value.is_integer():
+            raise argparse.ArgumentTypeError(f"{option} must be a whole number of pixels, got {text!r}")
+        return int(value)
+
+    return parse
 
 
 def _depth_range(text: str) -> tuple[float, float]:
@@ -224,6 +237,9 @@ def exit_status(session, source: str) -> int:
     reason = session.failed or (gave_up[0] if gave_up else None)
     if reason is None and session.seen == 0:
         reason = f"no frame could be read from {source} (not a video, an image folder or a capture device?)"
+    if reason is None and session.processed == 0:
+        drops = ", ".join(f"{k} {v}" for k, v in sorted(session.dropped.items()))
+        reason = f"none of the {session.seen} frames from {source} could be processed (dropped: {drops})"
     if reason is None:
         return 0
     print(f"tlfseg run: error: {reason}", file=sys.stderr)
