@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from edge.core.values import arg
 from edge.tools.commands import add_model_options, add_roi_option, parse_roi, positive_int
 
 DEFAULT_TRANSPORT = "tcp://127.0.0.1:5599"
@@ -34,13 +35,19 @@ def register(subparsers) -> None:
     serve.add_argument("--max-width", type=positive_int, default=None, metavar="PX", help="widest frame accepted")
     serve.add_argument("--max-height", type=positive_int, default=None, metavar="PX", help="tallest frame")
     serve.add_argument(
-        "--idle-timeout", type=float, default=60.0, metavar="S", help="close silent socket clients (0: never)"
+        "--idle-timeout",
+        type=arg("--idle-timeout", low_open=False, high=86400.0),
+        default=60.0,
+        metavar="S",
+        help="close silent socket clients (0: never)",
     )
     serve.set_defaults(handler=run_serve)
 
     probe = sub.add_parser("probe", help="say HELLO to a runtime and print its capabilities and round-trip time")
     probe.add_argument("--transport", default=DEFAULT_TRANSPORT, help=TRANSPORT_HELP)
-    probe.add_argument("--timeout", type=float, default=5.0, metavar="S", help="how long to wait for answers")
+    probe.add_argument(
+        "--timeout", type=arg("--timeout", high=3600.0), default=5.0, metavar="S", help="how long to wait for answers"
+    )
     probe.set_defaults(handler=run_probe)
 
 

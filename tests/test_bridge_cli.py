@@ -65,3 +65,10 @@ def test_probe_without_a_runtime_is_one_error_line(capsys):
     assert main(["bridge", "probe", "--transport", "unix:/nonexistent/bridge.sock", "--timeout", "1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("tlfseg bridge: error:") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf"])
+def test_serve_refuses_an_idle_timeout_that_is_not_a_duration(value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bridge", "serve", "--idle-timeout", value])
+    assert exit_.value.code == 2 and "--idle-timeout must be a finite number in [0, 86400]" in capsys.readouterr().err
