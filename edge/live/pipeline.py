@@ -75,7 +75,8 @@ class FramePipeline:
         prior: OperatorPrior | None = None,
     ) -> None:
         keep_freed_memory()  # per-frame buffers are reused, not page-faulted back in every frame
-        self.engine = model if isinstance(model, Engine) else Engine(model, threads=threads, delegate=delegate)
+        named = model is None or isinstance(model, (str, Path))  # else an Engine, or anything with input_size and infer
+        self.engine = Engine(model, threads=threads, delegate=delegate) if named else model
         self.order = order
         self.roi = roi_policy(roi, video, order)
         self.preprocessor = Preprocessor(self.engine.input_size, order)
