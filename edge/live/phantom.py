@@ -122,12 +122,7 @@ class Phantom:
         echo *= np.exp(-1.2 * rows / r.h)  # depth attenuation
         speckle = rng.rayleigh(0.8, echo.shape).astype(np.float32)
         speckle = cv2.GaussianBlur(speckle, (0, 0), sigmaX=1.6, sigmaY=0.8) * 1.6
-        bmode = np.clip(255 * echo * speckle, 0, 255).astype(np.uint8)
-        image = self._ui.copy()
-        image[r.slices] = bmode[..., None]
-        band = np.zeros(self.screen, np.uint8)
-        band[r.slices] = inside.astype(np.uint8)
-        return PhantomFrame(image, band_mask_to_classes(band), r, self.thickness, index)
+        return self._compose(np.clip(255 * echo * speckle, 0, 255).astype(np.uint8), inside, index)
 
     def _gliding_frame(self, index: int) -> PhantomFrame:
         rng = np.random.default_rng((self.seed, index))
@@ -137,17 +132,21 @@ class Phantom:
         top = self.band_top(index)[None, :]
         bottom = top + self.thickness
         inside = (rows >= top) & (rows < bottom)
-        above, below = rows < top, rows >= bottom
+        above = rows < top
         u = np.clip((rows - top) / self.thickness, 0, 1)
         layered = 0.75 + 0.25 * np.cos(2 * np.pi * 2 * u)
-        a, f, b = (_shifted(fibres, s, r.w) for s in self.true_shift(index))
+        a, _, b = (_shifted(fibres, s, r.w) for s in self.true_shift(index))
         tissue = np.where(above, 0.08 + 0.03 * a, 0.22 + 0.10 * np.clip(b, -1, 3))
         echo = np.where(inside, 0.95 * layered, tissue) * np.exp(-1.2 * rows / r.h)
         moving = [_shifted(sp, s, r.w) for sp, s in zip(speckles, self.true_shift(index), strict=True)]
         speckle = np.where(above, moving[0], np.where(inside, moving[1], moving[2]))
         fresh = cv2.GaussianBlur(rng.rayleigh(0.8, echo.shape).astype(np.float32), (0, 0), 1.6, sigmaY=0.8) * 1.6
         speckle = self.persistence * speckle + (1.0 - self.persistence) * fresh
-        bmode = np.clip(255 * echo * speckle, 0, 255).astype(np.uint8)
+        return self._compose(np.clip(255 * echo * speckle, 0, 255).astype(np.uint8), inside, index)
+
+    def _compose(self, bmode: np.ndarray, inside: np.ndarray, index: int) -> PhantomFrame:
+        """The B-mode image on the scanner screen, with its labels."""
+        r = self.roi
         image = self._ui.copy()
         image[r.slices] = bmode[..., None]
         band = np.zeros(self.screen, np.uint8)

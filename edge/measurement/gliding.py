@@ -75,7 +75,9 @@ class GlideStep:
     """One frame pair: each layer's motion, the relative displacements and strains, flags, and the totals so far."""
 
     motion: dict[str, Motion]  #: per layer (empty where the pair could not be measured)
-    relative_px: dict[str, float]  #: "fascia/below", "above/fascia": lateral displacement of the lower layer minus the upper
+    relative_px: dict[
+        str, float
+    ]  #: "fascia/below", "above/fascia": lateral displacement of the lower layer minus the upper
     distance_px: dict[str, float]  #: between the layers' centres
     strain_pct: dict[str, float]  #: relative displacement / distance, %
     mm_per_px: float | None
@@ -139,9 +141,7 @@ class GlideTracker:
         self.totals = GlideTotals(t.pairs, t.flagged + 1, t.shear_px, t.path_px, t.strain_pct)
         return GlideStep(motion or {}, {}, {}, {}, mm_per_px, flags, self.totals)
 
-    def step(
-        self, grey: np.ndarray, labels: np.ndarray, m: Measurement, roi_changed: bool = False
-    ) -> GlideStep:
+    def step(self, grey: np.ndarray, labels: np.ndarray, m: Measurement, roi_changed: bool = False) -> GlideStep:
         prev, self._prev = self._prev, (grey.copy(), m.flags)
         mm = m.mm_per_px
         if prev is None or prev[0].shape != grey.shape:
