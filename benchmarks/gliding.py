@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             cases.append({"glide": glide, "persistence": pers, **res})
             for method, r in res.items():
                 e = r["error_pct"]
-                rows.append(f"| {glide:g} | {pers:g} | {method} | {r['pairs']} ({r['flagged']}) | "
-                            f"{r['shear_px']['fascia/below']:.2f} ({r['true_px']['fascia/below']:.2f}) | "
-                            f"{e['fascia/below']:+.1f} % | {e['above/fascia']:+.1f} % | {r['ms_median']:.2f} |")  # fmt: skip
+                shear, true = r["shear_px"]["fascia/below"], r["true_px"]["fascia/below"]
+                rows.append(
+                    f"| {glide:g} | {pers:g} | {method} | {r['pairs']} ({r['flagged']}) | {shear:.2f} ({true:.2f}) | "
+                    f"{e['fascia/below']:+.1f} % | {e['above/fascia']:+.1f} % | {r['ms_median']:.2f} |"
+                )
     body = "\n".join(rows)
     print(body)
     result = {"machine": machine_info(), "note": args.note, "frames": args.frames, "cases": cases}
