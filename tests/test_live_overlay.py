@@ -6,7 +6,7 @@ import pytest
 
 from edge.core.labels import ABOVE, BELOW, CLASS_COLOURS_BGR, FASCIA
 from edge.core.roi import Box
-from edge.live.overlay import draw_overlay, solid, text_panel
+from edge.live.overlay import draw_overlay, overlay_lines, solid, text_panel
 
 
 def blend(pixel, cls: int, weight: float) -> np.ndarray:
@@ -110,3 +110,20 @@ def test_classes_that_are_absent_leave_the_picture_alone(scene):
     out = draw_overlay(frame, only_above, roi)
     inside = (slice(roi.y + 1, roi.y + roi.h - 1), slice(roi.x + 1, roi.x + roi.w - 1))
     np.testing.assert_array_equal(out[inside], frame[inside])
+
+
+def test_overlay_shows_the_cumulative_shear_where_gliding_is_on():
+    from edge.live.phantom import Phantom
+    from edge.measurement.gliding import GlideTracker
+    from edge.measurement.measure import measure
+
+    p = Phantom(glide=1.0, persistence=0.95)
+    tracker, r = GlideTracker(), p.roi
+    for i in range(3):
+        f = p.frame(i)
+        grey, labels = f.image[r.slices][..., 0].copy(), r.part(f.labels)
+        m = measure(labels, r, grey, None, None)
+        step = tracker.step(grey, labels, m)
+    lines = overlay_lines(m, 25.0, 40.0, step)
+    assert len(lines) == 3 and lines[2].startswith("shear TLF/below +") and "over 2 pairs" in lines[2]
+    assert len(overlay_lines(m, 25.0, 40.0)) == 2

@@ -215,3 +215,15 @@ def test_a_binary_preset_and_a_negative_roi_are_one_clear_line(tmp_path, capsys)
     assert code == 1 and f"preset {preset} is not valid JSON text" in err and err.count("\n") == 1
     code, _, err = run(["--roi", "-10,-10,100,100", "--no-display"], capsys)
     assert code == 1 and "invalid ROI" in err and "x, y must be >= 0" in err
+
+
+def test_gliding_is_recorded_per_frame_and_summed_in_the_summary(tmp_path, capsys):
+    folder = tmp_path / "glide"
+    argv = ["--source", "demo", "--frames", "4", "--no-display", "--status-every", "0", "--every-frame"]
+    code, out, _ = run([*argv, "--gliding", "--record", str(folder)], capsys)
+    assert code == 0
+    frames, _, _ = read_log(folder / "frames.jsonl")
+    assert frames[0]["gliding"]["flags"] == ["no_previous"] and all("gliding" in r["latency_ms"] for r in frames)
+    g = json.loads((folder / "summary.json").read_text())["gliding"]
+    assert g["pairs"] + g["flagged"] == 4 and set(g["shear_px"]) == {"fascia/below", "above/fascia"}
+    assert "gliding: cumulative fascia/below" in out

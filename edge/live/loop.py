@@ -166,6 +166,8 @@ class LiveLoop:
         if m.good and value is not None:
             s.thickness.add(value)
         s.flags.update(m.flags)
+        if result.gliding is not None:
+            s.add_glide(result.gliding)
         t = time.perf_counter()
         picture = None
         if any(sink.needs_picture for sink in self.sinks):

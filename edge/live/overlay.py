@@ -9,6 +9,7 @@ import numpy as np
 
 from edge.core.labels import BELOW, CLASS_COLOURS_BGR, FASCIA
 from edge.core.roi import Box
+from edge.measurement.gliding import GlideStep
 from edge.measurement.measure import Measurement
 
 if TYPE_CHECKING:
@@ -106,8 +107,9 @@ def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: 
         cv2.putText(out, text, org, _FONT, _SCALE, (255, 255, 255), 1, cv2.LINE_AA)
 
 
-def overlay_lines(m: Measurement, fps: float, e2e_ms: float) -> list[str]:
-    """The live view's readings: thickness (or why there is none), rate, latency, coverage, confidence."""
+def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep | None = None) -> list[str]:
+    """The live view's readings: thickness (or why there is none), rate, latency, coverage, confidence, and the
+    cumulative shear where gliding is on."""
     if m.good:
         if m.thickness_mm is not None:
             head = f"TLF {m.thickness_mm:.2f} mm (IQR {m.spread_px['iqr'] * m.mm_per_px:.2f})"
@@ -116,10 +118,17 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float) -> list[str]:
     else:
         head = "no measurement: " + ", ".join(m.flags)
     conf = f" | conf {m.confidence:.2f}" if m.confidence is not None else ""
-    return [head, f"{fps:.1f} fps | latency {e2e_ms:.0f} ms | coverage {m.coverage:.0%}{conf}"]
+    lines = [head, f"{fps:.1f} fps | latency {e2e_ms:.0f} ms | coverage {m.coverage:.0%}{conf}"]
+    if gliding is not None:
+        t = gliding.totals
+        fb, strain = t.shear_px["fascia/below"], t.strain_pct["fascia/below"]
+        shear = f"{fb * gliding.mm_per_px:+.2f} mm" if gliding.mm_per_px else f"{fb:+.1f} px"
+        state = "" if gliding.good else " | pair left out: " + ", ".join(gliding.flags)
+        lines.append(f"shear TLF/below {shear} ({strain:+.0f} %) over {t.pairs} pairs{state}")
+    return lines
 
 
 def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float) -> np.ndarray:
     """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings."""
-    lines = overlay_lines(result.measurement, fps, e2e_ms)
+    lines = overlay_lines(result.measurement, fps, e2e_ms, result.gliding)
     return draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True)

@@ -3,6 +3,9 @@
 Speckle, depth attenuation, muscle-fibre streaks, a bright layered band (the fascia) between two tissue
 layers, scanner UI around the image (bars, scale ticks, a coloured icon), and slow motion between frames.
 Every frame comes with its exact 3-class labels and the true band thickness.
+
+Gliding mode (`glide`, `persistence`): the tissue above the band, the band and the tissue below it slide laterally
+by known amounts (`true_shift`), each layer's speckle moving with it, so that a gliding estimate has a true value.
 """
 
 from __future__ import annotations
@@ -38,9 +41,18 @@ class Phantom:
         thickness_px: float = 12.0,
         slope: float = 0.06,
         seed: int = 0,
+        glide: float = 0.0,
+        persistence: float = 0.0,
+        fascia_share: float = 0.5,
     ) -> None:
+        """`glide`: px per frame the layer below slides laterally relative to the layer above; the band slides by
+        `fascia_share` of that. `persistence`: share of the speckle that moves with its layer (0: fresh speckle every
+        frame, the original phantom; the rest stays fresh: decorrelation). Both 0: the original frames, bit for bit."""
         roi.check_fits(screen)
+        if not 0.0 <= persistence <= 1.0 or not 0.0 <= fascia_share <= 1.0:
+            raise ValueError("persistence and fascia_share must lie in [0, 1]")
         self.screen, self.roi, self.thickness, self.slope, self.seed = screen, roi, thickness_px, slope, seed
+        self.glide, self.persistence, self.fascia_share = glide, persistence, fascia_share
         rng = np.random.default_rng(seed)
         h, w = roi.h, roi.w
         # static tissue texture, wider than the view so that the probe can slide over it
@@ -49,6 +61,7 @@ class Phantom:
         self._fibres = cv2.GaussianBlur(fibres, (0, 0), sigmaX=9, sigmaY=0.8)
         self._fibres /= self._fibres.std() + 1e-6
         self._ui = self._draw_ui()
+        self._layers = self._layer_textures() if (glide or persistence) else None
 
     def _draw_ui(self) -> np.ndarray:
         h, w = self.screen
@@ -63,14 +76,37 @@ class Phantom:
         cv2.circle(ui, (w - 24, 16), 10, (200, 120, 30), -1)  # coloured icon
         return ui
 
+    def _layer_textures(self) -> tuple[np.ndarray, np.ndarray]:
+        """Laterally periodic fibres and speckle (3 widths wide) for the gliding mode: (fibres, speckle per layer)."""
+        rng = np.random.default_rng((self.seed, 17))
+        h, w = self.roi.h, 3 * self.roi.w
+
+        def periodic(noise: np.ndarray, sx: float, sy: float) -> np.ndarray:
+            tiled = np.concatenate([noise, noise, noise], axis=1)  # the blur sees the periodic continuation
+            return cv2.GaussianBlur(tiled, (0, 0), sigmaX=sx, sigmaY=sy)[:, w : 2 * w]
+
+        fibres = periodic(rng.normal(0, 1, (h, w)).astype(np.float32), 9, 0.8)
+        fibres /= fibres.std() + 1e-6
+        speckle = np.stack([periodic(rng.rayleigh(0.8, (h, w)).astype(np.float32), 1.6, 0.8) for _ in range(3)])
+        return fibres, speckle * 1.6
+
+    def true_shift(self, index: int) -> tuple[float, float, float]:
+        """Lateral position (px) of the tissue above, the band and the tissue below in frame `index` (gliding mode)."""
+        probe = 20 * np.sin(2 * np.pi * index / 150.0)
+        return probe, probe + self.fascia_share * self.glide * index, probe + self.glide * index
+
     def band_top(self, index: int) -> np.ndarray:
         """Top row of the band per ROI column (float, ROI coordinates) for frame `index`."""
         t = index / 25.0
         xs = np.arange(self.roi.w, dtype=np.float32)
         depth = self.roi.h * (0.08 + 0.02 * np.sin(2 * np.pi * t / 6.0))
+        if self._layers is not None:  # gliding mode: the band's waves move with the band's tissue
+            return depth + self.slope * (xs - self.roi.w / 2) + 3.0 * np.sin((xs - self.true_shift(index)[1]) / 55.0)
         return depth + self.slope * (xs - self.roi.w / 2) + 3.0 * np.sin(xs / 55.0 + t)
 
     def frame(self, index: int) -> PhantomFrame:
+        if self._layers is not None:
+            return self._gliding_frame(index)
         rng = np.random.default_rng((self.seed, index))
         r = self.roi
         shift = int(round(self._pad + 20 * np.sin(2 * np.pi * index / 150.0)))
@@ -86,7 +122,31 @@ class Phantom:
         echo *= np.exp(-1.2 * rows / r.h)  # depth attenuation
         speckle = rng.rayleigh(0.8, echo.shape).astype(np.float32)
         speckle = cv2.GaussianBlur(speckle, (0, 0), sigmaX=1.6, sigmaY=0.8) * 1.6
-        bmode = np.clip(255 * echo * speckle, 0, 255).astype(np.uint8)
+        return self._compose(np.clip(255 * echo * speckle, 0, 255).astype(np.uint8), inside, index)
+
+    def _gliding_frame(self, index: int) -> PhantomFrame:
+        rng = np.random.default_rng((self.seed, index))
+        r = self.roi
+        fibres, speckles = self._layers
+        rows = np.arange(r.h, dtype=np.float32)[:, None]
+        top = self.band_top(index)[None, :]
+        bottom = top + self.thickness
+        inside = (rows >= top) & (rows < bottom)
+        above = rows < top
+        u = np.clip((rows - top) / self.thickness, 0, 1)
+        layered = 0.75 + 0.25 * np.cos(2 * np.pi * 2 * u)
+        a, _, b = (_shifted(fibres, s, r.w) for s in self.true_shift(index))
+        tissue = np.where(above, 0.08 + 0.03 * a, 0.22 + 0.10 * np.clip(b, -1, 3))
+        echo = np.where(inside, 0.95 * layered, tissue) * np.exp(-1.2 * rows / r.h)
+        moving = [_shifted(sp, s, r.w) for sp, s in zip(speckles, self.true_shift(index), strict=True)]
+        speckle = np.where(above, moving[0], np.where(inside, moving[1], moving[2]))
+        fresh = cv2.GaussianBlur(rng.rayleigh(0.8, echo.shape).astype(np.float32), (0, 0), 1.6, sigmaY=0.8) * 1.6
+        speckle = self.persistence * speckle + (1.0 - self.persistence) * fresh
+        return self._compose(np.clip(255 * echo * speckle, 0, 255).astype(np.uint8), inside, index)
+
+    def _compose(self, bmode: np.ndarray, inside: np.ndarray, index: int) -> PhantomFrame:
+        """The B-mode image on the scanner screen, with its labels."""
+        r = self.roi
         image = self._ui.copy()
         image[r.slices] = bmode[..., None]
         band = np.zeros(self.screen, np.uint8)
@@ -98,3 +158,12 @@ class Phantom:
         while count is None or i < count:
             yield self.frame(i)
             i += 1
+
+
+def _shifted(texture: np.ndarray, shift: float, width: int) -> np.ndarray:
+    """`width` columns of a laterally periodic texture moved right by `shift` px (linear between columns)."""
+    start = np.floor(shift)
+    frac = np.float32(shift - start)
+    cols = (np.arange(width + 1) - int(start) - 1) % texture.shape[1]
+    part = texture[:, cols]
+    return (1 - frac) * part[:, 1:] + frac * part[:, :-1]

@@ -24,6 +24,7 @@ from edge.core.roi import Box
 from edge.core.roi_policy import RoiPolicy, roi_policy
 from edge.live.fusion import ProbabilityFusion
 from edge.measurement.candidates import OperatorPrior
+from edge.measurement.gliding import GlideConfig, GlideStep, GlideTracker
 from edge.measurement.measure import Calibration, MeasureConfig, Measurement, measure
 from edge.measurement.tracking import BandTracker
 
@@ -40,6 +41,7 @@ class FrameResult:
     measurement: Measurement
     timings_ms: dict[str, float] = field(default_factory=dict)  #: roi, preprocess, inference, [fuse], ..., total
     roi_changed: bool = False  #: the ROI policy moved the ROI on this frame (a new screen layout)
+    gliding: GlideStep | None = None  #: shear against the frame before, where gliding is on
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -73,6 +75,7 @@ class FramePipeline:
         calibration: Calibration | None = None,
         measure_config: MeasureConfig | None = None,
         prior: OperatorPrior | None = None,
+        gliding: GlideConfig | bool = False,
     ) -> None:
         keep_freed_memory()  # per-frame buffers are reused, not page-faulted back in every frame
         named = model is None or isinstance(model, (str, Path))  # else an Engine, or anything with input_size and infer
@@ -87,6 +90,10 @@ class FramePipeline:
         self.prior = prior or OperatorPrior()  #: where the operator says the fascia is (range, hint)
         if self.prior.needs_scale and not (self.calibration.mm_per_px or self.calibration.depth_mm):
             raise ValueError("a depth range or hint in mm needs a calibration (--mm-per-px, --depth-mm or a preset)")
+        if gliding and not video:
+            raise ValueError("gliding is measured between the frames of a stream (video=True)")
+        #: shear between the layers frame by frame (`edge.measurement.gliding`), where on
+        self.glide = GlideTracker(gliding if isinstance(gliding, GlideConfig) else None) if gliding else None
         self._roi: Box | None = None
 
     def hint_at(self, frame_row: float) -> None:
@@ -103,6 +110,8 @@ class FramePipeline:
             self.fusion.reset()
         if self.band:
             self.band.reset()
+        if self.glide:
+            self.glide.reset()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """ValueError (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, an ROI
@@ -140,5 +149,10 @@ class FramePipeline:
             m = self.band(m)
         t5 = time.perf_counter()
         timings["postprocess"], timings["measure"] = (t4 - t3) * 1e3, (t5 - t4) * 1e3
+        glide = None
+        if self.glide:
+            glide = self.glide.step(pre.grey, roi_labels, m, changed)
+            t6 = time.perf_counter()
+            timings["gliding"], t5 = (t6 - t5) * 1e3, t6
         timings["total"] = (t5 - t0) * 1e3
-        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed)
+        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed, glide)

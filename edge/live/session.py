@@ -10,6 +10,7 @@ import numpy as np
 
 from edge.core.latency import LatencyStats
 from edge.core.reservoir import Reservoir, Series
+from edge.measurement.gliding import GlideStep, totals_dict
 
 #: most events a session keeps (a source that flaps for a day would otherwise fill the memory and the summary)
 MAX_EVENTS = 1_000
@@ -39,6 +40,12 @@ class Session:
     interrupted: bool = False
     failed: str | None = None  #: why the run ended on its own before its source did (the set-up is wrong)
     files: list[str] = field(default_factory=list)
+    gliding: GlideStep | None = None  #: the last frame pair's gliding (its totals: the session's), where gliding is on
+    glide_flags: Counter = field(default_factory=Counter)  #: why frame pairs were left out of the gliding totals
+
+    def add_glide(self, step: GlideStep) -> None:
+        self.gliding = step
+        self.glide_flags.update(step.flags)
 
     def add_event(self, event: dict) -> None:
         if len(self.events) < MAX_EVENTS:
@@ -63,6 +70,10 @@ class Session:
             out.update(median=round(float(p50), 4), p25=round(float(p25), 4), p75=round(float(p75), 4))
         return out
 
+    def gliding_summary(self) -> dict:
+        """The gliding totals over the good frame pairs, and the pairs left out by reason."""
+        return {**totals_dict(self.gliding.totals, self.gliding.mm_per_px), "flags": dict(self.glide_flags)}
+
     def summary(self) -> dict:
         d = self.duration_s
         return {
@@ -83,6 +94,7 @@ class Session:
             "latency_ms": {k: {s: round(v, 3) for s, v in st.items()} for k, st in self.latency.summary().items()},
             "thickness": self.thickness_summary(),
             "roi_changes": self.roi_changes,
+            **({"gliding": self.gliding_summary()} if self.gliding else {}),
             "events": self.events,
             "events_not_kept": self.events_not_kept,
             "files": self.files,
@@ -106,6 +118,15 @@ class Session:
             )
         else:
             lines.append(f"thickness: no good measurement; {t['flagged_frames']} frames flagged {t['flags']}")
+        if self.gliding:
+            g = self.gliding_summary()
+            mm = g["shear_mm"]
+            shear = ", ".join(
+                f"{k} {v:+.2f} px" + (f" ({mm[k]:+.3f} mm)" if mm else "") + f" strain {g['strain_pct'][k]:+.1f} %"
+                for k, v in g["shear_px"].items()
+            )
+            lines.append(f"gliding: cumulative {shear} over {g['pairs']} good frame pairs; {g['flagged']} left out "
+                         f"{g['flags'] or ''}".rstrip())  # fmt: skip
         kinds = Counter(e["kind"] for e in self.events if e["kind"] != "opened")
         if kinds:
             lines.append("source events: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))

@@ -148,6 +148,7 @@ class Recorder(Sink):
                 "roi": str(result.roi),
                 "latency_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
                 **m.to_dict(),
+                **({"gliding": result.gliding.to_dict()} if result.gliding is not None else {}),
                 "seen": session.seen,
                 "dropped": dict(session.dropped),
             }

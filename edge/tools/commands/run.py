@@ -18,6 +18,7 @@ sources:
 examples:
   tlfseg run --source demo
   tlfseg run --source demo --frames 120 --no-display --record out/demo
+  tlfseg run --source scan.mp4 --every-frame --gliding --record out/scan --mm-per-px 0.08
   tlfseg run --source /dev/video0 --fourcc MJPG --width 1920 --height 1080 --fps 30 --depth-mm 40
   tlfseg run --source scan.mp4 --every-frame --record out/scan --no-display
   tlfseg run --source /dev/video0 --preset scanner-x.json --record out/patient-07
@@ -86,6 +87,12 @@ def register(sub) -> None:
         metavar="ALPHA",
         help="temporal fusion: running average of class probabilities, weight ALPHA of the new frame "
         "(default 0.5 when given; off without the flag)",
+    )
+    p.add_argument(
+        "--gliding",
+        action="store_true",
+        help="measure fascia gliding between frames: shear of the fascia over the tissue below and under the tissue "
+        "above (per frame in the log, cumulative in the overlay and summary; docs/live-runtime.md)",
     )
     dev = p.add_argument_group("capture settings (devices; --fps also sets the demo, file and folder rate)")
     dev.add_argument(
@@ -182,6 +189,7 @@ def handle(args: argparse.Namespace) -> int:
         fuse=args.fuse,
         calibration=calibration,
         prior=prior,
+        gliding=args.gliding,
     )
     sinks = []
     if args.status_every > 0:

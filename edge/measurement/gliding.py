@@ -1,0 +1,173 @@
+"""Fascia gliding per frame pair: how far the fascia slides over the tissue below it and under the tissue above it.
+
+Three strips follow the band in the current frame's class map: the tissue just above the fascia, the fascia band
+itself and the tissue just below it (`strips`). Their lateral and axial displacement since the previous frame
+(`edge.measurement.motion`) gives per frame the relative lateral displacement fascia vs below and above vs fascia, and
+the shear strain: relative displacement over the distance between the layers' centres, in % (Langevin et al. 2011,
+BMC Musculoskelet Disord 12:203). A pair is flagged, and left out of the totals, when its motion cannot be trusted: no
+previous frame (start, stream break), a changed ROI, a flagged segmentation in either frame (the band's identity in
+doubt), too few band columns, low texture or a motion that does not explain the pixels (low correlation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge.core.labels import FASCIA
+from edge.measurement.measure import Measurement
+from edge.measurement.motion import Motion, Strip, estimator
+
+LAYERS = ("above", "fascia", "below")
+PAIRS = (("fascia", "below"), ("above", "fascia"))  #: (upper layer, lower layer): the shear between them
+
+
+@dataclass(frozen=True)
+class GlideConfig:
+    method: str = "phase"  #: "phase" (phase correlation on strips) or "dis" (dense optical flow); benchmarks/gliding.py
+    strip_px: int = 10  #: rows of each tissue strip
+    gap_px: int = 2  #: rows left between a tissue strip and the band (its edge blurs into both)
+    min_columns: float = 0.3  #: share of ROI columns holding the band; below it: few_columns
+    min_texture: float = 3.0  #: grey standard deviation a strip needs; below it: low_texture
+    min_ncc: float = 0.5  #: correlation of a strip with the previous frame moved by its motion; below: low_correlation
+
+
+def strips(labels: np.ndarray, config: GlideConfig) -> dict[str, Strip] | None:
+    """The three strips along the band of an ROI class map, or None where too few columns hold all three."""
+    fascia = labels == FASCIA
+    h, w = labels.shape
+    has = fascia.any(axis=0)
+    top = np.argmax(fascia, axis=0)
+    bottom = h - np.argmax(fascia[::-1], axis=0)  # one past the last fascia row
+    s, g = config.strip_px, config.gap_px
+    ok = has & (top - g - s >= 0) & (bottom + g + s <= h)
+    if ok.sum() < max(config.min_columns * w, 8):
+        return None
+    xs = np.flatnonzero(ok).astype(np.float32)
+    top, bottom = top[ok].astype(np.float32), bottom[ok].astype(np.float32)
+    # the band's interior, `gap_px` in from either edge: an edge whose shape changes would be tracked as motion
+    inner = np.maximum(bottom - top - 2 * g, 2.0)
+    band = max(int(np.median(inner)), 2)
+    k = np.arange(s, dtype=np.float32)[:, None]
+    kb = np.arange(band, dtype=np.float32)[:, None] * (inner - 1) / max(band - 1, 1)
+    centre = (top + bottom - inner) / 2
+    rows = {"above": top - g - s + k, "fascia": centre + kb, "below": bottom + g + k}
+    return {
+        name: Strip(np.broadcast_to(xs, y.shape).copy(), y, float(np.median(y.mean(axis=0))))
+        for name, y in rows.items()
+    }
+
+
+@dataclass(frozen=True)
+class GlideTotals:
+    """What the good pairs add up to since the tracker started (resets of the pair state do not clear it)."""
+
+    pairs: int = 0  #: good frame pairs summed
+    flagged: int = 0  #: pairs left out
+    shear_px: dict[str, float] = field(default_factory=lambda: {"fascia/below": 0.0, "above/fascia": 0.0})
+    path_px: dict[str, float] = field(default_factory=lambda: {"fascia/below": 0.0, "above/fascia": 0.0})
+    strain_pct: dict[str, float] = field(default_factory=lambda: {"fascia/below": 0.0, "above/fascia": 0.0})
+
+
+@dataclass(frozen=True)
+class GlideStep:
+    """One frame pair: each layer's motion, the relative displacements and strains, flags, and the totals so far."""
+
+    motion: dict[str, Motion]  #: per layer (empty where the pair could not be measured)
+    relative_px: dict[
+        str, float
+    ]  #: "fascia/below", "above/fascia": lateral displacement of the lower layer minus the upper
+    distance_px: dict[str, float]  #: between the layers' centres
+    strain_pct: dict[str, float]  #: relative displacement / distance, %
+    mm_per_px: float | None
+    flags: tuple[str, ...]
+    totals: GlideTotals
+
+    @property
+    def good(self) -> bool:
+        return not self.flags
+
+    def to_dict(self) -> dict:
+        def r(v: float | None, nd: int = 3) -> float | None:
+            return None if v is None else round(float(v), nd)
+
+        mm = self.mm_per_px
+        t = self.totals
+        return {
+            "good": self.good,
+            "flags": list(self.flags),
+            "layers": {
+                k: {"dx_px": r(m.dx), "dy_px": r(m.dy), "texture": r(m.texture, 2), "ncc": r(m.ncc)}
+                for k, m in self.motion.items()
+            },
+            "relative_px": {k: r(v) for k, v in self.relative_px.items()},
+            "relative_mm": {k: r(v * mm, 4) for k, v in self.relative_px.items()} if mm else None,
+            "distance_px": {k: r(v, 2) for k, v in self.distance_px.items()},
+            "strain_pct": {k: r(v, 2) for k, v in self.strain_pct.items()},
+            "cumulative": totals_dict(t, mm),
+        }
+
+
+def totals_dict(t: GlideTotals, mm_per_px: float | None) -> dict:
+    def mm(d: dict[str, float]) -> dict | None:
+        return {k: round(v * mm_per_px, 4) for k, v in d.items()} if mm_per_px else None
+
+    return {
+        "pairs": t.pairs,
+        "flagged": t.flagged,
+        "shear_px": {k: round(v, 3) for k, v in t.shear_px.items()},
+        "shear_mm": mm(t.shear_px),
+        "path_px": {k: round(v, 3) for k, v in t.path_px.items()},
+        "strain_pct": {k: round(v, 2) for k, v in t.strain_pct.items()},
+    }
+
+
+class GlideTracker:
+    """Frame by frame: `step(grey, labels, measurement)` -> `GlideStep` against the frame before."""
+
+    def __init__(self, config: GlideConfig | None = None) -> None:
+        self.config = config or GlideConfig()
+        self.motion = estimator(self.config.method)
+        self.totals = GlideTotals()
+        self._prev: tuple[np.ndarray, tuple[str, ...]] | None = None
+
+    def reset(self) -> None:
+        """The stream broke or the ROI moved: the next frame has no previous one (the totals stay)."""
+        self._prev = None
+
+    def _flagged(self, flags: tuple[str, ...], mm_per_px: float | None, motion=None) -> GlideStep:
+        t = self.totals
+        self.totals = GlideTotals(t.pairs, t.flagged + 1, t.shear_px, t.path_px, t.strain_pct)
+        return GlideStep(motion or {}, {}, {}, {}, mm_per_px, flags, self.totals)
+
+    def step(self, grey: np.ndarray, labels: np.ndarray, m: Measurement, roi_changed: bool = False) -> GlideStep:
+        prev, self._prev = self._prev, (grey.copy(), m.flags)
+        mm = m.mm_per_px
+        if prev is None or prev[0].shape != grey.shape:
+            return self._flagged(("roi_changed",) if roi_changed or prev is not None else ("no_previous",), mm)
+        flags = ["segmentation_flagged"] if (m.flags or prev[1]) else []
+        found = strips(labels, self.config)
+        if found is None:
+            return self._flagged((*flags, "few_columns"), mm)
+        self.motion.prepare(prev[0], grey)
+        motion = {name: self.motion(prev[0], grey, strip) for name, strip in found.items()}
+        c = self.config
+        if any(mo.texture < c.min_texture for mo in motion.values()):
+            flags.append("low_texture")
+        elif any(mo.ncc < c.min_ncc for mo in motion.values()):
+            flags.append("low_correlation")
+        relative = {f"{a}/{b}": motion[b].dx - motion[a].dx for a, b in PAIRS}
+        distance = {f"{a}/{b}": found[b].centre - found[a].centre for a, b in PAIRS}
+        strain = {k: 100.0 * v / distance[k] for k, v in relative.items()}
+        if flags:
+            return self._flagged(tuple(flags), mm, motion)
+        t = self.totals
+        self.totals = GlideTotals(
+            t.pairs + 1,
+            t.flagged,
+            {k: t.shear_px[k] + v for k, v in relative.items()},
+            {k: t.path_px[k] + abs(v) for k, v in relative.items()},
+            {k: t.strain_pct[k] + v for k, v in strain.items()},
+        )
+        return GlideStep(motion, relative, distance, strain, mm, (), self.totals)

@@ -1,0 +1,107 @@
+"""Gliding on the phantom with known motion: cumulative shear and strain against the truth, and pairs left out."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from edge.core.grey import to_grey
+from edge.live.phantom import Phantom
+from edge.live.pipeline import FramePipeline
+from edge.measurement.gliding import GlideConfig, GlideTracker
+from edge.measurement.measure import measure
+
+FRAMES = 30
+#: cumulative shear within 10 % of the truth at 1 px/frame, 5 % of the speckle fresh each frame
+#: (benchmarks/results/gliding.md: 0.4-4 % measured there over 39 pairs)
+TOLERANCE = 0.10
+
+
+def track(phantom: Phantom, frames: int, method: str = "phase", spoil=None) -> tuple[GlideTracker, list]:
+    tracker, steps, r = GlideTracker(GlideConfig(method=method)), [], phantom.roi
+    for i in range(frames):
+        f = phantom.frame(i)
+        grey, labels = to_grey(f.image[r.slices], "bgr"), r.part(f.labels)
+        m = measure(labels, r, grey, None, None)
+        if spoil:
+            grey, m = spoil(i, grey, m)
+        steps.append(tracker.step(grey, labels, m))
+    return tracker, steps
+
+
+@pytest.fixture(scope="module")
+def gliding_phantom() -> Phantom:
+    return Phantom(glide=1.0, persistence=0.95)
+
+
+def test_the_phantom_glides_by_known_amounts_and_stays_the_same_without():
+    p = Phantom(glide=0.8, fascia_share=0.25, persistence=0.9)
+    above, fascia, below = np.subtract(p.true_shift(11), p.true_shift(10))
+    assert below - above == pytest.approx(0.8) and fascia - above == pytest.approx(0.2)
+    assert np.array_equal(Phantom().frame(4).image, Phantom(glide=0.0, persistence=0.0).frame(4).image)
+    assert not np.array_equal(Phantom().frame(4).image, p.frame(4).image)
+
+
+def test_cumulative_shear_and_strain_match_the_known_glide(gliding_phantom):
+    tracker, steps = track(gliding_phantom, FRAMES)
+    t = tracker.totals
+    assert steps[0].flags == ("no_previous",) and t.pairs == FRAMES - 1 and t.flagged == 1
+    true = {"fascia/below": 0.5 * (FRAMES - 1), "above/fascia": 0.5 * (FRAMES - 1)}  # fascia_share 0.5 of 1 px
+    distance = steps[-1].distance_px
+    assert distance == pytest.approx({"fascia/below": 13.0, "above/fascia": 13.0}, abs=0.5)  # strip centres
+    for k, v in true.items():
+        assert t.shear_px[k] == pytest.approx(v, rel=TOLERANCE)
+        assert t.strain_pct[k] == pytest.approx(100 * v / 13.0, rel=TOLERANCE)
+        assert t.path_px[k] >= abs(t.shear_px[k])
+
+
+def test_without_glide_there_is_almost_no_shear():
+    tracker, _ = track(Phantom(glide=0.0, persistence=0.95), 12)
+    assert tracker.totals.pairs == 11
+    assert all(abs(v) < 0.1 * 11 for v in tracker.totals.shear_px.values())  # under 0.1 px a frame
+
+
+def test_a_frame_without_texture_or_with_a_flagged_segmentation_is_left_out(gliding_phantom):
+    def spoil(i, grey, m):
+        if i == 3:
+            grey = np.full_like(grey, 60)
+        if i == 6:
+            m = replace(m, flags=("low_confidence",))
+        return grey, m
+
+    clean, _ = track(gliding_phantom, 9)
+    tracker, steps = track(gliding_phantom, 9, spoil=spoil)
+    assert "low_texture" in steps[3].flags and steps[4].flags  # the blank frame spoils the pairs either side
+    assert steps[6].flags == ("segmentation_flagged",) and steps[7].flags == ("segmentation_flagged",)
+    assert tracker.totals.pairs == 4 and tracker.totals.flagged == 5
+    good = [i for i, s in enumerate(steps) if s.good]
+    assert good == [1, 2, 5, 8]
+    expected = sum(s.relative_px["fascia/below"] for s in steps if s.good)
+    assert tracker.totals.shear_px["fascia/below"] == pytest.approx(expected)
+    assert tracker.totals.shear_px["fascia/below"] < clean.totals.shear_px["fascia/below"]
+
+
+def test_a_changed_roi_or_a_reset_starts_a_new_pair(gliding_phantom):
+    tracker, _ = track(gliding_phantom, 3)
+    f, r = gliding_phantom.frame(3), gliding_phantom.roi
+    grey, labels = to_grey(f.image[r.slices], "bgr"), r.part(f.labels)
+    m = measure(labels, r, grey, None, None)
+    assert tracker.step(grey[:-10], labels[:-10], m).flags == ("roi_changed",)
+    tracker.reset()
+    assert tracker.step(grey, labels, m).flags == ("no_previous",)
+    assert tracker.step(grey, labels, m, roi_changed=False).good and tracker.totals.pairs == 3
+
+
+def test_the_pipeline_runs_gliding_as_its_own_stage_only_when_on(bundled_engine, gliding_phantom):
+    on = FramePipeline(bundled_engine, gliding_phantom.roi, gliding=True)
+    off = FramePipeline(bundled_engine, gliding_phantom.roi)
+    images = [gliding_phantom.frame(i).image for i in range(3)]
+    results = [on(im) for im in images]
+    assert all("gliding" in r.timings_ms for r in results) and results[0].gliding.flags == ("no_previous",)
+    assert results[2].gliding.motion and results[2].gliding.totals.pairs + results[2].gliding.totals.flagged == 3
+    plain = off(images[0])
+    assert plain.gliding is None and "gliding" not in plain.timings_ms
+    on.reset()
+    assert on(images[0]).gliding.flags == ("no_previous",)
+    with pytest.raises(ValueError, match="stream"):
+        FramePipeline(bundled_engine, gliding_phantom.roi, video=False, gliding=True)
