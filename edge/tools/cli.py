@@ -28,6 +28,8 @@ EXTRA_OF = {
     "matplotlib": "train",
     "serial": "bridge",
     "picamera2": "pi",
+    "pydicom": "dicom",
+    "highdicom": "dicom",
 }
 
 

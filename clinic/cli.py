@@ -1,0 +1,49 @@
+"""`tlfseg export --dicom DIR` and `tlfseg report`: recordings for the clinic (plugs into `tlfseg`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.tools.commands import positive_int
+
+
+def register(subparsers) -> None:
+    export = subparsers.add_parser(
+        "export",
+        help="a recording as DICOM: key frames as Secondary Capture, measurements as a TID 1500 SR",
+        description="Write a visit's recordings (one per side) as DICOM files: the key frames with their overlay "
+        "as Secondary Capture images and the measurements as one Structured Report (docs/dicom.md).",
+    )
+    export.add_argument("recordings", nargs="+", metavar="RECORDING", help="folders written by tlfseg run --record")
+    export.add_argument("--dicom", required=True, metavar="DIR", help="folder to write the .dcm files to")
+    export.add_argument("--patient", metavar="FILE", help="patient / study fields as JSON (nothing else is invented)")
+    add_side_option(export)
+    export.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames a recording")
+    export.set_defaults(handler=run_export)
+
+
+def add_side_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--side",
+        action="append",
+        choices=("left", "right"),
+        help="the side of each recording, in order (else side.json or the folder name: ...-left, ...-right)",
+    )
+
+
+def _recordings(args: argparse.Namespace) -> list:
+    from clinic.recording import Recording
+
+    sides = args.side or []
+    if sides and len(sides) != len(args.recordings):
+        raise ValueError(f"give --side once per recording ({len(args.recordings)}), or not at all")
+    return [Recording.load(r, sides[i] if sides else None) for i, r in enumerate(args.recordings)]
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from clinic.dicom.export import export_dicom
+    from clinic.patient import Patient
+
+    written = export_dicom(_recordings(args), Patient.load(args.patient), args.dicom, args.key_frames)
+    print(f"DICOM: {len(written) - 1} Secondary Capture image(s) and 1 Structured Report in {args.dicom}")
+    return 0
