@@ -21,13 +21,27 @@ def register(subparsers) -> None:
     export.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames a recording")
     export.set_defaults(handler=run_export)
 
+    report = subparsers.add_parser(
+        "report",
+        help="recordings of a visit (and earlier visits) as one offline HTML report for the clinic",
+        description="One self-contained HTML file (pictures embedded, no address outside it) for the latest visit "
+        "among the recordings: best frames, thickness and echogenicity per side, left vs right, the change over "
+        "earlier visits, the model's caveats and the calibration (docs/report.md).",
+    )
+    report.add_argument("recordings", nargs="+", metavar="RECORDING", help="folders written by tlfseg run --record")
+    report.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    report.add_argument("--patient", metavar="FILE", help="patient fields as JSON (as for export)")
+    add_side_option(report)
+    report.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="best frames a recording")
+    report.set_defaults(handler=run_report)
+
 
 def add_side_option(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--side",
         action="append",
         choices=("left", "right"),
-        help="the side of each recording, in order (else side.json or the folder name: ...-left, ...-right)",
+        help="each recording's side, in order (else clinic.json's side, or a word left / right in the folder name)",
     )
 
 
@@ -46,4 +60,18 @@ def run_export(args: argparse.Namespace) -> int:
 
     written = export_dicom(_recordings(args), Patient.load(args.patient), args.dicom, args.key_frames)
     print(f"DICOM: {len(written) - 1} Secondary Capture image(s) and 1 Structured Report in {args.dicom}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from clinic.patient import Patient
+    from clinic.report.html import build_report
+
+    html = build_report(_recordings(args), Patient.load(args.patient), args.key_frames)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    print(f"report: {out} ({len(html.encode()) // 1024} KiB, self-contained)")
     return 0

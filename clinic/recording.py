@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,14 @@ import numpy as np
 from edge.live.sinks.recording import Recorder, read_log
 
 SIDES = ("left", "right")
+META = "clinic.json"  #: optional, in a recording folder: {"side": ..., "visit": ...}
+
+
+def side_from_name(name: str) -> str | None:
+    """'left' or 'right' when exactly one of them is a word of the folder name."""
+    words = set(re.split(r"[^a-z]+", name.lower()))
+    found = [s for s in SIDES if s in words]
+    return found[0] if len(found) == 1 else None
 
 
 @dataclass
@@ -38,7 +47,12 @@ def stats(values: list[float], unit: str) -> Stats:
 
 @dataclass
 class Recording:
-    """What `tlfseg run --record DIR` wrote, with the side it was taken on (from `--side` or `side.json`)."""
+    """What `tlfseg run --record DIR` wrote, with the side it was taken on and the visit it belongs to.
+
+    The side comes from `--side`, else `clinic.json` in the folder (`{"side": "left", "visit": "2026-12-03"}`),
+    else the folder's name (a word `left` or `right`: `visit2-left`, `right_2026-12-03`); the visit from
+    `clinic.json`, else the day the recording started.
+    """
 
     folder: Path
     frames: list[dict]
@@ -56,9 +70,9 @@ class Recording:
         frames, _, partial = read_log(log)
         summary_path = folder / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-        meta_path = folder / "side.json"
+        meta_path = folder / META
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-        side = side or meta.get("side")
+        side = side or meta.get("side") or side_from_name(folder.name)
         if side is not None and side not in SIDES:
             raise ValueError(f"{folder}: side must be one of {SIDES}, not {side!r}")
         return cls(folder, frames, summary, side, partial, meta)
@@ -99,6 +113,11 @@ class Recording:
     @property
     def started(self) -> str | None:
         return self.summary.get("started")
+
+    @property
+    def visit(self) -> str:
+        """The visit's label: `clinic.json`'s "visit", else the day the recording started, else the folder name."""
+        return str(self.meta.get("visit") or (self.started or "")[:10] or self.folder.name)
 
     def key_frames(self, count: int = 3) -> list[int]:
         """Indices (into `frames`) of the most confident good frames, in time order, spread over the recording."""
