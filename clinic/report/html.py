@@ -180,8 +180,8 @@ def build_report(recordings: list[Recording], patient: Patient | None = None, ke
 <h2>How they were measured</h2><p>Calibration: {escape(_calibration(visits[current]))}.</p>
 <p>Model: {escape("; ".join(models))}. tlfseg {escape(__version__)}.</p>
 <p class="muted">Thickness: per frame, the median perpendicular thickness of the band across the picture;
-echogenicity: the band's mean grey level. Per recording the median over good frames, with the middle half of frames (25th to 75th
-percentile).</p>
+echogenicity: the band's mean grey level. Per recording the median over good frames, with the middle half of
+frames (25th to 75th percentile).</p>
 <script type="application/json" id="tlfseg-data">{embedded}</script>
 </body></html>
 """
