@@ -14,11 +14,8 @@ def register(subparsers) -> None:
         description="Write a visit's recordings (one per side) as DICOM files: the key frames with their overlay "
         "as Secondary Capture images and the measurements as one Structured Report (docs/dicom.md).",
     )
-    export.add_argument("recordings", nargs="+", metavar="RECORDING", help="folders written by tlfseg run --record")
     export.add_argument("--dicom", required=True, metavar="DIR", help="folder to write the .dcm files to")
-    export.add_argument("--patient", metavar="FILE", help="patient / study fields as JSON (nothing else is invented)")
-    add_side_option(export)
-    export.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames a recording")
+    add_recording_options(export)
     export.set_defaults(handler=run_export)
 
     report = subparsers.add_parser(
@@ -28,21 +25,22 @@ def register(subparsers) -> None:
         "among the recordings: best frames, thickness and echogenicity per side, left vs right, the change over "
         "earlier visits, the model's caveats and the calibration (docs/report.md).",
     )
-    report.add_argument("recordings", nargs="+", metavar="RECORDING", help="folders written by tlfseg run --record")
     report.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
-    report.add_argument("--patient", metavar="FILE", help="patient fields as JSON (as for export)")
-    add_side_option(report)
-    report.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="best frames a recording")
+    add_recording_options(report)
     report.set_defaults(handler=run_report)
 
 
-def add_side_option(p: argparse.ArgumentParser) -> None:
+def add_recording_options(p: argparse.ArgumentParser) -> None:
+    """The recordings, their sides, the patient JSON and how many key frames: shared by export and report."""
+    p.add_argument("recordings", nargs="+", metavar="RECORDING", help="folders written by tlfseg run --record")
+    p.add_argument("--patient", metavar="FILE", help="patient / study fields as JSON (nothing else is invented)")
     p.add_argument(
         "--side",
         action="append",
         choices=("left", "right"),
         help="each recording's side, in order (else clinic.json's side, or a word left / right in the folder name)",
     )
+    p.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames a recording")
 
 
 def _recordings(args: argparse.Namespace) -> list:
