@@ -12,6 +12,7 @@ sources:
   demo              the built-in synthetic probe stream (no hardware needed)
   /dev/video0, 0    an HDMI/USB grabber or the Pi's TC358743 HDMI-to-CSI-2 bridge (V4L2)
   picamera          a Raspberry Pi camera-port source through picamera2
+  igtl://HOST:PORT[/DEVICE]  IMAGE messages from an OpenIGTLink server (PLUS; the igtl extra)
   FILE              a video file (played at its own rate; --every-frame to process all frames)
   DIR               a folder of images, in name order
 
@@ -37,7 +38,11 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--source", default="demo", help="demo | /dev/videoN | N | picamera | FILE | DIR (default: demo)")
+    p.add_argument(
+        "--source",
+        default="demo",
+        help="demo | /dev/videoN | N | picamera | igtl://HOST:PORT[/DEVICE] | FILE | DIR (default: demo)",
+    )
     add_model_options(p, threads_default="all")
     add_roi_option(p, "the preset's, else detected and re-detected when the screen layout changes")
     cal = p.add_mutually_exclusive_group()
