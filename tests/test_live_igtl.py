@@ -118,3 +118,72 @@ def test_server_that_vanishes_is_lost_and_reconnected(phantom):
     finally:
         reader.stop()
         streamer.stop()
+
+
+def test_igtl_out_publishes_label_maps_and_measurements(tmp_path):
+    from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE
+
+    port = free_port()
+    client = pyigtl.OpenIGTLinkClient("127.0.0.1", port)  # connects as soon as the run listens
+    labels, texts = [], []
+    stop = threading.Event()
+
+    def collect():
+        while not stop.is_set():
+            for m in client.get_latest_messages():
+                (labels if m.device_name == LABELS_DEVICE else texts).append(m)
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=collect, daemon=True)
+    thread.start()
+    folder = tmp_path / "rec"
+    argv = ["run", "--source", "demo", "--frames", "25", "--no-display", "--status-every", "0"]
+    try:
+        assert main([*argv, "--igtl-out", f"127.0.0.1:{port}", "--record", str(folder)]) == 0
+        time.sleep(0.2)
+    finally:
+        stop.set()
+        thread.join(2)
+        client.stop()
+    assert labels and texts and texts[-1].device_name == MEASUREMENT_DEVICE
+    frames = {f["seq"]: f for f in read_log(folder / "frames.jsonl")[0]}
+    for message in texts:
+        sent = json.loads(message.string)
+        assert sent["thickness_px"] == frames[sent["seq"]]["thickness_px"]
+        assert sent["flags"] == frames[sent["seq"]]["flags"]
+    image = labels[-1].image
+    assert image.shape == (1, 480, 640) and set(np.unique(image)) <= {0, 1, 2}
+    fascia_per_column = (image[0] == 1).sum(axis=0)
+    last = frames[json.loads(texts[-1].string)["seq"]]
+    assert abs(np.median(fascia_per_column[fascia_per_column > 0]) - last["vertical_px"]) <= 2
+
+
+def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path):
+    port = free_port()
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+    def connect_late():
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                stuck.connect(("127.0.0.1", port))
+                return
+            except OSError:
+                time.sleep(0.01)
+
+    threading.Thread(target=connect_late, daemon=True).start()
+    folder = tmp_path / "rec"
+    argv = ["run", "--source", "demo", "--frames", "40", "--no-display", "--status-every", "0", "--record", str(folder)]
+    t0 = time.monotonic()
+    try:
+        assert main([*argv, "--igtl-out", f"127.0.0.1:{port}"]) == 0
+    finally:
+        stuck.close()
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["frames"]["processed"] == 40 and time.monotonic() - t0 < 15
+
+
+def test_igtl_out_takes_loopback_host_port(capsys):
+    assert main(["run", "--frames", "1", "--no-display", "--igtl-out", "10.0.0.1:18944"]) == 1
+    assert "loopback only" in capsys.readouterr().err

@@ -76,6 +76,12 @@ def register(sub) -> None:
         help="record overlay video, per-frame log, plot and summary in DIR "
         "(a new DIR-2, DIR-3, ... if DIR already holds files)",
     )
+    p.add_argument(
+        "--igtl-out",
+        metavar="HOST:PORT",
+        help="serve results over OpenIGTLink (3D Slicer connects): label map IMAGE and measurement STRING a frame "
+        "(loopback; the igtl extra)",
+    )
     p.add_argument("--no-display", action="store_true", help="no live window (default: a window if a display exists)")
     p.add_argument(
         "--frames",
@@ -200,6 +206,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.record:
         recorder = Recorder(args.record, capture.fps or settings.fps or 25.0, args.segment_s)
         sinks.append(recorder)
+    if args.igtl_out:
+        from edge.live.sinks.igtl import IGTLSink
+
+        sinks.append(IGTLSink(args.igtl_out))
     reader = FrameReader(capture, keep="all" if args.every_frame else "latest")
     loop = LiveLoop(reader, pipeline, sinks, args.frames)
 
