@@ -3,6 +3,7 @@
 import json
 import signal
 import socket
+import sys
 import threading
 import time
 
@@ -187,3 +188,10 @@ def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path):
 def test_igtl_out_takes_loopback_host_port(capsys):
     assert main(["run", "--frames", "1", "--no-display", "--igtl-out", "10.0.0.1:18944"]) == 1
     assert "loopback only" in capsys.readouterr().err
+
+
+def test_without_the_igtl_extra_is_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pyigtl", None)  # import fails as where it is not installed
+    assert main(["run", "--source", "igtl://127.0.0.1:1", "--frames", "1", "--no-display"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "tlfseg run needs the 'igtl' extra (pyigtl is not installed): pip install 'tlfseg[igtl]'"

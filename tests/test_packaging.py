@@ -54,6 +54,10 @@ def test_clinic_is_packaged_with_its_extra_and_entry_point():
     assert "dicom" in EXTRAS["dev"][0] and not names("edge") & {"pydicom", "highdicom"}
 
 
+def test_igtl_extra():
+    assert names("igtl") == {"tlfseg", "pyigtl"} and "igtl" in EXTRAS["dev"][0] and "pyigtl" not in names("edge")
+
+
 def test_console_script_and_model_data():
     assert PYPROJECT["project"]["scripts"]["tlfseg"] == "edge.tools.cli:main"
     assert "models/*.tflite" in PYPROJECT["tool"]["setuptools"]["package-data"]["edge"]
