@@ -6,6 +6,7 @@ The `tlfseg.commands` entry point of `clinic` is read from the installed metadat
 
 from __future__ import annotations
 
+import json
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -33,6 +34,15 @@ def record(folder, frames: int = 20, mm_per_px: float | None = 0.1, extra: tuple
     argv = ["run", "--source", "demo", "--frames", str(frames), "--no-display", "--record", str(folder)]
     argv += ["--status-every", "0", *(["--mm-per-px", str(mm_per_px)] if mm_per_px else []), *extra]
     assert main(argv) == 0
+
+
+def flag_frames(folder, frames: slice, flag: str) -> None:
+    """Mark the recording's frame records `frames` (a slice of them) as flagged with `flag`, in its log."""
+    log = folder / "frames.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    for line in [x for x in lines if "seq" in x][frames]:
+        line.update(good=False, flags=[flag])
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 
 import pydicom
 import pytest
-from clinic_support import record
+from clinic_support import flag_frames, record
 
 from clinic.dicom.export import export_dicom
 from clinic.dicom.validate import iod_problems
@@ -90,11 +90,7 @@ def test_sr_measurements_equal_the_recording(exported, recordings):
 def test_flags_become_qualitative_evaluations(tmp_path):
     rec = tmp_path / "rec"
     record(rec, frames=4, mm_per_px=None)
-    log = rec / "frames.jsonl"
-    lines = [json.loads(x) for x in log.read_text().splitlines()]
-    for line in [x for x in lines if "seq" in x][2:]:
-        line.update(good=False, flags=["jump"])
-    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    flag_frames(rec, slice(2, None), "jump")
     written = export_dicom([Recording.load(rec)], Patient(), tmp_path / "out")
     sr = pydicom.dcmread(written[-1])
     flags = [

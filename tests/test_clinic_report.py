@@ -7,7 +7,7 @@ import subprocess
 
 import cv2
 import pytest
-from clinic_support import record
+from clinic_support import flag_frames, record
 
 from clinic.recording import Recording, side_from_name
 
@@ -54,10 +54,7 @@ def test_report_numbers_equal_the_recordings_summary(report, recordings):
 def test_flags_are_explained_in_plain_words(tmp_path, clinic_cli):
     rec = tmp_path / "scan"
     record(rec, frames=5, mm_per_px=None)
-    lines = [json.loads(x) for x in (rec / "frames.jsonl").read_text().splitlines()]
-    for line in [x for x in lines if "seq" in x][:2]:
-        line.update(good=False, flags=["low_coverage"])
-    (rec / "frames.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    flag_frames(rec, slice(0, 2), "low_coverage")
     out = tmp_path / "r.html"
     assert clinic_cli(["report", str(rec), "--side", "right", "--out", str(out)]) == 0
     html = out.read_text()
