@@ -9,6 +9,7 @@
 - ``real_layouts``: the real images grouped by scanner layout, {(width, height): [paths]}.
 - ``no_edgetpu_runtime``: skips a test (checking the error for a missing Edge TPU runtime) where
   libedgetpu loads.
+- ``clinic_cli``, ``recordings`` (tests/clinic_support.py): `tlfseg` with the clinic commands, small recordings.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import ctypes
 from pathlib import Path
 
 import pytest
+from clinic_support import clinic_cli, recordings  # noqa: F401  (fixtures, shared with every clinic test)
 
 from edge.core.paths import DL_TRACK_APO
 

@@ -1,5 +1,5 @@
 """edge stands alone: importing every edge module and running a frame through the pipeline loads neither TensorFlow
-nor the packages above edge (`quantization`, `firmware_bridge`); only the command line's plug-ins reach up."""
+nor the packages above edge (`quantization`, `firmware_bridge`, `clinic`); only the command line's plug-ins reach up."""
 
 import json
 import subprocess
@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 HEAVY = ("tensorflow", "tf_keras", "keras")
-ABOVE = ("quantization", "firmware_bridge")
+ABOVE = ("quantization", "firmware_bridge", "clinic")
 
 _SCRIPT = textwrap.dedent(
     """
@@ -58,7 +58,7 @@ def _project_imports() -> dict[str, set[str]]:
 
     root = Path(__file__).resolve().parents[1]
     files = {}
-    for package in ("edge", "quantization", "firmware_bridge"):
+    for package in ("edge", "quantization", "firmware_bridge", "clinic"):
         for path in (root / package).rglob("*.py"):
             name = ".".join(path.relative_to(root).with_suffix("").parts)
             files[name.removesuffix(".__init__")] = path

@@ -47,6 +47,17 @@ def test_tensorflow_only_in_train():
             assert not names(extra) & {"tensorflow", "tf-keras", "keras", "tensorflow-model-optimization"}, extra
 
 
+def test_clinic_is_packaged_with_its_extra_and_entry_point():
+    assert PYPROJECT["project"]["entry-points"]["tlfseg.commands"]["clinic"] == "clinic.cli:register"
+    assert "clinic*" in PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert names("dicom") == {"tlfseg", "pydicom", "highdicom"} and "tlfseg[edge]" in EXTRAS["dicom"]
+    assert "dicom" in EXTRAS["dev"][0] and not names("edge") & {"pydicom", "highdicom"}
+
+
+def test_igtl_extra():
+    assert names("igtl") == {"tlfseg", "pyigtl"} and "igtl" in EXTRAS["dev"][0] and "pyigtl" not in names("edge")
+
+
 def test_console_script_and_model_data():
     assert PYPROJECT["project"]["scripts"]["tlfseg"] == "edge.tools.cli:main"
     assert "models/*.tflite" in PYPROJECT["tool"]["setuptools"]["package-data"]["edge"]

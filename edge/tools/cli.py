@@ -28,6 +28,9 @@ EXTRA_OF = {
     "matplotlib": "train",
     "serial": "bridge",
     "picamera2": "pi",
+    "pydicom": "dicom",
+    "highdicom": "dicom",
+    "pyigtl": "igtl",
 }
 
 

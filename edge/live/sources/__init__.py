@@ -1,4 +1,4 @@
-"""Frame sources: V4L2/UVC capture, picamera2, video files, image folders and the demo probe stream.
+"""Frame sources: V4L2/UVC capture, picamera2, OpenIGTLink, video files, image folders and the demo probe stream.
 
 Every source is a `Capture` read by the same `FrameReader` thread, so files and the demo exercise the
 code path a capture device takes.
@@ -42,10 +42,14 @@ __all__ = [
 
 
 def open_capture(spec: str, settings: SourceSettings | None = None) -> Capture:
-    """`demo`, `picamera`, `/dev/videoN`, a device index, a video file or a folder of images -> a Capture."""
+    """`demo`, `picamera`, `igtl://HOST:PORT[/DEVICE]`, `/dev/videoN`, a device index, a video file or a folder."""
     settings = settings or SourceSettings()
     if spec == "demo":
         return SyntheticProbe(settings.fps)
+    if spec.startswith("igtl://"):
+        from edge.live.sources.igtl import IGTLCapture
+
+        return IGTLCapture(spec)
     if spec == "picamera":
         return PiCameraCapture(settings)
     if is_device(spec):

@@ -12,6 +12,7 @@ sources:
   demo              the built-in synthetic probe stream (no hardware needed)
   /dev/video0, 0    an HDMI/USB grabber or the Pi's TC358743 HDMI-to-CSI-2 bridge (V4L2)
   picamera          a Raspberry Pi camera-port source through picamera2
+  igtl://HOST:PORT[/DEVICE]  IMAGE messages from an OpenIGTLink server (PLUS; the igtl extra)
   FILE              a video file (played at its own rate; --every-frame to process all frames)
   DIR               a folder of images, in name order
 
@@ -38,7 +39,11 @@ def register(sub) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--source", default="demo", help="demo | /dev/videoN | N | picamera | FILE | DIR (default: demo)")
+    p.add_argument(
+        "--source",
+        default="demo",
+        help="demo | /dev/videoN | N | picamera | igtl://HOST:PORT[/DEVICE] | FILE | DIR (default: demo)",
+    )
     add_model_options(p, threads_default="all")
     add_roi_option(p, "the preset's, else detected and re-detected when the screen layout changes")
     cal = p.add_mutually_exclusive_group()
@@ -71,6 +76,12 @@ def register(sub) -> None:
         metavar="DIR",
         help="record overlay video, per-frame log, plot and summary in DIR "
         "(a new DIR-2, DIR-3, ... if DIR already holds files)",
+    )
+    p.add_argument(
+        "--igtl-out",
+        metavar="HOST:PORT",
+        help="serve results over OpenIGTLink (3D Slicer connects): label map IMAGE and measurement STRING a frame "
+        "(loopback; the igtl extra)",
     )
     p.add_argument("--no-display", action="store_true", help="no live window (default: a window if a display exists)")
     p.add_argument(
@@ -203,6 +214,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.record:
         recorder = Recorder(args.record, capture.fps or settings.fps or 25.0, args.segment_s)
         sinks.append(recorder)
+    if args.igtl_out:
+        from edge.live.sinks.igtl import IGTLSink
+
+        sinks.append(IGTLSink(args.igtl_out))
     reader = FrameReader(capture, keep="all" if args.every_frame else "latest")
     loop = LiveLoop(reader, pipeline, sinks, args.frames)
 

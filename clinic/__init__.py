@@ -1,0 +1,4 @@
+"""tlfseg in the clinic: recordings exported as DICOM (Secondary Capture + TID 1500 SR) and an offline HTML report.
+
+Built on `edge` (which never imports it); needs the `dicom` extra for DICOM and nothing more than `edge` for the report.
+"""

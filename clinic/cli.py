@@ -1,0 +1,75 @@
+"""`tlfseg export --dicom DIR` and `tlfseg report`: recordings for the clinic (plugs into `tlfseg`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from edge.tools.commands import positive_int
+
+
+def register(subparsers) -> None:
+    export = subparsers.add_parser(
+        "export",
+        help="a recording as DICOM: key frames as Secondary Capture, measurements as a TID 1500 SR",
+        description="Write a visit's recordings (one per side) as DICOM files: the key frames with their overlay "
+        "as Secondary Capture images and the measurements as one Structured Report (docs/dicom.md).",
+    )
+    export.add_argument("--dicom", required=True, metavar="DIR", help="folder to write the .dcm files to")
+    add_recording_options(export)
+    export.set_defaults(handler=run_export)
+
+    report = subparsers.add_parser(
+        "report",
+        help="recordings of a visit (and earlier visits) as one offline HTML report for the clinic",
+        description="One self-contained HTML file (pictures embedded, no address outside it) for the latest visit "
+        "among the recordings: best frames, thickness and echogenicity per side, left vs right, the change over "
+        "earlier visits, the model's caveats and the calibration (docs/report.md).",
+    )
+    report.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    add_recording_options(report)
+    report.set_defaults(handler=run_report)
+
+
+def add_recording_options(p: argparse.ArgumentParser) -> None:
+    """The recordings, their sides, the patient JSON and how many key frames: shared by export and report."""
+    p.add_argument("recordings", nargs="+", metavar="RECORDING", help="folders written by tlfseg run --record")
+    p.add_argument("--patient", metavar="FILE", help="patient / study fields as JSON (nothing else is invented)")
+    p.add_argument(
+        "--side",
+        action="append",
+        choices=("left", "right"),
+        help="each recording's side, in order (else clinic.json's side, or a word left / right in the folder name)",
+    )
+    p.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames a recording")
+
+
+def _recordings(args: argparse.Namespace) -> list:
+    from clinic.recording import Recording
+
+    sides = args.side or []
+    if sides and len(sides) != len(args.recordings):
+        raise ValueError(f"give --side once per recording ({len(args.recordings)}), or not at all")
+    return [Recording.load(r, sides[i] if sides else None) for i, r in enumerate(args.recordings)]
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from clinic.dicom.export import export_dicom
+    from clinic.patient import Patient
+
+    written = export_dicom(_recordings(args), Patient.load(args.patient), args.dicom, args.key_frames)
+    print(f"DICOM: {len(written) - 1} Secondary Capture image(s) and 1 Structured Report in {args.dicom}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from clinic.patient import Patient
+    from clinic.report.html import build_report
+
+    html = build_report(_recordings(args), Patient.load(args.patient), args.key_frames)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html, encoding="utf-8")
+    print(f"report: {out} ({len(html.encode()) // 1024} KiB, self-contained)")
+    return 0

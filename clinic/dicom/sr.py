@@ -1,0 +1,96 @@
+"""A recording's measurements as a TID 1500 Measurement Report (highdicom Comprehensive SR)."""
+
+from __future__ import annotations
+
+from highdicom import UID
+from highdicom.sr import (
+    AlgorithmIdentification,
+    ComprehensiveSR,
+    DeviceObserverIdentifyingAttributes,
+    FindingSite,
+    Measurement,
+    MeasurementReport,
+    MeasurementsAndQualitativeEvaluations,
+    ObservationContext,
+    ObserverContext,
+    QualitativeEvaluation,
+    SourceImageForMeasurementGroup,
+    TrackingIdentifier,
+)
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+
+from clinic.dicom import codes as c
+from clinic.dicom.context import MANUFACTURER, StudyContext
+from clinic.recording import Recording
+
+
+def algorithm(recording: Recording) -> AlgorithmIdentification:
+    """The model (file name from the session summary) and the tlfseg version that ran it."""
+    from edge import __version__
+
+    described = recording.summary.get("model") or "unknown model"
+    name = described.split(":", 1)[0].strip()
+    params = [described[:64]] + [f"mm_per_px={v:g}" for v in recording.mm_per_px]
+    return AlgorithmIdentification(name=name[:64], version=f"tlfseg {__version__}", parameters=params)
+
+
+def _group(recording: Recording, images: list[Dataset], number: int) -> MeasurementsAndQualitativeEvaluations:
+    algo = algorithm(recording)
+    t, e = recording.thickness(), recording.echogenicity()
+    unit = c.MILLIMETRE if t.unit == "mm" else c.PIXEL
+    measurements = []
+    if t.median is not None:
+        measurements += [
+            Measurement(c.THICKNESS, t.median, unit, derivation=c.MEDIAN, algorithm_id=algo),
+            Measurement(c.THICKNESS_IQR, round(t.iqr, 4), unit, algorithm_id=algo),
+        ]
+    if e.median is not None:
+        measurements.append(Measurement(c.ECHOGENICITY, e.median, c.NO_UNITS, derivation=c.MEDIAN, algorithm_id=algo))
+    measurements += [
+        Measurement(c.FRAMES_USED, t.used, c.FRAMES),
+        Measurement(c.FRAMES_FLAGGED, recording.flagged, c.FRAMES),
+    ]
+    evaluations = [QualitativeEvaluation(c.flag(f), c.PRESENT) for f in sorted(recording.flag_counts())]
+    sites = [FindingSite(c.FASCIA, laterality=c.SIDE[recording.side])] if recording.side else [FindingSite(c.FASCIA)]
+    return MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=UID(), identifier=f"{recording.folder.name} {number}"[:64]),
+        finding_type=c.FASCIA,
+        algorithm_id=algo,
+        finding_sites=sites,
+        measurements=measurements,
+        qualitative_evaluations=evaluations or None,
+        source_images=[SourceImageForMeasurementGroup.from_source_image(im) for im in images] or None,
+    )
+
+
+def measurement_report(
+    groups: list[tuple[Recording, list[Dataset]]], ctx: StudyContext, series_number: int, device_uid: str
+) -> ComprehensiveSR:
+    """One SR for one visit: a measurement group per recording (side), referencing its key frames."""
+    observer = ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=DeviceObserverIdentifyingAttributes(
+            uid=device_uid, name="tlfseg", manufacturer_name=MANUFACTURER
+        ),
+    )
+    report = MeasurementReport(
+        observation_context=ObservationContext(observer_device_context=observer),
+        procedure_reported=c.ULTRASONOGRAPHY,
+        imaging_measurements=[_group(rec, images, i) for i, (rec, images) in enumerate(groups, 1)],
+    )
+    evidence = [im for _, images in groups for im in images]
+    sr = ComprehensiveSR(
+        evidence=evidence,
+        content=report,
+        series_instance_uid=UID(),
+        series_number=series_number,
+        sop_instance_uid=UID(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        institution_name=ctx.patient.institution_name,
+        is_complete=True,
+    )
+    if ctx.patient.study_description:
+        sr.StudyDescription = ctx.patient.study_description
+    return sr

@@ -1,0 +1,1 @@
+"""The clinic report: one self-contained HTML file a visit (pictures embedded, no external address)."""

@@ -1,0 +1,55 @@
+"""Fixtures for the clinic tests: small real recordings, and the `clinic` plug-in registered with `tlfseg`.
+
+The `tlfseg.commands` entry point of `clinic` is read from the installed metadata; in a checkout installed before
+`clinic` existed it is missing, so `clinic_cli` adds it the way an up-to-date `pip install -e .` would.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint
+
+import pytest
+
+import edge.tools.cli
+from edge.tools.cli import main
+
+CLINIC = EntryPoint(name="clinic", value="clinic.cli:register", group="tlfseg.commands")
+
+
+@pytest.fixture
+def clinic_cli(monkeypatch):
+    """`edge.tools.cli.main`, with the clinic commands registered through the entry-point group."""
+    real = edge.tools.cli.entry_points
+
+    def with_clinic(group: str):
+        found = list(real(group=group))
+        return found + [CLINIC] if group == CLINIC.group and CLINIC.value not in {e.value for e in found} else found
+
+    monkeypatch.setattr(edge.tools.cli, "entry_points", with_clinic)
+    return main
+
+
+def record(folder, frames: int = 20, mm_per_px: float | None = 0.1, extra: tuple[str, ...] = ()) -> None:
+    argv = ["run", "--source", "demo", "--frames", str(frames), "--no-display", "--record", str(folder)]
+    argv += ["--status-every", "0", *(["--mm-per-px", str(mm_per_px)] if mm_per_px else []), *extra]
+    assert main(argv) == 0
+
+
+def flag_frames(folder, frames: slice, flag: str) -> None:
+    """Mark the recording's frame records `frames` (a slice of them) as flagged with `flag`, in its log."""
+    log = folder / "frames.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    for line in [x for x in lines if "seq" in x][frames]:
+        line.update(good=False, flags=[flag])
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    """Two sides of one visit (calibrated 0.1 mm/px) and an uncalibrated one."""
+    root = tmp_path_factory.mktemp("recordings")
+    record(root / "visit2-left")
+    record(root / "visit2-right", frames=12)
+    record(root / "pixels", frames=6, mm_per_px=None)
+    return root
