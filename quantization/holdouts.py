@@ -114,6 +114,6 @@ def markdown(root: Path, summary: dict) -> str:
         lines.append(f"| {r['layout']} | {r['seed']} | {r['images']} | " + " | ".join(cells) + " |")
     for key, stats in summary["directions"].items():
         cells = [_cell(stats[name]["mean"], fmt, stats[name]["sd"]) for name, (_, fmt) in COLUMNS.items()]
-        label = "mean of both directions" if key == "mean" else f"{key}, over seeds"
+        label = "mean of both directions (+- between them)" if key == "mean" else f"{key}, over seeds"
         lines.append(f"| **{label}** | | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

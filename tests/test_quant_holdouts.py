@@ -42,4 +42,4 @@ def test_summary_pools_seeds_and_directions(tmp_path):
     assert d["mean"]["fascia Dice"]["mean"] == pytest.approx(0.76)  # the mean of the two directions
     assert d["mean"]["wrong-structure frames"]["mean"] == pytest.approx(0.14)
     md = (tmp_path / "holdouts.md").read_text()
-    assert "| 660x556 | 0 | 10 | 0.700 |" in md and "mean of both directions" in md
+    assert "| 660x556 | 0 | 10 | 0.700 |" in md and "mean of both directions (+- between them)" in md
