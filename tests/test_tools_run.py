@@ -227,3 +227,19 @@ def test_gliding_is_recorded_per_frame_and_summed_in_the_summary(tmp_path, capsy
     g = json.loads((folder / "summary.json").read_text())["gliding"]
     assert g["pairs"] + g["flagged"] == 4 and set(g["shear_px"]) == {"fascia/below", "above/fascia"}
     assert "gliding: cumulative fascia/below" in out
+
+
+def test_exit_status_says_why_a_run_could_not_go_on(capsys):
+    from edge.live.session import Session
+    from edge.tools.commands.run import exit_status
+
+    ok = Session("demo", "model")
+    ok.seen, ok.processed = 5, 5
+    assert exit_status(ok, "demo") == 0
+    gone = Session("/dev/video0", "model")
+    gone.seen, gone.processed = 5, 5
+    gone.add_event({"kind": "gave_up", "t": 9.0, "detail": "/dev/video0: 12 attempts in 10 s: unplugged"})
+    assert exit_status(gone, "/dev/video0") == 1 and "12 attempts" in capsys.readouterr().err
+    stopped = Session("demo", "model")
+    stopped.interrupted = True
+    assert exit_status(stopped, "demo") == 130
