@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+import edge.core.grey
 import edge.core.imagefiles as imagefiles
 import edge.core.labels
 import edge.core.preprocess
@@ -144,7 +145,9 @@ def load_arrays(
     Returns X, Y, the names used and the problems (unreadable files, bad masks) that were skipped.
     Cached by content key in `cache_dir` when given.
     """
-    code = b"".join(Path(m.__file__).read_bytes() for m in (edge.core.preprocess, edge.core.roi, edge.core.labels))
+    code = b"".join(
+        Path(m.__file__).read_bytes() for m in (edge.core.preprocess, edge.core.grey, edge.core.roi, edge.core.labels)
+    )
     spec = json.dumps([size, [(s.name, str(s.mask), s.kind) for s in samples]]).encode()
     key = hashlib.sha1(code + spec).hexdigest()[:16]  # preprocessing code is part of the key
     cache = cache_dir / f"arrays_{key}.npz" if cache_dir else None

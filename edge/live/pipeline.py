@@ -88,8 +88,7 @@ class FramePipeline:
         self.measure_config = measure_config or MeasureConfig()
         self.band = BandTracker() if video else None  #: on a stream, the band's depth followed (the `jump` flag)
         self.prior = prior or OperatorPrior()  #: where the operator says the fascia is (range, hint)
-        if self.prior.needs_scale and not (self.calibration.mm_per_px or self.calibration.depth_mm):
-            raise ValueError("a depth range or hint in mm needs a calibration (--mm-per-px, --depth-mm or a preset)")
+        self.prior.require_scale(bool(self.calibration.mm_per_px or self.calibration.depth_mm))
         if gliding and not video:
             raise ValueError("gliding is measured between the frames of a stream (video=True)")
         #: shear between the layers frame by frame (`edge.measurement.gliding`), where on

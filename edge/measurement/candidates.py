@@ -138,10 +138,14 @@ class OperatorPrior:
     def needs_scale(self) -> bool:
         return self.range_mm is not None or self.hint_mm is not None
 
+    def require_scale(self, calibrated: bool) -> None:
+        """ValueError where a depth in mm is given without a calibration to turn it into pixels."""
+        if self.needs_scale and not calibrated:
+            raise ValueError("a depth range or hint in mm needs a calibration (--mm-per-px, --depth-mm or a preset)")
+
     def for_frame(self, mm_per_px: float | None) -> DepthPrior | None:
         """This frame's prior in ROI rows; None when nothing is known."""
-        if self.needs_scale and mm_per_px is None:
-            raise ValueError("a depth range or hint in mm needs a calibration (--mm-per-px, --depth-mm or a preset)")
+        self.require_scale(mm_per_px is not None)
         rows = None if self.range_mm is None else (self.range_mm[0] / mm_per_px, self.range_mm[1] / mm_per_px)
         hint = self.hint_px if self.hint_px is not None else None if self.hint_mm is None else self.hint_mm / mm_per_px
         return None if rows is None and hint is None else DepthPrior(rows, hint)
