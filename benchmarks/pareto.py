@@ -46,6 +46,7 @@ def recipe(cfg: dict) -> str:
     parts += [f"rotate {cfg['rotate']:g} deg"] if cfg.get("rotate") else []
     parts += [f"depth crop {cfg['depth_crop']:g}"] if cfg.get("depth_crop") else []
     parts += [f"tissue above {cfg['tissue_above']:g}"] if cfg.get("tissue_above") else []
+    parts += [f"stretch above {cfg['stretch_above']:g}"] if cfg.get("stretch_above") else []
     parts += [f"dice {cfg['dice_weight']:g}"] if cfg.get("dice_weight") else []
     parts += [f"teacher {teacher(cfg)} ({cfg.get('distill', 0.5):g})"] if cfg.get("teacher") else []
     return ", ".join(parts)

@@ -53,6 +53,12 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         help="put up to SHARE of the rows of muscle texture above the band, pushing it deeper (default 0: off)",
     )
     g.add_argument(
+        "--stretch-above",
+        type=float,
+        metavar="SHARE",
+        help="stretch the rows above the band by up to SHARE of the rows, pushing it deeper (default 0: off)",
+    )
+    g.add_argument(
         "--dice", type=float, metavar="W", help="add W x (1 - soft fascia Dice) to the cross-entropy (default 0)"
     )
     g.add_argument(
@@ -62,8 +68,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--teacher",
-        metavar="RUN",
-        help="distil the float model of RUN (same split; its stem may be finer than this one)",
+        metavar="RUN[,RUN...]",
+        help="distil the float model of RUN, or the mean of several (an ensemble); same split, a stem as fine or finer",
     )
     g.add_argument("--distill", type=float, metavar="SHARE", help="teacher's share of the targets (default 0.5)")
     g.add_argument("--patience", type=int, metavar="N", help="early stopping after N epochs without improvement")

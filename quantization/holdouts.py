@@ -29,8 +29,19 @@ def run_dir(root: Path, layout: str, seed: int) -> Path:
     return root / f"{layout}-seed{seed}"
 
 
+def direction_teachers(teacher: str | None, layout: str, seed: int) -> str | None:
+    """`--teacher` for one direction: a teacher that is itself a hold-out root stands for its run of the same
+    layout and seed (trained without the same layout, so it never saw what this run is scored on)."""
+    from quantization.recipe import teacher_runs
+
+    runs = [run_dir(t, layout, seed) if run_dir(t, layout, seed).is_dir() else t for t in teacher_runs(teacher)]
+    return ",".join(str(r) for r in runs) or None
+
+
 def leave_layout_out(root: str | Path, cfg, layouts, seeds, qat_epochs: int, qat_lr: float) -> dict:
-    """Train and score `cfg` once per held-out layout and seed (skipping what is done), then summarise."""
+    """Train and score `cfg` once per held-out layout and seed (skipping what is done), then summarise.
+
+    A teacher given as a hold-out root distils its own run of each direction (`direction_teachers`)."""
     from quantization.pipeline import run
 
     root = Path(root)
@@ -41,7 +52,8 @@ def leave_layout_out(root: str | Path, cfg, layouts, seeds, qat_epochs: int, qat
         if (target / "evaluation.json").is_file():
             print("=== already evaluated", flush=True)
             continue
-        run(target, dataclasses.replace(cfg, holdout=layout, seed=seed), qat_epochs, qat_lr)
+        teacher = direction_teachers(cfg.teacher, layout, seed)
+        run(target, dataclasses.replace(cfg, holdout=layout, seed=seed, teacher=teacher), qat_epochs, qat_lr)
     return summarise(root, layouts, seeds)
 
 

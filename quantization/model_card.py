@@ -213,6 +213,7 @@ def card(info: dict) -> str:
             + (f"; rotations within +-{cfg.rotate:g} degrees" if cfg.rotate else "")
             + (f"; random depth crops (up to {cfg.depth_crop:g} of the rows, band kept)" if cfg.depth_crop else "")
             + (f"; tissue put above the band (up to {cfg.tissue_above:g} of the rows)" if cfg.tissue_above else "")
+            + (f"; the rows above the band stretched (up to {cfg.stretch_above:g} more)" if cfg.stretch_above else "")
             + (f"; distilled from {cfg.teacher} (share {cfg.distill:g})" if cfg.teacher else "")
             + f". Ran {f_run} epochs; kept epoch {f_best}.",
             f"- Quantization-aware training: tfmot `quantize_model` on the float model, {qat.get('epochs')} epochs "

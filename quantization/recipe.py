@@ -20,6 +20,7 @@ TRAIN_OPTIONS = {
     "--rotate": "rotate",
     "--depth-crop": "depth_crop",
     "--tissue-above": "tissue_above",
+    "--stretch-above": "stretch_above",
     "--dice": "dice_weight",
     "--schedule": "schedule",
     "--teacher": "teacher",
@@ -31,7 +32,17 @@ TRAIN_OPTIONS = {
     "--limit": "limit",
 }
 #: options of training levers, left out of a reproduce command where they are off
-LEVERS = {"--warp", "--rotate", "--depth-crop", "--tissue-above", "--dice", "--schedule", "--teacher", "--distill"}
+LEVERS = {
+    "--warp",
+    "--rotate",
+    "--depth-crop",
+    "--tissue-above",
+    "--stretch-above",
+    "--dice",
+    "--schedule",
+    "--teacher",
+    "--distill",
+}
 QAT_EPOCHS = 10  #: quantization-aware fine-tuning epochs
 QAT_LR = 1e-4  #: its learning rate: a tenth of the float training rate, fine-tuning, not retraining
 
@@ -53,13 +64,18 @@ def option_words(cfg) -> list[str]:
     return words
 
 
+def teacher_runs(teacher: str | None) -> list[Path]:
+    """The run directories of a `--teacher` value: one run, or several separated by commas (an ensemble)."""
+    return [Path(part.strip()) for part in (teacher or "").split(",") if part.strip()]
+
+
 def teacher_first(cfg, command: str) -> str:
-    """`command`, preceded by the `tlfseg train` line of the teacher it distils from (and of that one's teacher)."""
-    if not cfg.teacher:
-        return command
-    teacher_cfg = type(cfg).load(Path(cfg.teacher) / "config.json")
-    train = shlex.join(["tlfseg", "train", "--run", cfg.teacher, *option_words(teacher_cfg)])
-    return f"{teacher_first(teacher_cfg, train)} && {command}"
+    """`command`, preceded by the `tlfseg train` lines of the teachers it distils from (and of theirs)."""
+    for run in reversed(teacher_runs(cfg.teacher)):
+        teacher_cfg = type(cfg).load(run / "config.json")
+        train = shlex.join(["tlfseg", "train", "--run", str(run), *option_words(teacher_cfg)])
+        command = f"{teacher_first(teacher_cfg, train)} && {command}"
+    return command
 
 
 def reproduce_command(run_dir: str | Path, cfg, qat_settings: dict) -> str:

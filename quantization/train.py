@@ -13,6 +13,7 @@ import numpy as np
 
 from edge.core.labels import FASCIA, IGNORE, NUM_CLASSES
 from quantization.data import load_arrays, load_dl_track_apo, load_folder, split, split_holdout
+from quantization.recipe import teacher_runs
 from quantization.tfenv import keras, tf
 from quantization.unet import build_unet
 
@@ -31,9 +32,10 @@ class TrainConfig:
     rotate: float = 0.0  #: instead of warps: random rotations within +-rotate degrees only (0 = off)
     depth_crop: float = 0.0  #: random crops: up to this share of the rows cut above and below the band (0 = off)
     tissue_above: float = 0.0  #: up to this share of the rows of tissue put above the band, pushing it deeper (0 = off)
+    stretch_above: float = 0.0  #: the rows above the band stretched by up to this share of the rows (0 = off)
     dice_weight: float = 0.0  #: weight of a soft fascia Dice term added to cross-entropy (0 = the paper's loss)
     schedule: str = "constant"  #: learning rate over the epochs: "constant" (the paper) or "cosine" decay to 0
-    teacher: str | None = None  #: a run directory whose float model (same split) is distilled into this one
+    teacher: str | None = None  #: run directories (comma-separated) whose float models' mean is distilled into this one
     distill: float = 0.5  #: share of the teacher's probabilities in the training targets (with a teacher)
     patience: int | None = None  #: early stopping on validation loss (None = off, as in the paper)
     fractions: tuple[float, float] = (0.7, 0.15)  #: train / val; test takes the rest
@@ -51,6 +53,8 @@ class TrainConfig:
             raise ValueError(f"--depth-crop takes a share of the rows in [0, 0.5), got {self.depth_crop}")
         if not 0 <= self.tissue_above < 0.7:
             raise ValueError(f"--tissue-above takes a share of the rows in [0, 0.7), got {self.tissue_above}")
+        if not 0 <= self.stretch_above < 0.7:
+            raise ValueError(f"--stretch-above takes a share of the rows in [0, 0.7), got {self.stretch_above}")
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
@@ -206,6 +210,35 @@ def _tissue_above(share: float):
     return add
 
 
+def _stretch_above(share: float):
+    """More tissue above the band without a seam or a new line: the rows above the band stretched downwards.
+
+    `_tissue_above` borrowed the muscle under the band, and with it the deep aponeurosis: a bright band above the
+    labelled one, which taught the model to skip the true band. Here the image's own rows above the band are
+    resampled (bilinearly, labels by nearest neighbour) to up to `share` of the height more; the band and what lies
+    under it move down unchanged and the image is cut back to its height at the bottom, never into the band. The
+    speckle of the stretched rows is coarser vertically; `_augment`'s multiplicative speckle, applied after, adds
+    fine grain back. Half of the images stay as they are.
+    """
+
+    def stretch(x, y):
+        h, w = tf.shape(x)[0], tf.shape(x)[1]
+        rows = tf.cast(tf.where(tf.reduce_any(tf.equal(y, FASCIA), axis=1))[:, 0], tf.int32)
+        top = tf.reduce_min(tf.concat([rows, [h]], 0))  # the band's first row (h: no band)
+        room = h - 1 - tf.reduce_max(tf.concat([rows, [0]], 0))  # rows under the band the cut may take
+        room = tf.minimum(room, tf.cast(share * tf.cast(h, tf.float32), tf.int32))
+        extra = tf.cast(tf.random.uniform(()) * tf.cast(room, tf.float32), tf.int32)
+        extra = tf.where((tf.random.uniform(()) < 0.5) | (top < 2) | (top >= h), 0, extra)
+        size = tf.stack([top + extra, w])
+        above = tf.image.resize(x[:top], size, method="bilinear")
+        labels = tf.image.resize(y[:top, :, None], size, method="nearest")[..., 0]
+        x = tf.concat([above, x[top:]], 0)[:h]
+        y = tf.concat([tf.cast(labels, y.dtype), y[top:]], 0)[:h]
+        return tf.ensure_shape(x, [None, None, 1]), y
+
+    return stretch
+
+
 def _targets(stride: int):
     """Labels at input resolution -> (soft class targets, weights) at the model's output resolution.
 
@@ -238,6 +271,7 @@ def make_dataset(
     rotate: float = 0.0,
     depth_crop: float = 0.0,
     tissue_above: float = 0.0,
+    stretch_above: float = 0.0,
 ):
     """(image, soft targets, weights) batches; `stride` is input size / the model's output size."""
     ds = tf.data.Dataset.from_tensor_slices((x, y))
@@ -245,6 +279,8 @@ def make_dataset(
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     if tissue_above:
         ds = ds.map(_tissue_above(tissue_above), num_parallel_calls=tf.data.AUTOTUNE)
+    if stretch_above:
+        ds = ds.map(_stretch_above(stretch_above), num_parallel_calls=tf.data.AUTOTUNE)
     if depth_crop:
         ds = ds.map(_depth_crop(depth_crop), num_parallel_calls=tf.data.AUTOTUNE)
     if warp or rotate:
@@ -368,21 +404,25 @@ def load_teacher(teacher_run: str | Path, run_dir: Path, output_shape: tuple):
     return teacher
 
 
-def distilled(ds, teacher, share: float):
-    """Training targets blended with the teacher's probabilities on the same (augmented) images.
+def distilled(ds, teachers, share: float):
+    """Training targets blended with the teachers' mean probabilities on the same (augmented) images.
 
     Cross-entropy is linear in its target, so this is (1 - share) x the label loss + share x the distillation
-    loss (a Dice term, when on, scores the blended target); unlabelled pixels keep weight 0. A teacher on a
-    finer grid is averaged over each target pixel's cells: class fractions, as the labels' targets are.
+    loss (a Dice term, when on, scores the blended target); unlabelled pixels keep weight 0. Several teachers are
+    an ensemble: their probabilities are averaged. A teacher on a finer grid is averaged over each target
+    pixel's cells: class fractions, as the labels' targets are.
     """
     if not 0 < share <= 1:
         raise ValueError(f"the teacher's share of the targets must be in (0, 1], got {share}")
-    factor = teacher.output_shape[1] // ds.element_spec[1].shape[-3]
+    teachers = teachers if isinstance(teachers, list | tuple) else [teachers]
+    rows = ds.element_spec[1].shape[-3]
+
+    def predict(teacher, x):
+        probs, factor = teacher(x, training=False), teacher.output_shape[1] // rows
+        return tf.nn.avg_pool2d(probs, factor, factor, "VALID") if factor > 1 else probs
 
     def blend(x, target, weight):
-        probs = teacher(x, training=False)
-        if factor > 1:
-            probs = tf.nn.avg_pool2d(probs, factor, factor, "VALID")
+        probs = tf.add_n([predict(t, x) for t in teachers]) / len(teachers)
         return x, (1 - share) * target + share * probs, weight
 
     return ds.map(blend, num_parallel_calls=1)
@@ -432,9 +472,11 @@ def fit(
         cfg.rotate,
         cfg.depth_crop,
         cfg.tissue_above,
+        cfg.stretch_above,
     )
     if cfg.teacher:
-        train_ds = distilled(train_ds, load_teacher(cfg.teacher, run_dir, model.output_shape), cfg.distill)
+        teachers = [load_teacher(t, run_dir, model.output_shape) for t in teacher_runs(cfg.teacher)]
+        train_ds = distilled(train_ds, teachers, cfg.distill)
     val = data.get("val")
     val_ds = make_dataset(val[0], val[1], cfg.batch_size, False, False, cfg.seed, stride) if val else None
     callback = RunState(run_dir, manager, epoch_var, cfg.patience, f"{model.name}: {name}", name)

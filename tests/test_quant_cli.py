@@ -101,6 +101,19 @@ def test_reproduce_command_of_a_distilled_run_trains_its_teacher_first(tmp_path)
     assert _config(build_parser().parse_args(train_words[1:])) == teacher
     assert _config(build_parser().parse_args(pipeline_words[1:])) == student
 
+    other_dir = tmp_path / "other"  # an ensemble: both teachers trained first, in the order given
+    other_dir.mkdir()
+    other = dataclasses.replace(teacher, base_filters=16, stretch_above=0.3)
+    (other_dir / "config.json").write_text(json.dumps(dataclasses.asdict(other)))
+    ensemble = dataclasses.replace(student, teacher=f"{teacher_dir},{other_dir}")
+    lines = [
+        shlex.split(c)
+        for c in reproduce_command(tmp_path / "s", ensemble, {"epochs": 1, "learning_rate": 1e-4}).split(" && ")
+    ]
+    assert [w[3] for w in lines[:2]] == [str(teacher_dir), str(other_dir)]
+    assert _config(build_parser().parse_args(lines[1][1:])) == other
+    assert _config(build_parser().parse_args(lines[2][1:])) == ensemble
+
 
 def test_ship_needs_a_test_split_evaluation(tmp_path):
     from quantization.pipeline import ship

@@ -254,3 +254,57 @@ def test_tissue_above_pushes_the_band_deeper_with_real_tissue():
     assert 6 in tops
     with pytest.raises(ValueError, match="tissue-above"):
         TrainConfig(tissue_above=0.8)
+
+
+def test_stretch_above_pushes_the_band_deeper_with_the_rows_above_it():
+    """`--stretch-above S`: the rows above the band resampled taller (labelled as they were), the band and what lies
+    under it moved down unchanged, the image cut back at the bottom: no seam, no borrowed structure."""
+    from edge.core.labels import FASCIA, IGNORE
+    from quantization.train import TrainConfig, _stretch_above
+
+    y = np.zeros((96, 48), np.uint8)
+    y[10:16] = FASCIA
+    y[16:] = 2
+    y[:, :4] = IGNORE
+    x = np.random.default_rng(0).uniform(0.2, 0.8, (96, 48, 1)).astype(np.float32)
+    x[:10] = 0.3  # the tissue above: stretching it invents no brighter rows
+    tops = set()
+    for seed in range(12):
+        keras.utils.set_random_seed(seed)
+        xs, ys = (np.asarray(t) for t in _stretch_above(0.4)(x, y))
+        rows = np.flatnonzero((ys == FASCIA).any(axis=1))
+        assert rows.size == 6 and np.all(np.diff(rows) == 1)  # the whole band, as thick as before
+        pushed = rows[0] - 10
+        assert 0 <= pushed <= round(0.4 * 96)
+        np.testing.assert_array_equal(xs[rows[0] :], x[10 : 96 - pushed])  # the band and below, moved down
+        np.testing.assert_allclose(xs[: rows[0]], 0.3, atol=1e-6)  # the stretched rows: the tissue above only
+        assert np.all(ys[: rows[0], 4:] == 0) and np.all(ys[:, :4] == IGNORE)
+        tops.add(int(rows[0]))
+    assert len(tops) > 3 and max(tops) > 25 and 10 in tops  # deeper by varying amounts; some left as they were
+    with pytest.raises(ValueError, match="stretch-above"):
+        TrainConfig(stretch_above=0.8)
+
+
+def test_an_ensemble_of_teachers_is_distilled_as_the_mean_of_their_probabilities(tmp_path):
+    """`--teacher A,B`: the targets blend in the mean of both teachers' probabilities; a hold-out root as teacher
+    stands for its own run of the same direction."""
+    import tensorflow as tf
+
+    from quantization.holdouts import direction_teachers
+    from quantization.train import distilled
+
+    keras.utils.set_random_seed(3)
+    teachers = [build_unet(4, (64, 32), stem=2), build_unet(4, (64, 32), stem=1)]  # a finer one is pooled
+    x = np.random.default_rng(2).random((2, 64, 32, 1)).astype(np.float32)
+    target = np.zeros((2, 32, 16, 3), np.float32)
+    target[..., 2] = 1
+    ds = distilled(tf.data.Dataset.from_tensors((x, target, np.ones((2, 32, 16), np.float32))), teachers, 0.5)
+    _, blended, _ = next(iter(ds))
+    fine = teachers[1](x).numpy().reshape(2, 32, 2, 16, 2, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(blended, 0.5 * target + 0.25 * (teachers[0](x).numpy() + fine), atol=1e-6)
+
+    (tmp_path / "root" / "512x512-seed1").mkdir(parents=True)
+    plain = tmp_path / "plain"
+    given = f"{tmp_path / 'root'},{plain}"
+    assert direction_teachers(given, "512x512", 1) == f"{tmp_path / 'root' / '512x512-seed1'},{plain}"
+    assert direction_teachers(None, "512x512", 1) is None
