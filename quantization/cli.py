@@ -80,6 +80,11 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--holdout", metavar="LAYOUT", help="test on one whole scanner layout never trained on, e.g. 512x512"
     )
+    g.add_argument(
+        "--label-check",
+        action=argparse.BooleanOptionalAction,
+        help="leave out masks that do not sit on their image, and repeated images (default on; listed as skipped)",
+    )
     g.add_argument("--limit", type=int, metavar="N", help="use only the first N image/mask pairs (smoke runs)")
 
 

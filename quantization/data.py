@@ -16,6 +16,7 @@ import edge.core.labels
 import edge.core.preprocess
 import edge.core.roi
 from edge.core.grey import to_grey
+from edge.core.label_check import drawn_bands, label_offset
 from edge.core.labels import IGNORE
 from edge.core.paths import DL_TRACK_APO
 from edge.core.preprocess import prepare_input, prepare_labels
@@ -103,6 +104,31 @@ def load_dl_track_apo(root: str | Path = DL_TRACK_APO) -> tuple[list[Sample], li
     root = Path(root)
     pairs, problems = _pairs(root / "images", root / "masks")
     return [Sample(n, i, m, "band") for n, i, m in pairs], problems
+
+
+def check_labels(samples: list[Sample]) -> tuple[list[Sample], list[str]]:
+    """The samples whose labels can be trained and scored on, and why the others are left out: a mask that does not
+    sit on its image (`edge.core.label_check`), and a second copy of an image already kept (pixel for pixel: it would
+    count twice, or sit on both sides of a split). Unreadable samples are kept here for `load_arrays` to report."""
+    kept, problems, seen = [], [], {}
+    for s in samples:
+        try:
+            grey = to_grey(read_image(s.image))
+            band = read_image(s.mask) if s.kind == "band" else read_labels(s)
+            offset = label_offset(grey, drawn_bands(band, s.kind == "band"))
+        except (DataError, ValueError):
+            kept.append(s)
+            continue
+        if offset is not None and offset.misregistered:
+            problems.append(f"{s.name}: left out: {offset.describe()}")
+            continue
+        key = hashlib.sha1(grey.tobytes() + repr(grey.shape).encode()).hexdigest()
+        if key in seen:
+            problems.append(f"{s.name}: left out: the same image as {seen[key]}, which is kept")
+            continue
+        seen[key] = s.name
+        kept.append(s)
+    return kept, problems
 
 
 def split(names: list[str], seed: int = 0, fractions: tuple[float, float] = (0.7, 0.15)) -> dict[str, list[str]]:

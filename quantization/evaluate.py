@@ -158,6 +158,7 @@ def _error_summary(errors: np.ndarray, unit: str = "columns") -> dict:
 
 
 def _samples(run_dir: Path, split: str):
+    """The samples of a run's split and the problems: those the label check leaves out, those not found."""
     from quantization.train import TrainConfig, load_samples
 
     cfg = TrainConfig.load(run_dir / "config.json")
@@ -167,8 +168,12 @@ def _samples(run_dir: Path, split: str):
     names = set(parts[split])
     if not names:
         raise ValueError(f"the {split} split of {run_dir} is empty")
-    samples, _ = load_samples(cfg.data)
-    return [s for s in samples if s.name in names], names
+    samples, problems = load_samples(cfg.data, cfg.label_check)
+    kept = [s for s in samples if s.name in names]
+    left_out = [p for p in problems if p.split(":", 1)[0] in names]  # by the label check
+    named = {p.split(":", 1)[0] for p in left_out} | {s.name for s in kept}
+    missing = [f"{n}: listed in the split but not found in the data" for n in sorted(names - named)]
+    return kept, left_out + missing
 
 
 def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] | None = None) -> dict:
@@ -179,12 +184,10 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
     models = models or {n: p for n, p in model_paths(run_dir).items() if p.is_file()}
     if not models:
         raise FileNotFoundError(f"no .tflite models in {run_dir}: run tlfseg convert --run {run_dir} first")
-    samples, names = _samples(run_dir, split)
+    samples, problems = _samples(run_dir, split)
     scores = {name: _ModelScore(name, Path(path)) for name, path in models.items()}
     for s in scores.values():
         print(f"evaluate: {s.pipeline.engine.describe()}", flush=True)
-    missing = sorted(names - {s.name for s in samples})
-    problems = [f"{n}: listed in the split but not found in the data" for n in missing]
     firsts, spares, counts = {}, {}, {}  # figure rows: the first image of each layout, then others
     worst = _WorstImages(int8_model(scores) or next(iter(scores)))  # the failures of the int8 model that would ship
     for i, sample in enumerate(samples, 1):

@@ -29,9 +29,10 @@ TRAIN_OPTIONS = {
     "--seed": "seed",
     "--holdout": "holdout",
     "--data": "data",
+    "--label-check": "label_check",
     "--limit": "limit",
 }
-#: options of training levers, left out of a reproduce command where they are off
+#: options left out of a reproduce command where they are as by default (training levers off, the label check on)
 LEVERS = {
     "--warp",
     "--rotate",

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.labels import FASCIA, IGNORE, NUM_CLASSES
-from quantization.data import load_arrays, load_dl_track_apo, load_folder, split, split_holdout
+from quantization.data import check_labels, load_arrays, load_dl_track_apo, load_folder, split, split_holdout
 from quantization.recipe import teacher_runs
 from quantization.tfenv import keras, tf
 from quantization.unet import build_unet
@@ -41,6 +41,7 @@ class TrainConfig:
     fractions: tuple[float, float] = (0.7, 0.15)  #: train / val; test takes the rest
     holdout: str | None = None  #: a scanner layout (e.g. "512x512") kept out of training: it is the test split
     data: str = "dl_track_apo"  #: "dl_track_apo" or "IMAGES_DIR:MASKS_DIR[:COLOURS.json]"
+    label_check: bool = True  #: leave out masks that do not sit on their image and repeated images (`check_labels`)
     limit: int | None = None  #: use only the first N samples (smoke tests)
     extra: dict = field(default_factory=dict)
 
@@ -64,16 +65,22 @@ class TrainConfig:
         return cls(**raw)
 
 
-def load_samples(data: str):
+def load_samples(data: str, label_check: bool = True):
+    """The samples of `data` and the problems found; with `label_check`, those `check_labels` leaves out."""
     if data == "dl_track_apo":
-        return load_dl_track_apo()
-    parts = data.split(":")
-    return load_folder(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+        samples, problems = load_dl_track_apo()
+    else:
+        parts = data.split(":")
+        samples, problems = load_folder(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+    if not label_check:
+        return samples, problems
+    kept, left_out = check_labels(samples)
+    return kept, problems + left_out
 
 
 def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     """Load, split (written to split.json) and preprocess the data; returns arrays per split."""
-    samples, problems = load_samples(cfg.data)
+    samples, problems = load_samples(cfg.data, cfg.label_check)
     samples = samples[: cfg.limit] if cfg.limit else samples
     by_name = {s.name: s for s in samples}
     split_file = run_dir / "split.json"
@@ -88,6 +95,7 @@ def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     out = {"problems": problems}
     cache = run_dir.parent / ".cache"
     for part, names in parts.items():
+        names = [n for n in names if n in by_name]  # a split written before the label check left some out
         if not names:
             continue
         x, y, used, skipped = load_arrays([by_name[n] for n in names], cfg.input_size, cache)

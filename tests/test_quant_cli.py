@@ -65,6 +65,7 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
         patience=25,
         seed=3,
         data="a:b",
+        label_check=False,
         limit=40,
     )
     command = reproduce_command(tmp_path / "run", cfg, {"epochs": 7, "learning_rate": 5e-5})

@@ -136,17 +136,40 @@ def test_predict_scores_against_class_masks(phantom_dir, frames, tmp_path, capsy
 
 
 def test_predict_counts_a_band_marked_elsewhere_as_wrong_structure(phantom_dir, frames, tmp_path, capsys):
-    """A mask whose band lies far below the one in the image: the prediction is the wrong structure."""
+    """A mask whose band lies far below the one in the image: the prediction is the wrong structure (the label
+    check would not score this mask, which marks no bright rows: it is turned off here)."""
     masks = tmp_path / "masks"
     masks.mkdir()
     moved = np.roll(frames[0].labels, 150, axis=0)
     moved[:150][moved[:150] != IGNORE] = 0  # above the moved band is tissue above
     cv2.imwrite(str(masks / f"{STEMS[0]}.png"), moved)
     out = tmp_path / "out"
-    main(["predict", "--images", str(phantom_dir), "--out", str(out), "--masks", str(masks)])
+    main(["predict", "--images", str(phantom_dir), "--out", str(out), "--masks", str(masks), "--no-label-check"])
     report = json.loads((out / "predict.json").read_text())
     assert report["band_identity"]["wrong"] == 1 and report["band_identity"]["wrong_frames"] == [STEMS[0] + ".png"]
     assert "WRONG STRUCTURE" in capsys.readouterr().out
+
+
+def test_predict_does_not_score_a_mask_that_does_not_sit_on_its_image(phantom_dir, frames, tmp_path, capsys):
+    """A mask shifted a band's width off its image (saved against another frame) is listed as not scored, with
+    the reason, rather than counted as a wrong structure; --no-label-check scores it anyway."""
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    for stem, frame in zip(STEMS[:2], frames):
+        cv2.imwrite(str(masks / f"{stem}.png"), frame.labels)
+    shifted = np.roll(frames[0].labels, -25, axis=0)
+    shifted[-25:][shifted[-25:] != IGNORE] = 2  # under the band is tissue below
+    cv2.imwrite(str(masks / f"{STEMS[0]}.png"), shifted)
+    out = tmp_path / "out"
+    argv = ["predict", "--images", str(phantom_dir), "--out", str(out), "--masks", str(masks)]
+    main(argv)
+    report = json.loads((out / "predict.json").read_text())
+    unscored = {u["image"]: u["reason"] for u in report["unscored"]}
+    assert "lies 25 rows above the bright rows it marks" in unscored[STEMS[0] + ".png"]
+    assert report["scores"]["images"] == 1 and report["band_identity"]["wrong"] == 0
+    main([*argv, "--no-label-check", "--out", str(tmp_path / "out2")])
+    report = json.loads((tmp_path / "out2" / "predict.json").read_text())
+    assert report["scores"]["images"] == 2 and report["band_identity"]["wrong_frames"] == [STEMS[0] + ".png"]
 
 
 def test_predict_real_images_with_band_masks(real_data_dir, real_layouts, tmp_path, capsys):

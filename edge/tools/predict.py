@@ -11,7 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core.grey import to_grey
 from edge.core.imagefiles import ImageFileError, masks_by_stem, read_image, read_label_map
+from edge.core.label_check import drawn_bands, label_offset
 from edge.core.labels import CLASS_NAMES, IGNORE
 from edge.core.latency import LatencyStats
 from edge.live.overlay import draw_overlay
@@ -23,22 +25,27 @@ from edge.measurement.metrics import PAPER_SCORES, SetMetrics
 class MaskSet:
     """Reference label maps for scoring: a folder of masks paired with images by file stem."""
 
-    def __init__(self, folder: str | Path, band: bool = False) -> None:
-        self.folder, self.band = Path(folder), band
+    def __init__(self, folder: str | Path, band: bool = False, check: bool = True) -> None:
+        """`check`: a mask that does not sit on its image (`edge.core.label_check`) is not scored, with the reason."""
+        self.folder, self.band, self.check = Path(folder), band, check
         self.by_stem = masks_by_stem(self.folder)
 
-    def labels_for(self, image: Path, shape: tuple[int, ...]) -> np.ndarray:
+    def labels_for(self, image: Path, frame: np.ndarray) -> np.ndarray:
         """The image's native label map; ValueError (the reason it cannot be scored) otherwise."""
         path = self.by_stem.get(image.stem)
         if path is None:
             raise ValueError(f"no mask named {image.stem}.* in {self.folder}")
         labels = read_label_map(path, band=self.band)
-        if labels.shape != tuple(shape[:2]):
-            raise ValueError(
-                f"mask {path.name} is {labels.shape[1]}x{labels.shape[0]}, the image is {shape[1]}x{shape[0]}"
-            )
+        h, w = frame.shape[:2]
+        if labels.shape != (h, w):
+            raise ValueError(f"mask {path.name} is {labels.shape[1]}x{labels.shape[0]}, the image is {w}x{h}")
         if not (labels != IGNORE).any():
             raise ValueError(f"mask {path.name} has no labelled pixels")
+        if self.check:
+            bands = drawn_bands(read_image(path) if self.band else labels, self.band)
+            offset = label_offset(to_grey(frame), bands)
+            if offset is not None and offset.misregistered:
+                raise ValueError(f"mask {path.name}: {offset.describe()} (--no-label-check scores it anyway)")
         return labels
 
 
@@ -144,7 +151,7 @@ def predict_folder(
         text = [path.name, f"{total_ms:.0f} ms"]
         if masks is not None:
             try:
-                target = masks.labels_for(path, frame.shape)
+                target = masks.labels_for(path, frame)
             except (ValueError, OSError) as exc:
                 run.unscored.append({"image": path.name, "reason": str(exc)})
                 line += f", not scored: {exc}"

@@ -32,6 +32,12 @@ def register(subparsers) -> None:
         help="masks are binary band masks (non-zero = band), converted column by column; "
         "default: masks hold class ids 0/1/2 (255 = ignore)",
     )
+    p.add_argument(
+        "--no-label-check",
+        dest="label_check",
+        action="store_false",
+        help="score masks that do not sit on their image too (default: listed as not scored, with the reason)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not images:
         raise CommandError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {args.images}")
     roi = parse_roi(args.roi)
-    masks = MaskSet(args.masks, band=args.band_masks) if args.masks is not None else None
+    masks = MaskSet(args.masks, band=args.band_masks, check=args.label_check) if args.masks is not None else None
     if masks is not None and not masks.by_stem:
         raise CommandError(f"no masks ({', '.join(IMAGE_SUFFIXES)}) in {args.masks}")
     pipeline = FramePipeline(args.model, roi, video=False, threads=args.threads, delegate=args.delegate)

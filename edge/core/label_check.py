@@ -1,0 +1,65 @@
+"""Does a label sit on its image? A band drawn on the picture lies on bright rows (a fascia, an aponeurosis is
+echogenic); a mask saved against another frame of the series, or shifted by an export, lies beside them. Scored
+without any model: the labelled band pixels are moved up and down, and if the band would be clearly brighter
+somewhere else than where it was drawn, the label is misregistered.
+
+In the shared set this finds 16 of 395 masks (one series of the 660x556 layout, shifted 7 to 44 px), 13 of them
+labelling a pixel-identical copy of an image whose other mask sits on the band; every other mask scores its best
+within 2 px of where it was drawn, at most 2 % brighter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.core.grey import to_grey
+from edge.core.labels import FASCIA
+
+MAX_SHIFT = 0.1  #: the search reaches this share of the image's rows up and down
+MIN_GAIN = 0.1  #: the band this much brighter (relative) at the best shift than where drawn: misregistered
+MIN_SHIFT = 3  #: and that shift at least this many rows (the band's own edges move nothing further)
+
+
+@dataclass(frozen=True)
+class LabelOffset:
+    """Where the labelled band would be brightest, against where it was drawn."""
+
+    shift_px: int  #: rows to move the band by to make it brightest (+ = down)
+    gain: float  #: how much brighter it is there, relative to its brightness there (0 = where drawn)
+
+    @property
+    def misregistered(self) -> bool:
+        return abs(self.shift_px) >= MIN_SHIFT and self.gain >= MIN_GAIN
+
+    def describe(self) -> str:
+        return (
+            f"the labelled band lies {abs(self.shift_px)} rows {'above' if self.shift_px > 0 else 'below'} the bright "
+            f"rows it marks ({self.gain:.0%} brighter there): the mask does not sit on this image"
+        )
+
+
+def drawn_bands(mask: np.ndarray, band_mask: bool) -> np.ndarray:
+    """Every band a mask draws: each non-zero pixel of a binary band mask (all its bands are moved together, so one
+    cannot land on another), the fascia class of a class map."""
+    return to_grey(mask) > 0 if band_mask else mask == FASCIA
+
+
+def label_offset(grey: np.ndarray, band: np.ndarray) -> LabelOffset | None:
+    """`band` (a boolean mask of the labelled band pixels, the image's size) against `grey`; None without a band."""
+    if grey.shape != band.shape:
+        raise ValueError(f"the mask is {band.shape[::-1]}, the image {grey.shape[::-1]}")
+    rows, cols = np.nonzero(band)
+    if not rows.size:
+        return None
+    h = grey.shape[0]
+    reach = max(MIN_SHIFT, int(MAX_SHIFT * h))
+    means = {}
+    for dy in range(-reach, reach + 1):
+        moved = rows + dy
+        inside = (moved >= 0) & (moved < h)
+        if np.count_nonzero(inside) >= rows.size // 2:  # at least half the band still in the picture
+            means[dy] = float(grey[moved[inside], cols[inside]].mean())
+    best = max(means, key=lambda dy: (means[dy], -abs(dy)))
+    return LabelOffset(best, (means[best] - means[0]) / max(means[best], 1.0))
