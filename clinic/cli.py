@@ -30,6 +30,7 @@ def register(subparsers) -> None:
         "earlier visits, the model's caveats and the calibration (docs/report.md).",
     )
     report.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    report.add_argument("--pdf", metavar="FILE", help="also print it to a PDF (headless Chromium, the OS package)")
     add_recording_options(report)
     report.set_defaults(handler=run_report)
 
@@ -76,4 +77,9 @@ def run_report(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     print(f"report: {out} ({len(html.encode()) // 1024} KiB, self-contained)")
+    if args.pdf:
+        from clinic.report.browser import render
+
+        pdf = render(out, pdf=Path(args.pdf))
+        print(f"PDF: {pdf} ({pdf.stat().st_size // 1024} KiB)")
     return 0
