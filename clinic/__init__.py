@@ -2,3 +2,5 @@
 
 Built on `edge` (which never imports it); needs the `dicom` extra for DICOM and nothing more than `edge` for the report.
 """
+
+SIDES = ("left", "right")  #: the sides a recording can be of

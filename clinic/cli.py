@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from clinic import SIDES
+from clinic.session_end import extend_run
 from edge.tools.commands import positive_int
 
 
 def register(subparsers) -> None:
+    if "run" in subparsers.choices:  # edge's own commands are registered first
+        extend_run(subparsers.choices["run"])
     export = subparsers.add_parser(
         "export",
         help="a recording as DICOM: key frames as Secondary Capture, measurements as a TID 1500 SR",
@@ -26,6 +30,7 @@ def register(subparsers) -> None:
         "earlier visits, the model's caveats and the calibration (docs/report.md).",
     )
     report.add_argument("--out", required=True, metavar="FILE", help="the HTML file to write")
+    report.add_argument("--pdf", metavar="FILE", help="also print it to a PDF (headless Chromium, the OS package)")
     add_recording_options(report)
     report.set_defaults(handler=run_report)
 
@@ -37,7 +42,7 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--side",
         action="append",
-        choices=("left", "right"),
+        choices=SIDES,
         help="each recording's side, in order (else clinic.json's side, or a word left / right in the folder name)",
     )
     p.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames a recording")
@@ -53,11 +58,11 @@ def _recordings(args: argparse.Namespace) -> list:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from clinic.dicom.export import export_dicom
+    from clinic.dicom.export import export_dicom, exported
     from clinic.patient import Patient
 
     written = export_dicom(_recordings(args), Patient.load(args.patient), args.dicom, args.key_frames)
-    print(f"DICOM: {len(written) - 1} Secondary Capture image(s) and 1 Structured Report in {args.dicom}")
+    print(exported(written, args.dicom))
     return 0
 
 
@@ -72,4 +77,9 @@ def run_report(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     print(f"report: {out} ({len(html.encode()) // 1024} KiB, self-contained)")
+    if args.pdf:
+        from clinic.report.browser import render
+
+        pdf = render(out, pdf=Path(args.pdf))
+        print(f"PDF: {pdf} ({pdf.stat().st_size // 1024} KiB)")
     return 0

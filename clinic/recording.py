@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from clinic import SIDES
 from edge.live.sinks.recording import Recorder, read_log
 
-SIDES = ("left", "right")
 META = "clinic.json"  #: optional, in a recording folder: {"side": ..., "visit": ...}
 
 
@@ -21,6 +21,13 @@ def side_from_name(name: str) -> str | None:
     words = set(re.split(r"[^a-z]+", name.lower()))
     found = [s for s in SIDES if s in words]
     return found[0] if len(found) == 1 else None
+
+
+def save_meta(folder: str | Path, **values: str) -> None:
+    """Add `values` (side, visit) to the recording folder's `clinic.json`, keeping what it held."""
+    path = Path(folder) / META
+    meta = json.loads(path.read_text()) if path.is_file() else {}
+    path.write_text(json.dumps({**meta, **values}, indent=1) + "\n")
 
 
 @dataclass

@@ -7,6 +7,8 @@ The `tlfseg.commands` entry point of `clinic` is read from the installed metadat
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -43,6 +45,37 @@ def flag_frames(folder, frames: slice, flag: str) -> None:
     for line in [x for x in lines if "seq" in x][frames]:
         line.update(good=False, flags=[flag])
     log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def sr_items(ds, path=()):
+    """Every SR content item, depth first, with the meanings of its ancestors."""
+    for item in getattr(ds, "ContentSequence", []):
+        name = item.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in item else ""
+        yield (*path, name), item
+        yield from sr_items(item, (*path, name))
+
+
+def sr_numbers(sr, meaning: str) -> list:
+    """(value, unit code item) of each NUM item named `meaning`, in document order."""
+    found = [it for p, it in sr_items(sr) if p[-1] == meaning and it.ValueType == "NUM"]
+    return [
+        (float(it.MeasuredValueSequence[0].NumericValue), it.MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0])
+        for it in found
+    ]
+
+
+def dciodvfy(paths) -> list[str]:
+    """dicom3tools' validators on written files: `dciodvfy` each (the IOD: modules, attributes, their types, values
+    and VRs) and `dcentvfy` all together (patient, study and series the same in every file); their Error lines.
+    Skips the test, with the reason, where dicom3tools (the Debian package) is not installed."""
+    if shutil.which("dciodvfy") is None or shutil.which("dcentvfy") is None:
+        pytest.skip("dicom3tools' dciodvfy / dcentvfy not installed (apt-get install dicom3tools)")
+
+    def errors(*command) -> list[str]:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        return [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")]
+
+    return [f"{p.name}: {e}" for p in paths for e in errors("dciodvfy", str(p))] + errors("dcentvfy", *map(str, paths))
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 
 import pydicom
 import pytest
-from clinic_support import flag_frames, record
+from clinic_support import dciodvfy, flag_frames, record, sr_items, sr_numbers
 
 from clinic.dicom.export import export_dicom
 from clinic.dicom.validate import iod_problems
@@ -13,22 +13,6 @@ from clinic.recording import Recording
 
 SC = "1.2.840.10008.5.1.4.1.1.7"
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
-
-
-def _items(ds, path=()):
-    """Every SR content item, depth first, with the meanings of its ancestors."""
-    for item in getattr(ds, "ContentSequence", []):
-        name = item.ConceptNameCodeSequence[0].CodeMeaning if "ConceptNameCodeSequence" in item else ""
-        yield (*path, name), item
-        yield from _items(item, (*path, name))
-
-
-def _num(sr, meaning):
-    found = [it for p, it in _items(sr) if p[-1] == meaning and it.ValueType == "NUM"]
-    return [
-        (float(it.MeasuredValueSequence[0].NumericValue), it.MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0])
-        for it in found
-    ]
 
 
 @pytest.fixture
@@ -67,23 +51,40 @@ def test_export_writes_sc_per_key_frame_and_one_sr(exported, recordings):
         for r in srs[0].CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence
     }
     assert referenced <= {d.SOPInstanceUID for d in scs}
+    assert [i.CodingSchemeDesignator for i in srs[0].CodingSchemeIdentificationSequence] == ["99TLFSEG"]
+
+
+def test_files_pass_the_dicom3tools_validators(exported):
+    out, _ = exported
+    assert dciodvfy(sorted(out.glob("*.dcm"))) == []
+
+
+def test_the_validators_find_a_broken_file(exported, tmp_path):
+    """The check above can fail: a type 2 attribute removed, a patient ID changed in one file of the study."""
+    out, files = exported
+    broken = files[0].copy()
+    del broken.PatientName
+    broken.PatientID = "SOMEONE-ELSE"
+    broken.save_as(tmp_path / "broken.dcm")
+    errors = dciodvfy([tmp_path / "broken.dcm", out / "SR.dcm"])
+    assert any("PatientName" in e for e in errors) and any("Different PatientID" in e for e in errors)
 
 
 def test_sr_measurements_equal_the_recording(exported, recordings):
     _, files = exported
     sr = next(d for d in files if d.SOPClassUID == COMPREHENSIVE_SR)
     left, right = Recording.load(recordings / "visit2-left"), Recording.load(recordings / "visit2-right")
-    thickness = _num(sr, "Fascia thickness")
+    thickness = sr_numbers(sr, "Fascia thickness")
     assert [v for v, _ in thickness] == [left.thickness().median, right.thickness().median]
     assert {(u.CodeValue, u.CodingSchemeDesignator) for _, u in thickness} == {("mm", "UCUM")}
     assert 0.8 < thickness[0][0] < 2.0  # the phantom's band is about 12 px at 0.1 mm/px
-    assert [v for v, _ in _num(sr, "Echogenicity")] == [left.echogenicity().median, right.echogenicity().median]
-    assert [v for v, _ in _num(sr, "Frames measured")] == [len(left.good), len(right.good)]
-    assert [v for v, _ in _num(sr, "Frames flagged")] == [left.flagged, right.flagged]
-    names = [it.TextValue for p, it in _items(sr) if p[-1] == "Algorithm Name"]
-    versions = {it.TextValue for p, it in _items(sr) if p[-1] == "Algorithm Version"}
+    assert [v for v, _ in sr_numbers(sr, "Echogenicity")] == [left.echogenicity().median, right.echogenicity().median]
+    assert [v for v, _ in sr_numbers(sr, "Frames measured")] == [len(left.good), len(right.good)]
+    assert [v for v, _ in sr_numbers(sr, "Frames flagged")] == [left.flagged, right.flagged]
+    names = [it.TextValue for p, it in sr_items(sr) if p[-1] == "Algorithm Name"]
+    versions = {it.TextValue for p, it in sr_items(sr) if p[-1] == "Algorithm Version"}
     assert set(names) == {"tlfseg_unet_int8.tflite"} and versions == {"tlfseg 0.1.0"}
-    sides = [it.ConceptCodeSequence[0].CodeMeaning for p, it in _items(sr) if p[-1] == "Laterality"]
+    sides = [it.ConceptCodeSequence[0].CodeMeaning for p, it in sr_items(sr) if p[-1] == "Laterality"]
     assert sides == ["Left", "Right"]
 
 
@@ -95,12 +96,12 @@ def test_flags_become_qualitative_evaluations(tmp_path):
     sr = pydicom.dcmread(written[-1])
     flags = [
         (p[-1], it.ConceptCodeSequence[0].CodeMeaning)
-        for p, it in _items(sr)
+        for p, it in sr_items(sr)
         if it.ValueType == "CODE" and p[-1].startswith("Frame quality")
     ]
     assert flags == [("Frame quality flag: jump", "Present")]
-    assert [v for v, _ in _num(sr, "Frames flagged")] == [2.0]
-    thickness = _num(sr, "Fascia thickness")
+    assert [v for v, _ in sr_numbers(sr, "Frames flagged")] == [2.0]
+    thickness = sr_numbers(sr, "Fascia thickness")
     assert thickness and thickness[0][1].CodeValue == "{pixels}"  # uncalibrated: pixels, said so
     assert str(sr.PatientName) == "" and sr.PatientID in (None, "")
 

@@ -3,7 +3,6 @@
 import json
 import re
 import shutil
-import subprocess
 
 import cv2
 import pytest
@@ -47,7 +46,10 @@ def test_report_numbers_equal_the_recordings_summary(report, recordings):
         assert f"{summary['median']:.2f} mm" in report
     rec = Recording.load(recordings / "visit2-left")
     assert data["sides"]["left"]["echogenicity"]["median"] == rec.echogenicity().median
-    assert "<h2>Left and right</h2>" in report and "0.1 mm per pixel" in report
+    right = Recording.load(recordings / "visit2-right")
+    difference = right.thickness().median - rec.thickness().median
+    assert "<h2>Left and right</h2>" in report and f"<td>{difference:+.2f} mm</td>" in report
+    assert "0.1 mm per pixel" in report
     assert "not a medical device" in report and "Dice score" in report and "Change over visits" not in report
 
 
@@ -65,8 +67,8 @@ def test_flags_are_explained_in_plain_words(tmp_path, clinic_cli):
 
 
 def test_two_visits_give_the_change_over_visits(tmp_path, recordings, clinic_cli):
-    earlier = tmp_path / "visit1-left"
-    shutil.copytree(recordings / "visit2-left", earlier)
+    earlier = tmp_path / "visit1-left"  # an earlier visit: another recording, its side from the folder name
+    shutil.copytree(recordings / "visit2-right", earlier)
     (earlier / "clinic.json").write_text(json.dumps({"visit": "2000-01-31"}))
     out = tmp_path / "r.html"
     argv = [
@@ -81,8 +83,12 @@ def test_two_visits_give_the_change_over_visits(tmp_path, recordings, clinic_cli
     html = out.read_text()
     data = _data(html)
     assert data["visit"] != "2000-01-31" and [r["visit"] for r in data["visits"]][0] == "2000-01-31"
-    left = [r for r in data["visits"] if r["side"] == "left"]
-    assert len(left) == 2 and left[0]["median"] == left[1]["median"]  # the same recording, copied
+    left = [r["median"] for r in data["visits"] if r["side"] == "left"]
+    then, now = (
+        Recording.load(earlier).thickness().median,
+        Recording.load(recordings / "visit2-left").thickness().median,
+    )
+    assert left == [then, now] and f"{then:.2f} mm" in html
     assert [r["median"] for r in data["visits"] if r["side"] == "right"][0] is None  # no right side at the first
     assert "Change over visits" in html and html.count("data:image/png;base64,") == 1
 
@@ -92,15 +98,41 @@ def test_side_from_folder_names():
     assert side_from_name("leftover") is None and side_from_name("left-right") is None
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Chromium not installed (apt-get install chromium)")
+def _chromium() -> None:
+    from clinic.report.browser import chromium
+
+    try:
+        chromium()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+
+
 def test_report_renders_in_headless_chromium(tmp_path, report):
-    page, shot = tmp_path / "report.html", tmp_path / "shot.png"
+    from clinic.report.browser import render
+
+    _chromium()
+    page = tmp_path / "report.html"
     page.write_text(report)
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-    flags += ["--disable-component-update", "--disable-sync", "--window-size=1200,1800", f"--screenshot={shot}"]
-    subprocess.run(["chromium", *flags, page.as_uri()], capture_output=True, timeout=60, check=True, cwd=tmp_path)
-    img = cv2.imread(str(shot))
+    img = cv2.imread(str(render(page, screenshot=tmp_path / "shot.png")))
     assert img.shape[:2] == (1800, 1200)
     ink = (img < 200).any(axis=2)
     assert ink.mean() > 0.1  # the pictures and text were drawn, not a blank page
     assert ink[100:450, 20:1150].mean() > 0.3  # the first side's key frames, near the top
+
+
+def test_report_prints_to_pdf(tmp_path, recordings, clinic_cli, capsys):
+    _chromium()
+    pdf = tmp_path / "print" / "report.pdf"
+    argv = [
+        "report",
+        str(recordings / "visit2-left"),
+        str(recordings / "visit2-right"),
+        "--out",
+        str(tmp_path / "r.html"),
+    ]
+    assert clinic_cli([*argv, "--pdf", str(pdf)]) == 0
+    assert f"PDF: {pdf}" in capsys.readouterr().out
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:]
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
+    assert 1 <= pages <= 4 and len(data) > 50_000  # A4 pages with the key frames embedded

@@ -7,10 +7,12 @@ import sys
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 
 from edge.live.sinks import read_log
+from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE
 from edge.live.sources import BadFrame, FrameReader, SourceError, open_capture
 from edge.live.sources.igtl import IGTLCapture, parse_igtl_url, to_bgr
 from edge.tools.cli import main
@@ -27,10 +29,12 @@ def free_port() -> int:
 class Streamer:
     """A pyigtl server sending `picture` (as RGB, like PLUS) every `period` s until stopped."""
 
-    def __init__(self, port: int, picture: np.ndarray, device: str = "Image", period: float = 0.02) -> None:
+    def __init__(
+        self, port: int, picture: np.ndarray, device: str = "Image", period: float = 0.02, matrix=None
+    ) -> None:
         self.server = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
         self.rgb = np.ascontiguousarray(picture[..., ::-1])[None]
-        self.device, self.period, self.sent = device, period, 0
+        self.device, self.period, self.sent, self.matrix = device, period, 0, matrix
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -38,13 +42,63 @@ class Streamer:
     def _run(self) -> None:
         while not self._stop.wait(self.period):
             if self.server.is_connected():
-                self.server.send_message(pyigtl.ImageMessage(self.rgb, device_name=self.device), wait=False)
+                image = pyigtl.ImageMessage(self.rgb, ijk_to_world_matrix=self.matrix, device_name=self.device)
+                self.server.send_message(image, wait=False)
                 self.sent += 1
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(2)
         self.server.stop()
+
+
+class Collector:
+    """A pyigtl client of `tlfseg run --igtl-out` that connects once the run has logged `after` frames (late)."""
+
+    def __init__(self, port: int, log, after: int = 3) -> None:
+        self.port, self.log, self.after = port, log, after
+        self.labels, self.texts, self.client = [], [], None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            if self.log.is_file() and self.log.read_text().count('"seq"') >= self.after:
+                break
+        self.client = pyigtl.OpenIGTLinkClient("127.0.0.1", self.port)
+        while not self._stop.wait(0.005):
+            for m in self.client.get_latest_messages():
+                (self.labels if m.device_name == LABELS_DEVICE else self.texts).append(m)
+
+    def stop(self) -> None:
+        time.sleep(0.2)
+        self._stop.set()
+        self._thread.join(2)
+        if self.client is not None:
+            self.client.stop()
+
+    def sent(self) -> list[dict]:
+        return [json.loads(m.string) for m in self.texts]
+
+
+MEASURED = {"thickness_px", "thickness_mm", "echo", "coverage", "confidence", "flags", "good"}
+
+
+def as_logged(sent: dict, frames: dict[int, dict]) -> bool:
+    """A measurement message carries the measurements of its frame (`seq`) exactly as the recording logged them."""
+    logged = frames[sent["seq"]]
+    measured = sent.keys() - {"seq", "time"}
+    return measured >= MEASURED and all(sent[k] == logged[k] for k in measured)
+
+
+@pytest.fixture(params=["phantom", pytest.param("real", marks=pytest.mark.realdata)])
+def picture(request, phantom) -> np.ndarray:
+    """A B-mode screen capture: the phantom's, and the first image of the real data set (skipped where absent)."""
+    if request.param == "phantom":
+        return phantom.frame(3).image
+    real = request.getfixturevalue("real_data_dir")
+    return cv2.imread(str(sorted((real / "images").glob("*.png"))[0]))
 
 
 @pytest.fixture(autouse=True)
@@ -75,24 +129,33 @@ def test_no_server_is_a_clear_error():
         IGTLCapture(f"igtl://127.0.0.1:{free_port()}", connect_s=0.2).open()
 
 
-def test_run_segments_a_stream_from_an_igtl_server(tmp_path, phantom, capsys):
+def test_a_stream_from_an_igtl_server_comes_back_segmented_and_measured(tmp_path, picture):
+    """PLUS -> tlfseg -> Slicer on loopback: the label map on the input's grid, equal to the in-process result."""
     from edge.live.pipeline import FramePipeline
 
-    frame = phantom.frame(3)
-    port = free_port()
-    streamer = Streamer(port, frame.image)
+    matrix = np.array([[0.2, 0, 0, -30.0], [0, 0.2, 0, 5.0], [0, 0, 1.0, 0], [0, 0, 0, 1]])  # PLUS: 0.2 mm a pixel
+    port, out_port = free_port(), free_port()
+    streamer = Streamer(port, picture, matrix=matrix)
+    folder = tmp_path / "rec"
+    collector = Collector(out_port, folder / "frames.jsonl")
+    argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", "12", "--no-display", "--status-every"]
     try:
-        folder = tmp_path / "rec"
-        argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", "5", "--no-display"]
-        assert main([*argv, "--status-every", "0", "--record", str(folder)]) == 0
+        assert main([*argv, "0", "--record", str(folder), "--igtl-out", f"127.0.0.1:{out_port}"]) == 0
     finally:
+        collector.stop()
         streamer.stop()
     frames, events, _ = read_log(folder / "frames.jsonl")
     summary = json.loads((folder / "summary.json").read_text())
-    assert len(frames) == 5 and summary["frames"]["processed"] == 5 and streamer.sent >= 5
-    expected = FramePipeline()(frame.image).measurement
-    assert {f["thickness_px"] for f in frames} == {round(expected.thickness_px, 3)}
-    assert all(f["good"] for f in frames) and "OpenIGTLink IMAGE" in events[0]["detail"]
+    assert len(frames) == 12 and summary["frames"]["processed"] == 12 and streamer.sent >= 12
+    assert "OpenIGTLink IMAGE" in events[0]["detail"]
+    expected = FramePipeline()(picture)
+    assert {f["thickness_px"] for f in frames} == {round(expected.measurement.thickness_px, 3)}
+    assert collector.labels and collector.texts
+    by_seq = {f["seq"]: f for f in frames}
+    assert all(as_logged(m, by_seq) for m in collector.sent())
+    last = collector.labels[-1]
+    assert last.image.shape == (1, *picture.shape[:2]) and (last.image[0] == expected.labels).all()
+    assert np.allclose(last.ijk_to_world_matrix, matrix, atol=1e-5) and last.world_coordinate_system == "lps"
 
 
 def test_server_that_vanishes_is_lost_and_reconnected(phantom):
@@ -121,50 +184,50 @@ def test_server_that_vanishes_is_lost_and_reconnected(phantom):
         streamer.stop()
 
 
-def test_igtl_out_publishes_label_maps_and_measurements(tmp_path):
-    from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE
-
+def test_a_late_client_gets_label_maps_and_measurements_from_then_on(tmp_path):
     port = free_port()
-    client = pyigtl.OpenIGTLinkClient("127.0.0.1", port)  # connects as soon as the run listens
-    labels, texts = [], []
-    stop = threading.Event()
-
-    def collect():
-        while not stop.is_set():
-            for m in client.get_latest_messages():
-                (labels if m.device_name == LABELS_DEVICE else texts).append(m)
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=collect, daemon=True)
-    thread.start()
     folder = tmp_path / "rec"
-    argv = ["run", "--source", "demo", "--frames", "25", "--no-display", "--status-every", "0"]
+    collector = Collector(port, folder / "frames.jsonl", after=5)
+    argv = ["run", "--source", "demo", "--frames", "25", "--no-display", "--status-every", "0", "--mm-per-px", "0.1"]
     try:
         assert main([*argv, "--igtl-out", f"127.0.0.1:{port}", "--record", str(folder)]) == 0
-        time.sleep(0.2)
     finally:
-        stop.set()
-        thread.join(2)
-        client.stop()
-    assert labels and texts and texts[-1].device_name == MEASUREMENT_DEVICE
+        collector.stop()
+    assert collector.labels and collector.texts and collector.texts[-1].device_name == MEASUREMENT_DEVICE
     frames = {f["seq"]: f for f in read_log(folder / "frames.jsonl")[0]}
-    for message in texts:
-        sent = json.loads(message.string)
-        assert sent["thickness_px"] == frames[sent["seq"]]["thickness_px"]
-        assert sent["flags"] == frames[sent["seq"]]["flags"]
-    image = labels[-1].image
-    assert image.shape == (1, 480, 640) and set(np.unique(image)) <= {0, 1, 2}
-    fascia_per_column = (image[0] == 1).sum(axis=0)
-    last = frames[json.loads(texts[-1].string)["seq"]]
+    sent = collector.sent()
+    assert sent[0]["seq"] >= 5 and len(frames) == 25  # connected late: nothing before, and the loop lost nothing
+    assert all(as_logged(m, frames) for m in sent)
+    image = collector.labels[-1]
+    assert image.image.shape == (1, 480, 640) and set(np.unique(image.image)) <= {0, 1, 2}
+    assert np.allclose(np.diag(image.ijk_to_world_matrix), [0.1, 0.1, 0.1, 1])  # the calibration's spacing
+    fascia_per_column = (image.image[0] == 1).sum(axis=0)
+    last = frames[sent[-1]["seq"]]
     assert abs(np.median(fascia_per_column[fascia_per_column > 0]) - last["vertical_px"]) <= 2
 
 
-def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path):
+def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path, monkeypatch):
+    import edge.live.sinks.igtl as igtl_sink
+
+    sinks = []
+
+    class Timed(igtl_sink.IGTLSink):
+        def __init__(self, address: str) -> None:
+            super().__init__(address)
+            self.write_s: list[float] = []
+            sinks.append(self)
+
+        def write(self, *args) -> None:
+            t = time.perf_counter()
+            super().write(*args)
+            self.write_s.append(time.perf_counter() - t)
+
+    monkeypatch.setattr(igtl_sink, "IGTLSink", Timed)
     port = free_port()
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 
-    def connect_late():
+    def connect():
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             try:
@@ -173,16 +236,18 @@ def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path):
             except OSError:
                 time.sleep(0.01)
 
-    threading.Thread(target=connect_late, daemon=True).start()
+    threading.Thread(target=connect, daemon=True).start()
     folder = tmp_path / "rec"
     argv = ["run", "--source", "demo", "--frames", "40", "--no-display", "--status-every", "0", "--record", str(folder)]
-    t0 = time.monotonic()
     try:
         assert main([*argv, "--igtl-out", f"127.0.0.1:{port}"]) == 0
     finally:
         stuck.close()
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["frames"]["processed"] == 40 and time.monotonic() - t0 < 15
+    [sink] = sinks
+    assert summary["frames"]["processed"] == 40
+    assert sink.sent > 0  # label maps (300 kB each) were handed over for the client that never reads ...
+    assert max(sink.write_s) < 0.25  # ... and not one frame waited for it (pyigtl's queue, sent on its thread)
 
 
 def test_igtl_out_takes_loopback_host_port(capsys):

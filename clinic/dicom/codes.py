@@ -6,10 +6,15 @@ Concepts no standard names (the runtime's quality flags, the frame counts) use t
 
 from __future__ import annotations
 
+from highdicom.coding_schemes import CodingSchemeIdentificationItem
 from highdicom.sr import CodedConcept
 from pydicom.sr.codedict import codes
 
 SCHEME = "99TLFSEG"
+#: declared in the SR (SOP Common's Coding Scheme Identification Sequence), as PS3.3 C.12.1.1.4 asks of a private one
+SCHEME_ITEM = CodingSchemeIdentificationItem(
+    SCHEME, name="tlfseg private codes", version="1", responsible_organization="tlfseg"
+)
 
 ULTRASONOGRAPHY = codes.SCT.Ultrasonography
 MEDIAN = codes.SCT.Median

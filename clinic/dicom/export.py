@@ -56,3 +56,8 @@ def export_dicom(recordings: list[Recording], patient: Patient, out: str | Path,
     path = out / "SR.dcm"
     sr.save_as(path, enforce_file_format=True)
     return [*written, path]
+
+
+def exported(written: list[Path], out: str | Path) -> str:
+    """The line that says what an export wrote."""
+    return f"DICOM: {len(written) - 1} Secondary Capture image(s) and 1 Structured Report in {out}"

@@ -90,6 +90,7 @@ def measurement_report(
         manufacturer=MANUFACTURER,
         institution_name=ctx.patient.institution_name,
         is_complete=True,
+        coding_schemes=[c.SCHEME_ITEM],
     )
     if ctx.patient.study_description:
         sr.StudyDescription = ctx.patient.study_description

@@ -10,9 +10,9 @@ import numpy as np
 from edge.live.pipeline import FrameResult
 from edge.live.session import Session
 from edge.live.sinks.base import Sink
-from edge.live.sources import Frame
+from edge.live.sources import Frame, Geometry
 
-LABELS_DEVICE = "tlfseg_labels"  #: IMAGE: 0 above, 1 fascia, 2 below, the input frame's geometry
+LABELS_DEVICE = "tlfseg_labels"  #: IMAGE: 0 above, 1 fascia, 2 below, on the input frame's grid (`label_geometry`)
 MEASUREMENT_DEVICE = "tlfseg_measurement"  #: STRING: the frame's measurements as JSON
 LOOPBACK = ("127.0.0.1", "localhost")
 
@@ -24,6 +24,15 @@ def parse_host_port(text: str) -> tuple[str, int]:
     if host not in LOOPBACK:
         raise ValueError(f"--igtl-out listens on loopback only (127.0.0.1), got {host!r}: tunnel it to Slicer")
     return host, int(port)
+
+
+def label_geometry(frame: Frame, result: FrameResult) -> Geometry:
+    """The label map's place: the input IMAGE's own (so Slicer overlays it on that image), else the calibration's
+    spacing (mm a pixel; 1 where uncalibrated) at the origin."""
+    if frame.geometry is not None:
+        return frame.geometry
+    mm = result.measurement.mm_per_px or 1.0
+    return Geometry(np.diag([mm, mm, mm, 1.0]), "lps", frame.wall_time)
 
 
 def measurement_json(frame: Frame, result: FrameResult) -> str:
@@ -50,8 +59,14 @@ class IGTLSink(Sink):
     def write(self, frame: Frame, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
         if not self.server.is_connected():
             return
-        igtl = self._pyigtl
-        labels = igtl.ImageMessage(result.labels[None], device_name=LABELS_DEVICE)
+        igtl, where = self._pyigtl, label_geometry(frame, result)
+        labels = igtl.ImageMessage(
+            result.labels[None],
+            ijk_to_world_matrix=where.ijk_to_world,
+            world_coordinate_system=where.world,
+            timestamp=where.timestamp,
+            device_name=LABELS_DEVICE,
+        )
         text = igtl.StringMessage(measurement_json(frame, result), device_name=MEASUREMENT_DEVICE)
         self.server.send_message(labels, wait=False)
         self.server.send_message(text, wait=False)

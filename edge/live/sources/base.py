@@ -10,6 +10,15 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class Geometry:
+    """Where a picture lies in space, as its source said (an OpenIGTLink IMAGE's header)."""
+
+    ijk_to_world: np.ndarray  #: 4x4: (column i, row j, slice k, 1) -> mm in `world` (origin, spacing, directions)
+    world: str = "lps"  #: the world coordinate system: "lps" or "ras"
+    timestamp: float | None = None  #: the source's time of the picture (seconds since 1970)
+
+
+@dataclass(frozen=True)
 class Frame:
     """One captured picture and when it arrived."""
 
@@ -18,6 +27,7 @@ class Frame:
     t_capture: float  #: time.monotonic() when the frame arrived (latency is measured from here)
     wall_time: float  #: time.time() at the same moment, for logs
     source: str  #: the source's name
+    geometry: Geometry | None = None  #: where the picture lies, when the source says (OpenIGTLink)
 
 
 @dataclass(frozen=True)
@@ -83,3 +93,7 @@ class Capture(ABC):
 
     def describe(self) -> str:
         return self.name
+
+    def geometry(self) -> Geometry | None:
+        """Where the picture `read` returned last lies in space, when the source says; else None."""
+        return None

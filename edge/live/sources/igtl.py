@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from edge.live.sources.base import BadFrame, Capture, SourceError, SourceLost
+from edge.live.sources.base import BadFrame, Capture, Geometry, SourceError, SourceLost
 
 DEFAULT_PORT = 18944  #: the OpenIGTLink port PLUS and 3D Slicer use
 
@@ -55,6 +55,7 @@ class IGTLCapture(Capture):
         self.name = f"igtl://{self.host}:{self.port}" + (f"/{self.device}" if self.device else "")
         self.stall_s, self.connect_s = stall_s, connect_s
         self._client = None
+        self._geometry: Geometry | None = None
 
     def open(self) -> None:
         import pyigtl  # the igtl extra; a missing one becomes tlfseg's one-line message
@@ -83,7 +84,11 @@ class IGTLCapture(Capture):
         while True:
             message = self._next_image()
             if message is not None and message.message_type == "IMAGE":
-                return to_bgr(message.image)
+                picture = to_bgr(message.image)
+                self._geometry = Geometry(
+                    np.asarray(message.ijk_to_world_matrix, float), message.world_coordinate_system, message.timestamp
+                )
+                return picture
             if time.monotonic() - since > self.stall_s:
                 raise SourceLost(f"{self.name}: no IMAGE for {self.stall_s:g} s")
 
@@ -91,6 +96,10 @@ class IGTLCapture(Capture):
         if self._client is not None:
             client, self._client = self._client, None
             client.stop()
+
+    def geometry(self) -> Geometry | None:
+        """The last IMAGE's matrix (origin, spacing, directions), for the label map sent back over the same grid."""
+        return self._geometry
 
     def describe(self) -> str:
         return f"{self.name} (OpenIGTLink IMAGE, {'device ' + self.device if self.device else 'any device'})"

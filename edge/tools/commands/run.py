@@ -139,7 +139,14 @@ def register(sub) -> None:
         metavar="S",
         help="length of each recorded MP4 segment (a crash loses at most the open one; default 10)",
     )
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, session_end=[])
+
+
+def add_session_end(parser: argparse.ArgumentParser, prepare) -> None:
+    """For plug-ins that add options to `tlfseg run` (clinic: `--dicom`): `prepare(args)` runs before the session
+    (check the options, fail early) and returns None or `finish(folder)`, called with the `--record` folder (None
+    without one) when the session ends, however it ended (as asked, Ctrl-C, its source given up)."""
+    parser.set_defaults(session_end=[*parser.get_default("session_end"), prepare])
 
 
 def _pixels(option: str):
@@ -187,6 +194,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.frames is not None and args.frames < 1:
         raise ValueError("--frames must be at least 1")
 
+    finishers = [f for prepare in args.session_end if (f := prepare(args)) is not None]
     capture = open_capture(args.source, settings)
     if args.every_frame and capture.live:
         raise ValueError("--every-frame is for files and folders; a live device cannot wait for inference")
@@ -246,7 +254,14 @@ def handle(args: argparse.Namespace) -> int:
     print(session.report())
     if recorder:
         print(f"recorded: {recorder.folder} ({', '.join(session.files)})")
-    return exit_status(session, capture.name)
+    status = exit_status(session, capture.name)
+    for finish in finishers:
+        try:
+            finish(recorder.folder if recorder else None)
+        except (ValueError, OSError, RuntimeError) as exc:
+            print(f"tlfseg run: error: {exc}", file=sys.stderr)
+            status = status or 1
+    return status
 
 
 def exit_status(session, source: str) -> int:
