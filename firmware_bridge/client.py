@@ -17,8 +17,20 @@ from edge import __version__
 from firmware_bridge.frames import frame_message
 from firmware_bridge.framing import Fault
 from firmware_bridge.mask import decode_mask
-from firmware_bridge.messages import Bye, Config, Decoder, Error, Heartbeat, Hello, Message, Received, Result, encode
-from firmware_bridge.protocol import DEFAULT_MAX_PAYLOAD, NO_ID, ByeReason, MaskEncoding, PixelFormat, Role
+from firmware_bridge.messages import (
+    Bye,
+    Config,
+    Decoder,
+    Error,
+    Glide,
+    Heartbeat,
+    Hello,
+    Message,
+    Received,
+    Result,
+    encode,
+)
+from firmware_bridge.protocol import DEFAULT_MAX_PAYLOAD, NO_ID, ByeReason, HelloFlag, MaskEncoding, PixelFormat, Role
 from firmware_bridge.transport import Endpoint, Link, connect
 
 POLL_S = 0.1
@@ -37,6 +49,7 @@ class Tally:
     """What a client has seen: results by frame id, skipped ids, errors, faults in what the runtime sent."""
 
     results: dict[int, Result] = field(default_factory=dict)
+    glides: dict[int, Glide] = field(default_factory=dict)  #: the gliding extension's figures, by frame id
     skipped: list[int] = field(default_factory=list)
     errors: list[Error] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
@@ -52,6 +65,7 @@ class BridgeClient:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self.tally = Tally()
+        self.extensions = HelloFlag(0)  #: what the runtime's HELLO granted
         self._reader = threading.Thread(target=self._read, name=f"bridge client {link.name}", daemon=True)
         self._reader.start()
 
@@ -77,12 +91,12 @@ class BridgeClient:
                 self._inbox.put(event)
         self._inbox.put(None)  # the runtime is gone
 
-    def send(self, msg: Message) -> int:
+    def send(self, msg: Message, flags: int = 0) -> int:
         """Send one message; returns its sequence number."""
         with self._lock:
             seq = self._seq
             self._seq = (seq + 1) & 0xFFFFFFFF
-            self.link.send(encode(msg, seq))
+            self.link.send(encode(msg, seq, flags))
         return seq
 
     def receive(self, timeout: float) -> Received | Fault | None:
@@ -104,6 +118,8 @@ class BridgeClient:
                 tally.answers.append(msg.frame_id)
             tally.skipped.extend(msg.skipped)
             tally.answers.extend(msg.skipped)
+        elif isinstance(msg, Glide):
+            tally.glides[msg.frame_id] = msg
         elif isinstance(msg, Error):
             tally.errors.append(msg)
             if msg.frame_id != NO_ID:
@@ -112,6 +128,9 @@ class BridgeClient:
 
     def expect(self, kind: type, timeout: float = 5.0) -> Message:
         """Wait for a message of `kind` (anything else on the way is recorded); BridgeError on ERROR or silence."""
+        return self._expect(kind, timeout).msg
+
+    def _expect(self, kind: type, timeout: float) -> Received:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             event = self.receive(left)
@@ -119,18 +138,22 @@ class BridgeClient:
                 break
             if isinstance(event, Received):
                 if isinstance(event.msg, kind):
-                    return event.msg
+                    return event
                 if isinstance(event.msg, Error) and event.msg.frame_id == NO_ID:
                     raise BridgeError(f"runtime error {event.msg.code.name}: {event.msg.text}")
         raise NoAnswer(f"no {kind.__name__} from the runtime within {timeout:g} s")
 
-    def hello(self, timeout: float = 5.0, every: float = 0.5) -> Hello:
-        """Say HELLO (again every `every` s: a serial runtime may not be listening yet) until the runtime answers."""
+    def hello(self, timeout: float = 5.0, every: float = 0.5, gliding: bool = False) -> Hello:
+        """Say HELLO (again every `every` s: a serial runtime may not be listening yet) until the runtime answers.
+        `gliding`: ask for the gliding extension (a GLIDE after each RESULT); `extensions` says if it was granted."""
         deadline = time.monotonic() + timeout
+        asked = HelloFlag.GLIDE if gliding else HelloFlag(0)
         while (left := deadline - time.monotonic()) > 0:
-            self.send(Hello(Role.SCANNER, software=f"tlfseg bridge client {__version__}"))
+            self.send(Hello(Role.SCANNER, software=f"tlfseg bridge client {__version__}"), int(asked))
             with contextlib.suppress(NoAnswer):
-                return self.expect(Hello, min(every, left))
+                answer = self._expect(Hello, min(every, left))
+                self.extensions = HelloFlag(answer.flags & asked)
+                return answer.msg
         raise NoAnswer(f"no HELLO from the runtime within {timeout:g} s")
 
     def configure(self, config: Config, timeout: float = 5.0) -> Config:

@@ -13,6 +13,7 @@ from typing import ClassVar
 from firmware_bridge.framing import Fault, Packet, StreamDecoder, pack
 from firmware_bridge.protocol import (
     DEFAULT_MAX_PAYLOAD,
+    GLIDE_VERSION,
     MAX_CLASSES,
     MAX_SKIPPED_PER_RESULT,
     NO_ID,
@@ -335,8 +336,64 @@ class Bye:
         return cls(_enum(ByeReason, reason, "BYE"))
 
 
-Message = Hello | Config | Frame | Result | Error | Heartbeat | Bye
-MESSAGE_TYPES: dict[int, type] = {cls.TYPE: cls for cls in (Hello, Config, Frame, Result, Error, Heartbeat, Bye)}
+PAIR = tuple[float, float]  #: (fascia/below, above/fascia)
+NAN2: PAIR = (NAN, NAN)
+
+
+@dataclass(frozen=True)
+class Glide:
+    """The gliding extension: a frame's shear figures, sent after its RESULT to a scanner that asked (HELLO flags).
+
+    Each pair of floats is (fascia/below, above/fascia): the lateral displacement of the lower layer minus the
+    upper's. NaN: no value (a pair left out, or no calibration for the mm fields, or no cycle completed yet)."""
+
+    TYPE: ClassVar[MsgType] = MsgType.GLIDE
+    _FIXED: ClassVar[struct.Struct] = struct.Struct("<IHHIII20f")
+
+    frame_id: int
+    flags: int = 0  #: `protocol.GlideFlag` bits: why the pair is left out; 0: a good pair, counted
+    pairs: int = 0  #: good frame pairs in the totals
+    flagged: int = 0  #: frame pairs left out
+    cycles: int = 0  #: movement cycles completed
+    relative_px: PAIR = NAN2  #: this frame pair's relative displacement
+    relative_mm: PAIR = NAN2
+    strain_pct: PAIR = NAN2  #: relative displacement / distance between the layers' centres, %
+    distance_px: PAIR = NAN2
+    shear_px: PAIR = (0.0, 0.0)  #: cumulative over the good pairs
+    shear_mm: PAIR = NAN2
+    shear_strain_pct: PAIR = (0.0, 0.0)
+    cycle_shear_px: PAIR = NAN2  #: the last completed cycle's shear (its strokes' mean size)
+    cycle_shear_mm: PAIR = NAN2
+    cycle_strain_pct: PAIR = NAN2
+    version: int = GLIDE_VERSION  #: the payload layout
+
+    @property
+    def figures(self) -> tuple[PAIR, ...]:
+        """The ten float pairs, in wire order."""
+        return (
+            self.relative_px, self.relative_mm, self.strain_pct, self.distance_px, self.shear_px, self.shear_mm,
+            self.shear_strain_pct, self.cycle_shear_px, self.cycle_shear_mm, self.cycle_strain_pct,
+        )  # fmt: skip
+
+    def payload(self) -> bytes:
+        floats = [v for pair in self.figures for v in pair]
+        return self._FIXED.pack(self.frame_id, self.version, self.flags, self.pairs, self.flagged, self.cycles, *floats)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Glide:
+        """Version 1: exactly its fields. A later version: at least them, the fields appended after ignored."""
+        r = _Reader(data, "GLIDE")
+        fid, version, flags, pairs, flagged, cycles, *floats = r.take(cls._FIXED)
+        if version == 0:
+            raise MalformedPayload("GLIDE: layout version 0")
+        if version == GLIDE_VERSION:
+            r.end()
+        pairs_ = [tuple(floats[i : i + 2]) for i in range(0, len(floats), 2)]
+        return cls(fid, flags, pairs, flagged, cycles, *pairs_, version=version)
+
+
+Message = Hello | Config | Frame | Result | Error | Heartbeat | Bye | Glide
+MESSAGE_TYPES: dict[int, type] = {cls.TYPE: cls for cls in (Hello, Config, Frame, Result, Error, Heartbeat, Bye, Glide)}
 
 
 def encode(msg: Message, seq: int, flags: int = 0) -> bytes:

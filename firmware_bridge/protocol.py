@@ -27,6 +27,18 @@ class MsgType(IntEnum):
     ERROR = 5
     HEARTBEAT = 6
     BYE = 7
+    GLIDE = 8  #: the gliding extension: sent only to a scanner whose HELLO asked for it (HelloFlag.GLIDE)
+
+
+class HelloFlag(IntFlag):
+    """Extension bits in a HELLO's header flags (every other message: send 0). A version-1 peer sends 0 and ignores
+    them: a scanner that sets a bit asks for the extension, the runtime's HELLO sets it where it grants it."""
+
+    TOKEN = 1 << 0  #: reserved for the shared-secret design (docs/protocol.md, section 5): not implemented
+    GLIDE = 1 << 1  #: a GLIDE message follows each frame's RESULT
+
+
+GLIDE_VERSION = 1  #: layout of the GLIDE payload; a later one only appends fields
 
 
 class ErrorCode(IntEnum):
@@ -90,3 +102,15 @@ class Quality(IntFlag):
     def measurement_flags(cls) -> Quality:
         found = cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.FRAGMENTED
         return found | cls.AMBIGUOUS | cls.JUMP | cls.OUTSIDE_RANGE | cls.OTHER
+
+
+class GlideFlag(IntFlag):
+    """Why a GLIDE's frame pair is left out of the gliding totals (a u16 bitmask; 0: a good pair, counted)."""
+
+    NO_PREVIOUS = 1 << 0  #: the session's first frame, or the first after a break (nothing to pair it with)
+    ROI_CHANGED = 1 << 1  #: the ROI moved: the frames are not comparable
+    SEGMENTATION_FLAGGED = 1 << 2  #: either frame's measurement is flagged (the band's identity in doubt)
+    FEW_COLUMNS = 1 << 3  #: too few columns hold the band and both tissue strips
+    LOW_TEXTURE = 1 << 4  #: a strip without the texture to track
+    LOW_CORRELATION = 1 << 5  #: the motion found does not explain a strip's pixels (decorrelated, out of plane)
+    OTHER = 1 << 15  #: another reason (named in the runtime's log)

@@ -1,14 +1,16 @@
-"""A RESULT from one frame through the `FramePipeline`: its measurements, quality flags, latencies, the mask."""
+"""A RESULT from one frame through the `FramePipeline`: its measurements, quality flags, latencies, the mask; and
+its GLIDE where gliding is on."""
 
 from __future__ import annotations
 
 import math
 
 from edge.live.pipeline import FrameResult
+from edge.measurement.gliding import PAIRS, GlideStep
 from edge.measurement.measure import Calibration, MeasureConfig, Measurement
 from firmware_bridge.mask import encode_mask
-from firmware_bridge.messages import NAN, Config, Frame, Result, StageLatency
-from firmware_bridge.protocol import MaskEncoding, Quality
+from firmware_bridge.messages import NAN, Config, Frame, Glide, Result, StageLatency
+from firmware_bridge.protocol import GlideFlag, MaskEncoding, Quality
 
 #: edge.measurement.measure's flag names -> RESULT quality bits
 _FLAG_BITS = {
@@ -21,6 +23,18 @@ _FLAG_BITS = {
     "jump": Quality.JUMP,
     "outside_range": Quality.OUTSIDE_RANGE,
 }
+
+
+#: edge.measurement.gliding's flag names -> GLIDE flag bits
+_GLIDE_BITS = {
+    "no_previous": GlideFlag.NO_PREVIOUS,
+    "roi_changed": GlideFlag.ROI_CHANGED,
+    "segmentation_flagged": GlideFlag.SEGMENTATION_FLAGGED,
+    "few_columns": GlideFlag.FEW_COLUMNS,
+    "low_texture": GlideFlag.LOW_TEXTURE,
+    "low_correlation": GlideFlag.LOW_CORRELATION,
+}
+_PAIR_KEYS = tuple(f"{a}/{b}" for a, b in PAIRS)
 
 
 def calibration(config: Config) -> Calibration:
@@ -88,4 +102,41 @@ def assemble_result(frame: Frame, seg: FrameResult, config: Config, queue_ms: fl
         mask_width=w,
         mask_height=h,
         mask=mask,
+    )
+
+
+def glide_flags(step: GlideStep) -> GlideFlag:
+    flags = GlideFlag(0)
+    for name in step.flags:
+        flags |= _GLIDE_BITS.get(name, GlideFlag.OTHER)
+    return flags
+
+
+def assemble_glide(frame_id: int, step: GlideStep) -> Glide:
+    """The frame's GLIDE: its pair's figures (NaN where left out), the totals and the last completed cycle's."""
+
+    def pair(values: dict[str, float], scale: float | None = 1.0) -> tuple[float, float]:
+        if not values or not scale:
+            return NAN, NAN
+        a, b = (values[k] * scale for k in _PAIR_KEYS)
+        return a, b
+
+    t, mm = step.totals, step.mm_per_px
+    last = t.cycles[-1] if t.cycles else None
+    return Glide(
+        frame_id=frame_id,
+        flags=int(glide_flags(step)),
+        pairs=t.pairs,
+        flagged=t.flagged,
+        cycles=len(t.cycles),
+        relative_px=pair(step.relative_px),
+        relative_mm=pair(step.relative_px, mm),
+        strain_pct=pair(step.strain_pct),
+        distance_px=pair(step.distance_px),
+        shear_px=pair(t.shear_px),
+        shear_mm=pair(t.shear_px, mm),
+        shear_strain_pct=pair(t.strain_pct),
+        cycle_shear_px=pair(last.shear_px if last else {}),
+        cycle_shear_mm=pair(last.shear_px if last else {}, mm),
+        cycle_strain_pct=pair(last.strain_pct if last else {}),
     )

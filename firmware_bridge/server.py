@@ -1,7 +1,9 @@
 """The runtime side: sessions that turn FRAME messages into RESULTs, and the server that hosts them.
 
 Per session a reader thread decodes and answers everything at once (HELLO, CONFIG, HEARTBEAT, errors)
-and puts each good FRAME into a one-frame slot; a worker thread segments whatever is in the slot.
+and puts each good FRAME into a one-frame slot; a worker thread segments whatever is in the slot (and, for a scanner
+whose HELLO asked for the gliding extension, measures gliding between the frames it processes: a GLIDE after each
+RESULT).
 A frame that arrives while the slot is still full replaces it (the newest wins) and the replaced id
 goes into the skip list of the next RESULT, so the scanner never waits and every frame id is answered:
 by a RESULT, in a skip list, or by an ERROR naming it.
@@ -32,6 +34,7 @@ from firmware_bridge.messages import (
     Decoder,
     Error,
     Frame,
+    Glide,
     Heartbeat,
     Hello,
     Message,
@@ -45,11 +48,12 @@ from firmware_bridge.protocol import (
     NO_ID,
     ByeReason,
     ErrorCode,
+    HelloFlag,
     MaskEncoding,
     PixelFormat,
     Role,
 )
-from firmware_bridge.results import assemble_result, calibration, measure_config
+from firmware_bridge.results import assemble_glide, assemble_result, calibration, measure_config
 from firmware_bridge.transport import Endpoint, Link, Listener, SerialLink
 
 POLL_S = 0.1  #: how often readers look at stop flags and timeouts
@@ -156,11 +160,13 @@ class BridgeRuntime:
             if not (math.isfinite(value) and 0 <= value <= 1):
                 raise ValueError(f"{name} = {value}: expected 0 (the default) to 1")
 
-    def pipeline(self, config: Config) -> FramePipeline:
+    def pipeline(self, config: Config, gliding: bool = False) -> FramePipeline:
         """A session's frame pipeline for `config`: its fixed ROI, or the B-mode area detected on the first frame and
-        tracked (redetected when the screen layout changes), as the live loop does."""
+        tracked (redetected when the screen layout changes), as the live loop does; gliding measured where asked."""
         roi = Box(*config.roi) if config.fixed_roi else None
-        return FramePipeline(self.engine, roi, calibration=calibration(config), measure_config=measure_config(config))
+        return FramePipeline(
+            self.engine, roi, calibration=calibration(config), measure_config=measure_config(config), gliding=gliding
+        )
 
 
 @dataclass(frozen=True)
@@ -204,18 +210,19 @@ class BridgeSession:
         self._suppressed = 0  # fault ERRORs not sent since the last one that was
 
     def _reset(self) -> None:
-        """Start a scanner session: default configuration, counters at zero."""
+        """Start a scanner session: default configuration, no extensions, counters at zero."""
         self.config = self.runtime.default_config()
+        self.extensions = HelloFlag(0)  #: granted in the HELLO exchange
         self.pipeline = self.runtime.pipeline(self.config)
         self.counts = {"received": 0, "results": 0, "skipped": 0, "errors": 0}
 
     # -- sending ---------------------------------------------------------------------------------
 
-    def send(self, msg: Message) -> None:
+    def send(self, msg: Message, flags: int = 0) -> None:
         with self._send_lock:
             if self._dead.is_set():
                 return
-            data = encode(msg, self._seq)
+            data = encode(msg, self._seq, flags)
             self._seq = (self._seq + 1) & 0xFFFFFFFF
             if isinstance(msg, Result) and msg.frame_id != NO_ID:  # counted first: a HEARTBEAT answered
                 self.counts["results"] += 1  # after the peer has this message must include it
@@ -350,8 +357,7 @@ class BridgeSession:
         if isinstance(msg, Frame):
             self._on_frame(msg, rx.seq)
         elif isinstance(msg, Hello):
-            self.log(f"{self.link.name}: HELLO from {msg.software or 'a scanner'} ({msg.role.name})")
-            self.send(self.runtime.hello())
+            self._on_hello(msg, HelloFlag(rx.flags & HelloFlag.GLIDE))
         elif isinstance(msg, Config):
             self._on_config(msg, rx.seq)
         elif isinstance(msg, Heartbeat):
@@ -369,13 +375,24 @@ class BridgeSession:
             self._send_fault_error(ErrorCode.UNEXPECTED, f"{msg.TYPE.name} is sent by the runtime, not to it", rx.seq)
         return False
 
+    def _on_hello(self, hello: Hello, asked: HelloFlag) -> None:
+        """Answer with the runtime's HELLO, granting the extensions asked for that it has (gliding: the pipeline for
+        frames from now on measures it, from a fresh start)."""
+        granted = ", extensions " + asked.name.lower() if asked else ""
+        self.log(f"{self.link.name}: HELLO from {hello.software or 'a scanner'} ({hello.role.name}){granted}")
+        if asked != self.extensions:
+            self.extensions = asked
+            self.pipeline = self.runtime.pipeline(self.config, bool(asked & HelloFlag.GLIDE))
+        self.send(self.runtime.hello(), int(asked))
+
     def _on_config(self, config: Config, seq: int) -> None:
         try:
             self.runtime.check_config(config)
         except ValueError as exc:
             self._send_error(ErrorCode.BAD_CONFIG, str(exc), seq)
             return
-        self.config, self.pipeline = config, self.runtime.pipeline(config)  # for frames that arrive from now on
+        gliding = bool(self.extensions & HelloFlag.GLIDE)  # a new pipeline: the gliding totals start again
+        self.config, self.pipeline = config, self.runtime.pipeline(config, gliding)  # for frames from now on
         self.send(config)
 
     def _on_frame(self, frame: Frame, seq: int) -> None:
@@ -420,7 +437,7 @@ class BridgeSession:
                 if self._slot is None:
                     return
                 job, self._slot, self._busy = self._slot, None, True
-            reply, received = self._process(job), job.received
+            (reply, glide), received = self._process(job), job.received
             large = len(job.frame.data) >= self.limits.trim_after
             del job  # the frame's bytes are not kept past its answer
             if large and _TRIM is not None:
@@ -432,11 +449,14 @@ class BridgeSession:
                     latency = replace(reply.latency, total_us=round(total_ms * 1e3))
                     reply = replace(reply, skipped=tuple(skipped), latency=latency)
             self.send(reply)
+            if glide is not None:
+                self.send(glide)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
 
-    def _process(self, job: _Job) -> Result | Error:
+    def _process(self, job: _Job) -> tuple[Result | Error, Glide | None]:
+        """The frame's answer, and its GLIDE where gliding is on."""
         frame = job.frame
         try:
             decode_start = time.perf_counter()
@@ -446,12 +466,13 @@ class BridgeSession:
                 start = time.perf_counter()
                 seg = job.pipeline(image)
             queue_ms = (start - job.received) * 1e3 - decode_ms
-            return assemble_result(frame, seg, job.config, queue_ms=queue_ms, decode_ms=decode_ms)
+            result = assemble_result(frame, seg, job.config, queue_ms=queue_ms, decode_ms=decode_ms)
+            return result, assemble_glide(frame.frame_id, seg.gliding) if seg.gliding is not None else None
         except ValueError as exc:  # FrameError, an ROI outside this frame, an unusable image
-            return Error(ErrorCode.BAD_FRAME, str(exc), job.seq, frame.frame_id)
+            return Error(ErrorCode.BAD_FRAME, str(exc), job.seq, frame.frame_id), None
         except Exception as exc:  # noqa: BLE001 - any failure is answered, and the session goes on
             self.log(f"{self.link.name}: frame {frame.frame_id} failed: {exc!r}")
-            return Error(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}", job.seq, frame.frame_id)
+            return Error(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}", job.seq, frame.frame_id), None
 
 
 class BridgeServer:

@@ -2,7 +2,8 @@
 
     python -m firmware_bridge.vectors tests/vectors      # (re)write them
 
-Each ``<name>.bin`` is one message; ``stream.bin`` is a damaged stream, and ``stream_expected.txt`` lists
+Each ``<name>.bin`` is one message (``glide_v2.bin``: a GLIDE of a later layout, fields appended, that a version-1
+reader parses to its known fields); ``stream.bin`` is a damaged stream, and ``stream_expected.txt`` lists
 what a decoder with a 4096-byte payload limit must make of it: ``M <type> <seq>`` for a message that
 decodes, ``F <code> <seq>`` for a fault, then ``stats <packets> <bad headers> <bytes skipped>``.
 """
@@ -10,6 +11,7 @@ decodes, ``F <code> <seq>`` for a fault, then ``stats <packets> <bad headers> <b
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from firmware_bridge.framing import Fault, pack, pack_header
@@ -19,6 +21,7 @@ from firmware_bridge.messages import (
     Decoder,
     Error,
     Frame,
+    Glide,
     Heartbeat,
     Hello,
     Message,
@@ -31,6 +34,8 @@ from firmware_bridge.protocol import (
     NO_ID,
     ByeReason,
     ErrorCode,
+    GlideFlag,
+    HelloFlag,
     MaskEncoding,
     MsgType,
     PixelFormat,
@@ -115,7 +120,33 @@ MESSAGES: dict[str, tuple[Message, int]] = {
     "error": (Error(ErrorCode.BAD_FRAME, "stride 4 is less than width x 1 = 5 bytes", ref_seq=2, frame_id=7), 7),
     "heartbeat": (Heartbeat(1_000_000, 10, 8, 2, 1), 8),
     "bye": (Bye(ByeReason.DONE), 9),
+    "hello_scanner_glide": (Hello(Role.SCANNER, max_payload=65536, software="fw-demo 1.1"), 10),
+    "glide": (
+        Glide(
+            frame_id=7,
+            flags=0,
+            pairs=41,
+            flagged=3,
+            cycles=2,
+            relative_px=(0.5, -0.25),
+            relative_mm=(0.0375, -0.01875),
+            strain_pct=(3.75, -1.875),
+            distance_px=(13.25, 12.75),
+            shear_px=(19.5, 18.0),
+            shear_mm=(1.4625, 1.35),
+            shear_strain_pct=(147.25, 141.5),
+            cycle_shear_px=(11.75, 10.5),
+            cycle_shear_mm=(0.88125, 0.7875),
+            cycle_strain_pct=(88.5, 82.25),
+        ),
+        11,
+    ),
+    "glide_flagged": (Glide(frame_id=8, flags=int(GlideFlag.NO_PREVIOUS | GlideFlag.OTHER), flagged=1), 12),
 }
+#: header flags of the vectors that have any (the HELLO asking for the gliding extension)
+FLAGS: dict[str, int] = {"hello_scanner_glide": int(HelloFlag.GLIDE)}
+#: a GLIDE of layout version 2: the version-1 fields of MESSAGES["glide"], then 8 bytes a version-1 reader ignores
+GLIDE_V2_SEQ = 13
 
 
 def describe(event: Received | Fault) -> str:
@@ -133,8 +164,14 @@ def decoder_lines(data: bytes, max_payload: int) -> list[str]:
     return [*lines, f"stats {s.packets} {s.bad_headers} {s.bytes_skipped}"]
 
 
+def glide_v2() -> bytes:
+    later = replace(MESSAGES["glide"][0], version=2)
+    return pack(int(MsgType.GLIDE), GLIDE_V2_SEQ, later.payload() + bytes(range(1, 9)))
+
+
 def message_vectors() -> dict[str, bytes]:
-    return {name: encode(msg, seq) for name, (msg, seq) in MESSAGES.items()}
+    out = {name: encode(msg, seq, FLAGS.get(name, 0)) for name, (msg, seq) in MESSAGES.items()}
+    return {**out, "glide_v2": glide_v2()}
 
 
 def stream_vector() -> tuple[bytes, list[str]]:

@@ -15,7 +15,7 @@ import pytest
 from firmware_bridge.frames import FrameError, FrameLimits, check_frame, frame_image, frame_message
 from firmware_bridge.framing import Fault, StreamDecoder, crc32, pack, pack_header, parse_header
 from firmware_bridge.mask import MaskError, decode_mask, encode_mask, rle_decode, rle_encode
-from firmware_bridge.messages import Bye, Config, Decoder, Frame, Heartbeat, Received, Result, encode
+from firmware_bridge.messages import Bye, Config, Decoder, Frame, Glide, Heartbeat, Received, Result, encode
 from firmware_bridge.protocol import HEADER_SIZE, MAGIC, OVERHEAD, ErrorCode, MaskEncoding, MsgType, PixelFormat
 from firmware_bridge.vectors import MESSAGES
 
@@ -58,8 +58,22 @@ def test_every_message_round_trips(name):
     assert (got.seq, got.flags) == (seq, 0x8001)
     assert type(got.msg) is type(msg)
     assert got.msg.payload() == msg.payload()  # byte-identical, float32 rounding and NaN included
-    if not isinstance(msg, (Result, Config)):  # the others hold no floats
+    if not isinstance(msg, (Result, Config, Glide)):  # the others hold no floats
         assert got.msg == msg
+
+
+def test_glide_layouts_version_1_exactly_a_later_one_its_known_fields_first():
+    glide = Glide(3, pairs=2, relative_px=(0.5, float("nan")))
+    payload = glide.payload()
+    assert len(payload) == 100
+    (event,) = decode_all(pack(MsgType.GLIDE, 1, payload))
+    assert event.msg.relative_px[0] == 0.5 and math.isnan(event.msg.relative_px[1]) and event.msg.pairs == 2
+    later = Glide(3, pairs=2, version=2).payload() + b"new fields"
+    (event,) = decode_all(pack(MsgType.GLIDE, 2, later))
+    assert isinstance(event, Received) and event.msg.version == 2 and event.msg.pairs == 2
+    bad = [payload + b"\x00", payload[:-1], Glide(3, version=0).payload(), later[:99]]
+    events = decode_all(b"".join(pack(MsgType.GLIDE, 10 + i, b) for i, b in enumerate(bad)))
+    assert [(e.code, e.seq) for e in events] == [(ErrorCode.MALFORMED, 10 + i) for i in range(4)]
 
 
 def test_result_floats_and_nan_survive():

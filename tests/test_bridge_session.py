@@ -24,13 +24,26 @@ import pytest
 
 from edge.core.engine import Engine
 from edge.core.roi import Box, detect_bmode_roi
+from edge.live.phantom import Phantom
 from edge.live.pipeline import FramePipeline, FrameResult
-from edge.measurement.measure import MeasureConfig, measure
+from edge.measurement.measure import Calibration, MeasureConfig, measure
 from firmware_bridge.client import BridgeClient, result_mask
 from firmware_bridge.frames import FrameLimits, frame_image, frame_message
 from firmware_bridge.framing import pack, pack_header
-from firmware_bridge.messages import Bye, Config, Decoder, Error, Frame, Heartbeat, Result, encode
-from firmware_bridge.protocol import NO_ID, ByeReason, ErrorCode, MaskEncoding, MsgType, PixelFormat, Quality, Role
+from firmware_bridge.messages import Bye, Config, Decoder, Error, Frame, Glide, Heartbeat, Result, encode
+from firmware_bridge.protocol import (
+    NO_ID,
+    ByeReason,
+    ErrorCode,
+    GlideFlag,
+    HelloFlag,
+    MaskEncoding,
+    MsgType,
+    PixelFormat,
+    Quality,
+    Role,
+)
+from firmware_bridge.results import assemble_glide
 from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
 from firmware_bridge.transport import Endpoint, Listener, SocketLink, open_pty_pair
 
@@ -446,3 +459,36 @@ def test_unix_transport_never_removes_a_regular_file(tmp_path):
     dead.close()  # a socket file nobody listens on: replaced
     listener = Listener(Endpoint.parse(f"unix:{stale}"))
     listener.close()
+
+
+def test_a_gliding_session_over_tcp_carries_the_pipelines_gliding_figures(bundled_engine):
+    """A scanner that asks for the gliding extension gets, after each RESULT, a GLIDE equal (float32) to what an
+    in-process FramePipeline with gliding on makes of the same frames; one that does not ask gets none."""
+    phantom = Phantom(glide=1.0, persistence=0.95)
+    images = [phantom.frame(i).image for i in range(6)]
+    roi, mm = phantom.roi, float(np.float32(0.08))  # the calibration as the CONFIG carries it: float32
+    reference = FramePipeline(bundled_engine, roi, calibration=Calibration(mm), gliding=True)
+    want = [assemble_glide(200 + i, reference(im).gliding) for i, im in enumerate(images)]
+    with serving("tcp://127.0.0.1:0") as server:
+        with BridgeClient.connect(server.endpoint) as plain:
+            plain.hello()
+            assert plain.extensions == HelloFlag(0)
+            plain.send_frame(images[0], frame_id=1)
+            plain.expect(Result, timeout=30)
+            assert plain.bye() == ByeReason.DONE and plain.tally.glides == {}
+        with BridgeClient.connect(server.endpoint) as client:
+            client.hello(gliding=True)
+            assert client.extensions == HelloFlag.GLIDE
+            client.configure(Config(roi=(roi.x, roi.y, roi.w, roi.h), mm_per_px=mm))
+            for i, image in enumerate(images):
+                client.send_frame(image, frame_id=200 + i)
+                assert client.expect(Result, timeout=30).frame_id == 200 + i
+                glide = client.expect(Glide, timeout=30)
+                assert glide.frame_id == 200 + i and glide.payload() == want[i].payload()
+            client.send(Glide(1))  # a GLIDE goes from the runtime to the scanner only
+            assert client.expect(Error).code == ErrorCode.UNEXPECTED
+            assert client.bye() == ByeReason.DONE
+    first, last = want[0], want[-1]
+    assert first.flags == GlideFlag.NO_PREVIOUS and math.isnan(first.relative_px[0])
+    assert last.flags == 0 and last.pairs >= 4 and last.shear_px[0] > 0
+    assert last.shear_mm[0] == pytest.approx(last.shear_px[0] * mm, rel=1e-6) and math.isnan(last.cycle_shear_px[0])

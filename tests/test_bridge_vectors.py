@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from firmware_bridge.difffuzz import CBuild, CUnavailable, build_c, corpus, differences, mutate
-from firmware_bridge.messages import Decoder, Received
+from firmware_bridge.messages import Decoder, Glide, Received
 from firmware_bridge.vectors import (
+    FLAGS,
+    GLIDE_V2_SEQ,
     MESSAGES,
     STREAM_MAX_PAYLOAD,
     decoder_lines,
@@ -37,6 +39,13 @@ def test_vector_files_decode_to_their_messages(name):
     msg, seq = MESSAGES[name]
     (event,) = Decoder().feed((VECTORS / f"{name}.bin").read_bytes())
     assert isinstance(event, Received) and event.seq == seq and event.msg.payload() == msg.payload()
+    assert event.flags == FLAGS.get(name, 0)
+
+
+def test_a_glide_of_a_later_layout_reads_as_its_version_1_fields():
+    (event,) = Decoder().feed((VECTORS / "glide_v2.bin").read_bytes())
+    assert isinstance(event.msg, Glide) and event.seq == GLIDE_V2_SEQ and event.msg.version == 2
+    assert event.msg.payload()[6:] == MESSAGES["glide"][0].payload()[6:]  # all but the version: the same
 
 
 def test_stream_vector_gives_the_expected_events_in_any_chunking():

@@ -105,3 +105,36 @@ def test_the_pipeline_runs_gliding_as_its_own_stage_only_when_on(bundled_engine,
     assert on(images[0]).gliding.flags == ("no_previous",)
     with pytest.raises(ValueError, match="stream"):
         FramePipeline(bundled_engine, gliding_phantom.roi, video=False, gliding=True)
+
+
+def test_movement_cycles_and_their_shear_match_a_known_back_and_forth_glide():
+    """Two cycles of 50 frames, peak 1.5 px/frame: each stroke slides the fascia 0.5 x 1.5 x 50 / pi = 11.9 px over
+    the tissue below (and the tissue above over the fascia). Bound: 15 % per cycle and pair (measured: 0-11 %)."""
+    p = Phantom(glide=1.5, persistence=0.95, glide_period=50)
+    assert p.glide_at(0) == 0 and p.glide_at(25) == pytest.approx(1.5 * 50 / np.pi) and p.glide_at(50) < 1e-9
+    tracker, steps = track(p, 112)
+    cycles = tracker.totals.cycles
+    assert len(cycles) == 2 and steps[-1].cycle == 2 and steps[30].cycle == 0
+    truth = 0.5 * 1.5 * 50 / np.pi
+    for c, start in zip(cycles, (0, 50), strict=True):
+        assert np.allclose(c.frames, (start, start + 25, start + 50), atol=3)  # turning points where the glide turns
+        assert c.movement_px == pytest.approx(2 * truth, rel=0.15)
+        for k in ("fascia/below", "above/fascia"):
+            assert c.shear_px[k] == pytest.approx(truth, rel=0.15)
+            assert c.strokes_px[0][k] > 0 > c.strokes_px[1][k]  # out, then back
+            assert c.strain_pct[k] == pytest.approx(100 * truth / 13.0, rel=0.15)  # strip centres 13 px apart
+    logged = steps[-1].to_dict()
+    assert logged["cycle"] == 2 and len(logged["cumulative"]["cycles"]) == 2
+
+
+def test_a_glide_one_way_completes_no_cycle(gliding_phantom):
+    tracker, _ = track(gliding_phantom, FRAMES)
+    assert tracker.totals.cycles == () and tracker.totals.movement_px > 20
+
+
+def test_a_slow_glide_with_decorrelated_speckle_stays_within_its_bound():
+    """0.5 px/frame, 20 % of the speckle fresh each frame, 39 pairs: within 22 % of the truth (benchmarks/gliding.py:
+    +18.2 % and -11.2 %; +25.1 % and -19.5 % before the strips' rows were normalised)."""
+    tracker, _ = track(Phantom(glide=0.5, persistence=0.8), 40)
+    for k in ("fascia/below", "above/fascia"):
+        assert tracker.totals.shear_px[k] == pytest.approx(0.25 * 39, rel=0.22)

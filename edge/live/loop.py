@@ -167,7 +167,7 @@ class LiveLoop:
             s.thickness.add(value)
         s.flags.update(m.flags)
         if result.gliding is not None:
-            s.add_glide(result.gliding)
+            s.add_glide(result.gliding, frame.t_capture - s.started)
         t = time.perf_counter()
         picture = None
         if any(sink.needs_picture for sink in self.sinks):

@@ -5,7 +5,8 @@ layers, scanner UI around the image (bars, scale ticks, a coloured icon), and sl
 Every frame comes with its exact 3-class labels and the true band thickness.
 
 Gliding mode (`glide`, `persistence`): the tissue above the band, the band and the tissue below it slide laterally
-by known amounts (`true_shift`), each layer's speckle moving with it, so that a gliding estimate has a true value.
+by known amounts (`true_shift`), each layer's speckle moving with it, so that a gliding estimate has a true value;
+one way at a constant speed, or back and forth (`glide_period`: movement cycles from rest, like a trunk flexion).
 """
 
 from __future__ import annotations
@@ -44,15 +45,21 @@ class Phantom:
         glide: float = 0.0,
         persistence: float = 0.0,
         fascia_share: float = 0.5,
+        glide_period: float = 0.0,
     ) -> None:
         """`glide`: px per frame the layer below slides laterally relative to the layer above; the band slides by
         `fascia_share` of that. `persistence`: share of the speckle that moves with its layer (0: fresh speckle every
-        frame, the original phantom; the rest stays fresh: decorrelation). Both 0: the original frames, bit for bit."""
+        frame, the original phantom; the rest stays fresh: decorrelation). Both 0: the original frames, bit for bit.
+        `glide_period` > 0: the glide goes back and forth, at `glide` sin(2 pi i / period) px per frame, so that the
+        layer below is `glide` period / pi px from its start at the middle of each cycle and back at its end."""
         roi.check_fits(screen)
         if not 0.0 <= persistence <= 1.0 or not 0.0 <= fascia_share <= 1.0:
             raise ValueError("persistence and fascia_share must lie in [0, 1]")
+        if glide_period < 0:
+            raise ValueError(f"glide_period must be 0 (one way) or positive, got {glide_period}")
         self.screen, self.roi, self.thickness, self.slope, self.seed = screen, roi, thickness_px, slope, seed
         self.glide, self.persistence, self.fascia_share = glide, persistence, fascia_share
+        self.glide_period = glide_period
         rng = np.random.default_rng(seed)
         h, w = roi.h, roi.w
         # static tissue texture, wider than the view so that the probe can slide over it
@@ -93,7 +100,14 @@ class Phantom:
     def true_shift(self, index: int) -> tuple[float, float, float]:
         """Lateral position (px) of the tissue above, the band and the tissue below in frame `index` (gliding mode)."""
         probe = 20 * np.sin(2 * np.pi * index / 150.0)
-        return probe, probe + self.fascia_share * self.glide * index, probe + self.glide * index
+        return probe, probe + self.fascia_share * self.glide_at(index), probe + self.glide_at(index)
+
+    def glide_at(self, index: float) -> float:
+        """How far (px) the layer below has slid against the layer above by frame `index` (gliding mode)."""
+        period = self.glide_period
+        if not period:
+            return self.glide * index
+        return self.glide * period / (2 * np.pi) * (1 - np.cos(2 * np.pi * index / period))
 
     def band_top(self, index: int) -> np.ndarray:
         """Top row of the band per ROI column (float, ROI coordinates) for frame `index`."""

@@ -42,10 +42,15 @@ class Session:
     files: list[str] = field(default_factory=list)
     gliding: GlideStep | None = None  #: the last frame pair's gliding (its totals: the session's), where gliding is on
     glide_flags: Counter = field(default_factory=Counter)  #: why frame pairs were left out of the gliding totals
+    #: per pair ("fascia/below", "above/fascia"): (t s, cumulative shear px or mm, good) for the plot
+    glide_series: dict[str, Series] = field(default_factory=dict)
 
-    def add_glide(self, step: GlideStep) -> None:
+    def add_glide(self, step: GlideStep, t: float) -> None:
         self.gliding = step
         self.glide_flags.update(step.flags)
+        scale = step.mm_per_px or 1.0
+        for k, v in step.totals.shear_px.items():
+            self.glide_series.setdefault(k, Series(SERIES_POINTS)).append((t, v * scale, step.good))
 
     def add_event(self, event: dict) -> None:
         if len(self.events) < MAX_EVENTS:
@@ -127,6 +132,10 @@ class Session:
             )
             lines.append(f"gliding: cumulative {shear} over {g['pairs']} good frame pairs; {g['flagged']} left out "
                          f"{g['flags'] or ''}".rstrip())  # fmt: skip
+            for c in g["cycles"]:
+                unit, shear = ("mm", c["shear_mm"]) if c["shear_mm"] else ("px", c["shear_px"])
+                per = ", ".join(f"{k} {v:.2f} {unit} strain {c['strain_pct'][k]:.1f} %" for k, v in shear.items())
+                lines.append(f"  cycle {c['index']} (frames {c['frames'][0]}-{c['frames'][2]}): {per}")
         kinds = Counter(e["kind"] for e in self.events if e["kind"] != "opened")
         if kinds:
             lines.append("source events: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))

@@ -7,11 +7,16 @@ the shear strain: relative displacement over the distance between the layers' ce
 BMC Musculoskelet Disord 12:203). A pair is flagged, and left out of the totals, when its motion cannot be trusted: no
 previous frame (start, stream break), a changed ROI, a flagged segmentation in either frame (the band's identity in
 doubt), too few band columns, low texture or a motion that does not explain the pixels (low correlation).
+
+Movement cycles come from the motion itself (`CycleDetector`): the tissue below's lateral position against the tissue
+above (the sum of both shears, so that a probe sliding over the skin moves nothing) turns back by more than
+`cycle_px`; a cycle runs from its start (where tracking starts, or the end of the cycle before) out to a turning point
+and back to the next one. Per cycle: the shear of each stroke, and their mean size in px, mm and strain %.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -31,6 +36,7 @@ class GlideConfig:
     min_columns: float = 0.3  #: share of ROI columns holding the band; below it: few_columns
     min_texture: float = 3.0  #: grey standard deviation a strip needs; below it: low_texture
     min_ncc: float = 0.5  #: correlation of a strip with the previous frame moved by its motion; below: low_correlation
+    cycle_px: float = 3.0  #: the tissue below must turn back by this much (against the tissue above) to end a stroke
 
 
 def strips(labels: np.ndarray, config: GlideConfig) -> dict[str, Strip] | None:
@@ -59,15 +65,105 @@ def strips(labels: np.ndarray, config: GlideConfig) -> dict[str, Strip] | None:
     }
 
 
+def _zero() -> dict[str, float]:
+    return {"fascia/below": 0.0, "above/fascia": 0.0}
+
+
+@dataclass(frozen=True)
+class GlideCycle:
+    """One completed movement cycle: out to a turning point and back. `frames`: the tracker's frame indices."""
+
+    index: int
+    frames: tuple[int, int, int]  #: start, turning point, end
+    movement_px: float  #: how far the tissue below went out against the tissue above (first stroke)
+    strokes_px: tuple[dict[str, float], dict[str, float]]  #: signed shear per pair over each stroke
+    shear_px: dict[str, float]  #: the strokes' mean size
+    strain_pct: dict[str, float]  #: the strokes' mean strain size (relative displacement / distance, %)
+
+    def to_dict(self, mm_per_px: float | None) -> dict:
+        return {
+            "index": self.index,
+            "frames": list(self.frames),
+            "movement_px": round(self.movement_px, 3),
+            "strokes_px": [{k: round(v, 3) for k, v in s.items()} for s in self.strokes_px],
+            "shear_px": {k: round(v, 3) for k, v in self.shear_px.items()},
+            "shear_mm": {k: round(v * mm_per_px, 4) for k, v in self.shear_px.items()} if mm_per_px else None,
+            "strain_pct": {k: round(v, 2) for k, v in self.strain_pct.items()},
+        }
+
+
 @dataclass(frozen=True)
 class GlideTotals:
     """What the good pairs add up to since the tracker started (resets of the pair state do not clear it)."""
 
     pairs: int = 0  #: good frame pairs summed
     flagged: int = 0  #: pairs left out
-    shear_px: dict[str, float] = field(default_factory=lambda: {"fascia/below": 0.0, "above/fascia": 0.0})
-    path_px: dict[str, float] = field(default_factory=lambda: {"fascia/below": 0.0, "above/fascia": 0.0})
-    strain_pct: dict[str, float] = field(default_factory=lambda: {"fascia/below": 0.0, "above/fascia": 0.0})
+    shear_px: dict[str, float] = field(default_factory=_zero)
+    path_px: dict[str, float] = field(default_factory=_zero)
+    strain_pct: dict[str, float] = field(default_factory=_zero)
+    cycles: tuple[GlideCycle, ...] = ()  #: completed movement cycles
+
+    @property
+    def movement_px(self) -> float:
+        """Where the tissue below is against the tissue above, from where tracking started."""
+        return sum(self.shear_px.values())
+
+
+@dataclass(frozen=True)
+class _Mark:
+    frame: int
+    totals: GlideTotals
+
+
+class CycleDetector:
+    """Turning points of the movement (`GlideTotals.movement_px`) with hysteresis; completed `GlideCycle`s."""
+
+    def __init__(self, hysteresis_px: float) -> None:
+        self.hysteresis = hysteresis_px
+        self._marks: list[_Mark] = []  # the cycle in progress: its start, then its turning point
+        self._extreme: _Mark | None = None  # the furthest point of the stroke in progress
+        self._direction = 0  # of the stroke in progress: +1, -1, 0 (not moved by the hysteresis yet)
+
+    def update(self, frame: int, before: GlideTotals, after: GlideTotals) -> GlideCycle | None:
+        """After a good pair (`before` -> `after` at `frame`): the cycle it completes, if any."""
+        if not self._marks:
+            self._marks.append(_Mark(frame - 1, before))
+        now = _Mark(frame, after)
+        x, h = after.movement_px, self.hysteresis
+        if self._direction == 0:
+            moved = x - self._marks[-1].totals.movement_px
+            if abs(moved) >= h:
+                self._direction, self._extreme = (1 if moved > 0 else -1), now
+            return None
+        if (x - self._extreme.totals.movement_px) * self._direction > 0:
+            self._extreme = now
+            return None
+        if abs(x - self._extreme.totals.movement_px) < h:
+            return None
+        turn, self._extreme, self._direction = self._extreme, now, -self._direction
+        self._marks.append(turn)
+        if len(self._marks) < 3:
+            return None
+        start, mid, end = self._marks
+        self._marks = [end]
+        return _cycle(len(after.cycles), start, mid, end)
+
+
+def _cycle(index: int, start: _Mark, mid: _Mark, end: _Mark) -> GlideCycle:
+    def diff(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+        return {k: b[k] - a[k] for k in a}
+
+    s, m, e = start.totals, mid.totals, end.totals
+    strokes = (diff(s.shear_px, m.shear_px), diff(m.shear_px, e.shear_px))
+    strains = (diff(s.strain_pct, m.strain_pct), diff(m.strain_pct, e.strain_pct))
+    return GlideCycle(
+        index,
+        (start.frame, mid.frame, end.frame),
+        abs(m.movement_px - s.movement_px),
+        strokes,
+        {k: (abs(strokes[0][k]) + abs(strokes[1][k])) / 2 for k in strokes[0]},
+        {k: (abs(strains[0][k]) + abs(strains[1][k])) / 2 for k in strains[0]},
+    )
 
 
 @dataclass(frozen=True)
@@ -83,6 +179,12 @@ class GlideStep:
     mm_per_px: float | None
     flags: tuple[str, ...]
     totals: GlideTotals
+    frame: int = 0  #: the tracker's frame index
+
+    @property
+    def cycle(self) -> int:
+        """Index of the movement cycle in progress (the number completed)."""
+        return len(self.totals.cycles)
 
     @property
     def good(self) -> bool:
@@ -106,6 +208,7 @@ class GlideStep:
             "distance_px": {k: r(v, 2) for k, v in self.distance_px.items()},
             "strain_pct": {k: r(v, 2) for k, v in self.strain_pct.items()},
             "cumulative": totals_dict(t, mm),
+            "cycle": self.cycle,
         }
 
 
@@ -120,6 +223,8 @@ def totals_dict(t: GlideTotals, mm_per_px: float | None) -> dict:
         "shear_mm": mm(t.shear_px),
         "path_px": {k: round(v, 3) for k, v in t.path_px.items()},
         "strain_pct": {k: round(v, 2) for k, v in t.strain_pct.items()},
+        "movement_px": round(t.movement_px, 3),
+        "cycles": [c.to_dict(mm_per_px) for c in t.cycles],
     }
 
 
@@ -130,6 +235,8 @@ class GlideTracker:
         self.config = config or GlideConfig()
         self.motion = estimator(self.config.method)
         self.totals = GlideTotals()
+        self.cycles = CycleDetector(self.config.cycle_px)
+        self._frame = -1
         self._prev: tuple[np.ndarray, tuple[str, ...]] | None = None
 
     def reset(self) -> None:
@@ -137,11 +244,11 @@ class GlideTracker:
         self._prev = None
 
     def _flagged(self, flags: tuple[str, ...], mm_per_px: float | None, motion=None) -> GlideStep:
-        t = self.totals
-        self.totals = GlideTotals(t.pairs, t.flagged + 1, t.shear_px, t.path_px, t.strain_pct)
-        return GlideStep(motion or {}, {}, {}, {}, mm_per_px, flags, self.totals)
+        self.totals = replace(self.totals, flagged=self.totals.flagged + 1)
+        return GlideStep(motion or {}, {}, {}, {}, mm_per_px, flags, self.totals, self._frame)
 
     def step(self, grey: np.ndarray, labels: np.ndarray, m: Measurement, roi_changed: bool = False) -> GlideStep:
+        self._frame += 1
         prev, self._prev = self._prev, (grey.copy(), m.flags)
         mm = m.mm_per_px
         if prev is None or prev[0].shape != grey.shape:
@@ -169,5 +276,9 @@ class GlideTracker:
             {k: t.shear_px[k] + v for k, v in relative.items()},
             {k: t.path_px[k] + abs(v) for k, v in relative.items()},
             {k: t.strain_pct[k] + v for k, v in strain.items()},
+            t.cycles,
         )
-        return GlideStep(motion, relative, distance, strain, mm, (), self.totals)
+        done = self.cycles.update(self._frame, t, self.totals)
+        if done is not None:
+            self.totals = replace(self.totals, cycles=(*t.cycles, done))
+        return GlideStep(motion, relative, distance, strain, mm, (), self.totals, self._frame)

@@ -70,10 +70,16 @@ class DisMotion:
         return _motion(prev, cur, strip, dx, dy)
 
 
+def _rows_normalised(a: np.ndarray) -> np.ndarray:
+    """Each row divided by its mean: a brightness profile across the strip that does not move with the tissue (a
+    band's laminae, depth gain) is taken out, and with it most of its pull towards zero displacement."""
+    return a / (a.mean(axis=1, keepdims=True) + 1.0)
+
+
 class PhaseMotion:
-    """Phase correlation (`cv2.phaseCorrelate`, Hann window) of the strip sampled from both frames, then once more
-    with the previous frame moved by that estimate: the residual is small, where the peak's sub-pixel centroid is
-    unbiased (it is pulled towards whole pixels at a shift of 1-2 px)."""
+    """Phase correlation (`cv2.phaseCorrelate`, Hann window) of the strip sampled from both frames (rows normalised),
+    then once more with the previous frame moved by that estimate: the residual is small, where the peak's sub-pixel
+    centroid is unbiased (it is pulled towards whole pixels at a shift of 1-2 px)."""
 
     def __init__(self, refine: bool = True) -> None:
         self.refine = refine
@@ -82,11 +88,11 @@ class PhaseMotion:
         pass
 
     def __call__(self, prev: np.ndarray, cur: np.ndarray, strip: Strip) -> Motion:
-        b = sample(cur, strip)
+        b = _rows_normalised(sample(cur, strip))
         window = cv2.createHanningWindow((b.shape[1], b.shape[0]), cv2.CV_32F)
-        (dx, dy), _ = cv2.phaseCorrelate(sample(prev, strip), b, window)
+        (dx, dy), _ = cv2.phaseCorrelate(_rows_normalised(sample(prev, strip)), b, window)
         if self.refine:
-            (rx, ry), _ = cv2.phaseCorrelate(sample(prev, strip, dx, dy), b, window)
+            (rx, ry), _ = cv2.phaseCorrelate(_rows_normalised(sample(prev, strip, dx, dy)), b, window)
             dx, dy = dx + rx, dy + ry
         return _motion(prev, cur, strip, dx, dy)
 

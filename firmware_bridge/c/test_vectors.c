@@ -53,17 +53,23 @@ static size_t load(const char *name, uint8_t *dst, size_t cap) {
 
 static int str_is(tlfseg_str s, const char *text) { return s.len == strlen(text) && memcmp(s.ptr, text, s.len) == 0; }
 
-/* Decode a one-message file; returns its payload (pointing into dec_buf) and checks type and seq. */
-static const uint8_t *decode_one(const char *name, uint8_t type, uint32_t seq, uint32_t *length, size_t *size) {
+/* Decode a one-message file with header flags `flags`; returns its payload (pointing into dec_buf). */
+static const uint8_t *decode_flagged(const char *name, uint8_t type, uint16_t flags, uint32_t seq, uint32_t *length,
+                                     size_t *size) {
     tlfseg_decoder d;
     tlfseg_event ev;
     *size = load(name, file_buf, sizeof file_buf);
     tlfseg_decoder_init(&d, dec_buf, sizeof dec_buf);
     CHECK(tlfseg_decoder_feed(&d, file_buf, *size) == *size);
     CHECK(tlfseg_decoder_next(&d, &ev) == 1);
-    CHECK(!ev.is_fault && ev.type == type && ev.seq == seq && ev.flags == 0);
+    CHECK(!ev.is_fault && ev.type == type && ev.seq == seq && ev.flags == flags);
     *length = ev.length;
     return ev.payload;
+}
+
+/* Decode a one-message file without header flags; returns its payload and checks type and seq. */
+static const uint8_t *decode_one(const char *name, uint8_t type, uint32_t seq, uint32_t *length, size_t *size) {
+    return decode_flagged(name, type, 0, seq, length, size);
 }
 
 /* pack payload -> whole message, and compare with the file */
@@ -205,6 +211,55 @@ static void test_small_messages(void) {
     check_reencode(TLFSEG_BYE, 9, tlfseg_bye_pack(payload_buf, sizeof payload_buf, &b), size);
 }
 
+static void check_glide_figures(const tlfseg_glide *g) {
+    CHECK(g->frame_id == 7 && g->flags == 0 && g->pairs == 41 && g->flagged == 3 && g->cycles == 2);
+    CHECK(g->relative_px[0] == F(0.5f) && g->relative_px[1] == F(-0.25f));
+    CHECK(g->relative_mm[0] == F(0.0375f) && g->relative_mm[1] == F(-0.01875f));
+    CHECK(g->strain_pct[0] == F(3.75f) && g->strain_pct[1] == F(-1.875f));
+    CHECK(g->distance_px[0] == F(13.25f) && g->distance_px[1] == F(12.75f));
+    CHECK(g->shear_px[0] == F(19.5f) && g->shear_px[1] == F(18.0f));
+    CHECK(g->shear_mm[0] == F(1.4625f) && g->shear_mm[1] == F(1.35f));
+    CHECK(g->shear_strain_pct[0] == F(147.25f) && g->shear_strain_pct[1] == F(141.5f));
+    CHECK(g->cycle_shear_px[0] == F(11.75f) && g->cycle_shear_px[1] == F(10.5f));
+    CHECK(g->cycle_shear_mm[0] == F(0.88125f) && g->cycle_shear_mm[1] == F(0.7875f));
+    CHECK(g->cycle_strain_pct[0] == F(88.5f) && g->cycle_strain_pct[1] == F(82.25f));
+}
+
+/* the gliding extension: asked for in the HELLO's header flags; GLIDE of this layout, of a later one, damaged */
+static void test_glide(void) {
+    tlfseg_hello h;
+    tlfseg_glide g;
+    uint32_t len;
+    size_t size;
+    int i;
+    const uint8_t *p = decode_flagged("hello_scanner_glide.bin", TLFSEG_HELLO, TLFSEG_HELLO_F_GLIDE, 10, &len, &size);
+    CHECK(tlfseg_hello_parse(p, len, &h) == 0 && h.role == TLFSEG_ROLE_SCANNER && str_is(h.software, "fw-demo 1.1"));
+
+    p = decode_one("glide.bin", TLFSEG_GLIDE, 11, &len, &size);
+    CHECK(len == TLFSEG_GLIDE_SIZE && tlfseg_glide_parse(p, len, &g) == 0 && g.version == 1);
+    check_glide_figures(&g);
+    check_reencode(TLFSEG_GLIDE, 11, tlfseg_glide_pack(payload_buf, sizeof payload_buf, &g), size);
+    CHECK(tlfseg_glide_pack(payload_buf, TLFSEG_GLIDE_SIZE - 1, &g) == 0);
+    CHECK(tlfseg_glide_parse(p, len - 1, &g) == TLFSEG_E_MALFORMED); /* too short */
+    memcpy(payload_buf, p, len);
+    payload_buf[len] = 0;
+    CHECK(tlfseg_glide_parse(payload_buf, len + 1, &g) == TLFSEG_E_MALFORMED); /* a byte after version 1's fields */
+    payload_buf[4] = 0;
+    CHECK(tlfseg_glide_parse(payload_buf, len, &g) == TLFSEG_E_MALFORMED); /* layout version 0 */
+
+    p = decode_one("glide_flagged.bin", TLFSEG_GLIDE, 12, &len, &size);
+    CHECK(tlfseg_glide_parse(p, len, &g) == 0);
+    CHECK(g.frame_id == 8 && g.flags == (TLFSEG_G_NO_PREVIOUS | TLFSEG_G_OTHER) && g.pairs == 0 && g.flagged == 1);
+    CHECK(g.relative_px[0] != g.relative_px[0] && g.shear_mm[1] != g.shear_mm[1]); /* NaN: no value */
+    CHECK(g.shear_px[0] == F(0.0f) && g.cycle_strain_pct[1] != g.cycle_strain_pct[1]);
+
+    p = decode_one("glide_v2.bin", TLFSEG_GLIDE, 13, &len, &size);
+    CHECK(len == TLFSEG_GLIDE_SIZE + 8 && tlfseg_glide_parse(p, len, &g) == 0 && g.version == 2);
+    check_glide_figures(&g);
+    for (i = 0; i < 8; i++) CHECK(p[TLFSEG_GLIDE_SIZE + i] == i + 1); /* the later fields, left to their reader */
+    CHECK(tlfseg_glide_parse(p, TLFSEG_GLIDE_SIZE - 1, &g) == TLFSEG_E_MALFORMED);
+}
+
 /* message-level outcome of a decoder event, as "M type seq" or "F code seq" */
 static void describe(const tlfseg_event *ev, char *line, size_t cap) {
     union {
@@ -215,6 +270,7 @@ static void describe(const tlfseg_event *ev, char *line, size_t cap) {
         tlfseg_error error;
         tlfseg_heartbeat heartbeat;
         tlfseg_bye bye;
+        tlfseg_glide glide;
     } m;
     int rc;
     if (ev->is_fault) {
@@ -229,6 +285,7 @@ static void describe(const tlfseg_event *ev, char *line, size_t cap) {
     case TLFSEG_ERROR: rc = tlfseg_error_parse(ev->payload, ev->length, &m.error); break;
     case TLFSEG_HEARTBEAT: rc = tlfseg_heartbeat_parse(ev->payload, ev->length, &m.heartbeat); break;
     case TLFSEG_BYE: rc = tlfseg_bye_parse(ev->payload, ev->length, &m.bye); break;
+    case TLFSEG_GLIDE: rc = tlfseg_glide_parse(ev->payload, ev->length, &m.glide); break;
     default: rc = TLFSEG_E_UNKNOWN_TYPE;
     }
     if (rc)
@@ -414,6 +471,7 @@ int main(int argc, char **argv) {
     test_frames();
     test_results();
     test_small_messages();
+    test_glide();
     test_stream();
     test_limits_and_expire();
     test_huge_lengths();

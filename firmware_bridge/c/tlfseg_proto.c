@@ -406,6 +406,60 @@ int tlfseg_bye_parse(const uint8_t *p, uint32_t len, tlfseg_bye *m) {
     return r_end(&r, m->reason <= TLFSEG_BYE_IDLE);
 }
 
+/* the ten float pairs of a GLIDE, in wire order */
+static float *glide_figure(tlfseg_glide *m, unsigned i) {
+    float *figures[10];
+    figures[0] = m->relative_px;
+    figures[1] = m->relative_mm;
+    figures[2] = m->strain_pct;
+    figures[3] = m->distance_px;
+    figures[4] = m->shear_px;
+    figures[5] = m->shear_mm;
+    figures[6] = m->shear_strain_pct;
+    figures[7] = m->cycle_shear_px;
+    figures[8] = m->cycle_shear_mm;
+    figures[9] = m->cycle_strain_pct;
+    return figures[i];
+}
+
+size_t tlfseg_glide_pack(uint8_t *out, size_t cap, const tlfseg_glide *m) {
+    writer w = {0, 0, 0, 1};
+    tlfseg_glide copy = *m;
+    unsigned i;
+    w.p = out;
+    w.cap = cap;
+    w_u32(&w, m->frame_id);
+    w_u16(&w, m->version);
+    w_u16(&w, m->flags);
+    w_u32(&w, m->pairs);
+    w_u32(&w, m->flagged);
+    w_u32(&w, m->cycles);
+    for (i = 0; i < 10; i++) {
+        w_f32(&w, glide_figure(&copy, i)[0]);
+        w_f32(&w, glide_figure(&copy, i)[1]);
+    }
+    return w_done(&w);
+}
+
+int tlfseg_glide_parse(const uint8_t *p, uint32_t len, tlfseg_glide *m) {
+    reader r = {0, 0, 0, 1};
+    unsigned i;
+    r.p = p;
+    r.len = len;
+    m->frame_id = r_u32(&r);
+    m->version = r_u16(&r);
+    m->flags = r_u16(&r);
+    m->pairs = r_u32(&r);
+    m->flagged = r_u32(&r);
+    m->cycles = r_u32(&r);
+    for (i = 0; i < 10; i++) {
+        glide_figure(m, i)[0] = r_f32(&r);
+        glide_figure(m, i)[1] = r_f32(&r);
+    }
+    if (r.ok && m->version > TLFSEG_GLIDE_VERSION) return 0; /* a later layout: the fields known here */
+    return r_end(&r, m->version == TLFSEG_GLIDE_VERSION);
+}
+
 int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pixels) {
     size_t i = 0, covered = 0;
     while (i < len) {

@@ -10,6 +10,7 @@
  *     received (bounded per byte, even for crafted streams of nested headers), every length sum is done
  *     so that it cannot wrap on a 32-bit size_t, and a skip of up to 4 GiB is counted in 64 bits;
  *   - pack/parse for every payload; parsed strings, skip lists and masks point into the payload;
+ *   - the gliding extension: GLIDE messages, asked for with TLFSEG_HELLO_F_GLIDE in the HELLO's header flags;
  *   - the RLE mask decoder.
  * Floats are IEEE-754 binary32, little-endian on the wire (all current MCUs with an FPU or soft float).
  */
@@ -40,8 +41,16 @@ enum tlfseg_type {
     TLFSEG_RESULT = 4,
     TLFSEG_ERROR = 5,
     TLFSEG_HEARTBEAT = 6,
-    TLFSEG_BYE = 7
+    TLFSEG_BYE = 7,
+    TLFSEG_GLIDE = 8 /* the gliding extension: only to a scanner whose HELLO set TLFSEG_HELLO_F_GLIDE */
 };
+
+/* Extension bits in a HELLO's header flags (send 0 in every other message). A version-1 runtime ignores them and
+ * answers 0: the scanner then gets no GLIDE. The runtime's HELLO sets the bits it grants. */
+#define TLFSEG_HELLO_F_TOKEN (1u << 0) /* reserved (docs/protocol.md, section 5) */
+#define TLFSEG_HELLO_F_GLIDE (1u << 1) /* a GLIDE message follows each frame's RESULT */
+#define TLFSEG_GLIDE_VERSION 1u        /* GLIDE payload layout; a later one only appends fields */
+#define TLFSEG_GLIDE_SIZE 100u         /* bytes of a version-1 GLIDE payload */
 
 /* ERROR codes (also the fault codes the decoder reports) */
 enum tlfseg_error_code {
@@ -75,6 +84,15 @@ enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BY
 #define TLFSEG_Q_MEASUREMENT_FLAGS 0xFFu
 #define TLFSEG_Q_ROI_DETECTED (1u << 8)   /* the ROI is automatic (no fixed ROI): detected, then tracked */
 #define TLFSEG_Q_NO_SCALE (1u << 9)       /* no calibration: thickness in pixels only */
+
+/* GLIDE flags: why the frame pair is left out of the gliding totals; 0: a good pair, counted */
+#define TLFSEG_G_NO_PREVIOUS (1u << 0)          /* first frame, or the first after a break */
+#define TLFSEG_G_ROI_CHANGED (1u << 1)          /* the ROI moved */
+#define TLFSEG_G_SEGMENTATION_FLAGGED (1u << 2) /* either frame's measurement flagged: the band in doubt */
+#define TLFSEG_G_FEW_COLUMNS (1u << 3)          /* too few columns hold the band and both tissue strips */
+#define TLFSEG_G_LOW_TEXTURE (1u << 4)          /* a strip without texture to track */
+#define TLFSEG_G_LOW_CORRELATION (1u << 5)      /* the motion does not explain a strip's pixels */
+#define TLFSEG_G_OTHER (1u << 15)               /* another reason (the runtime's log names it) */
 
 /* ---- CRC-32 ------------------------------------------------------------------------------------ */
 
@@ -179,6 +197,27 @@ typedef struct {
     uint16_t reason; /* enum tlfseg_bye_reason */
 } tlfseg_bye;
 
+/* GLIDE: each [2] is {fascia/below, above/fascia}, the lower layer's lateral displacement minus the upper's;
+ * NaN: no value (the pair left out, no calibration for the mm fields, no cycle completed yet). */
+typedef struct {
+    uint32_t frame_id;   /* the frame whose RESULT came just before */
+    uint16_t version;    /* payload layout, >= 1 (a later one appends fields, ignored here) */
+    uint16_t flags;      /* TLFSEG_G_* bits; 0: a good pair */
+    uint32_t pairs;      /* good frame pairs in the totals */
+    uint32_t flagged;    /* frame pairs left out */
+    uint32_t cycles;     /* movement cycles completed */
+    float relative_px[2]; /* this frame pair's relative displacement */
+    float relative_mm[2];
+    float strain_pct[2];  /* relative displacement / distance between the layers' centres, % */
+    float distance_px[2];
+    float shear_px[2];    /* cumulative over the good pairs */
+    float shear_mm[2];
+    float shear_strain_pct[2];
+    float cycle_shear_px[2]; /* the last completed cycle: its strokes' mean shear */
+    float cycle_shear_mm[2];
+    float cycle_strain_pct[2];
+} tlfseg_glide;
+
 /* Encoders write a payload into out[0..cap) and return its length, or 0 when cap is too small. */
 size_t tlfseg_hello_pack(uint8_t *out, size_t cap, const tlfseg_hello *m);
 size_t tlfseg_config_pack(uint8_t *out, size_t cap, const tlfseg_config *m);
@@ -188,6 +227,7 @@ void tlfseg_frame_head_pack(uint8_t out[TLFSEG_FRAME_HEAD_SIZE], const tlfseg_fr
 size_t tlfseg_error_pack(uint8_t *out, size_t cap, const tlfseg_error *m);
 size_t tlfseg_heartbeat_pack(uint8_t *out, size_t cap, const tlfseg_heartbeat *m);
 size_t tlfseg_bye_pack(uint8_t *out, size_t cap, const tlfseg_bye *m);
+size_t tlfseg_glide_pack(uint8_t *out, size_t cap, const tlfseg_glide *m);
 
 /* Parsers return 0, or TLFSEG_E_MALFORMED when the payload does not parse as the type says
  * (too short, bytes left over, an enumerated value outside its table, too many classes or skipped ids). */
@@ -198,6 +238,8 @@ int tlfseg_result_parse(const uint8_t *p, uint32_t len, tlfseg_result *m);
 int tlfseg_error_parse(const uint8_t *p, uint32_t len, tlfseg_error *m);
 int tlfseg_heartbeat_parse(const uint8_t *p, uint32_t len, tlfseg_heartbeat *m);
 int tlfseg_bye_parse(const uint8_t *p, uint32_t len, tlfseg_bye *m);
+/* version 1: exactly TLFSEG_GLIDE_SIZE bytes; a later version: at least that many; version 0: malformed */
+int tlfseg_glide_parse(const uint8_t *p, uint32_t len, tlfseg_glide *m);
 
 uint32_t tlfseg_result_skipped(const tlfseg_result *r, uint16_t i);
 

@@ -58,7 +58,8 @@ def frame_rate(times: list[float], fallback: float) -> float:
 
 
 class Recorder(Sink):
-    """A recording folder: `frames.jsonl`, `overlay_NNNN.mp4`, and at the end `summary.json`, `thickness.png`.
+    """A recording folder: `frames.jsonl`, `overlay_NNNN.mp4`, and at the end `summary.json`, `thickness.png` (and
+    `gliding.png` where gliding is on).
 
     The log is append-only, one JSON line per processed frame (and per source event), each written in one
     `write` and `fsync`ed, so a power cut loses at most the frame being written. An MP4 is only readable
@@ -174,6 +175,18 @@ class Recorder(Sink):
         if ok:
             _write_atomic(self.folder / "thickness.png", png.tobytes())
             session.files.append("thickness.png")
+        if session.glide_series:  # cumulative shear over time, one panel per pair of layers
+            unit = "mm" if session.gliding.mm_per_px else "px"
+            plots = [
+                plot_series(
+                    *zip(*series.points, strict=True), f"cumulative shear {pair} - {session.source}", f"shear ({unit})"
+                )  # fmt: skip
+                for pair, series in session.glide_series.items()
+            ]
+            ok, png = cv2.imencode(".png", np.vstack(plots))
+            if ok:
+                _write_atomic(self.folder / "gliding.png", png.tobytes())
+                session.files.append("gliding.png")
         session.files.append("summary.json")
         _write_atomic(self.folder / "summary.json", json.dumps(session.summary(), indent=2).encode())
         _fsync_dir(self.folder)
