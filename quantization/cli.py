@@ -81,6 +81,11 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         "--holdout", metavar="LAYOUT", help="test on one whole scanner layout never trained on, e.g. 512x512"
     )
     g.add_argument(
+        "--split",
+        metavar="FILE",
+        help="the train/val/test names of FILE (a split.json, or a model.json: retrain on the shipped model's split)",
+    )
+    g.add_argument(
         "--label-check",
         action=argparse.BooleanOptionalAction,
         help="leave out masks that do not sit on their image, and repeated images (default on; listed as skipped)",

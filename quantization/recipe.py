@@ -28,6 +28,7 @@ TRAIN_OPTIONS = {
     "--patience": "patience",
     "--seed": "seed",
     "--holdout": "holdout",
+    "--split": "split",
     "--data": "data",
     "--label-check": "label_check",
     "--limit": "limit",

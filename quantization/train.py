@@ -40,6 +40,7 @@ class TrainConfig:
     patience: int | None = None  #: early stopping on validation loss (None = off, as in the paper)
     fractions: tuple[float, float] = (0.7, 0.15)  #: train / val; test takes the rest
     holdout: str | None = None  #: a scanner layout (e.g. "512x512") kept out of training: it is the test split
+    split: str | None = None  #: a file whose train/val/test names are used instead of a drawn split (`given_split`)
     data: str = "dl_track_apo"  #: "dl_track_apo" or "IMAGES_DIR:MASKS_DIR[:COLOURS.json]"
     label_check: bool = True  #: leave out masks that do not sit on their image and repeated images (`check_labels`)
     limit: int | None = None  #: use only the first N samples (smoke tests)
@@ -78,6 +79,16 @@ def load_samples(data: str, label_check: bool = True):
     return kept, problems + left_out
 
 
+def given_split(path: str | Path, names: set[str]) -> dict[str, list[str]]:
+    """The train / val / test names of a split.json, or of a model.json (its "split"), kept to `names`: a model
+    retrained on the split of the one it replaces is scored on the images neither trained on."""
+    raw = json.loads(Path(path).read_text())
+    parts = raw["split"].get("names") if isinstance(raw.get("split"), dict) else raw
+    if not isinstance(parts, dict) or not {"train", "val", "test"} <= set(parts):
+        raise ValueError(f"{path} holds no train / val / test split (a split.json, or a model.json with one)")
+    return {part: sorted(n for n in parts[part] if n in names) for part in ("train", "val", "test")}
+
+
 def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     """Load, split (written to split.json) and preprocess the data; returns arrays per split."""
     samples, problems = load_samples(cfg.data, cfg.label_check)
@@ -86,6 +97,11 @@ def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     split_file = run_dir / "split.json"
     if split_file.exists():
         parts = json.loads(split_file.read_text())
+    elif cfg.split:
+        if cfg.holdout:
+            raise ValueError("--split gives the whole split; --holdout draws one: give one of them")
+        parts = given_split(cfg.split, set(by_name))
+        split_file.write_text(json.dumps(parts, indent=1))
     elif cfg.holdout:
         parts = split_holdout(samples, cfg.holdout, cfg.seed, cfg.fractions)
         split_file.write_text(json.dumps(parts, indent=1))

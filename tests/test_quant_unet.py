@@ -308,3 +308,22 @@ def test_an_ensemble_of_teachers_is_distilled_as_the_mean_of_their_probabilities
     given = f"{tmp_path / 'root'},{plain}"
     assert direction_teachers(given, "512x512", 1) == f"{tmp_path / 'root' / '512x512-seed1'},{plain}"
     assert direction_teachers(None, "512x512", 1) is None
+
+
+def test_a_given_split_is_kept_to_the_samples_there_are(tmp_path):
+    """`--split FILE`: the names of a split.json or of a model.json's split, less those not in the data (the label
+    check's), so a retrained model is scored on the images the one it replaces never trained on either."""
+    import json
+
+    from quantization.train import given_split
+
+    names = {"a": ["x1", "x2", "gone"], "b": ["y1"], "c": ["z2", "z1"]}
+    split = {"train": names["a"], "val": names["b"], "test": names["c"]}
+    (tmp_path / "split.json").write_text(json.dumps(split))
+    (tmp_path / "model.json").write_text(json.dumps({"model": "m.tflite", "split": {"seed": 0, "names": split}}))
+    want = {"train": ["x1", "x2"], "val": ["y1"], "test": ["z1", "z2"]}
+    kept = {"x1", "x2", "y1", "z1", "z2"}
+    assert given_split(tmp_path / "split.json", kept) == want == given_split(tmp_path / "model.json", kept)
+    (tmp_path / "bad.json").write_text(json.dumps({"train": []}))
+    with pytest.raises(ValueError, match="no train / val / test split"):
+        given_split(tmp_path / "bad.json", kept)
