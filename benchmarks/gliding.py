@@ -4,8 +4,10 @@
 
 For several glide speeds (px per frame of the layer below against the layer above, the band halfway) and speckle
 persistence (share of the speckle moving with its layer; the rest fresh every frame), the exact labels place the
-strips, and each method's cumulative shear (fascia/below, above/fascia) is compared with the truth. Cost: median
-time of one frame pair's gliding step on one thread. Appends to results/gliding.md.
+strips, and each method's cumulative shear (fascia/below, above/fascia) is compared with the truth; one row glides
+back and forth (`glide_period`, two cycles: the mean per-cycle shear against the truth), one has the original
+phantom's saturated band (`band_echo` 0.95: its pairs flagged `saturated`). Cost: median time of one frame pair's
+gliding step on one thread. Appends to results/gliding.md.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ HEAD = "# Fascia gliding on the phantom with known motion\n\nNewest first. `pyth
 SPEEDS = (0.25, 0.5, 1.0, 2.0)
 PERSISTENCE = (0.95, 0.8)
 METHODS = ("phase", "dis")
+PERIOD = 40  #: frames per cycle of the back-and-forth row
+SATURATED = 0.95  #: band_echo of the saturated row
 
 
-def case(glide: float, persistence: float, frames: int) -> dict:
-    p = Phantom(glide=glide, persistence=persistence)
+def case(glide: float, persistence: float, frames: int, period: float = 0.0, band_echo: float = 0.6) -> dict:
+    p = Phantom(glide=glide, persistence=persistence, glide_period=period, band_echo=band_echo)
     r = p.roi
     inputs = []
     for i in range(frames):
@@ -49,11 +53,12 @@ def case(glide: float, persistence: float, frames: int) -> dict:
             tracker.step(grey, labels, m)
             times.append((time.perf_counter() - t) * 1e3)
         t = tracker.totals
-        true = {k: share * glide * t.pairs for k, share in (("fascia/below", 1 - p.fascia_share),
-                                                             ("above/fascia", p.fascia_share))}  # fmt: skip
-        err = {k: 100 * (t.shear_px[k] - v) / v for k, v in true.items()}
-        out[method] = {"pairs": t.pairs, "flagged": t.flagged, "shear_px": t.shear_px, "true_px": true,
-                       "error_pct": err, "ms_median": float(np.median(times[1:]))}  # fmt: skip
+        moved = glide * period / np.pi if period else glide * t.pairs  # per stroke, or in all
+        true = {"fascia/below": (1 - p.fascia_share) * moved, "above/fascia": p.fascia_share * moved}
+        got = {k: np.mean([c.shear_px[k] for c in t.cycles]) if period else t.shear_px[k] for k in true}
+        err = {k: 100 * (got[k] - v) / v if t.pairs else float("nan") for k, v in true.items()}
+        out[method] = {"pairs": t.pairs, "flagged": t.flagged, "cycles": len(t.cycles), "shear_px": got,
+                       "true_px": true, "error_pct": err, "ms_median": float(np.median(times[1:]))}  # fmt: skip
     return out
 
 
@@ -65,18 +70,20 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     rows = ["| glide px/frame | persistence | method | pairs (flagged) | shear F/B px (true) | error F/B | "
             "error A/F | ms per pair |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    grid = [(glide, pers, args.frames, 0.0, 0.6, f"{glide:g}") for pers in PERSISTENCE for glide in SPEEDS]
+    grid.append((1.0, 0.8, 2 * PERIOD + 12, PERIOD, 0.6, f"1 peak, back and forth ({PERIOD}), per cycle"))
+    grid.append((0.25, 0.8, args.frames, 0.0, SATURATED, f"0.25, band_echo {SATURATED} (saturated)"))
     cases = []
-    for pers in PERSISTENCE:
-        for glide in SPEEDS:
-            res = case(glide, pers, args.frames)
-            cases.append({"glide": glide, "persistence": pers, **res})
-            for method, r in res.items():
-                e = r["error_pct"]
-                shear, true = r["shear_px"]["fascia/below"], r["true_px"]["fascia/below"]
-                rows.append(
-                    f"| {glide:g} | {pers:g} | {method} | {r['pairs']} ({r['flagged']}) | {shear:.2f} ({true:.2f}) | "
-                    f"{e['fascia/below']:+.1f} % | {e['above/fascia']:+.1f} % | {r['ms_median']:.2f} |"
-                )
+    for glide, pers, frames, period, echo, label in grid:
+        res = case(glide, pers, frames, period, echo)
+        cases.append({"glide": glide, "persistence": pers, "period": period, "band_echo": echo, **res})
+        for method, r in res.items():
+            e = r["error_pct"]
+            shear, true = r["shear_px"]["fascia/below"], r["true_px"]["fascia/below"]
+            rows.append(
+                f"| {label} | {pers:g} | {method} | {r['pairs']} ({r['flagged']}) | {shear:.2f} ({true:.2f}) | "
+                f"{e['fascia/below']:+.1f} % | {e['above/fascia']:+.1f} % | {r['ms_median']:.2f} |"
+            )
     body = "\n".join(rows)
     print(body)
     result = {"machine": machine_info(), "note": args.note, "frames": args.frames, "cases": cases}

@@ -132,9 +132,24 @@ def test_a_glide_one_way_completes_no_cycle(gliding_phantom):
     assert tracker.totals.cycles == () and tracker.totals.movement_px > 20
 
 
-def test_a_slow_glide_with_decorrelated_speckle_stays_within_its_bound():
-    """0.5 px/frame, 20 % of the speckle fresh each frame, 39 pairs: within 22 % of the truth (benchmarks/gliding.py:
-    +18.2 % and -11.2 %; +25.1 % and -19.5 % before the strips' rows were normalised)."""
-    tracker, _ = track(Phantom(glide=0.5, persistence=0.8), 40)
+@pytest.mark.parametrize(
+    ("glide", "bound"),
+    [(0.25, 0.15), (0.5, 0.12), (2.0, 0.05)],
+)
+def test_slow_and_fast_glides_with_decorrelated_speckle_stay_within_their_bounds(glide, bound):
+    """20 % of the speckle fresh each frame, 39 pairs (benchmarks/gliding.py, seed 0: -5/+10 % at 0.25 px/frame,
+    +8/-0 % at 0.5, -0/-2 % at 2). Before the current strip was copied for each phase correlation pass (it windows
+    its inputs in place) and sampled without rounding: -19/+48 % at 0.25; with two passes instead of three: -12 % at 2
+    (the layer below, 2-3 px a frame, 0.1 px short); on the original saturated band: +61/-50 % at 0.25."""
+    tracker, _ = track(Phantom(glide=glide, persistence=0.8), 40)
+    assert tracker.totals.pairs == 39
     for k in ("fascia/below", "above/fascia"):
-        assert tracker.totals.shear_px[k] == pytest.approx(0.25 * 39, rel=0.22)
+        assert tracker.totals.shear_px[k] == pytest.approx(0.5 * glide * 39, rel=bound)
+
+
+def test_a_saturated_band_is_flagged_not_averaged_in():
+    """The original phantom's band level: about a third of the band strip at full white, its pairs left out."""
+    tracker, steps = track(Phantom(glide=0.25, persistence=0.8, band_echo=0.95), 6)
+    assert tracker.totals.pairs == 0 and all("saturated" in s.flags for s in steps[1:])
+    assert steps[1].motion["fascia"].saturated > 0.2 and steps[1].motion["below"].saturated < 0.01
+    assert steps[1].to_dict()["layers"]["fascia"]["saturated"] > 0.2

@@ -7,6 +7,8 @@ Every frame comes with its exact 3-class labels and the true band thickness.
 Gliding mode (`glide`, `persistence`): the tissue above the band, the band and the tissue below it slide laterally
 by known amounts (`true_shift`), each layer's speckle moving with it, so that a gliding estimate has a true value;
 one way at a constant speed, or back and forth (`glide_period`: movement cycles from rest, like a trunk flexion).
+Its band is dimmer (`band_echo`) than the original frames': there half the band is clipped at full white, a plateau
+without speckle that a scanner's log compression and a sonographer's gain setting avoid on a fascia to be tracked.
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ class Phantom:
         persistence: float = 0.0,
         fascia_share: float = 0.5,
         glide_period: float = 0.0,
+        band_echo: float = 0.6,
     ) -> None:
         """`glide`: px per frame the layer below slides laterally relative to the layer above; the band slides by
         `fascia_share` of that. `persistence`: share of the speckle that moves with its layer (0: fresh speckle every
         frame, the original phantom; the rest stays fresh: decorrelation). Both 0: the original frames, bit for bit.
         `glide_period` > 0: the glide goes back and forth, at `glide` sin(2 pi i / period) px per frame, so that the
-        layer below is `glide` period / pi px from its start at the middle of each cycle and back at its end."""
+        layer below is `glide` period / pi px from its start at the middle of each cycle and back at its end.
+        `band_echo`: the band's echo level in gliding mode (0.6: under 1 % of its pixels at full white; 0.95, the
+        original frames' level: half of them)."""
         roi.check_fits(screen)
         if not 0.0 <= persistence <= 1.0 or not 0.0 <= fascia_share <= 1.0:
             raise ValueError("persistence and fascia_share must lie in [0, 1]")
@@ -59,7 +64,7 @@ class Phantom:
             raise ValueError(f"glide_period must be 0 (one way) or positive, got {glide_period}")
         self.screen, self.roi, self.thickness, self.slope, self.seed = screen, roi, thickness_px, slope, seed
         self.glide, self.persistence, self.fascia_share = glide, persistence, fascia_share
-        self.glide_period = glide_period
+        self.glide_period, self.band_echo = glide_period, band_echo
         rng = np.random.default_rng(seed)
         h, w = roi.h, roi.w
         # static tissue texture, wider than the view so that the probe can slide over it
@@ -151,7 +156,7 @@ class Phantom:
         layered = 0.75 + 0.25 * np.cos(2 * np.pi * 2 * u)
         a, _, b = (_shifted(fibres, s, r.w) for s in self.true_shift(index))
         tissue = np.where(above, 0.08 + 0.03 * a, 0.22 + 0.10 * np.clip(b, -1, 3))
-        echo = np.where(inside, 0.95 * layered, tissue) * np.exp(-1.2 * rows / r.h)
+        echo = np.where(inside, self.band_echo * layered, tissue) * np.exp(-1.2 * rows / r.h)
         moving = [_shifted(sp, s, r.w) for sp, s in zip(speckles, self.true_shift(index), strict=True)]
         speckle = np.where(above, moving[0], np.where(inside, moving[1], moving[2]))
         fresh = cv2.GaussianBlur(rng.rayleigh(0.8, echo.shape).astype(np.float32), (0, 0), 1.6, sigmaY=0.8) * 1.6

@@ -6,7 +6,8 @@ itself and the tissue just below it (`strips`). Their lateral and axial displace
 the shear strain: relative displacement over the distance between the layers' centres, in % (Langevin et al. 2011,
 BMC Musculoskelet Disord 12:203). A pair is flagged, and left out of the totals, when its motion cannot be trusted: no
 previous frame (start, stream break), a changed ROI, a flagged segmentation in either frame (the band's identity in
-doubt), too few band columns, low texture or a motion that does not explain the pixels (low correlation).
+doubt), too few band columns, low texture, a strip largely at full white (saturated: its speckle clipped away, the
+estimate pulled towards zero) or a motion that does not explain the pixels (low correlation).
 
 Movement cycles come from the motion itself (`CycleDetector`): the tissue below's lateral position against the tissue
 above (the sum of both shears, so that a probe sliding over the skin moves nothing) turns back by more than
@@ -35,6 +36,7 @@ class GlideConfig:
     gap_px: int = 2  #: rows left between a tissue strip and the band (its edge blurs into both)
     min_columns: float = 0.3  #: share of ROI columns holding the band; below it: few_columns
     min_texture: float = 3.0  #: grey standard deviation a strip needs; below it: low_texture
+    max_saturated: float = 0.2  #: share of a strip's pixels at full white; above it: saturated
     min_ncc: float = 0.5  #: correlation of a strip with the previous frame moved by its motion; below: low_correlation
     cycle_px: float = 3.0  #: the tissue below must turn back by this much (against the tissue above) to end a stroke
 
@@ -200,7 +202,13 @@ class GlideStep:
             "good": self.good,
             "flags": list(self.flags),
             "layers": {
-                k: {"dx_px": r(m.dx), "dy_px": r(m.dy), "texture": r(m.texture, 2), "ncc": r(m.ncc)}
+                k: {
+                    "dx_px": r(m.dx),
+                    "dy_px": r(m.dy),
+                    "texture": r(m.texture, 2),
+                    "ncc": r(m.ncc),
+                    "saturated": r(m.saturated),
+                }
                 for k, m in self.motion.items()
             },
             "relative_px": {k: r(v) for k, v in self.relative_px.items()},
@@ -249,7 +257,8 @@ class GlideTracker:
 
     def step(self, grey: np.ndarray, labels: np.ndarray, m: Measurement, roi_changed: bool = False) -> GlideStep:
         self._frame += 1
-        prev, self._prev = self._prev, (grey.copy(), m.flags)
+        grey = grey.astype(np.float32)  # sampled without rounding (edge.measurement.motion.sample)
+        prev, self._prev = self._prev, (grey, m.flags)
         mm = m.mm_per_px
         if prev is None or prev[0].shape != grey.shape:
             return self._flagged(("roi_changed",) if roi_changed or prev is not None else ("no_previous",), mm)
@@ -262,6 +271,8 @@ class GlideTracker:
         c = self.config
         if any(mo.texture < c.min_texture for mo in motion.values()):
             flags.append("low_texture")
+        elif any(mo.saturated > c.max_saturated for mo in motion.values()):
+            flags.append("saturated")
         elif any(mo.ncc < c.min_ncc for mo in motion.values()):
             flags.append("low_correlation")
         relative = {f"{a}/{b}": motion[b].dx - motion[a].dx for a, b in PAIRS}
