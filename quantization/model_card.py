@@ -55,13 +55,14 @@ def _git_commit() -> str | None:
 
 def collect(run_dir: str | Path) -> dict:
     """Everything the card and model.json say, read from the run directory."""
-    from quantization.train import TrainConfig
+    from quantization.train import TrainConfig, load_samples
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
     qat = _json(run_dir / "qat.json")
     split = _json(run_dir / "split.json")
     evaluation = _json(run_dir / "evaluation.json")
+    left_out = sorted({p.split(":", 1)[0] for p in load_samples(cfg.data, cfg.label_check)[1] if ": left out:" in p})
     engine = Engine(model_paths(run_dir)["qat_int8"])
     float_epochs, float_best = _history(run_dir / "float.history.csv")
     qat_epochs, qat_best = _history(run_dir / "qat.history.csv")
@@ -70,6 +71,7 @@ def collect(run_dir: str | Path) -> dict:
         "cfg": cfg,
         "qat": qat,
         "split": split,
+        "left_out": left_out,
         "evaluation": evaluation,
         "engine": engine,
         "float_epochs": (float_epochs, float_best),
@@ -127,6 +129,7 @@ def write_model_json(info: dict, out: str | Path) -> Path:
             "qat_best_epoch": info["qat_epochs"][1],
         },
         "split": {"seed": cfg.seed, "sizes": {k: len(v) for k, v in info["split"].items()}, "names": info["split"]},
+        "label_check_left_out": info["left_out"],
         "evaluation": {
             "split": evaluation.get("split"),
             "images": evaluation.get("images"),
@@ -151,6 +154,13 @@ def write_model_json(info: dict, out: str | Path) -> Path:
     out = Path(out)
     out.write_text(json.dumps(meta, indent=1))
     return out
+
+
+def split_origin(cfg) -> str:
+    """How the run's split was made, in words."""
+    if cfg.split:
+        return f"The split of the model this one replaces (`--split {cfg.split}`), less the images left out above"
+    return f"Deterministic by seed {cfg.seed} (fractions {cfg.fractions[0]:g} / {cfg.fractions[1]:g} / rest)"
 
 
 def card(info: dict) -> str:
@@ -185,15 +195,23 @@ def card(info: dict) -> str:
             "the superficial aponeurosis is the same kind of bright layered band between tissue above and muscle "
             "below. Per image column: rows above the first labelled pixel = 0, the contiguous labelled run = 1, "
             "everything below = 2; columns without a label are ignored in the loss and the metrics.",
+            *(
+                [
+                    "",
+                    f"The label check (edge/core/label_check.py) left out {len(info['left_out'])} masks that do not "
+                    "sit on their image (and repeated images): neither trained nor scored on; model.json lists them.",
+                ]
+                if info["left_out"]
+                else []
+            ),
             "",
             f"- Data: {DATA_CITATION}. The images are not part of this package.",
             f"- Method and class scheme: {METHOD_CITATION}.",
             "",
             "## Split",
             "",
-            f"Deterministic by seed {cfg.seed} (fractions {cfg.fractions[0]:g} / {cfg.fractions[1]:g} / rest): "
-            f"{sizes.get('train', 0)} train, {sizes.get('val', 0)} validation (early stopping, best epoch), "
-            f"{sizes.get('test', 0)} test. The file lists are in model.json.",
+            f"{split_origin(cfg)}: {sizes.get('train', 0)} train, {sizes.get('val', 0)} validation (early stopping, "
+            f"best epoch), {sizes.get('test', 0)} test. The file lists are in model.json.",
             "",
             "## Recipe",
             "",
