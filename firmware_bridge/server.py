@@ -1,6 +1,6 @@
 """The runtime side: sessions that turn FRAME messages into RESULTs, and the server that hosts them.
 
-Per session a reader thread decodes and answers everything at once (HELLO, CONFIG, HEARTBEAT, errors)
+Per session a reader thread decodes and answers everything at once (HELLO, CONFIG, HINT, HEARTBEAT, errors)
 and puts each good FRAME into a one-frame slot; a worker thread segments whatever is in the slot (and, for a scanner
 whose HELLO asked for the gliding extension, measures gliding between the frames it processes: a GLIDE after each
 RESULT).

@@ -61,6 +61,7 @@ from firmware_bridge.protocol import (
 from firmware_bridge.results import assemble_glide, assemble_result
 from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
 from firmware_bridge.transport import Endpoint, Listener, SocketLink, open_pty_pair
+from firmware_bridge.vectors import MESSAGES, later_layout
 
 N_FRAMES = 8
 
@@ -607,4 +608,8 @@ def test_malformed_and_truncated_hints_are_errors_and_the_session_goes_on():
         event = client.receive(5)
         assert isinstance(event.msg, Error) and (event.msg.code, event.msg.ref_seq) == (ErrorCode.TRUNCATED, 47)
         assert client.hint(hint_mm=3.0).hint_mm == 3.0
+        errors_before = len(client.tally.errors)
+        client.link.send(later_layout("hint_v2"))  # a later layout: its version-1 fields applied, echoed as version 1
+        echo = client.expect(Hint)
+        assert echo.payload() == MESSAGES["hint"][0].payload() and len(client.tally.errors) == errors_before
         assert client.bye() == ByeReason.DONE

@@ -267,8 +267,8 @@ static void test_hint(void) {
     uint32_t len;
     size_t size;
     int i;
-    const uint8_t *p = decode_flagged("hello_scanner_hint.bin", TLFSEG_HELLO, TLFSEG_HELLO_F_GLIDE | TLFSEG_HELLO_F_HINT,
-                                      14, &len, &size);
+    const uint16_t asked = TLFSEG_HELLO_F_GLIDE | TLFSEG_HELLO_F_HINT;
+    const uint8_t *p = decode_flagged("hello_scanner_hint.bin", TLFSEG_HELLO, asked, 14, &len, &size);
     CHECK(tlfseg_hello_parse(p, len, &h) == 0 && h.role == TLFSEG_ROLE_SCANNER && str_is(h.software, "fw-demo 1.2"));
 
     p = decode_one("hint.bin", TLFSEG_HINT, 15, &len, &size);
