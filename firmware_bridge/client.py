@@ -18,6 +18,7 @@ from firmware_bridge.frames import frame_message
 from firmware_bridge.framing import Fault
 from firmware_bridge.mask import decode_mask
 from firmware_bridge.messages import (
+    NAN,
     Bye,
     Config,
     Decoder,
@@ -25,6 +26,7 @@ from firmware_bridge.messages import (
     Glide,
     Heartbeat,
     Hello,
+    Hint,
     Message,
     Received,
     Result,
@@ -143,11 +145,12 @@ class BridgeClient:
                     raise BridgeError(f"runtime error {event.msg.code.name}: {event.msg.text}")
         raise NoAnswer(f"no {kind.__name__} from the runtime within {timeout:g} s")
 
-    def hello(self, timeout: float = 5.0, every: float = 0.5, gliding: bool = False) -> Hello:
+    def hello(self, timeout: float = 5.0, every: float = 0.5, gliding: bool = False, hints: bool = False) -> Hello:
         """Say HELLO (again every `every` s: a serial runtime may not be listening yet) until the runtime answers.
-        `gliding`: ask for the gliding extension (a GLIDE after each RESULT); `extensions` says if it was granted."""
+        `gliding`: ask for the gliding extension (a GLIDE after each RESULT); `hints`: for the hint extension (`hint`
+        may be sent); `extensions` says what was granted."""
         deadline = time.monotonic() + timeout
-        asked = HelloFlag.GLIDE if gliding else HelloFlag(0)
+        asked = (HelloFlag.GLIDE if gliding else HelloFlag(0)) | (HelloFlag.HINT if hints else HelloFlag(0))
         while (left := deadline - time.monotonic()) > 0:
             self.send(Hello(Role.SCANNER, software=f"tlfseg bridge client {__version__}"), int(asked))
             with contextlib.suppress(NoAnswer):
@@ -160,6 +163,14 @@ class BridgeClient:
         """Send a CONFIG and return the one the runtime applied."""
         self.send(config)
         return self.expect(Config, timeout)
+
+    def hint(
+        self, range_mm: tuple[float, float] | None = None, hint_mm: float | None = None, timeout: float = 5.0
+    ) -> Hint:
+        """Replace the session's depth prior (the fascia's expected depth range and/or a one-time hint depth, mm below
+        the ROI's top; None: none) and return the one the runtime applied; BridgeError if it refuses it."""
+        self.send(Hint((NAN, NAN) if range_mm is None else range_mm, NAN if hint_mm is None else hint_mm))
+        return self.expect(Hint, timeout)
 
     def heartbeat(self, timeout: float = 5.0) -> tuple[Heartbeat, float]:
         """The runtime's counters and the round-trip time in ms."""

@@ -27,6 +27,7 @@ C_SOURCES = (C_DIR / "tlfseg_proto.c", C_DIR / "test_vectors.c")
 C_MAX_PAYLOAD = 64 * 1024  #: the --corpus mode's decoder buffer holds payloads up to this
 PAYLOAD_LIMITS = (48, 512, 4096)  #: the decoder limits every record is decoded with
 HUGE_LENGTHS = (0xFFFFFFE8, 0xFFFFFFFF, 0xFFFFFFFF - 23, 0x80000000, 0x7FFFFFFF)
+LAST_TYPE = max(MsgType)  #: random payloads go under every known type and the first unknown one
 
 
 class CUnavailable(RuntimeError):
@@ -95,7 +96,9 @@ def mutate(rng: random.Random, data: bytearray) -> bytearray:
             data[at:at] = data[at : at + rng.randint(1, 60)]
         else:  # a header that lies about its length, its header CRC right
             length = rng.choice((rng.randrange(1 << 32), rng.randint(0, 5000), *HUGE_LENGTHS))
-            data[at:at] = pack_header(rng.randint(1, 8), rng.randrange(1 << 32), length, version=rng.choice((1, 1, 2)))
+            data[at:at] = pack_header(
+                rng.randint(1, LAST_TYPE), rng.randrange(1 << 32), length, version=rng.choice((1, 1, 2))
+            )
     return data
 
 
@@ -113,7 +116,7 @@ def corpus(n: int, seed: int = 0) -> Iterator[bytes]:
         elif kind < 0.75:
             data = bytearray(b"".join(rng.choice(vectors) for _ in range(rng.randint(1, 8))))
             if rng.random() < 0.3:
-                data += pack(rng.randint(1, 9), rng.randrange(1 << 32), rng.randbytes(rng.randint(0, 600)))
+                data += pack(rng.randint(1, LAST_TYPE + 1), rng.randrange(1 << 32), rng.randbytes(rng.randint(0, 600)))
         elif kind < 0.9:
             length = rng.choice(HUGE_LENGTHS)
             data = bytearray(pack_header(int(MsgType.FRAME), 5, length, version=rng.choice((1, 2))))

@@ -14,6 +14,7 @@ from firmware_bridge.framing import Fault, Packet, StreamDecoder, pack
 from firmware_bridge.protocol import (
     DEFAULT_MAX_PAYLOAD,
     GLIDE_VERSION,
+    HINT_VERSION,
     MAX_CLASSES,
     MAX_SKIPPED_PER_RESULT,
     NO_ID,
@@ -65,6 +66,14 @@ class _Reader:
     def end(self) -> None:
         if self.pos != len(self.data):
             raise MalformedPayload(f"{self.what}: {len(self.data) - self.pos} unexpected bytes after the fields")
+
+    def end_of_layout(self, version: int, known: int) -> None:
+        """A versioned payload: layout `known` holds exactly its fields, a later one at least them (the fields it
+        appends are left unread); layout 0 is malformed."""
+        if version == 0:
+            raise MalformedPayload(f"{self.what}: layout version 0")
+        if version == known:
+            self.end()
 
 
 def _string(text: str) -> bytes:
@@ -384,16 +393,39 @@ class Glide:
         """Version 1: exactly its fields. A later version: at least them, the fields appended after ignored."""
         r = _Reader(data, "GLIDE")
         fid, version, flags, pairs, flagged, cycles, *floats = r.take(cls._FIXED)
-        if version == 0:
-            raise MalformedPayload("GLIDE: layout version 0")
-        if version == GLIDE_VERSION:
-            r.end()
+        r.end_of_layout(version, GLIDE_VERSION)
         pairs_ = [tuple(floats[i : i + 2]) for i in range(0, len(floats), 2)]
         return cls(fid, flags, pairs, flagged, cycles, *pairs_, version=version)
 
 
-Message = Hello | Config | Frame | Result | Error | Heartbeat | Bye | Glide
-MESSAGE_TYPES: dict[int, type] = {cls.TYPE: cls for cls in (Hello, Config, Frame, Result, Error, Heartbeat, Bye, Glide)}
+@dataclass(frozen=True)
+class Hint:
+    """The operator's depth prior: where the fascia lies, in mm below the ROI's top row. A scanner the runtime granted
+    it (HELLO flags) sends one to replace the session's prior; the runtime echoes the one it applied. NaN: none."""
+
+    TYPE: ClassVar[MsgType] = MsgType.HINT
+    _FIXED: ClassVar[struct.Struct] = struct.Struct("<H3f")
+
+    range_mm: tuple[float, float] = (NAN, NAN)  #: (lo, hi): the fascia's expected depth range, both NaN: none
+    hint_mm: float = NAN  #: one depth: keep the band candidate nearest it; NaN: none
+    version: int = HINT_VERSION  #: the payload layout
+
+    def payload(self) -> bytes:
+        return self._FIXED.pack(self.version, *self.range_mm, self.hint_mm)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Hint:
+        """Version 1: exactly its fields. A later version: at least them, the fields appended after ignored."""
+        r = _Reader(data, "HINT")
+        version, lo, hi, hint = r.take(cls._FIXED)
+        r.end_of_layout(version, HINT_VERSION)
+        return cls((lo, hi), hint, version)
+
+
+Message = Hello | Config | Frame | Result | Error | Heartbeat | Bye | Glide | Hint
+MESSAGE_TYPES: dict[int, type] = {
+    cls.TYPE: cls for cls in (Hello, Config, Frame, Result, Error, Heartbeat, Bye, Glide, Hint)
+}
 
 
 def encode(msg: Message, seq: int, flags: int = 0) -> bytes:

@@ -28,6 +28,7 @@ class MsgType(IntEnum):
     HEARTBEAT = 6
     BYE = 7
     GLIDE = 8  #: the gliding extension: sent only to a scanner whose HELLO asked for it (HelloFlag.GLIDE)
+    HINT = 9  #: the operator's depth prior: from a scanner the runtime granted it (HelloFlag.HINT), echoed back
 
 
 class HelloFlag(IntFlag):
@@ -36,9 +37,11 @@ class HelloFlag(IntFlag):
 
     TOKEN = 1 << 0  #: reserved for the shared-secret design (docs/protocol.md, section 5): not implemented
     GLIDE = 1 << 1  #: a GLIDE message follows each frame's RESULT
+    HINT = 1 << 2  #: the scanner may send HINT: the fascia's expected depth range and a one-time hint depth
 
 
 GLIDE_VERSION = 1  #: layout of the GLIDE payload; a later one only appends fields
+HINT_VERSION = 1  #: layout of the HINT payload; a later one only appends fields
 
 
 class ErrorCode(IntEnum):

@@ -1,6 +1,6 @@
 """The runtime side: sessions that turn FRAME messages into RESULTs, and the server that hosts them.
 
-Per session a reader thread decodes and answers everything at once (HELLO, CONFIG, HEARTBEAT, errors)
+Per session a reader thread decodes and answers everything at once (HELLO, CONFIG, HINT, HEARTBEAT, errors)
 and puts each good FRAME into a one-frame slot; a worker thread segments whatever is in the slot (and, for a scanner
 whose HELLO asked for the gliding extension, measures gliding between the frames it processes: a GLIDE after each
 RESULT).
@@ -26,6 +26,7 @@ from edge.core.engine import Engine
 from edge.core.labels import CLASS_NAMES
 from edge.core.roi import Box
 from edge.live.pipeline import FramePipeline
+from edge.measurement.candidates import OperatorPrior
 from firmware_bridge.frames import FrameError, FrameLimits, check_frame, frame_image
 from firmware_bridge.framing import Fault
 from firmware_bridge.messages import (
@@ -37,6 +38,7 @@ from firmware_bridge.messages import (
     Glide,
     Heartbeat,
     Hello,
+    Hint,
     Message,
     Received,
     Result,
@@ -44,6 +46,7 @@ from firmware_bridge.messages import (
 )
 from firmware_bridge.protocol import (
     DEFAULT_MAX_PAYLOAD,
+    HINT_VERSION,
     MAX_SKIPPED_PER_RESULT,
     NO_ID,
     ByeReason,
@@ -53,7 +56,7 @@ from firmware_bridge.protocol import (
     PixelFormat,
     Role,
 )
-from firmware_bridge.results import assemble_glide, assemble_result, calibration, measure_config
+from firmware_bridge.results import assemble_glide, assemble_result, calibration, measure_config, operator_prior
 from firmware_bridge.transport import Endpoint, Link, Listener, SerialLink
 
 POLL_S = 0.1  #: how often readers look at stop flags and timeouts
@@ -160,12 +163,24 @@ class BridgeRuntime:
             if not (math.isfinite(value) and 0 <= value <= 1):
                 raise ValueError(f"{name} = {value}: expected 0 (the default) to 1")
 
-    def pipeline(self, config: Config, gliding: bool = False) -> FramePipeline:
+    @staticmethod
+    def check_prior(config: Config, prior: OperatorPrior) -> None:
+        """ValueError where the prior's depths in mm have no calibration in `config` to become pixels."""
+        if prior.needs_scale and not (config.mm_per_px or config.depth_mm):
+            raise ValueError("a depth range or hint in mm (HINT) needs a calibration: CONFIG mm_per_px or depth_mm")
+
+    def pipeline(self, config: Config, gliding: bool = False, prior: OperatorPrior | None = None) -> FramePipeline:
         """A session's frame pipeline for `config`: its fixed ROI, or the B-mode area detected on the first frame and
-        tracked (redetected when the screen layout changes), as the live loop does; gliding measured where asked."""
+        tracked (redetected when the screen layout changes), as the live loop does; gliding measured where asked, the
+        operator's depth prior (a HINT) applied where given."""
         roi = Box(*config.roi) if config.fixed_roi else None
         return FramePipeline(
-            self.engine, roi, calibration=calibration(config), measure_config=measure_config(config), gliding=gliding
+            self.engine,
+            roi,
+            calibration=calibration(config),
+            measure_config=measure_config(config),
+            prior=prior,
+            gliding=gliding,
         )
 
 
@@ -210,11 +225,17 @@ class BridgeSession:
         self._suppressed = 0  # fault ERRORs not sent since the last one that was
 
     def _reset(self) -> None:
-        """Start a scanner session: default configuration, no extensions, counters at zero."""
+        """Start a scanner session: default configuration, no extensions, no depth prior, counters at zero."""
         self.config = self.runtime.default_config()
         self.extensions = HelloFlag(0)  #: granted in the HELLO exchange
-        self.pipeline = self.runtime.pipeline(self.config)
+        self.prior = OperatorPrior()  #: the operator's depth range and hint (HINT), kept across CONFIGs
+        self.pipeline = self._new_pipeline(self.config)
         self.counts = {"received": 0, "results": 0, "skipped": 0, "errors": 0}
+
+    def _new_pipeline(self, config: Config) -> FramePipeline:
+        """A pipeline for frames from now on: what was carried from frame to frame (ROI tracking, the band's track,
+        the gliding totals) starts again."""
+        return self.runtime.pipeline(config, bool(self.extensions & HelloFlag.GLIDE), self.prior)
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -357,9 +378,14 @@ class BridgeSession:
         if isinstance(msg, Frame):
             self._on_frame(msg, rx.seq)
         elif isinstance(msg, Hello):
-            self._on_hello(msg, HelloFlag(rx.flags & HelloFlag.GLIDE))
+            self._on_hello(msg, HelloFlag(rx.flags & (HelloFlag.GLIDE | HelloFlag.HINT)))
         elif isinstance(msg, Config):
             self._on_config(msg, rx.seq)
+        elif isinstance(msg, Hint) and self.extensions & HelloFlag.HINT:
+            self._on_hint(msg, rx.seq)
+        elif isinstance(msg, Hint):
+            text = "HINT without the hint extension: ask for it in the HELLO (header flag bit 2)"
+            self._send_fault_error(ErrorCode.UNEXPECTED, text, rx.seq)
         elif isinstance(msg, Heartbeat):
             c = self.counts
             self.send(Heartbeat(msg.timestamp_us, c["received"], c["results"], c["skipped"], c["errors"]))
@@ -377,23 +403,42 @@ class BridgeSession:
 
     def _on_hello(self, hello: Hello, asked: HelloFlag) -> None:
         """Answer with the runtime's HELLO, granting the extensions asked for that it has (gliding: the pipeline for
-        frames from now on measures it, from a fresh start)."""
+        frames from now on measures it, from a fresh start; without the hint extension there is no depth prior)."""
         granted = ", extensions " + asked.name.lower() if asked else ""
         self.log(f"{self.link.name}: HELLO from {hello.software or 'a scanner'} ({hello.role.name}){granted}")
         if asked != self.extensions:
             self.extensions = asked
-            self.pipeline = self.runtime.pipeline(self.config, bool(asked & HelloFlag.GLIDE))
+            if not asked & HelloFlag.HINT:
+                self.prior = OperatorPrior()
+            self.pipeline = self._new_pipeline(self.config)
         self.send(self.runtime.hello(), int(asked))
 
     def _on_config(self, config: Config, seq: int) -> None:
+        """A new pipeline for frames from now on, with the session's depth prior (mm below the ROI's top: it stays
+        valid at another depth setting); a CONFIG without a calibration while a prior is set is refused."""
         try:
             self.runtime.check_config(config)
+            self.runtime.check_prior(config, self.prior)
         except ValueError as exc:
             self._send_error(ErrorCode.BAD_CONFIG, str(exc), seq)
             return
-        gliding = bool(self.extensions & HelloFlag.GLIDE)  # a new pipeline: the gliding totals start again
-        self.config, self.pipeline = config, self.runtime.pipeline(config, gliding)  # for frames from now on
+        self.config, self.pipeline = config, self._new_pipeline(config)
         self.send(config)
+
+    def _on_hint(self, hint: Hint, seq: int) -> None:
+        """Replace the session's depth prior for frames from now on (a new pipeline: the band's track starts at the
+        hinted band) and echo what was applied; without a calibration, or with a value out of range, BAD_CONFIG and
+        the previous prior stays."""
+        try:
+            prior = operator_prior(hint)
+            self.runtime.check_prior(self.config, prior)
+        except ValueError as exc:
+            self._send_error(ErrorCode.BAD_CONFIG, str(exc), seq)
+            return
+        self.prior, applied = prior, replace(hint, version=HINT_VERSION)  # the fields this runtime knows
+        self.pipeline = self._new_pipeline(self.config)
+        self.log(f"{self.link.name}: depth prior from HINT: range_mm={prior.range_mm}, hint_mm={prior.hint_mm}")
+        self.send(applied)
 
     def _on_frame(self, frame: Frame, seq: int) -> None:
         self.counts["received"] += 1

@@ -2,10 +2,10 @@
 
     python -m firmware_bridge.vectors tests/vectors      # (re)write them
 
-Each ``<name>.bin`` is one message (``glide_v2.bin``: a GLIDE of a later layout, fields appended, that a version-1
-reader parses to its known fields); ``stream.bin`` is a damaged stream, and ``stream_expected.txt`` lists
-what a decoder with a 4096-byte payload limit must make of it: ``M <type> <seq>`` for a message that
-decodes, ``F <code> <seq>`` for a fault, then ``stats <packets> <bad headers> <bytes skipped>``.
+Each ``<name>.bin`` is one message (``glide_v2.bin``, ``hint_v2.bin``: a GLIDE and a HINT of a later layout, fields
+appended, that a version-1 reader parses to its known fields); ``stream.bin`` is a damaged stream, and
+``stream_expected.txt`` lists what a decoder with a 4096-byte payload limit must make of it: ``M <type> <seq>`` for
+a message that decodes, ``F <code> <seq>`` for a fault, then ``stats <packets> <bad headers> <bytes skipped>``.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from firmware_bridge.framing import Fault, pack, pack_header
 from firmware_bridge.messages import (
+    NAN,
     Bye,
     Config,
     Decoder,
@@ -24,6 +25,7 @@ from firmware_bridge.messages import (
     Glide,
     Heartbeat,
     Hello,
+    Hint,
     Message,
     Received,
     Result,
@@ -142,11 +144,18 @@ MESSAGES: dict[str, tuple[Message, int]] = {
         11,
     ),
     "glide_flagged": (Glide(frame_id=8, flags=int(GlideFlag.NO_PREVIOUS | GlideFlag.OTHER), flagged=1), 12),
+    "hello_scanner_hint": (Hello(Role.SCANNER, max_payload=65536, software="fw-demo 1.2"), 14),
+    "hint": (Hint(range_mm=(2.5, 8.0), hint_mm=4.75), 15),
+    "hint_range_only": (Hint(range_mm=(20.0, 30.0), hint_mm=NAN), 16),
 }
-#: header flags of the vectors that have any (the HELLO asking for the gliding extension)
-FLAGS: dict[str, int] = {"hello_scanner_glide": int(HelloFlag.GLIDE)}
-#: a GLIDE of layout version 2: the version-1 fields of MESSAGES["glide"], then 8 bytes a version-1 reader ignores
-GLIDE_V2_SEQ = 13
+#: header flags of the vectors that have any (the HELLOs asking for the gliding and the hint extensions)
+FLAGS: dict[str, int] = {
+    "hello_scanner_glide": int(HelloFlag.GLIDE),
+    "hello_scanner_hint": int(HelloFlag.GLIDE | HelloFlag.HINT),
+}
+#: later layouts (version 2): name -> (the vector whose version-1 fields it carries, sequence number); 8 bytes a
+#: version-1 reader ignores follow those fields
+LATER: dict[str, tuple[str, int]] = {"glide_v2": ("glide", 13), "hint_v2": ("hint", 17)}
 
 
 def describe(event: Received | Fault) -> str:
@@ -164,14 +173,16 @@ def decoder_lines(data: bytes, max_payload: int) -> list[str]:
     return [*lines, f"stats {s.packets} {s.bad_headers} {s.bytes_skipped}"]
 
 
-def glide_v2() -> bytes:
-    later = replace(MESSAGES["glide"][0], version=2)
-    return pack(int(MsgType.GLIDE), GLIDE_V2_SEQ, later.payload() + bytes(range(1, 9)))
+def later_layout(name: str) -> bytes:
+    """The wire bytes of LATER[name]: its vector's message as layout version 2, with 8 bytes appended."""
+    base, seq = LATER[name]
+    later = replace(MESSAGES[base][0], version=2)
+    return pack(int(later.TYPE), seq, later.payload() + bytes(range(1, 9)))
 
 
 def message_vectors() -> dict[str, bytes]:
     out = {name: encode(msg, seq, FLAGS.get(name, 0)) for name, (msg, seq) in MESSAGES.items()}
-    return {**out, "glide_v2": glide_v2()}
+    return {**out, **{name: later_layout(name) for name in LATER}}
 
 
 def stream_vector() -> tuple[bytes, list[str]]:

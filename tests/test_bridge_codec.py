@@ -15,7 +15,7 @@ import pytest
 from firmware_bridge.frames import FrameError, FrameLimits, check_frame, frame_image, frame_message
 from firmware_bridge.framing import Fault, StreamDecoder, crc32, pack, pack_header, parse_header
 from firmware_bridge.mask import MaskError, decode_mask, encode_mask, rle_decode, rle_encode
-from firmware_bridge.messages import Bye, Config, Decoder, Frame, Glide, Heartbeat, Received, Result, encode
+from firmware_bridge.messages import Bye, Config, Decoder, Frame, Glide, Heartbeat, Hint, Received, Result, encode
 from firmware_bridge.protocol import HEADER_SIZE, MAGIC, OVERHEAD, ErrorCode, MaskEncoding, MsgType, PixelFormat
 from firmware_bridge.vectors import MESSAGES
 
@@ -58,7 +58,7 @@ def test_every_message_round_trips(name):
     assert (got.seq, got.flags) == (seq, 0x8001)
     assert type(got.msg) is type(msg)
     assert got.msg.payload() == msg.payload()  # byte-identical, float32 rounding and NaN included
-    if not isinstance(msg, (Result, Config, Glide)):  # the others hold no floats
+    if not isinstance(msg, (Result, Config, Glide, Hint)):  # the others hold no floats
         assert got.msg == msg
 
 
@@ -74,6 +74,20 @@ def test_glide_layouts_version_1_exactly_a_later_one_its_known_fields_first():
     bad = [payload + b"\x00", payload[:-1], Glide(3, version=0).payload(), later[:99]]
     events = decode_all(b"".join(pack(MsgType.GLIDE, 10 + i, b) for i, b in enumerate(bad)))
     assert [(e.code, e.seq) for e in events] == [(ErrorCode.MALFORMED, 10 + i) for i in range(4)]
+
+
+def test_hint_layouts_version_1_exactly_a_later_one_its_known_fields_first():
+    payload = Hint((2.5, 8.0)).payload()
+    assert len(payload) == 14 and payload[:2] == b"\x01\x00"  # u16 version, then lo, hi, hint as f32
+    (event,) = decode_all(pack(MsgType.HINT, 1, payload))
+    assert event.msg.range_mm == (2.5, 8.0) and math.isnan(event.msg.hint_mm) and event.msg.version == 1
+    later = Hint(hint_mm=4.75, version=3).payload() + b"new fields"
+    (event,) = decode_all(pack(MsgType.HINT, 2, later))
+    assert isinstance(event, Received) and event.msg.version == 3 and event.msg.hint_mm == 4.75
+    bad = [payload + b"\x00", payload[:-1], b"", Hint(version=0).payload(), later[:13]]
+    events = decode_all(b"".join(pack(MsgType.HINT, 10 + i, b) for i, b in enumerate(bad)) + encode(Bye(), 20))
+    assert [(e.code, e.seq) for e in events[:-1]] == [(ErrorCode.MALFORMED, 10 + i) for i in range(len(bad))]
+    assert all("HINT" in e.detail for e in events[:-1]) and isinstance(events[-1].msg, Bye)
 
 
 def test_result_floats_and_nan_survive():

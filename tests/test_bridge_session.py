@@ -14,8 +14,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -26,11 +27,25 @@ from edge.core.engine import Engine
 from edge.core.roi import Box, detect_bmode_roi
 from edge.live.phantom import Phantom
 from edge.live.pipeline import FramePipeline, FrameResult
+from edge.measurement.candidates import OperatorPrior
 from edge.measurement.measure import Calibration, MeasureConfig, measure
-from firmware_bridge.client import BridgeClient, result_mask
+from firmware_bridge.client import BridgeClient, BridgeError, result_mask
 from firmware_bridge.frames import FrameLimits, frame_image, frame_message
 from firmware_bridge.framing import pack, pack_header
-from firmware_bridge.messages import Bye, Config, Decoder, Error, Frame, Glide, Heartbeat, Result, encode
+from firmware_bridge.messages import (
+    NAN,
+    Bye,
+    Config,
+    Decoder,
+    Error,
+    Frame,
+    Glide,
+    Heartbeat,
+    Hint,
+    Result,
+    StageLatency,
+    encode,
+)
 from firmware_bridge.protocol import (
     NO_ID,
     ByeReason,
@@ -43,9 +58,10 @@ from firmware_bridge.protocol import (
     Quality,
     Role,
 )
-from firmware_bridge.results import assemble_glide
+from firmware_bridge.results import assemble_glide, assemble_result
 from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
 from firmware_bridge.transport import Endpoint, Listener, SocketLink, open_pty_pair
+from firmware_bridge.vectors import MESSAGES, later_layout
 
 N_FRAMES = 8
 
@@ -492,3 +508,108 @@ def test_a_gliding_session_over_tcp_carries_the_pipelines_gliding_figures(bundle
     assert first.flags == GlideFlag.NO_PREVIOUS and math.isnan(first.relative_px[0])
     assert last.flags == 0 and last.pairs >= 4 and last.shear_px[0] > 0
     assert last.shear_mm[0] == pytest.approx(last.shear_px[0] * mm, rel=1e-6) and math.isnan(last.cycle_shear_px[0])
+
+
+def test_a_hint_session_over_tcp_applies_the_operators_depth_prior(bundled_engine):
+    """A scanner granted the hint extension sets the fascia's expected depth range or a hint depth: its RESULTs equal
+    (float32) what an in-process FramePipeline with the same OperatorPrior makes of the same frames. A range without
+    the band flags OUTSIDE_RANGE; hints near the two laminae of a thick band measure different bands; without a
+    calibration, or with values out of range, BAD_CONFIG and the previous prior stays; a CONFIG keeps the prior."""
+    phantom = Phantom(thickness_px=30)  # its laminae are two band candidates in most columns
+    images = [phantom.frame(i).image for i in range(3)]
+    roi, mm = phantom.roi, float(np.float32(0.08))  # the calibration as the CONFIG carries it: float32
+    config = Config(roi=(roi.x, roi.y, roi.w, roi.h), mm_per_px=mm)
+
+    def answer(result: Result) -> bytes:
+        return replace(result, timestamp_us=0, latency=StageLatency(), skipped=()).payload()
+
+    def expected(prior: OperatorPrior, first_id: int) -> list[bytes]:
+        """The answers of a fresh pipeline (each HINT starts one) with `prior`, latencies aside."""
+        pipeline = FramePipeline(bundled_engine, roi, calibration=Calibration(mm), prior=prior)
+        frames = [frame_message(im, first_id + i, 0, mask=MaskEncoding.RLE) for i, im in enumerate(images)]
+        return [answer(assemble_result(f, pipeline(im), config, 0.0, 0.0)) for f, im in zip(frames, images)]
+
+    def stream(client: BridgeClient, first_id: int, count: int = len(images)) -> list[Result]:
+        results = []
+        for i, image in enumerate(images[:count]):
+            client.send_frame(image, frame_id=first_id + i, timestamp_us=0, mask=MaskEncoding.RLE)
+            results.append(client.expect(Result, timeout=30))
+        return results
+
+    def fascia_row(result: Result) -> float:
+        """The mean frame row of the fascia pixels in the RESULT's mask."""
+        return float(np.nonzero(result_mask(result) == 1)[0].mean())
+
+    def refused(code: ErrorCode, send: Callable[[], object]) -> str:
+        with pytest.raises(BridgeError, match=code.name):
+            send()
+        return client.tally.errors[-1].text
+
+    with serving("tcp://127.0.0.1:0") as server, BridgeClient.connect(server.endpoint) as client:
+        client.hello(hints=True)
+        assert client.extensions == HelloFlag.HINT
+        assert "calibration" in refused(ErrorCode.BAD_CONFIG, lambda: client.hint(hint_mm=2.5))  # no CONFIG yet
+        client.configure(config)
+        assert client.hint(range_mm=(20.0, 30.0)).payload() == Hint((20.0, 30.0)).payload()  # echoed as applied
+        outside = stream(client, 10)  # the band lies 2-5 mm deep
+        assert all(r.quality & Quality.OUTSIDE_RANGE for r in outside)
+        assert [answer(r) for r in outside] == expected(OperatorPrior(range_mm=(20.0, 30.0)), 10)
+
+        for bad in ({"range_mm": (8.0, 2.0)}, {"range_mm": (2.0, NAN)}, {"hint_mm": -1.0}, {"hint_mm": math.inf}):
+            refused(ErrorCode.BAD_CONFIG, partial(client.hint, **bad))
+        assert "calibration" in refused(ErrorCode.BAD_CONFIG, lambda: client.configure(Config(roi=config.roi)))
+        client.configure(replace(config, mm_per_px=0.0, depth_mm=mm * roi.h))  # another calibration: prior kept
+        assert stream(client, 15, count=1)[0].quality & Quality.OUTSIDE_RANGE  # the range still applies
+
+        client.configure(config)
+        hinted = {}
+        for first_id, depth in ((20, 2.5), (30, 5.0)):  # near the upper lamina, near the lower one
+            assert client.hint(hint_mm=depth).hint_mm == depth
+            got = [answer(r) for r in stream(client, first_id)]
+            assert got == expected(OperatorPrior(hint_mm=depth), first_id)
+            hinted[depth] = [fascia_row(Result.parse(a)) for a in got]
+        assert all(upper + 2 < lower for upper, lower in zip(hinted[2.5], hinted[5.0])), hinted  # another band
+
+        cleared = client.hint()  # NaN everywhere: no prior, and a CONFIG without calibration is accepted again
+        assert all(math.isnan(v) for v in (*cleared.range_mm, cleared.hint_mm))
+        client.configure(Config(roi=config.roi))
+        client.configure(config)
+        client.hint(hint_mm=5.0)
+        client.hello()  # the scanner starts again without the extension: the prior goes with it
+        assert client.extensions == HelloFlag(0)
+        client.configure(Config(roi=config.roi))
+        assert "hint extension" in refused(ErrorCode.UNEXPECTED, lambda: client.hint(hint_mm=5.0))
+        assert client.bye() == ByeReason.DONE
+    assert any("depth prior from HINT" in line for line in server.log_lines)
+
+
+def test_malformed_and_truncated_hints_are_errors_and_the_session_goes_on():
+    """HINT payloads too short, too long or of layout 0 are MALFORMED; a HINT cut short is BAD_CRC (the next message
+    began after its span) or TRUNCATED (the line went quiet); the session goes on and a good HINT is still applied."""
+    good = Hint(hint_mm=3.0).payload()
+    with serving("tcp://127.0.0.1:0", stall_timeout=0.3) as server, BridgeClient.connect(server.endpoint) as client:
+        client.hello(hints=True)
+        client.configure(Config(mm_per_px=0.1))
+        stream = b"".join(
+            [
+                pack(MsgType.HINT, 40, good[:-1]),
+                pack(MsgType.HINT, 41, good + b"\x00"),
+                pack(MsgType.HINT, 42, b""),
+                pack(MsgType.HINT, 43, Hint(hint_mm=3.0, version=0).payload()),
+                pack(MsgType.HINT, 44, Hint(version=2).payload()[:13]),  # a later layout without all of version 1's
+                encode(Hint(hint_mm=3.0), 45)[:30],  # cut short: the frame that follows ends its span
+            ]
+        )
+        errors = _raw_exchange(client, stream, until_frame=46)
+        malformed = [(ErrorCode.MALFORMED, seq, NO_ID) for seq in range(40, 45)]
+        assert [(e.code, e.ref_seq, e.frame_id) for e in errors] == [*malformed, (ErrorCode.BAD_CRC, 45, NO_ID)]
+        assert all("HINT" in e.text for e in errors[:5])
+        client.link.send(encode(Hint(hint_mm=3.0), 47)[:30])  # then nothing
+        event = client.receive(5)
+        assert isinstance(event.msg, Error) and (event.msg.code, event.msg.ref_seq) == (ErrorCode.TRUNCATED, 47)
+        assert client.hint(hint_mm=3.0).hint_mm == 3.0
+        errors_before = len(client.tally.errors)
+        client.link.send(later_layout("hint_v2"))  # a later layout: its version-1 fields applied, echoed as version 1
+        echo = client.expect(Hint)
+        assert echo.payload() == MESSAGES["hint"][0].payload() and len(client.tally.errors) == errors_before
+        assert client.bye() == ByeReason.DONE

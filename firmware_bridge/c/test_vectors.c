@@ -260,6 +260,47 @@ static void test_glide(void) {
     CHECK(tlfseg_glide_parse(p, TLFSEG_GLIDE_SIZE - 1, &g) == TLFSEG_E_MALFORMED);
 }
 
+/* the hint extension: asked for in the HELLO's header flags; HINT of this layout, without a hint, later, damaged */
+static void test_hint(void) {
+    tlfseg_hello h;
+    tlfseg_hint m, built;
+    uint32_t len;
+    size_t size;
+    int i;
+    const uint16_t asked = TLFSEG_HELLO_F_GLIDE | TLFSEG_HELLO_F_HINT;
+    const uint8_t *p = decode_flagged("hello_scanner_hint.bin", TLFSEG_HELLO, asked, 14, &len, &size);
+    CHECK(tlfseg_hello_parse(p, len, &h) == 0 && h.role == TLFSEG_ROLE_SCANNER && str_is(h.software, "fw-demo 1.2"));
+
+    p = decode_one("hint.bin", TLFSEG_HINT, 15, &len, &size);
+    CHECK(len == TLFSEG_HINT_SIZE && tlfseg_hint_parse(p, len, &m) == 0 && m.version == 1);
+    CHECK(m.range_lo_mm == F(2.5f) && m.range_hi_mm == F(8.0f) && m.hint_mm == F(4.75f));
+    check_reencode(TLFSEG_HINT, 15, tlfseg_hint_pack(payload_buf, sizeof payload_buf, &m), size);
+    CHECK(tlfseg_hint_pack(payload_buf, TLFSEG_HINT_SIZE - 1, &m) == 0);
+    CHECK(tlfseg_hint_parse(p, len - 1, &m) == TLFSEG_E_MALFORMED); /* too short */
+    memcpy(payload_buf, p, len);
+    payload_buf[len] = 0;
+    CHECK(tlfseg_hint_parse(payload_buf, len + 1, &m) == TLFSEG_E_MALFORMED); /* a byte after version 1's fields */
+    payload_buf[0] = 0;
+    CHECK(tlfseg_hint_parse(payload_buf, len, &m) == TLFSEG_E_MALFORMED); /* layout version 0 */
+
+    /* a range without a hint, built as firmware would: NaN from tlfseg_no_value() */
+    built.version = TLFSEG_HINT_VERSION;
+    built.range_lo_mm = F(20.0f);
+    built.range_hi_mm = F(30.0f);
+    built.hint_mm = tlfseg_no_value();
+    CHECK(built.hint_mm != built.hint_mm);
+    size = load("hint_range_only.bin", file_buf, sizeof file_buf);
+    check_reencode(TLFSEG_HINT, 16, tlfseg_hint_pack(payload_buf, sizeof payload_buf, &built), size);
+    p = decode_one("hint_range_only.bin", TLFSEG_HINT, 16, &len, &size);
+    CHECK(tlfseg_hint_parse(p, len, &m) == 0 && m.range_lo_mm == F(20.0f) && m.hint_mm != m.hint_mm);
+
+    p = decode_one("hint_v2.bin", TLFSEG_HINT, 17, &len, &size);
+    CHECK(len == TLFSEG_HINT_SIZE + 8 && tlfseg_hint_parse(p, len, &m) == 0 && m.version == 2);
+    CHECK(m.range_lo_mm == F(2.5f) && m.range_hi_mm == F(8.0f) && m.hint_mm == F(4.75f));
+    for (i = 0; i < 8; i++) CHECK(p[TLFSEG_HINT_SIZE + i] == i + 1); /* the later fields, left to their reader */
+    CHECK(tlfseg_hint_parse(p, TLFSEG_HINT_SIZE - 1, &m) == TLFSEG_E_MALFORMED);
+}
+
 /* message-level outcome of a decoder event, as "M type seq" or "F code seq" */
 static void describe(const tlfseg_event *ev, char *line, size_t cap) {
     union {
@@ -271,6 +312,7 @@ static void describe(const tlfseg_event *ev, char *line, size_t cap) {
         tlfseg_heartbeat heartbeat;
         tlfseg_bye bye;
         tlfseg_glide glide;
+        tlfseg_hint hint;
     } m;
     int rc;
     if (ev->is_fault) {
@@ -286,6 +328,7 @@ static void describe(const tlfseg_event *ev, char *line, size_t cap) {
     case TLFSEG_HEARTBEAT: rc = tlfseg_heartbeat_parse(ev->payload, ev->length, &m.heartbeat); break;
     case TLFSEG_BYE: rc = tlfseg_bye_parse(ev->payload, ev->length, &m.bye); break;
     case TLFSEG_GLIDE: rc = tlfseg_glide_parse(ev->payload, ev->length, &m.glide); break;
+    case TLFSEG_HINT: rc = tlfseg_hint_parse(ev->payload, ev->length, &m.hint); break;
     default: rc = TLFSEG_E_UNKNOWN_TYPE;
     }
     if (rc)
@@ -472,6 +515,7 @@ int main(int argc, char **argv) {
     test_results();
     test_small_messages();
     test_glide();
+    test_hint();
     test_stream();
     test_limits_and_expire();
     test_huge_lengths();

@@ -195,6 +195,12 @@ static int r_end(const reader *r, int valid) {
     return (r->ok && r->pos == r->len && valid) ? 0 : TLFSEG_E_MALFORMED;
 }
 
+/* a versioned payload: layout `known` holds exactly its fields, a later one at least them; layout 0 is malformed */
+static int r_end_layout(const reader *r, uint16_t version, uint16_t known) {
+    if (r->ok && version > known) return 0; /* the fields known here; the appended ones are left to their reader */
+    return r_end(r, version == known);
+}
+
 /* ---- payloads ----------------------------------------------------------------------------------- */
 
 size_t tlfseg_hello_pack(uint8_t *out, size_t cap, const tlfseg_hello *m) {
@@ -456,8 +462,34 @@ int tlfseg_glide_parse(const uint8_t *p, uint32_t len, tlfseg_glide *m) {
         glide_figure(m, i)[0] = r_f32(&r);
         glide_figure(m, i)[1] = r_f32(&r);
     }
-    if (r.ok && m->version > TLFSEG_GLIDE_VERSION) return 0; /* a later layout: the fields known here */
-    return r_end(&r, m->version == TLFSEG_GLIDE_VERSION);
+    return r_end_layout(&r, m->version, TLFSEG_GLIDE_VERSION);
+}
+
+float tlfseg_no_value(void) {
+    static const uint8_t quiet_nan[4] = {0x00, 0x00, 0xC0, 0x7F};
+    return getf(quiet_nan);
+}
+
+size_t tlfseg_hint_pack(uint8_t *out, size_t cap, const tlfseg_hint *m) {
+    writer w = {0, 0, 0, 1};
+    w.p = out;
+    w.cap = cap;
+    w_u16(&w, m->version);
+    w_f32(&w, m->range_lo_mm);
+    w_f32(&w, m->range_hi_mm);
+    w_f32(&w, m->hint_mm);
+    return w_done(&w);
+}
+
+int tlfseg_hint_parse(const uint8_t *p, uint32_t len, tlfseg_hint *m) {
+    reader r = {0, 0, 0, 1};
+    r.p = p;
+    r.len = len;
+    m->version = r_u16(&r);
+    m->range_lo_mm = r_f32(&r);
+    m->range_hi_mm = r_f32(&r);
+    m->hint_mm = r_f32(&r);
+    return r_end_layout(&r, m->version, TLFSEG_HINT_VERSION);
 }
 
 int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pixels) {

@@ -11,6 +11,8 @@
  *     so that it cannot wrap on a 32-bit size_t, and a skip of up to 4 GiB is counted in 64 bits;
  *   - pack/parse for every payload; parsed strings, skip lists and masks point into the payload;
  *   - the gliding extension: GLIDE messages, asked for with TLFSEG_HELLO_F_GLIDE in the HELLO's header flags;
+ *   - the hint extension: HINT messages (the fascia's expected depth range, a hint depth), asked for with
+ *     TLFSEG_HELLO_F_HINT;
  *   - the RLE mask decoder.
  * Floats are IEEE-754 binary32, little-endian on the wire (all current MCUs with an FPU or soft float).
  */
@@ -42,15 +44,19 @@ enum tlfseg_type {
     TLFSEG_ERROR = 5,
     TLFSEG_HEARTBEAT = 6,
     TLFSEG_BYE = 7,
-    TLFSEG_GLIDE = 8 /* the gliding extension: only to a scanner whose HELLO set TLFSEG_HELLO_F_GLIDE */
+    TLFSEG_GLIDE = 8, /* the gliding extension: only to a scanner whose HELLO set TLFSEG_HELLO_F_GLIDE */
+    TLFSEG_HINT = 9   /* the hint extension: to a runtime that granted TLFSEG_HELLO_F_HINT, which echoes it */
 };
 
 /* Extension bits in a HELLO's header flags (send 0 in every other message). A version-1 runtime ignores them and
- * answers 0: the scanner then gets no GLIDE. The runtime's HELLO sets the bits it grants. */
+ * answers 0: the scanner then gets no GLIDE and must send no HINT. The runtime's HELLO sets the bits it grants. */
 #define TLFSEG_HELLO_F_TOKEN (1u << 0) /* reserved (docs/protocol.md, section 5) */
 #define TLFSEG_HELLO_F_GLIDE (1u << 1) /* a GLIDE message follows each frame's RESULT */
+#define TLFSEG_HELLO_F_HINT (1u << 2)  /* the scanner may send HINT (the operator's depth prior) */
 #define TLFSEG_GLIDE_VERSION 1u        /* GLIDE payload layout; a later one only appends fields */
 #define TLFSEG_GLIDE_SIZE 100u         /* bytes of a version-1 GLIDE payload */
+#define TLFSEG_HINT_VERSION 1u         /* HINT payload layout; a later one only appends fields */
+#define TLFSEG_HINT_SIZE 14u           /* bytes of a version-1 HINT payload */
 
 /* ERROR codes (also the fault codes the decoder reports) */
 enum tlfseg_error_code {
@@ -218,6 +224,19 @@ typedef struct {
     float cycle_strain_pct[2];
 } tlfseg_glide;
 
+/* HINT: the operator's depth prior, mm below the ROI's top row; NaN (tlfseg_no_value()): none. It replaces the
+ * session's prior; the runtime echoes the one it applied, or answers ERROR BAD_CONFIG (no calibration, a value out
+ * of range) and keeps the previous one. */
+typedef struct {
+    uint16_t version;   /* payload layout, >= 1 (a later one appends fields, ignored here) */
+    float range_lo_mm;  /* the fascia's expected depth range: 0 <= lo < hi, or both NaN (no range) */
+    float range_hi_mm;
+    float hint_mm;      /* a one-time hint: keep the band candidate nearest this depth (>= 0); NaN: none */
+} tlfseg_hint;
+
+/* NaN, the wire's "no value", for firmware without <math.h> */
+float tlfseg_no_value(void);
+
 /* Encoders write a payload into out[0..cap) and return its length, or 0 when cap is too small. */
 size_t tlfseg_hello_pack(uint8_t *out, size_t cap, const tlfseg_hello *m);
 size_t tlfseg_config_pack(uint8_t *out, size_t cap, const tlfseg_config *m);
@@ -228,6 +247,7 @@ size_t tlfseg_error_pack(uint8_t *out, size_t cap, const tlfseg_error *m);
 size_t tlfseg_heartbeat_pack(uint8_t *out, size_t cap, const tlfseg_heartbeat *m);
 size_t tlfseg_bye_pack(uint8_t *out, size_t cap, const tlfseg_bye *m);
 size_t tlfseg_glide_pack(uint8_t *out, size_t cap, const tlfseg_glide *m);
+size_t tlfseg_hint_pack(uint8_t *out, size_t cap, const tlfseg_hint *m);
 
 /* Parsers return 0, or TLFSEG_E_MALFORMED when the payload does not parse as the type says
  * (too short, bytes left over, an enumerated value outside its table, too many classes or skipped ids). */
@@ -240,6 +260,8 @@ int tlfseg_heartbeat_parse(const uint8_t *p, uint32_t len, tlfseg_heartbeat *m);
 int tlfseg_bye_parse(const uint8_t *p, uint32_t len, tlfseg_bye *m);
 /* version 1: exactly TLFSEG_GLIDE_SIZE bytes; a later version: at least that many; version 0: malformed */
 int tlfseg_glide_parse(const uint8_t *p, uint32_t len, tlfseg_glide *m);
+/* version 1: exactly TLFSEG_HINT_SIZE bytes; a later version: at least that many; version 0: malformed */
+int tlfseg_hint_parse(const uint8_t *p, uint32_t len, tlfseg_hint *m);
 
 uint32_t tlfseg_result_skipped(const tlfseg_result *r, uint16_t i);
 
