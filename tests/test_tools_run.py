@@ -1,6 +1,7 @@
 """`tlfseg run` end to end (demo source headless with a recording, video files, presets, errors) and presets."""
 
 import json
+import re
 
 import pytest
 from live_support import SMALL_ROI, write_video
@@ -94,7 +95,8 @@ def test_a_fixed_roi_that_never_fits_ends_the_run_with_one_clear_line(capsys):
     code, out, err = run(["--roi", "600,400,200,200", "--frames", "50", "--no-display", "--status-every", "1"], capsys)
     assert code == 1 and err.count("\n") == 1
     assert "10 frames in a row could not be processed: ROI 600,400,200,200 lies outside the 640x480 frame" in err
-    assert "dropped 10 (error 10)" in out
+    # every frame counted: the 10 failures, and a frame the source delivered meanwhile (on a loaded machine) stopped
+    assert re.search(r"dropped 10 \(error 10\)|dropped 11 \(error 10, stopped 1\)", out)
     assert "source events: error 3, gave_up 1" in out  # the first few reported one by one, every one counted
 
 
