@@ -33,7 +33,7 @@ TRAIN_OPTIONS = {
     "--label-check": "label_check",
     "--limit": "limit",
 }
-#: options left out of a reproduce command where they are as by default (training levers off, the label check on)
+#: options of training levers, left out of a reproduce command where they are off
 LEVERS = {
     "--warp",
     "--rotate",
