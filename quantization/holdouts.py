@@ -34,7 +34,12 @@ def direction_teachers(teacher: str | None, layout: str, seed: int) -> str | Non
     layout and seed (trained without the same layout, so it never saw what this run is scored on)."""
     from quantization.recipe import teacher_runs
 
-    runs = [run_dir(t, layout, seed) if run_dir(t, layout, seed).is_dir() else t for t in teacher_runs(teacher)]
+    runs = []
+    for t in teacher_runs(teacher):
+        mine = run_dir(t, layout, seed)
+        if not mine.is_dir() and any(t.glob("*-seed*")):  # a hold-out root without this direction's run
+            raise ValueError(f"the teacher {t} has no run {mine.name}: `tlfseg holdouts --run {t} --seeds {seed}`")
+        runs.append(mine if mine.is_dir() else t)
     return ",".join(str(r) for r in runs) or None
 
 

@@ -55,6 +55,8 @@ class TrainConfig:
             raise ValueError(f"--depth-crop takes a share of the rows in [0, 0.5), got {self.depth_crop}")
         if not 0 <= self.tissue_above < 0.7:
             raise ValueError(f"--tissue-above takes a share of the rows in [0, 0.7), got {self.tissue_above}")
+        if self.teacher is not None and not teacher_runs(self.teacher):
+            raise ValueError(f"--teacher names no run: {self.teacher!r}")
         if not 0 <= self.stretch_above < 0.7:
             raise ValueError(f"--stretch-above takes a share of the rows in [0, 0.7), got {self.stretch_above}")
 
@@ -83,10 +85,16 @@ def given_split(path: str | Path, names: set[str]) -> dict[str, list[str]]:
     """The train / val / test names of a split.json, or of a model.json (its "split"), kept to `names`: a model
     retrained on the split of the one it replaces is scored on the images neither trained on."""
     raw = json.loads(Path(path).read_text())
-    parts = raw["split"].get("names") if isinstance(raw.get("split"), dict) else raw
+    parts = raw["split"].get("names") if isinstance(raw, dict) and isinstance(raw.get("split"), dict) else raw
     if not isinstance(parts, dict) or not {"train", "val", "test"} <= set(parts):
         raise ValueError(f"{path} holds no train / val / test split (a split.json, or a model.json with one)")
-    return {part: sorted(n for n in parts[part] if n in names) for part in ("train", "val", "test")}
+    given = [set(parts[part]) for part in ("train", "val", "test")]
+    if given[0] & given[1] or given[0] & given[2] or given[1] & given[2]:
+        raise ValueError(f"{path}: an image is in two parts of the split")
+    kept = {part: sorted(g & names) for part, g in zip(("train", "val", "test"), given)}
+    if not kept["train"] or not kept["val"]:
+        raise ValueError(f"{path}: none of its train or validation images are in this data (another data set?)")
+    return kept
 
 
 def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
@@ -253,6 +261,7 @@ def _stretch_above(share: float):
         room = tf.minimum(room, tf.cast(share * tf.cast(h, tf.float32), tf.int32))
         extra = tf.cast(tf.random.uniform(()) * tf.cast(room, tf.float32), tf.int32)
         extra = tf.where((tf.random.uniform(()) < 0.5) | (top < 2) | (top >= h), 0, extra)
+        top = tf.clip_by_value(top, 1, h)  # a band at row 0 (extra is 0 then): resize one row to itself, not none
         size = tf.stack([top + extra, w])
         above = tf.image.resize(x[:top], size, method="bilinear")
         labels = tf.image.resize(y[:top, :, None], size, method="nearest")[..., 0]

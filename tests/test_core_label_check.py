@@ -40,6 +40,24 @@ def test_edges_a_pixel_off_and_a_faint_band_are_not_misregistered():
     assert not label_offset(faint, mask).misregistered
 
 
+def test_a_faint_layer_drawn_near_a_brighter_one_is_kept():
+    """Where it was drawn is a local maximum: a layer of its own (a fascia has several), not a shifted mask."""
+    grey = _image()
+    grey[60:70] = 110  # the drawn layer
+    grey[78:88] = 220  # a brighter one 18 rows down
+    mask = np.zeros((200, 120), bool)
+    mask[60:70] = True
+    offset = label_offset(grey, mask)
+    assert offset.shift_px == 18 and offset.gain > MIN_GAIN and offset.peak and not offset.misregistered
+
+
+def test_a_one_pixel_band_at_the_top_row():
+    mask = np.zeros((200, 120), bool)
+    mask[0, 5] = True
+    offset = label_offset(_image(), mask)
+    assert np.isfinite(offset.gain) and 0 <= offset.shift_px <= 20
+
+
 def test_no_band_and_a_size_mismatch():
     assert label_offset(_image(), np.zeros((200, 120), bool)) is None
     with pytest.raises(ValueError, match="the mask is"):

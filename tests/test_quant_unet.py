@@ -281,8 +281,13 @@ def test_stretch_above_pushes_the_band_deeper_with_the_rows_above_it():
         assert np.all(ys[: rows[0], 4:] == 0) and np.all(ys[:, :4] == IGNORE)
         tops.add(int(rows[0]))
     assert len(tops) > 3 and max(tops) > 25 and 10 in tops  # deeper by varying amounts; some left as they were
+    y[:10] = FASCIA  # a band from the very top row: nothing above it to stretch, the image as it was
+    xs, ys = (np.asarray(t) for t in _stretch_above(0.4)(x, y))
+    np.testing.assert_array_equal(xs, x)
     with pytest.raises(ValueError, match="stretch-above"):
         TrainConfig(stretch_above=0.8)
+    with pytest.raises(ValueError, match="names no run"):
+        TrainConfig(teacher=" , ")
 
 
 def test_an_ensemble_of_teachers_is_distilled_as_the_mean_of_their_probabilities(tmp_path):
@@ -308,6 +313,8 @@ def test_an_ensemble_of_teachers_is_distilled_as_the_mean_of_their_probabilities
     given = f"{tmp_path / 'root'},{plain}"
     assert direction_teachers(given, "512x512", 1) == f"{tmp_path / 'root' / '512x512-seed1'},{plain}"
     assert direction_teachers(None, "512x512", 1) is None
+    with pytest.raises(ValueError, match="has no run 660x556-seed1"):  # a hold-out root without that direction
+        direction_teachers(given, "660x556", 1)
 
 
 def test_a_given_split_is_kept_to_the_samples_there_are(tmp_path):
@@ -327,3 +334,8 @@ def test_a_given_split_is_kept_to_the_samples_there_are(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps({"train": []}))
     with pytest.raises(ValueError, match="no train / val / test split"):
         given_split(tmp_path / "bad.json", kept)
+    with pytest.raises(ValueError, match="none of its train"):
+        given_split(tmp_path / "split.json", {"z1"})
+    (tmp_path / "twice.json").write_text(json.dumps({**split, "test": ["x1"]}))
+    with pytest.raises(ValueError, match="in two parts"):
+        given_split(tmp_path / "twice.json", kept)

@@ -27,11 +27,12 @@ class LabelOffset:
     """Where the labelled band would be brightest, against where it was drawn."""
 
     shift_px: int  #: rows to move the band by to make it brightest (+ = down)
-    gain: float  #: how much brighter it is there, relative to its brightness there (0 = where drawn)
+    gain: float  #: how much brighter it is there than where drawn, relative to where drawn (0 = where drawn)
+    peak: bool  #: where drawn is itself a local maximum (brighter than 1-2 rows up and down): a layer, if a faint one
 
     @property
     def misregistered(self) -> bool:
-        return abs(self.shift_px) >= MIN_SHIFT and self.gain >= MIN_GAIN
+        return abs(self.shift_px) >= MIN_SHIFT and self.gain >= MIN_GAIN and not self.peak
 
     def describe(self) -> str:
         return (
@@ -59,7 +60,9 @@ def label_offset(grey: np.ndarray, band: np.ndarray) -> LabelOffset | None:
     for dy in range(-reach, reach + 1):
         moved = rows + dy
         inside = (moved >= 0) & (moved < h)
-        if np.count_nonzero(inside) >= rows.size // 2:  # at least half the band still in the picture
+        if np.count_nonzero(inside) >= max(1, (rows.size + 1) // 2):  # at least half the band still in the picture
             means[dy] = float(grey[moved[inside], cols[inside]].mean())
     best = max(means, key=lambda dy: (means[dy], -abs(dy)))
-    return LabelOffset(best, (means[best] - means[0]) / max(means[best], 1.0))
+    near = [means[dy] for dy in (-2, -1, 1, 2) if dy in means]
+    peak = bool(near) and means[0] >= max(near)
+    return LabelOffset(best, (means[best] - means[0]) / max(means[0], 1.0), peak)
