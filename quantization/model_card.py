@@ -53,6 +53,11 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+#: a run's own account of how it compares with the model it replaces (layout hold-outs, wrong-structure frames, the
+#: stress suite): measured outside the run, so written beside it by whoever ships it, and quoted in the card
+REPLACES = "replaces.md"
+
+
 def collect(run_dir: str | Path) -> dict:
     """Everything the card and model.json say, read from the run directory."""
     from quantization.train import TrainConfig, load_samples
@@ -68,6 +73,7 @@ def collect(run_dir: str | Path) -> dict:
     qat_epochs, qat_best = _history(run_dir / "qat.history.csv")
     return {
         "run_dir": run_dir,
+        "replaces": (run_dir / REPLACES).read_text().strip() if (run_dir / REPLACES).is_file() else None,
         "cfg": cfg,
         "qat": qat,
         "split": split,
@@ -239,6 +245,7 @@ def card(info: dict) -> str:
             "- Conversion: full-integer int8 (int8 input and output), representative data from the train split; "
             "post-training int8 of the float model converted the same way for comparison.",
             "",
+            *(["## Against the model it replaces", "", info["replaces"], ""] if info.get("replaces") else []),
             f"## Evaluation: {ev.get('images')} {ev.get('split')} images the model never trained on",
             "",
             "Through the on-device path (ROI detection, preprocessing, LiteRT, postprocessing into the native "

@@ -108,6 +108,21 @@ def test_shipped_files_and_model_card(run):
     assert f"| ptq_int8 | {ptq['accuracy']:.3f} |" in card  # the evaluation table, numbers from the run
 
 
+def test_the_card_quotes_how_the_model_compares_with_the_one_it_replaces(run, tmp_path):
+    """RUN/replaces.md (hold-outs, wrong-structure frames, stress: measured outside the run) goes into the card."""
+    from quantization.model_card import REPLACES, card, collect
+
+    run_dir = run[0]
+    assert "## Against the model it replaces" not in card(collect(run_dir))
+    (run_dir / REPLACES).write_text("Worse with the tissue starting deeper: x0.72 against x0.78.\n")
+    try:
+        text = card(collect(run_dir))
+    finally:
+        (run_dir / REPLACES).unlink()
+    head, _, rest = text.partition("## Against the model it replaces\n\nWorse with the tissue starting deeper")
+    assert rest and "## Evaluation" in rest and "## Evaluation" not in head
+
+
 def test_predict_with_the_pipeline_model_scores_like_evaluate(run, real_data_dir, tmp_path, capsys):
     """`tlfseg predict` on the two test images gives the same scores the evaluation measured."""
     run_dir = run[0]
