@@ -88,7 +88,9 @@ class ByeReason(IntEnum):
 
 
 class Quality(IntFlag):
-    """RESULT quality flags (a u32 bitmask); a RESULT without measurement flags is a good measurement."""
+    """RESULT quality flags (a u32 bitmask); a RESULT without measurement flags is a good measurement. A measurement
+    flag past bit 7 (UNFAMILIAR) always comes with OTHER: firmware of version 1 reads only bits 0-7 as measurement
+    flags."""
 
     NO_FASCIA = 1 << 0  #: no fascia found in the ROI: no thickness
     LOW_COVERAGE = 1 << 1  #: the fascia is found in fewer ROI columns than the coverage threshold
@@ -100,11 +102,12 @@ class Quality(IntFlag):
     OTHER = 1 << 7  #: another measurement flag (named in the runtime's log)
     ROI_DETECTED = 1 << 8  #: the ROI is automatic (no fixed ROI configured): detected on the first frame, then tracked
     NO_SCALE = 1 << 9  #: no calibration configured: thickness in pixels only
+    UNFAMILIAR = 1 << 10  #: the image's statistics lie far outside the training images': its segmentation in doubt
 
     @classmethod
     def measurement_flags(cls) -> Quality:
         found = cls.NO_FASCIA | cls.LOW_COVERAGE | cls.LOW_CONFIDENCE | cls.FRAGMENTED
-        return found | cls.AMBIGUOUS | cls.JUMP | cls.OUTSIDE_RANGE | cls.OTHER
+        return found | cls.AMBIGUOUS | cls.JUMP | cls.OUTSIDE_RANGE | cls.OTHER | cls.UNFAMILIAR
 
 
 class GlideFlag(IntFlag):
@@ -116,4 +119,5 @@ class GlideFlag(IntFlag):
     FEW_COLUMNS = 1 << 3  #: too few columns hold the band and both tissue strips
     LOW_TEXTURE = 1 << 4  #: a strip without the texture to track
     LOW_CORRELATION = 1 << 5  #: the motion found does not explain a strip's pixels (decorrelated, out of plane)
+    SATURATED = 1 << 6  #: a strip largely at full white: its speckle clipped away, the motion pulled towards zero
     OTHER = 1 << 15  #: another reason (named in the runtime's log)

@@ -23,7 +23,10 @@ _FLAG_BITS = {
     "ambiguous": Quality.AMBIGUOUS,
     "jump": Quality.JUMP,
     "outside_range": Quality.OUTSIDE_RANGE,
+    "unfamiliar": Quality.UNFAMILIAR,  # with OTHER (see quality_flags)
 }
+#: measurement bits past bit 7: a version-1 firmware reads only bits 0-7 as measurement flags, so OTHER comes too
+_PAST_BIT_7 = Quality.UNFAMILIAR
 
 
 #: edge.measurement.gliding's flag names -> GLIDE flag bits
@@ -34,6 +37,7 @@ _GLIDE_BITS = {
     "few_columns": GlideFlag.FEW_COLUMNS,
     "low_texture": GlideFlag.LOW_TEXTURE,
     "low_correlation": GlideFlag.LOW_CORRELATION,
+    "saturated": GlideFlag.SATURATED,
 }
 _PAIR_KEYS = tuple(f"{a}/{b}" for a, b in PAIRS)
 
@@ -65,6 +69,8 @@ def quality_flags(m: Measurement, config: Config) -> Quality:
     quality = Quality(0)
     for flag in m.flags:
         quality |= _FLAG_BITS.get(flag, Quality.OTHER)
+    if quality & _PAST_BIT_7:
+        quality |= Quality.OTHER  # not a good measurement for firmware that does not know the bit either
     if not config.fixed_roi:
         quality |= Quality.ROI_DETECTED
     if m.mm_per_px is None:

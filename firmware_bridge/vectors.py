@@ -147,6 +147,20 @@ MESSAGES: dict[str, tuple[Message, int]] = {
     "hello_scanner_hint": (Hello(Role.SCANNER, max_payload=65536, software="fw-demo 1.2"), 14),
     "hint": (Hint(range_mm=(2.5, 8.0), hint_mm=4.75), 15),
     "hint_range_only": (Hint(range_mm=(20.0, 30.0), hint_mm=NAN), 16),
+    # bit 10 (assigned after version 1 shipped) with OTHER: not good for firmware that knows only bits 0-7 either
+    "result_unfamiliar": (
+        Result(
+            frame_id=9,
+            timestamp_us=TIMESTAMP,
+            quality=int(Quality.UNFAMILIAR | Quality.OTHER | Quality.NO_SCALE),
+            roi=(0, 0, MASK_W, MASK_H),
+            thickness_px=12.5,
+            thickness_iqr_px=1.5,
+            coverage=0.875,
+            confidence=0.5,
+        ),
+        18,
+    ),
 }
 #: header flags of the vectors that have any (the HELLOs asking for the gliding and the hint extensions)
 FLAGS: dict[str, int] = {

@@ -375,6 +375,34 @@ def test_every_measurement_flag_has_its_own_quality_bit():
     ):
         quality = quality_flags(replace(m, flags=(flag,)), Config(roi=(0, 0, 50, 40)))
         assert quality == bit | Quality.NO_SCALE and quality & Quality.measurement_flags(), flag
+    # bit 10, past the bits 0-7 a version-1 firmware reads as measurement flags: OTHER comes with it
+    quality = quality_flags(replace(m, flags=("unfamiliar",)), Config(roi=(0, 0, 50, 40)))
+    assert quality == Quality.UNFAMILIAR | Quality.OTHER | Quality.NO_SCALE and Quality.UNFAMILIAR == 1 << 10
+    assert quality & Quality.measurement_flags() and quality & 0xFF
+    sent = Result(frame_id=3, quality=int(quality))
+    (event,) = Decoder().feed(encode(sent, 1))
+    assert Quality(event.msg.quality) == quality and Quality(event.msg.quality) & Quality.UNFAMILIAR
+    quality = quality_flags(replace(m, flags=("jump", "unfamiliar")), Config(roi=(0, 0, 50, 40)))
+    assert quality == Quality.JUMP | Quality.UNFAMILIAR | Quality.OTHER | Quality.NO_SCALE
+
+
+def test_every_gliding_flag_has_its_own_glide_bit():
+    from edge.measurement.gliding import GlideStep, GlideTotals
+    from firmware_bridge.results import glide_flags
+
+    def step(*flags: str) -> GlideStep:
+        return GlideStep({}, {}, {}, {}, None, flags, GlideTotals())
+
+    names = ("no_previous", "roi_changed", "segmentation_flagged", "few_columns", "low_texture", "low_correlation")
+    for name in (*names, "saturated"):
+        assert glide_flags(step(name)) and not glide_flags(step(name)) & GlideFlag.OTHER, name
+    assert glide_flags(step("saturated")) == GlideFlag.SATURATED == 1 << 6
+    both = glide_flags(step("segmentation_flagged", "saturated"))
+    assert both == GlideFlag.SEGMENTATION_FLAGGED | GlideFlag.SATURATED
+    assert glide_flags(step("something_new")) == GlideFlag.OTHER
+    glide = Glide(frame_id=4, flags=int(glide_flags(step("saturated"))), flagged=1)
+    (event,) = Decoder().feed(encode(glide, 2))
+    assert event.msg.flags == GlideFlag.SATURATED
 
 
 def _read_all(sock: socket.socket, seconds: float) -> tuple[list, bool]:

@@ -186,6 +186,14 @@ static void test_results(void) {
     CHECK(r.thickness_mm != r.thickness_mm && r.echo_fascia != r.echo_fascia); /* NaN: no value */
     CHECK(r.n_skipped == 2 && tlfseg_result_skipped(&r, 0) == 9 && tlfseg_result_skipped(&r, 1) == 10);
     CHECK(r.mask_encoding == TLFSEG_MASK_NONE && r.mask_len == 0);
+
+    p = decode_one("result_unfamiliar.bin", TLFSEG_RESULT, 18, &len, &size);
+    CHECK(tlfseg_result_parse(p, len, &r) == 0);
+    CHECK(r.frame_id == 9 && r.quality == (TLFSEG_Q_UNFAMILIAR | TLFSEG_Q_OTHER | TLFSEG_Q_NO_SCALE));
+    CHECK((r.quality & 0xFFu) != 0); /* not good for firmware that knows only bits 0-7: OTHER comes with bit 10 */
+    CHECK((r.quality & TLFSEG_Q_MEASUREMENT_FLAGS) == (TLFSEG_Q_UNFAMILIAR | TLFSEG_Q_OTHER));
+    CHECK(r.thickness_px == F(12.5f) && r.thickness_mm != r.thickness_mm && r.coverage == F(0.875f));
+    CHECK(r.n_skipped == 0 && r.mask_encoding == TLFSEG_MASK_NONE && r.mask_len == 0);
 }
 
 static void test_small_messages(void) {

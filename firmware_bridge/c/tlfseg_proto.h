@@ -78,7 +78,8 @@ enum tlfseg_mask_encoding { TLFSEG_MASK_NONE = 0, TLFSEG_MASK_RLE = 1, TLFSEG_MA
 enum tlfseg_role { TLFSEG_ROLE_SCANNER = 0, TLFSEG_ROLE_RUNTIME = 1 };
 enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BYE_IDLE = 2 };
 
-/* RESULT quality flags: a RESULT without the measurement flags (bits 0-7) is a good measurement */
+/* RESULT quality flags: a RESULT without bits 0-7 set is a good measurement. The measurement flag past them
+ * (UNFAMILIAR, bit 10) always comes with OTHER: firmware that tests only bits 0-7 reads its RESULT as not good too */
 #define TLFSEG_Q_NO_FASCIA (1u << 0)      /* no fascia found in the ROI: no thickness */
 #define TLFSEG_Q_LOW_COVERAGE (1u << 1)   /* fascia in fewer ROI columns than the coverage threshold */
 #define TLFSEG_Q_LOW_CONFIDENCE (1u << 2) /* mean fascia probability under the confidence threshold */
@@ -87,9 +88,10 @@ enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BY
 #define TLFSEG_Q_JUMP (1u << 5)           /* stream: the band far from where it was tracked (another structure?) */
 #define TLFSEG_Q_OUTSIDE_RANGE (1u << 6)  /* no band candidate inside the operator's expected depth range */
 #define TLFSEG_Q_OTHER (1u << 7)          /* another measurement flag (named in the runtime's log) */
-#define TLFSEG_Q_MEASUREMENT_FLAGS 0xFFu
+#define TLFSEG_Q_MEASUREMENT_FLAGS (0xFFu | TLFSEG_Q_UNFAMILIAR)
 #define TLFSEG_Q_ROI_DETECTED (1u << 8)   /* the ROI is automatic (no fixed ROI): detected, then tracked */
 #define TLFSEG_Q_NO_SCALE (1u << 9)       /* no calibration: thickness in pixels only */
+#define TLFSEG_Q_UNFAMILIAR (1u << 10)    /* image statistics far outside the training images': segmentation in doubt */
 
 /* GLIDE flags: why the frame pair is left out of the gliding totals; 0: a good pair, counted */
 #define TLFSEG_G_NO_PREVIOUS (1u << 0)          /* first frame, or the first after a break */
@@ -98,6 +100,7 @@ enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BY
 #define TLFSEG_G_FEW_COLUMNS (1u << 3)          /* too few columns hold the band and both tissue strips */
 #define TLFSEG_G_LOW_TEXTURE (1u << 4)          /* a strip without texture to track */
 #define TLFSEG_G_LOW_CORRELATION (1u << 5)      /* the motion does not explain a strip's pixels */
+#define TLFSEG_G_SATURATED (1u << 6)            /* a strip largely at full white: its speckle clipped away */
 #define TLFSEG_G_OTHER (1u << 15)               /* another reason (the runtime's log names it) */
 
 /* ---- CRC-32 ------------------------------------------------------------------------------------ */
