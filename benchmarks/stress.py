@@ -6,7 +6,8 @@
 Each held-out image's B-mode area (detected as the runtime does) is corrupted as another scanner, probe, setting or
 grabber would change it, with its labels moved the same way, and runs through the on-device `FramePipeline` (int8,
 1 thread). Per corruption and severity: fascia Dice (micro), its ratio to the clean images', wrong-structure frames
-(`edge.measurement.identity`), those the runtime reported as good, and the frames it flagged. Writes
+(`edge.measurement.identity`), those the runtime reported as good, the frames it flagged and those flagged
+`unfamiliar` (outside the model's input reference). Writes
 results/stress.md (newest first), a JSON file and stress_<time>.png (Dice and wrong-structure rate per severity).
 """
 
@@ -152,11 +153,13 @@ class _Score:
     def summary(self) -> dict:
         b = self.identity.summary()
         flagged = sum(bool(flags) for _, flags in self.identity.frames.values())
+        unfamiliar = sum("unfamiliar" in flags for _, flags in self.identity.frames.values())
         return {
             "fascia_dice": self.metrics.summary()["micro"]["dice"]["fascia"],
             "wrong_share": b["wrong_share"],
             "wrong_good_share": b["wrong_good_share"],
             "flagged_share": flagged / b["frames"] if b["frames"] else None,
+            "unfamiliar_share": unfamiliar / b["frames"] if b["frames"] else None,
             "frames": b["frames"],
         }
 
@@ -198,16 +201,17 @@ def _pct(v: float | None) -> str:
 def table(result: dict) -> str:
     c = result["stress"]["clean"]
     lines = [
-        "| corruption | severity | fascia Dice | x clean | wrong structure | wrong, reported good | flagged |",
-        "|---|---|---|---|---|---|---|",
+        "| corruption | severity | fascia Dice | x clean | wrong structure | wrong, reported good | flagged "
+        "| of them unfamiliar |",
+        "|---|---|---|---|---|---|---|---|",
         f"| clean | - | {c['fascia_dice']:.3f} | 1.00 | {_pct(c['wrong_share'])} | {_pct(c['wrong_good_share'])} | "
-        f"{_pct(c['flagged_share'])} |",
+        f"{_pct(c['flagged_share'])} | {_pct(c.get('unfamiliar_share'))} |",
     ]
     for name in CORRUPTIONS:
         for r in result["stress"][name]:
             lines.append(
                 f"| {name} | {r['label']} | {r['fascia_dice']:.3f} | {r['dice_ratio']:.2f} | {_pct(r['wrong_share'])} "
-                f"| {_pct(r['wrong_good_share'])} | {_pct(r['flagged_share'])} |"
+                f"| {_pct(r['wrong_good_share'])} | {_pct(r['flagged_share'])} | {_pct(r.get('unfamiliar_share'))} |"
             )
     return "\n".join(lines)
 

@@ -193,6 +193,8 @@ def card(info: dict) -> str:
             f"- Output: {engine.output_size[0]}x{engine.output_size[1]}x3 int8 {output_meaning(engine)} "
             f"(scale {engine.output.scale:.6g}, zero point "
             f"{engine.output.zero_point}); edge.core.postprocess maps them back into the native frame.",
+            "- Beside it: input_reference.json, the range of its training images' input statistics; the runtime "
+            "flags a frame outside it `unfamiliar` (edge.core.familiarity).",
             "",
             "## Data and licence",
             "",

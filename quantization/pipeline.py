@@ -7,19 +7,53 @@ import shutil
 import time
 from pathlib import Path
 
+from edge.core.familiarity import REFERENCE_FILE
 from quantization.runs import SHIP_DIR, SHIPPED, model_paths
+
+
+def input_statistics_seen(x, augment: bool):
+    """`input_statistics` of model inputs x (N, H, W, 1) as training showed them: with `augment`, also at the
+    corners of the augmentation's gain and gamma (the model saw those too)."""
+    import numpy as np
+
+    from edge.core.familiarity import input_statistics
+    from quantization.train import GAIN, GAMMA
+
+    variants = [(g, e) for g in (GAIN[0], 1.0, GAIN[1]) for e in (GAMMA[0], 1.0, GAMMA[1])] if augment else [(1.0, 1.0)]
+    return np.array([input_statistics(np.clip(image[..., 0] * g, 0, 1) ** e) for image in x for g, e in variants])
+
+
+def write_input_reference(run_dir: str | Path, data: dict | None = None) -> Path:
+    """RUN/input_reference.json: the range of the training images' input statistics (`edge.core.familiarity`), beside
+    the run's models, widened to admit every validation image; `data` from `prepare_data`, else loaded."""
+    from edge.core.familiarity import InputReference, input_statistics
+    from quantization.train import TrainConfig, prepare_data
+
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    data = data or prepare_data(cfg, run_dir)
+    train = input_statistics_seen(data["train"][0], cfg.augment)
+    val = [input_statistics(image[..., 0]) for image in data["val"][0]] if "val" in data else None
+    images = len(data["train"][0])
+    source = f"{run_dir.name}: {images} train images" + (", augmented gain and gamma" if cfg.augment else "")
+    reference = InputReference.from_statistics(train, val, source, images=images)
+    path = reference.save(run_dir / REFERENCE_FILE)
+    print(f"convert: input reference ({source}) -> {path}", flush=True)
+    return path
 
 
 def convert(run_dir: str | Path) -> dict[str, Path]:
     """float32 reference, post-training int8 (calibrated on the train split) and, once `tlfseg qat` has run, QAT int8
-    .tflite models; returns those written."""
+    .tflite models, with the input reference beside them; returns the models written."""
     from quantization.convert import write_tflite
     from quantization.qat import load_float_model, load_qat_model, qat_weights
     from quantization.train import TrainConfig, prepare_data
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
-    representative = prepare_data(cfg, run_dir)["train"][0]
+    data = prepare_data(cfg, run_dir)
+    representative = data["train"][0]
+    write_input_reference(run_dir, data)
     paths = model_paths(run_dir)
     float_model = load_float_model(run_dir)
     print("convert: float32 (reference)", flush=True)
@@ -38,7 +72,8 @@ def convert(run_dir: str | Path) -> dict[str, Path]:
 
 
 def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
-    """Copy the QAT int8 model and its float32 twin into `dest`, with MODEL_CARD.md and model.json."""
+    """Copy the QAT int8 model and its float32 twin into `dest`, with their input reference (written first where a
+    run converted before it existed lacks one), MODEL_CARD.md and model.json."""
     from quantization.model_card import collect, write_model_card, write_model_json
 
     run_dir, dest = Path(run_dir), Path(dest)
@@ -47,12 +82,15 @@ def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
         raise FileNotFoundError(f"{evaluation} not found: evaluate before shipping")
     if json.loads(evaluation.read_text())["split"] != "test":
         raise ValueError(f"{evaluation} is not on the test split: run tlfseg evaluate --run {run_dir} before shipping")
+    if not (run_dir / REFERENCE_FILE).is_file():
+        write_input_reference(run_dir)
     info = collect(run_dir)  # before anything is copied: the commit named is the code's, not a tree the copies dirty
     dest.mkdir(parents=True, exist_ok=True)
     paths = model_paths(run_dir)
     written = []
     for name, file in SHIPPED.items():
         written.append(Path(shutil.copyfile(paths[name], dest / file)))
+    written.append(Path(shutil.copyfile(run_dir / REFERENCE_FILE, dest / REFERENCE_FILE)))
     written.append(write_model_card(info, dest / "MODEL_CARD.md"))
     written.append(write_model_json(info, dest / "model.json"))
     for path in written:

@@ -130,12 +130,16 @@ def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     return out
 
 
+#: `_augment`'s ranges of gain (a factor) and gamma (an exponent): the input reference spans their corners too
+GAIN, GAMMA = (0.75, 1.25), (0.75, 1.33)
+
+
 def _augment(x, y):
     """Anatomy-preserving augmentation: horizontal flip, gain, gamma, multiplicative speckle."""
     flip = tf.random.uniform(()) < 0.5
     x, y = (tf.cond(flip, lambda t=t: tf.reverse(t, [1]), lambda t=t: t) for t in (x, y))
-    x = x * tf.random.uniform((), 0.75, 1.25)
-    x = tf.pow(tf.clip_by_value(x, 0.0, 1.0), tf.random.uniform((), 0.75, 1.33))
+    x = x * tf.random.uniform((), *GAIN)
+    x = tf.pow(tf.clip_by_value(x, 0.0, 1.0), tf.random.uniform((), *GAMMA))
     x = x * tf.random.normal(tf.shape(x), 1.0, tf.random.uniform((), 0.0, 0.15))
     return tf.clip_by_value(x, 0.0, 1.0), y
 

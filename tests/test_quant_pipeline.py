@@ -56,6 +56,19 @@ def test_run_directory(run):
     assert sizes["ptq_int8"] < sizes["float32"] / 2.5 and sizes["qat_int8"] < sizes["float32"] / 2.5
 
 
+def test_the_input_reference_spans_the_training_images_as_augmented(run):
+    """convert writes the range of the training images' input statistics beside the models; the runtime reads it."""
+    from edge.core.familiarity import STATISTICS, InputReference
+    from edge.live.pipeline import FramePipeline
+
+    run_dir = run[0]
+    ref = InputReference.load(run_dir / "input_reference.json")
+    assert ref.images == 8 and "8 train images" in ref.source
+    assert all(lo < hi for lo, hi in zip(ref.low, ref.high, strict=True)) and len(ref.low) == len(STATISTICS)
+    pipeline = FramePipeline(run_dir / "qat_int8.tflite", video=False)
+    assert pipeline.reference == ref and "8 train images" in pipeline.describe_reference()
+
+
 def test_evaluation(run):
     run_dir = run[0]
     ev = json.loads((run_dir / "evaluation.json").read_text())
@@ -88,11 +101,13 @@ def test_shipped_files_and_model_card(run):
     run_dir, ship_dir, _ = run
     assert sorted(p.name for p in ship_dir.iterdir()) == [
         "MODEL_CARD.md",
+        "input_reference.json",
         "model.json",
         "tlfseg_unet_float32.tflite",
         "tlfseg_unet_int8.tflite",
     ]
     assert (ship_dir / "tlfseg_unet_int8.tflite").read_bytes() == (run_dir / "qat_int8.tflite").read_bytes()
+    assert (ship_dir / "input_reference.json").read_bytes() == (run_dir / "input_reference.json").read_bytes()
     meta = json.loads((ship_dir / "model.json").read_text())
     assert meta["input"]["shape"] == [1, 256, 256, 1] and meta["input"]["dtype"] == "int8"
     assert meta["classes"] == {"0": "above", "1": "fascia", "2": "below"}
@@ -100,7 +115,7 @@ def test_shipped_files_and_model_card(run):
     assert meta["training"]["config"]["base_filters"] == 4 and meta["training"]["qat"]["epochs"] == 1
     card = (ship_dir / "MODEL_CARD.md").read_text()
     assert "arXiv:2009.04790" in card and "BMC Medical Imaging 25:164" in card and "Apache License 2.0" in card
-    assert "8 train, 2 validation" in card and "2 test" in card
+    assert "8 train, 2 validation" in card and "2 test" in card and "input_reference.json" in card
     assert meta["reproduce"] in card and "--width 4" in meta["reproduce"] and "--limit 12" in meta["reproduce"]
     assert "--dice 0.5" in meta["reproduce"] and "0.5 x (1 - soft fascia Dice)" in card
     ev = json.loads((run_dir / "evaluation.json").read_text())

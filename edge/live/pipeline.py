@@ -1,8 +1,8 @@
 """`FramePipeline`: the per-frame step, written once.
 
 frame -> ROI (`edge.core.roi_policy`) -> preprocess -> LiteRT `Engine` -> temporal fusion of the probabilities
-(optional) -> class map at native resolution -> `measure` (on a stream: the band's depth tracked, `jump` flagged), each
-stage timed once, into one `FrameResult`.
+(optional) -> class map at native resolution -> `measure` (on a stream: the band's depth tracked, `jump` flagged; a
+frame unlike the model's training images flagged `unfamiliar`), each stage timed once, into one `FrameResult`.
 The live loop, the firmware bridge's sessions, `tlfseg predict`, `tlfseg evaluate` and the benchmarks all run their
 frames through it; what stays with them is scheduling, counting and where results go.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.engine import Engine
+from edge.core.familiarity import InputReference, input_statistics, reference_beside
 from edge.core.heap import keep_freed_memory
 from edge.core.postprocess import extend_to_frame, upsampled_class_map
 from edge.core.preprocess import Preprocessor
@@ -42,6 +43,7 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  #: roi, preprocess, inference, [fuse], ..., total
     roi_changed: bool = False  #: the ROI policy moved the ROI on this frame (a new screen layout)
     gliding: GlideStep | None = None  #: shear against the frame before, where gliding is on
+    unfamiliar: tuple[str, ...] = ()  #: the input statistics outside the model's training range (`unfamiliar`)
 
     @cached_property
     def labels(self) -> np.ndarray:
@@ -76,10 +78,15 @@ class FramePipeline:
         measure_config: MeasureConfig | None = None,
         prior: OperatorPrior | None = None,
         gliding: GlideConfig | bool = False,
+        reference: InputReference | None = None,
     ) -> None:
+        """`reference`: the training images' input statistics (`edge.core.familiarity`); default: the
+        `input_reference.json` beside the model, where there is one (else no frame is flagged `unfamiliar`)."""
         keep_freed_memory()  # per-frame buffers are reused, not page-faulted back in every frame
         named = model is None or isinstance(model, (str, Path))  # else an Engine, or anything with input_size and infer
         self.engine = Engine(model, threads=threads, delegate=delegate) if named else model
+        path = getattr(self.engine, "model_path", None)
+        self.reference = reference or (reference_beside(path) if path is not None else None)
         self.order = order
         self.roi = roi_policy(roi, video, order)
         self.preprocessor = Preprocessor(self.engine.input_size, order)
@@ -94,6 +101,13 @@ class FramePipeline:
         #: shear between the layers frame by frame (`edge.measurement.gliding`), where on
         self.glide = GlideTracker(gliding if isinstance(gliding, GlideConfig) else None) if gliding else None
         self._roi: Box | None = None
+
+    def describe_reference(self) -> str:
+        """What frames are checked against for `unfamiliar`."""
+        ref = self.reference
+        if ref is None:
+            return "not checked (no input_reference.json beside the model)"
+        return f"flagged unfamiliar outside the input statistics of {ref.source or f'{ref.images} images'}"
 
     def hint_at(self, frame_row: float) -> None:
         """The operator points at the fascia (a click on the picture, in frame rows): keep the band nearest it."""
@@ -144,6 +158,9 @@ class FramePipeline:
         m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
         if kept is not None and kept < self.measure_config.min_in_range:
             m = replace(m, flags=(*m.flags, "outside_range"))
+        unfamiliar = tuple(self.reference.outside(input_statistics(pre.tensor))) if self.reference else ()
+        if unfamiliar:
+            m = replace(m, flags=(*m.flags, "unfamiliar"))
         if self.band:
             m = self.band(m)
         t5 = time.perf_counter()
@@ -154,4 +171,4 @@ class FramePipeline:
             t6 = time.perf_counter()
             timings["gliding"], t5 = (t6 - t5) * 1e3, t6
         timings["total"] = (t5 - t0) * 1e3
-        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed, glide)
+        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed, glide, unfamiliar)

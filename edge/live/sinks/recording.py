@@ -150,6 +150,7 @@ class Recorder(Sink):
                 "latency_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
                 **m.to_dict(),
                 **({"gliding": result.gliding.to_dict()} if result.gliding is not None else {}),
+                **({"unfamiliar": list(result.unfamiliar)} if result.unfamiliar else {}),
                 "seen": session.seen,
                 "dropped": dict(session.dropped),
             }

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     pipeline = FramePipeline(args.model, roi, video=False, threads=args.threads, delegate=args.delegate)
     engine = pipeline.engine
     print(f"model: {engine.describe()}")
+    print(f"images: {pipeline.describe_reference()}")
     scoring = f", scored against {args.masks}" if masks else ""
     print(f"{len(images)} images from {args.images} -> {args.out}{scoring}")
 

@@ -230,6 +230,7 @@ def handle(args: argparse.Namespace) -> int:
     loop = LiveLoop(reader, pipeline, sinks, args.frames)
 
     print(f"model:  {pipeline.engine.describe()}")
+    print(f"frames: {pipeline.describe_reference()}")
     print(f"source: {capture.describe()}" + (f" (preset {preset.name or args.preset})" if args.preset else ""))
     cal = calibration
     cal_text = (

@@ -1,0 +1,123 @@
+"""Is a frame like the images its model was trained on? A few statistics of the model's input, against their range
+over the training images (`input_reference.json` beside the model): a frame outside it is `unfamiliar`.
+
+The statistics see what a scanner's settings and screen change (gain, dynamic range, saturation, blur or speckle size,
+where the echo lies) and are blind to anatomy, so they flag a frame the model has no business reading (a black or
+frozen screen, gain turned far up, a blurred or foreign image) and let an unseen scanner's ordinary frames through.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: the file beside a model that holds its training images' statistics
+REFERENCE_FILE = "input_reference.json"
+
+#: statistic name -> what it measures on the model's input (grey in [0, 1])
+STATISTICS = {
+    "brightness": "mean grey",
+    "contrast": "standard deviation of the grey",
+    "dark": "share of near-black pixels (under 5 % grey)",
+    "bright": "share of near-white pixels (over 90 % grey)",
+    "texture": "mean step between neighbouring columns, per unit of contrast (speckle size, blur)",
+    "echo_depth": "where the echo's centre lies, as a share of the image's depth",
+}
+
+#: how far beyond the training images' range a statistic may go, as a share of that range
+WIDEN = 0.5
+
+
+def input_statistics(x: np.ndarray) -> np.ndarray:
+    """`STATISTICS` of one model input: float32 (H, W) grey in [0, 1], as `edge.core.preprocess` makes it."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    mean, std = (float(v[0, 0]) for v in cv2.meanStdDev(x))
+    n = x.size
+    dark = cv2.countNonZero(cv2.compare(x, 0.05, cv2.CMP_LT)) / n
+    bright = cv2.countNonZero(cv2.compare(x, 0.9, cv2.CMP_GT)) / n
+    step = float(cv2.norm(x[:, 1:], x[:, :-1], cv2.NORM_L1)) / (x.shape[0] * (x.shape[1] - 1))
+    texture = step / std if std > 1e-6 else 0.0
+    rows = cv2.reduce(x, 1, cv2.REDUCE_AVG)[:, 0]
+    total = float(rows.sum())
+    depth = float(np.dot(rows, np.arange(len(rows))) / total / max(len(rows) - 1, 1)) if total > 0 else 0.0
+    return np.array([mean, std, dark, bright, texture, depth], np.float64)
+
+
+class InputReferenceError(ValueError):
+    """An input reference file that cannot be read."""
+
+
+@dataclass(frozen=True)
+class InputReference:
+    """The range each of `STATISTICS` may take: the training images' range, widened (see `from_statistics`)."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    images: int  #: training images the range was taken from
+    source: str = ""  #: what they were (a run, a split)
+
+    @classmethod
+    def from_statistics(
+        cls, train: np.ndarray, val: np.ndarray | None = None, source: str = "", images: int | None = None
+    ) -> InputReference:
+        """The training inputs' (N, len(STATISTICS)) statistics' range, widened by `WIDEN` of itself on each side,
+        and further where a validation image (never trained on) lies beyond that, so no validation image is flagged;
+        `images`: how many training images the N rows come from (default N)."""
+        train = np.asarray(train, np.float64).reshape(-1, len(STATISTICS))
+        if not len(train):
+            raise ValueError("an input reference needs at least one training image")
+        lo, hi = train.min(axis=0), train.max(axis=0)
+        lo, hi = lo - WIDEN * (hi - lo), hi + WIDEN * (hi - lo)
+        if val is not None and len(val):
+            val = np.asarray(val, np.float64).reshape(-1, len(STATISTICS))
+            lo, hi = np.minimum(lo, val.min(axis=0)), np.maximum(hi, val.max(axis=0))
+        return cls(tuple(map(float, lo)), tuple(map(float, hi)), images or len(train), source)
+
+    def outside(self, stats: np.ndarray) -> list[str]:
+        """The statistics of `stats` (from `input_statistics`) outside the range, by name."""
+        return [
+            name for name, v, lo, hi in zip(STATISTICS, stats, self.low, self.high, strict=True) if not lo <= v <= hi
+        ]
+
+    def to_dict(self) -> dict:
+        return {
+            "what": "the model's training images' input statistics: a frame outside this range is flagged unfamiliar",
+            "images": self.images,
+            "source": self.source,
+            "statistics": {
+                name: {"low": round(lo, 6), "high": round(hi, 6), "meaning": meaning}
+                for (name, meaning), lo, hi in zip(STATISTICS.items(), self.low, self.high, strict=True)
+            },
+        }
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> InputReference:
+        """InputReferenceError naming the file and what is wrong with it."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+            stats = data["statistics"]
+            low = tuple(float(stats[name]["low"]) for name in STATISTICS)
+            high = tuple(float(stats[name]["high"]) for name in STATISTICS)
+            images = int(data["images"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise InputReferenceError(f"{path}: not an input reference ({type(exc).__name__}: {exc})") from None
+        if not all(math.isfinite(v) for v in low + high) or any(lo > hi for lo, hi in zip(low, high, strict=True)):
+            raise InputReferenceError(f"{path}: an input reference needs finite ranges with low <= high")
+        return cls(low, high, images, str(data.get("source", "")))
+
+
+def reference_beside(model_path: str | Path) -> InputReference | None:
+    """The input reference in the model's folder, None where there is none (then no frame is flagged unfamiliar)."""
+    path = Path(model_path).with_name(REFERENCE_FILE)
+    return InputReference.load(path) if path.is_file() else None

@@ -1,0 +1,132 @@
+"""edge.core.familiarity: a frame's input statistics against its model's training range (the `unfamiliar` flag),
+the reference file beside a model, and the runtime flagging frames it has no business reading."""
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.core.engine import DEFAULT_MODEL
+from edge.core.familiarity import (
+    REFERENCE_FILE,
+    STATISTICS,
+    WIDEN,
+    InputReference,
+    InputReferenceError,
+    input_statistics,
+    reference_beside,
+)
+from edge.core.preprocess import prepare_input
+from edge.core.roi import detect_bmode_roi
+from edge.live.pipeline import FramePipeline
+
+NAMES = list(STATISTICS)
+
+
+def speckle(seed: int = 0, shape=(384, 192)) -> np.ndarray:
+    """A B-mode-like input: multiplicative speckle over a bright band a third of the way down."""
+    rng = np.random.default_rng(seed)
+    x = np.full(shape, 0.2, np.float32)
+    x[shape[0] // 3 : shape[0] // 3 + 8] = 0.7
+    return np.clip(x * rng.rayleigh(0.8, shape).astype(np.float32), 0, 1)
+
+
+def stat(x: np.ndarray, name: str) -> float:
+    return float(input_statistics(x)[NAMES.index(name)])
+
+
+def test_each_statistic_moves_with_what_it_names():
+    x = speckle()
+    assert stat(x * 1.5, "brightness") == pytest.approx(1.5 * stat(x, "brightness"), rel=0.05)
+    assert stat(x * 1.5, "contrast") > 1.4 * stat(x, "contrast")
+    assert stat(x * 0.1, "dark") > 0.5 > stat(x, "dark")
+    assert stat(np.clip(x * 3, 0, 1), "bright") > 0.05 > stat(x, "bright")
+    blurred = cv2.GaussianBlur(x, (0, 0), 3)
+    assert stat(blurred, "texture") < 0.3 * stat(x, "texture")
+    assert stat(x * 0.5, "texture") == pytest.approx(stat(x, "texture"), rel=1e-4)  # gain alone: same texture
+    deeper = x.copy()
+    deeper[250:] += 0.3
+    assert stat(np.clip(deeper, 0, 1), "echo_depth") > stat(x, "echo_depth") + 0.05
+    black = input_statistics(np.zeros((384, 192), np.float32))
+    assert black.tolist() == [0, 0, 1, 0, 0, 0]  # no division by a zero contrast or a zero echo
+
+
+def test_the_reference_is_the_training_range_widened_and_admits_every_validation_image():
+    train = np.array([[0.2, 0.1, 0.1, 0.0, 0.2, 0.4], [0.3, 0.2, 0.3, 0.02, 0.3, 0.5]])
+    ref = InputReference.from_statistics(train, source="two images")
+    assert ref.low[0] == pytest.approx(0.2 - WIDEN * 0.1) and ref.high[0] == pytest.approx(0.3 + WIDEN * 0.1)
+    assert ref.images == 2 and ref.outside(train[0]) == [] and ref.outside(train[1]) == []
+    far = train[1].copy()
+    far[[1, 4]] = [0.9, 0.01]
+    assert ref.outside(far) == ["contrast", "texture"]
+    val = far[None]
+    wider = InputReference.from_statistics(train, val, images=1)
+    assert wider.outside(far) == [] and wider.images == 1  # a validation image is never flagged
+    with pytest.raises(ValueError, match="at least one training image"):
+        InputReference.from_statistics(np.zeros((0, len(NAMES))))
+
+
+def test_the_reference_file_round_trips_and_a_broken_one_is_named(tmp_path):
+    ref = InputReference.from_statistics(np.array([input_statistics(speckle(i)) for i in range(4)]), source="s")
+    path = ref.save(tmp_path / REFERENCE_FILE)
+    data = json.loads(path.read_text())
+    assert list(data["statistics"]) == NAMES and data["images"] == 4
+    back = InputReference.load(path)
+    assert back.source == "s" and back.images == 4
+    assert np.allclose(back.low, ref.low, atol=1e-6) and np.allclose(back.high, ref.high, atol=1e-6)
+    assert reference_beside(tmp_path / "model.tflite") == back
+    assert reference_beside(tmp_path / "sub" / "model.tflite") is None
+    del data["statistics"]["texture"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputReferenceError, match=f"{REFERENCE_FILE}: not an input reference.*texture"):
+        InputReference.load(path)
+    path.write_text("{not json")
+    with pytest.raises(InputReferenceError, match="not an input reference"):
+        InputReference.load(path)
+    data = ref.to_dict()
+    data["statistics"]["dark"].update(low=0.9, high=0.1)
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputReferenceError, match="low <= high"):
+        InputReference.load(path)
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return FramePipeline(video=False)
+
+
+def test_the_bundled_model_reads_its_reference_and_passes_every_real_image(bundled, real_data_dir):
+    """Every layout of the shared set lies inside the bundled model's reference: no frame of it is unfamiliar."""
+    assert bundled.reference == InputReference.load(DEFAULT_MODEL.with_name(REFERENCE_FILE))
+    assert "ship_clean" in bundled.describe_reference()
+    paths = sorted((real_data_dir / "images").glob("*.png"))
+    assert len(paths) == 395
+    for path in paths[::4]:
+        image = cv2.imread(str(path))
+        x = prepare_input(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), detect_bmode_roi(image), (384, 192))
+        assert bundled.reference.outside(input_statistics(x)) == [], path.name
+
+
+def test_frames_the_model_has_no_business_reading_are_flagged_unfamiliar(bundled, real_data_dir):
+    image = cv2.imread(str(real_data_dir / "images" / "img_00003.png"))
+    clean = bundled(image)
+    assert clean.unfamiliar == () and "unfamiliar" not in clean.flags
+    saturated = bundled(cv2.convertScaleAbs(image, alpha=3.0))  # gain turned far up: the band clipped to white
+    assert saturated.flags == ("unfamiliar",) and saturated.unfamiliar == ("bright",)  # the model alone saw no doubt
+    assert not saturated.measurement.good
+    flat = bundled(np.full_like(image, 40))  # a frozen, blank screen
+    assert "unfamiliar" in flat.flags and "texture" in flat.unfamiliar
+
+
+def test_a_model_without_a_reference_checks_nothing_and_a_broken_one_stops_the_start(tmp_path, phantom):
+    model = tmp_path / "model.tflite"
+    shutil.copyfile(DEFAULT_MODEL, model)
+    plain = FramePipeline(model, video=False)
+    assert plain.reference is None and "not checked" in plain.describe_reference()
+    result = plain(np.full_like(phantom.frame(0).image, 40))
+    assert "unfamiliar" not in result.flags and result.unfamiliar == ()
+    (tmp_path / REFERENCE_FILE).write_text("[]")
+    with pytest.raises(InputReferenceError, match="not an input reference"):
+        FramePipeline(model, video=False)
