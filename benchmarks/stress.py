@@ -202,7 +202,7 @@ def table(result: dict) -> str:
     c = result["stress"]["clean"]
     lines = [
         "| corruption | severity | fascia Dice | x clean | wrong structure | wrong, reported good | flagged "
-        "| of them unfamiliar |",
+        "| unfamiliar |",
         "|---|---|---|---|---|---|---|---|",
         f"| clean | - | {c['fascia_dice']:.3f} | 1.00 | {_pct(c['wrong_share'])} | {_pct(c['wrong_good_share'])} | "
         f"{_pct(c['flagged_share'])} | {_pct(c.get('unfamiliar_share'))} |",

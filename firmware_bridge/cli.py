@@ -55,6 +55,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import signal
 
     from edge.core.engine import Engine
+    from edge.core.familiarity import describe_reference
     from edge.tools.errors import CommandError
     from firmware_bridge.frames import FrameLimits
     from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH
@@ -79,6 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the frames in hand, say BYE, then stop
         signal.signal(sig, lambda *_: server.shutdown())
     print(f"model: {engine.describe()}", flush=True)
+    print(f"frames: {describe_reference(runtime.reference)}", flush=True)
     print(f"listening on {bound} (max {args.max_clients} clients, payload limit {limits.max_payload} B)", flush=True)
     server.serve_forever()
     print(f"stopped: {server.runtime.counters.snapshot()}", flush=True)

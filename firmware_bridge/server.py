@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields, replace
 
 from edge import __version__
 from edge.core.engine import Engine
+from edge.core.familiarity import reference_beside
 from edge.core.labels import CLASS_NAMES
 from edge.core.roi import Box
 from edge.live.pipeline import FramePipeline
@@ -118,10 +119,12 @@ class SessionLimits:
 
 
 class BridgeRuntime:
-    """What every session shares: one engine (used by one session at a time), the limits and the counters."""
+    """What every session shares: one engine (used by one session at a time), its input reference (read once, at
+    start: a file that cannot be read stops the start), the limits and the counters."""
 
     def __init__(self, engine: Engine, limits: SessionLimits = SessionLimits(), roi: Box | None = None) -> None:
         self.engine, self.limits, self.roi = engine, limits, roi
+        self.reference = reference_beside(engine.model_path)  #: frames outside it are flagged unfamiliar
         self.lock = threading.Lock()
         self.counters = Counters()
 
@@ -181,6 +184,7 @@ class BridgeRuntime:
             measure_config=measure_config(config),
             prior=prior,
             gliding=gliding,
+            reference=self.reference,
         )
 
 

@@ -13,7 +13,8 @@ from quantization.runs import SHIP_DIR, SHIPPED, model_paths
 
 def input_statistics_seen(x, augment: bool):
     """`input_statistics` of model inputs x (N, H, W, 1) as training showed them: with `augment`, also at the
-    corners of the augmentation's gain and gamma (the model saw those too)."""
+    corners of the augmentation's gain and gamma (the model saw those too; its speckle and the geometric levers,
+    depth crop and the like, are not spanned)."""
     import numpy as np
 
     from edge.core.familiarity import input_statistics

@@ -491,6 +491,25 @@ def test_a_frame_too_small_for_the_model_is_bad_frame():
         assert client.expect(Result, timeout=30).frame_id == 6
 
 
+def test_an_unfamiliar_frame_is_flagged_on_the_wire_and_a_broken_reference_stops_the_start(frames, tmp_path):
+    """A frame far from the bundled model's training images (gain turned far up: the band clipped to white) comes back
+    with UNFAMILIAR and OTHER (so version-1 firmware reads it as not good); the frame before it, ordinary, without."""
+    saturated = cv2.convertScaleAbs(frames[0], alpha=3.0)
+    with serving("tcp://127.0.0.1:0") as server, BridgeClient.connect(server.endpoint) as client:
+        assert server.runtime.reference is not None
+        client.send_frame(frames[0], frame_id=1)
+        ordinary = client.expect(Result, timeout=30)
+        client.send_frame(saturated, frame_id=2)
+        flagged = client.expect(Result, timeout=30)
+    assert not ordinary.quality & (Quality.UNFAMILIAR | Quality.OTHER)
+    assert flagged.frame_id == 2 and flagged.quality & Quality.UNFAMILIAR and flagged.quality & Quality.OTHER
+    model = tmp_path / "model.tflite"
+    model.write_bytes(Engine().model_path.read_bytes())
+    (tmp_path / "input_reference.json").write_text("{not json")
+    with pytest.raises(ValueError, match="input_reference.json: not an input reference"):
+        BridgeRuntime(Engine(model))
+
+
 def test_unix_transport_never_removes_a_regular_file(tmp_path):
     path = tmp_path / "not-a-socket"
     path.write_text("precious")

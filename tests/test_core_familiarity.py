@@ -10,6 +10,7 @@ import pytest
 
 from edge.core.engine import DEFAULT_MODEL
 from edge.core.familiarity import (
+    FLOOR,
     REFERENCE_FILE,
     STATISTICS,
     WIDEN,
@@ -59,13 +60,30 @@ def test_the_reference_is_the_training_range_widened_and_admits_every_validation
     assert ref.low[0] == pytest.approx(0.2 - WIDEN * 0.1) and ref.high[0] == pytest.approx(0.3 + WIDEN * 0.1)
     assert ref.images == 2 and ref.outside(train[0]) == [] and ref.outside(train[1]) == []
     far = train[1].copy()
-    far[[1, 4]] = [0.9, 0.01]
+    far[[1, 4]] = [0.45, 0.01]
     assert ref.outside(far) == ["contrast", "texture"]
     val = far[None]
     wider = InputReference.from_statistics(train, val, images=1)
     assert wider.outside(far) == [] and wider.images == 1  # a validation image is never flagged
     with pytest.raises(ValueError, match="at least one training image"):
         InputReference.from_statistics(np.zeros((0, len(NAMES))))
+
+
+def test_the_range_has_a_floor_and_stays_within_what_each_statistic_can_be(tmp_path):
+    one = input_statistics(speckle())
+    ref = InputReference.from_statistics(one[None])  # one image: no range of its own to widen
+    nudged = speckle().copy()
+    nudged[:2] += 0.01  # a trace of difference: not a frame unlike the training image
+    assert ref.outside(input_statistics(nudged)) == []
+    low, high = np.array(ref.low), np.array(ref.high)
+    assert (low >= 0).all() and (high[[0, 1, 2, 3, 5]] <= [1, 0.5, 1, 1, 1]).all()
+    assert (high - low >= 2 * FLOOR - 1e-12).all() or (low == 0).any()
+    train = np.array([input_statistics(speckle(i)) for i in range(3)])
+    val = train[:1] * [1, 1, 1, 1, 1.3, 1]  # beyond the widened texture range: the range takes it in
+    ref = InputReference.from_statistics(train, val)
+    assert ref.high[NAMES.index("texture")] == pytest.approx(val[0, NAMES.index("texture")])
+    back = InputReference.load(ref.save(tmp_path / REFERENCE_FILE))  # saved rounded outwards: still admitted
+    assert back.outside(val[0]) == [] and ref.outside(val[0]) == []
 
 
 def test_the_reference_file_round_trips_and_a_broken_one_is_named(tmp_path):
@@ -116,7 +134,7 @@ def test_frames_the_model_has_no_business_reading_are_flagged_unfamiliar(bundled
     saturated = bundled(cv2.convertScaleAbs(image, alpha=3.0))  # gain turned far up: the band clipped to white
     assert saturated.flags == ("unfamiliar",) and saturated.unfamiliar == ("bright",)  # the model alone saw no doubt
     assert not saturated.measurement.good
-    flat = bundled(np.full_like(image, 40))  # a frozen, blank screen
+    flat = bundled(np.full_like(image, 40))  # a blank screen
     assert "unfamiliar" in flat.flags and "texture" in flat.unfamiliar
 
 

@@ -97,6 +97,22 @@ def test_a_measured_rate_always_opens_the_mp4_encoder(tmp_path, measured):
     writer.release()
 
 
+def test_the_log_names_what_makes_a_frame_unfamiliar(tmp_path, bundled_engine, phantom):
+    """A frame with gain turned far up is logged with the input statistics outside the model's training range."""
+    from edge.live.sources.folder import ImageFolderCapture
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i, alpha in enumerate((1.0, 3.0, 1.0)):
+        cv2.imwrite(str(images / f"f{i}.png"), cv2.convertScaleAbs(phantom.frame(i).image, alpha=alpha))
+    recorder = Recorder(tmp_path / "rec", fps=25)
+    loop = LiveLoop(FrameReader(ImageFolderCapture(images), keep="all"), FramePipeline(bundled_engine), [recorder])
+    session = loop.run()
+    frames, _, _ = read_log(tmp_path / "rec" / "frames.jsonl")
+    assert [f.get("unfamiliar") for f in frames] == [None, ["bright"], None]
+    assert [("unfamiliar" in f["flags"]) for f in frames] == [False, True, False] and session.processed == 3
+
+
 def test_a_second_recording_never_overwrites_the_first(tmp_path):
     (tmp_path / "rec").mkdir()
     (tmp_path / "rec" / "frames.jsonl").write_text("{}\n")

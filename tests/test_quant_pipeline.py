@@ -69,6 +69,21 @@ def test_the_input_reference_spans_the_training_images_as_augmented(run):
     assert pipeline.reference == ref and "8 train images" in pipeline.describe_reference()
 
 
+def test_the_reference_spans_the_augmentations_gain_and_gamma_corners():
+    """With augmentation, each training image counts at the nine corners of `_augment`'s gain and gamma as well."""
+    from edge.core.familiarity import STATISTICS, input_statistics
+    from quantization.pipeline import input_statistics_seen
+    from quantization.train import GAIN, GAMMA
+
+    x = np.random.default_rng(0).uniform(0, 0.8, (2, 64, 32, 1)).astype(np.float32)
+    seen = input_statistics_seen(x, augment=True)
+    assert seen.shape == (18, len(STATISTICS))
+    assert np.allclose(seen[4], input_statistics(x[0, ..., 0]))  # the middle corner: the image as it is
+    brightest = input_statistics(np.clip(x[1, ..., 0] * GAIN[1], 0, 1) ** GAMMA[0])
+    assert np.allclose(seen[9 + 6], brightest) and seen[9 + 6][0] == seen[9:, 0].max()
+    assert input_statistics_seen(x, augment=False).shape == (2, len(STATISTICS))
+
+
 def test_evaluation(run):
     run_dir = run[0]
     ev = json.loads((run_dir / "evaluation.json").read_text())

@@ -1,9 +1,9 @@
 """Is a frame like the images its model was trained on? A few statistics of the model's input, against their range
 over the training images (`input_reference.json` beside the model): a frame outside it is `unfamiliar`.
 
-The statistics see what a scanner's settings and screen change (gain, dynamic range, saturation, blur or speckle size,
-where the echo lies) and are blind to anatomy, so they flag a frame the model has no business reading (a black or
-frozen screen, gain turned far up, a blurred or foreign image) and let an unseen scanner's ordinary frames through.
+The statistics see what a scanner's settings and screen change (gain, dynamic range, saturation, speckle size, where
+the echo lies) and are blind to anatomy, so they flag a frame the model has no business reading (a blank or flat
+screen, gain turned far up, heavy noise) and let an unseen scanner's ordinary frames through.
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ STATISTICS = {
     "echo_depth": "where the echo's centre lies, as a share of the image's depth",
 }
 
-#: how far beyond the training images' range a statistic may go, as a share of that range
-WIDEN = 0.5
+#: how far beyond the training images' range a statistic may go, as a share of that range, and at least
+WIDEN, FLOOR = 0.5, 0.01
+
+#: the values each statistic can take at all (the range is cut to them: a bound beyond them would never fire)
+POSSIBLE = (np.zeros(len(STATISTICS)), np.array([1.0, 0.5, 1.0, 1.0, np.inf, 1.0]))
 
 
 def input_statistics(x: np.ndarray) -> np.ndarray:
@@ -65,17 +68,20 @@ class InputReference:
     def from_statistics(
         cls, train: np.ndarray, val: np.ndarray | None = None, source: str = "", images: int | None = None
     ) -> InputReference:
-        """The training inputs' (N, len(STATISTICS)) statistics' range, widened by `WIDEN` of itself on each side,
-        and further where a validation image (never trained on) lies beyond that, so no validation image is flagged;
-        `images`: how many training images the N rows come from (default N)."""
+        """The training inputs' (N, len(STATISTICS)) statistics' range, widened by `WIDEN` of itself (at least
+        `FLOOR`) on each side, and further where a validation image (never trained on) lies beyond that, so no
+        validation image is flagged; cut to the `POSSIBLE` values. `images`: how many training images the N rows
+        come from (default N)."""
         train = np.asarray(train, np.float64).reshape(-1, len(STATISTICS))
         if not len(train):
             raise ValueError("an input reference needs at least one training image")
         lo, hi = train.min(axis=0), train.max(axis=0)
-        lo, hi = lo - WIDEN * (hi - lo), hi + WIDEN * (hi - lo)
+        margin = np.maximum(WIDEN * (hi - lo), FLOOR)
+        lo, hi = lo - margin, hi + margin
         if val is not None and len(val):
             val = np.asarray(val, np.float64).reshape(-1, len(STATISTICS))
             lo, hi = np.minimum(lo, val.min(axis=0)), np.maximum(hi, val.max(axis=0))
+        lo, hi = np.maximum(lo, POSSIBLE[0]), np.minimum(hi, POSSIBLE[1])
         return cls(tuple(map(float, lo)), tuple(map(float, hi)), images or len(train), source)
 
     def outside(self, stats: np.ndarray) -> list[str]:
@@ -90,7 +96,7 @@ class InputReference:
             "images": self.images,
             "source": self.source,
             "statistics": {
-                name: {"low": round(lo, 6), "high": round(hi, 6), "meaning": meaning}
+                name: {"low": math.floor(lo * 1e6) / 1e6, "high": math.ceil(hi * 1e6) / 1e6, "meaning": meaning}
                 for (name, meaning), lo, hi in zip(STATISTICS.items(), self.low, self.high, strict=True)
             },
         }
@@ -112,8 +118,8 @@ class InputReference:
             images = int(data["images"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputReferenceError(f"{path}: not an input reference ({type(exc).__name__}: {exc})") from None
-        if not all(math.isfinite(v) for v in low + high) or any(lo > hi for lo, hi in zip(low, high, strict=True)):
-            raise InputReferenceError(f"{path}: an input reference needs finite ranges with low <= high")
+        if any(math.isnan(v) for v in low + high) or any(lo > hi for lo, hi in zip(low, high, strict=True)):
+            raise InputReferenceError(f"{path}: an input reference needs ranges with low <= high")
         return cls(low, high, images, str(data.get("source", "")))
 
 
@@ -121,3 +127,10 @@ def reference_beside(model_path: str | Path) -> InputReference | None:
     """The input reference in the model's folder, None where there is none (then no frame is flagged unfamiliar)."""
     path = Path(model_path).with_name(REFERENCE_FILE)
     return InputReference.load(path) if path.is_file() else None
+
+
+def describe_reference(reference: InputReference | None) -> str:
+    """What a runtime checks frames against for `unfamiliar`, in a line."""
+    if reference is None:
+        return "not checked for familiarity (no input reference: input_reference.json beside the model)"
+    return f"flagged unfamiliar outside the input statistics of {reference.source or f'{reference.images} images'}"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.engine import Engine
-from edge.core.familiarity import InputReference, input_statistics, reference_beside
+from edge.core.familiarity import InputReference, describe_reference, input_statistics, reference_beside
 from edge.core.heap import keep_freed_memory
 from edge.core.postprocess import extend_to_frame, upsampled_class_map
 from edge.core.preprocess import Preprocessor
@@ -78,15 +78,17 @@ class FramePipeline:
         measure_config: MeasureConfig | None = None,
         prior: OperatorPrior | None = None,
         gliding: GlideConfig | bool = False,
-        reference: InputReference | None = None,
+        reference: InputReference | str | None = "beside",
     ) -> None:
-        """`reference`: the training images' input statistics (`edge.core.familiarity`); default: the
-        `input_reference.json` beside the model, where there is one (else no frame is flagged `unfamiliar`)."""
+        """`reference`: the training images' input statistics (`edge.core.familiarity`) frames are checked against
+        (`unfamiliar`); "beside": the `input_reference.json` beside the model, where there is one; None: none."""
         keep_freed_memory()  # per-frame buffers are reused, not page-faulted back in every frame
         named = model is None or isinstance(model, (str, Path))  # else an Engine, or anything with input_size and infer
         self.engine = Engine(model, threads=threads, delegate=delegate) if named else model
-        path = getattr(self.engine, "model_path", None)
-        self.reference = reference or (reference_beside(path) if path is not None else None)
+        if reference == "beside":
+            path = getattr(self.engine, "model_path", None)
+            reference = reference_beside(path) if path is not None else None
+        self.reference = reference
         self.order = order
         self.roi = roi_policy(roi, video, order)
         self.preprocessor = Preprocessor(self.engine.input_size, order)
@@ -104,10 +106,7 @@ class FramePipeline:
 
     def describe_reference(self) -> str:
         """What frames are checked against for `unfamiliar`."""
-        ref = self.reference
-        if ref is None:
-            return "not checked (no input_reference.json beside the model)"
-        return f"flagged unfamiliar outside the input statistics of {ref.source or f'{ref.images} images'}"
+        return describe_reference(self.reference)
 
     def hint_at(self, frame_row: float) -> None:
         """The operator points at the fascia (a click on the picture, in frame rows): keep the band nearest it."""
