@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.live.pipeline import MIN_FRAME_SIDE  # the pipeline's own limit, checked at the door
+from edge.core.frame import MIN_FRAME_SIDE, FrameRejected  # the pipeline's own limit, checked at the door
 from firmware_bridge.messages import Frame
 from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, MaskEncoding, PixelFormat
 
@@ -18,7 +18,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-class FrameError(ValueError):
+class FrameError(FrameRejected):
     """A FRAME that parses but cannot be used; the message says why (answered with ERROR BAD_FRAME)."""
 
 

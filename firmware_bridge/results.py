@@ -7,38 +7,17 @@ import math
 
 from edge.live.pipeline import FrameResult
 from edge.measurement.candidates import OperatorPrior
+from edge.measurement.flags import FRAME_FLAGS, GLIDE_FLAGS
 from edge.measurement.gliding import PAIRS, GlideStep
 from edge.measurement.measure import Calibration, MeasureConfig, Measurement
 from firmware_bridge.mask import encode_mask
 from firmware_bridge.messages import NAN, Config, Frame, Glide, Hint, Result, StageLatency
 from firmware_bridge.protocol import GlideFlag, MaskEncoding, Quality
 
-#: edge.measurement.measure's flag names -> RESULT quality bits
-_FLAG_BITS = {
-    "no_fascia": Quality.NO_FASCIA,
-    "low_coverage": Quality.LOW_COVERAGE,
-    "low_confidence": Quality.LOW_CONFIDENCE,
-    "fragmented": Quality.FRAGMENTED,
-    "discontinuous": Quality.FRAGMENTED,  # broken too: into pieces side by side at different depths
-    "ambiguous": Quality.AMBIGUOUS,
-    "jump": Quality.JUMP,
-    "outside_range": Quality.OUTSIDE_RANGE,
-    "unfamiliar": Quality.UNFAMILIAR,  # with OTHER (see quality_flags)
-}
 #: measurement bits past bit 7: a version-1 firmware reads only bits 0-7 as measurement flags, so OTHER comes too
 _PAST_BIT_7 = Quality.UNFAMILIAR
 
 
-#: edge.measurement.gliding's flag names -> GLIDE flag bits
-_GLIDE_BITS = {
-    "no_previous": GlideFlag.NO_PREVIOUS,
-    "roi_changed": GlideFlag.ROI_CHANGED,
-    "segmentation_flagged": GlideFlag.SEGMENTATION_FLAGGED,
-    "few_columns": GlideFlag.FEW_COLUMNS,
-    "low_texture": GlideFlag.LOW_TEXTURE,
-    "low_correlation": GlideFlag.LOW_CORRELATION,
-    "saturated": GlideFlag.SATURATED,
-}
 _PAIR_KEYS = tuple(f"{a}/{b}" for a, b in PAIRS)
 
 
@@ -68,7 +47,7 @@ def measure_config(config: Config) -> MeasureConfig:
 def quality_flags(m: Measurement, config: Config) -> Quality:
     quality = Quality(0)
     for flag in m.flags:
-        quality |= _FLAG_BITS.get(flag, Quality.OTHER)
+        quality |= Quality(1 << FRAME_FLAGS[flag].bit) if flag in FRAME_FLAGS else Quality.OTHER
     if quality & _PAST_BIT_7:
         quality |= Quality.OTHER  # not a good measurement for firmware that does not know the bit either
     if not config.fixed_roi:
@@ -124,7 +103,7 @@ def assemble_result(frame: Frame, seg: FrameResult, config: Config, queue_ms: fl
 def glide_flags(step: GlideStep) -> GlideFlag:
     flags = GlideFlag(0)
     for name in step.flags:
-        flags |= _GLIDE_BITS.get(name, GlideFlag.OTHER)
+        flags |= GlideFlag(1 << GLIDE_FLAGS[name].bit) if name in GLIDE_FLAGS else GlideFlag.OTHER
     return flags
 
 

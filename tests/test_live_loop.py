@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from live_support import SMALL_ROI, ScriptedDevice, SleepyPipeline, small_phantom, wait_for
 
+from edge.core.frame import FrameRejected
 from edge.core.labels import FASCIA
 from edge.live.loop import LiveLoop
 from edge.live.pipeline import FramePipeline
@@ -105,7 +106,7 @@ def test_failing_frames_between_good_ones_are_reported_sparingly_and_all_counted
         def __call__(self, frame):
             self.calls = getattr(self, "calls", 0) + 1
             if self.calls % 2:
-                raise ValueError("a bad frame")
+                raise FrameRejected("a bad frame")
             return super().__call__(frame)
 
     sink = Collect()
@@ -114,6 +115,21 @@ def test_failing_frames_between_good_ones_are_reported_sparingly_and_all_counted
     errors = [e for e in sink.events if e["kind"] == "error"]
     assert session.processed == 150 and session.dropped["error"] >= 150 and session.failed is None
     assert len(errors) == 4 and "(100 so far)" in errors[-1]["detail"]  # 1, 2, 3, then the 100th
+
+
+def test_a_bug_in_the_pipeline_ends_the_run_instead_of_counting_as_a_bad_frame(bundled_engine):
+    """Only `FrameRejected` is the frame's fault: a numpy shape error (a bug) is raised, not dropped as `error`."""
+
+    class Buggy(FramePipeline):
+        def __call__(self, frame):
+            raise ValueError("operands could not be broadcast together")
+
+    sink = Collect()
+    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    loop = LiveLoop(reader, Buggy(bundled_engine), sinks=[sink], max_frames=5)
+    with pytest.raises(ValueError, match="broadcast"):
+        loop.run()
+    assert loop.session.dropped.get("error", 0) == 0 and sink.closed is not None  # no drop counted; sinks closed
 
 
 def test_a_folder_of_unreadable_images_is_an_error(tmp_path, capsys):

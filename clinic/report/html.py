@@ -13,7 +13,8 @@ import numpy as np
 from clinic.patient import Patient
 from clinic.recording import Recording, Stats
 from clinic.report.trend import trend_plot
-from clinic.report.words import caveats, flag_words
+from clinic.report.words import caveats
+from edge.measurement.flags import words
 
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -53,7 +54,7 @@ def side_section(side: str | None, recs: list[Recording], key_frames: int) -> tu
     t, e = rec.thickness(), rec.echogenicity()
     flags = rec.flag_counts()
     reasons = "".join(
-        f"<li>{n} frame(s): {escape(flag_words(f))} (<code>{escape(f)}</code>)</li>" for f, n in sorted(flags.items())
+        f"<li>{n} frame(s): {escape(words(f))} (<code>{escape(f)}</code>)</li>" for f, n in sorted(flags.items())
     )
     pictures = []
     for r in recs:

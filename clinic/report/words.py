@@ -1,4 +1,4 @@
-"""The report's plain words: what each quality flag means, and the model's accuracy caveats."""
+"""The report's plain words: the model's accuracy caveats (each flag's words: `edge.measurement.flags`)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,6 @@ from pathlib import Path
 import edge
 
 MODELS = Path(edge.__file__).resolve().parent / "models"
-
-FLAG_WORDS = {
-    "no_fascia": "no fascia found in the picture",
-    "low_coverage": "the fascia was found across too little of the picture's width",
-    "fragmented": "the fascia was broken into many pieces",
-    "low_confidence": "the model was unsure of its outline",
-    "ambiguous": "two bright bands could each be the fascia",
-    "discontinuous": "pieces of band side by side at different depths",
-    "jump": "the band was far from where it had been in the frames before (probe moved?)",
-    "outside_range": "the band was outside the depth range the operator set",
-}
-
-
-def flag_words(flag: str) -> str:
-    return FLAG_WORDS.get(flag, flag.replace("_", " "))
-
 
 def caveats(models: Path = MODELS) -> list[str]:
     """The model card's accuracy caveats, as sentences for a clinician (numbers read from the bundled model files)."""

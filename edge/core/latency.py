@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 
 from edge.core.reservoir import Reservoir
@@ -9,6 +10,34 @@ from edge.core.reservoir import Reservoir
 PAPER_IMAGES = 87
 PAPER_SECONDS = 43.0
 PAPER_MS_PER_IMAGE = PAPER_SECONDS / PAPER_IMAGES * 1e3  # 494 ms
+
+
+class StageClock:
+    """Times one frame's stages in one place: ``with clock("inference"): ...`` adds that stage's milliseconds to
+    `timings_ms`; `stop()` adds "total", the time since the clock was made."""
+
+    __slots__ = ("timings_ms", "_start", "_stage", "_t")
+
+    def __init__(self) -> None:
+        self.timings_ms: dict[str, float] = {}
+        self._start = time.perf_counter()
+        self._stage, self._t = "", 0.0
+
+    def __call__(self, stage: str) -> StageClock:
+        self._stage = stage
+        return self
+
+    def __enter__(self) -> None:
+        self._t = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        ms = (time.perf_counter() - self._t) * 1e3
+        self.timings_ms[self._stage] = self.timings_ms.get(self._stage, 0.0) + ms
+
+    def stop(self) -> dict[str, float]:
+        """The stages' milliseconds and their "total"."""
+        self.timings_ms["total"] = (time.perf_counter() - self._start) * 1e3
+        return self.timings_ms
 
 
 class LatencyStats:

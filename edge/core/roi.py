@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge.core.frame import FrameRejected
 from edge.core.grey import to_grey
 
 _WINDOW = 5  # local-variance window (px); the detected box is shrunk back by half of it
@@ -48,7 +49,7 @@ class Box:
 
     def check_fits(self, shape: tuple[int, ...]) -> None:
         if not self.fits(shape):
-            raise ValueError(f"ROI {self} lies outside the {shape[1]}x{shape[0]} frame")
+            raise FrameRejected(f"ROI {self} lies outside the {shape[1]}x{shape[0]} frame")
 
     def part(self, image: np.ndarray) -> np.ndarray:
         """The ROI of a whole-frame `image`, or `image` itself where it is a map of the ROI alone (its size)."""

@@ -7,8 +7,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 
-import cv2
-
+from edge.core.frame import FrameRejected
 from edge.live.overlay import live_picture
 from edge.live.pipeline import FramePipeline
 from edge.live.session import Session
@@ -138,7 +137,7 @@ class LiveLoop:
         queue_ms = (time.monotonic() - frame.t_capture) * 1e3
         try:
             result = self.pipeline(frame.image)
-        except (ValueError, cv2.error) as exc:
+        except FrameRejected as exc:  # the frame's fault; anything else is a bug and ends the run
             self._errors += 1
             self._errors_in_a_row += 1
             n = self._errors_in_a_row

@@ -9,8 +9,7 @@ frames through it; what stays with them is scheduling, counting and where result
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -18,7 +17,9 @@ import numpy as np
 
 from edge.core.engine import Engine
 from edge.core.familiarity import InputReference, describe_reference, input_statistics, reference_beside
+from edge.core.frame import check_frame_size
 from edge.core.heap import keep_freed_memory
+from edge.core.latency import StageClock
 from edge.core.postprocess import extend_to_frame, upsampled_class_map
 from edge.core.preprocess import Preprocessor
 from edge.core.roi import Box
@@ -54,10 +55,6 @@ class FrameResult:
     @property
     def flags(self) -> tuple[str, ...]:
         return self.measurement.flags
-
-
-#: the smallest frame (rows and columns) worth segmenting; a smaller one is refused with its size
-MIN_FRAME_SIDE = 8
 
 
 class FramePipeline:
@@ -126,48 +123,57 @@ class FramePipeline:
             self.glide.reset()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
-        """ValueError (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, an ROI
-        outside it."""
-        t0 = time.perf_counter()
-        if isinstance(frame, np.ndarray) and frame.ndim >= 2 and min(frame.shape[:2]) < MIN_FRAME_SIDE:
-            h, w = frame.shape[:2]
-            side = MIN_FRAME_SIDE
-            raise ValueError(f"frame {w}x{h} is too small to segment (at least {side}x{side} pixels)")
+        """`FrameRejected` (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, a
+        fixed ROI outside it."""
+        clock = StageClock()
+        with clock("roi"):
+            roi, changed = self._locate(frame)
+        with clock("preprocess"):
+            pre = self.preprocessor(frame, roi)
+        with clock("inference"):
+            probs = self.engine.infer(pre.tensor)
+        if self.fusion:
+            with clock("fuse"):
+                probs = self.fusion(probs)
+        with clock("postprocess"):
+            roi_labels, mm_per_px, prior, kept = self._class_map(probs, roi)
+        with clock("measure"):
+            m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
+            m, unfamiliar = self._doubts(m, kept, pre.tensor)
+        glide = None
+        if self.glide:
+            with clock("gliding"):
+                glide = self.glide.step(pre.grey, roi_labels, m, changed)
+        timings = clock.stop()
+        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed, glide, unfamiliar)
+
+    def _locate(self, frame: np.ndarray) -> tuple[Box, bool]:
+        """The frame's ROI, and whether it moved (then what was carried across frames is forgotten)."""
+        check_frame_size(frame)
         roi, changed = self.roi(frame)
         self._roi = roi
         if changed:  # another screen layout: a hint clicked on the old one no longer points at the same depth
             self.reset()
             self.prior.hint_px = None
-        t1 = time.perf_counter()
-        pre = self.preprocessor(frame, roi)
-        t2 = time.perf_counter()
-        probs = self.engine.infer(pre.tensor)
-        t3 = time.perf_counter()
-        timings = {"roi": (t1 - t0) * 1e3, "preprocess": (t2 - t1) * 1e3, "inference": (t3 - t2) * 1e3}
-        if self.fusion:
-            probs = self.fusion(probs)
-            t4 = time.perf_counter()
-            timings["fuse"], t3 = (t4 - t3) * 1e3, t4
+        return roi, changed
+
+    def _class_map(self, probs: np.ndarray, roi: Box):
+        """The ROI's native class map: the model's argmax, or the band candidate the operator's prior keeps (then
+        `kept`: the share of band columns that kept one)."""
         mm_per_px = self.calibration.mm_per_px_for(roi)
         prior, kept, chosen = self.prior.for_frame(mm_per_px), None, probs
         if prior is not None:  # the operator's choice decides the class map; the model's own probabilities stay
             chosen, kept = prior.choose(probs, roi.h, self.measure_config.candidate_level)
-        roi_labels = upsampled_class_map(chosen, (roi.w, roi.h))
-        t4 = time.perf_counter()
-        m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
+        return upsampled_class_map(chosen, (roi.w, roi.h)), mm_per_px, prior, kept
+
+    def _doubts(self, m: Measurement, kept: float | None, tensor: np.ndarray):
+        """`m` with what the frame's context adds: outside the operator's range, unlike the training images, off the
+        stream's track."""
         if kept is not None and kept < self.measure_config.min_in_range:
-            m = replace(m, flags=(*m.flags, "outside_range"))
-        unfamiliar = tuple(self.reference.outside(input_statistics(pre.tensor))) if self.reference else ()
+            m = m.flagged("outside_range")
+        unfamiliar = tuple(self.reference.outside(input_statistics(tensor))) if self.reference else ()
         if unfamiliar:
-            m = replace(m, flags=(*m.flags, "unfamiliar"))
+            m = m.flagged("unfamiliar")
         if self.band:
             m = self.band(m)
-        t5 = time.perf_counter()
-        timings["postprocess"], timings["measure"] = (t4 - t3) * 1e3, (t5 - t4) * 1e3
-        glide = None
-        if self.glide:
-            glide = self.glide.step(pre.grey, roi_labels, m, changed)
-            t6 = time.perf_counter()
-            timings["gliding"], t5 = (t6 - t5) * 1e3, t6
-        timings["total"] = (t5 - t0) * 1e3
-        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed, glide, unfamiliar)
+        return m, unfamiliar

@@ -9,7 +9,7 @@ band-shaped structure (`ambiguous`: which of them is the fascia is in doubt) is 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import cv2
@@ -18,6 +18,7 @@ import numpy as np
 from edge.core.labels import ABOVE, BELOW, FASCIA
 from edge.core.roi import Box
 from edge.measurement.candidates import contested_columns
+from edge.measurement.flags import FRAME_FLAGS, refuses, with_flag
 
 
 @dataclass(frozen=True)
@@ -85,12 +86,21 @@ class Measurement:
     depth_px: float | None  #: the band's median centre row in the ROI (where it lies, for tracking across frames)
     confidence: float | None  #: mean max-probability of fascia pixels (None without probabilities)
     echo: dict[str, float | None]  #: mean grey inside the fascia, above it and below it
-    flags: tuple[str, ...]
+    flags: tuple[str, ...]  #: names from the flag registry (`edge.measurement.flags`)
     columns_px: np.ndarray = field(repr=False)  #: per ROI column perpendicular thickness, NaN where none
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.flags if f not in FRAME_FLAGS]
+        if unknown:
+            raise KeyError(f"flags {unknown} are not in the flag registry (edge.measurement.flags)")
 
     @property
     def good(self) -> bool:
-        return not self.flags
+        return not refuses(self.flags)
+
+    def flagged(self, name: str) -> Measurement:
+        """This measurement with the registered flag `name` added."""
+        return replace(self, flags=with_flag(self.flags, name))
 
     @property
     def thickness_mm(self) -> float | None:
@@ -242,8 +252,8 @@ def measure(
     config: MeasureConfig | None = None,
     settled: bool = False,
 ) -> Measurement:
-    """Measure the fascia in a native class map inside the ROI: `labels` covers the whole frame (`Segmentation.labels`)
-    or the ROI alone (`Segmentation.roi_labels`).
+    """Measure the fascia in a native class map inside the ROI: `labels` covers the whole frame (`FrameResult.labels`)
+    or the ROI alone (`FrameResult.roi_labels`).
 
     `grey` (the frame's grey pixels) gives echogenicity; `probs` (the model's own class probabilities) gives confidence,
     over the cells the class map calls fascia, and rival band candidates (`ambiguous`), unless `settled`: an operator's

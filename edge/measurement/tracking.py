@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from edge.measurement.measure import Measurement
 
 
@@ -30,7 +28,7 @@ class BandTracker:
 
     def __call__(self, m: Measurement) -> Measurement:
         """`m`, with `jump` added where its band is not where the track is."""
-        if m.flags or m.depth_px is None or m.thickness_px is None:
+        if not m.good or m.depth_px is None or m.thickness_px is None:
             return m
         if self.depth is None or not self._far(m.depth_px, self.depth, m.thickness_px):
             start = m.depth_px if self.depth is None else self.depth
@@ -42,4 +40,4 @@ class BandTracker:
         if len(self._pending) >= self.settle:  # a new depth held for long enough: follow it
             self.depth, self._pending = m.depth_px, []
             return m
-        return replace(m, flags=(*m.flags, "jump"))
+        return m.flagged("jump")
