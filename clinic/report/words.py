@@ -10,6 +10,7 @@ import edge
 
 MODELS = Path(edge.__file__).resolve().parent / "models"
 
+
 def caveats(models: Path = MODELS) -> list[str]:
     """The model card's accuracy caveats, as sentences for a clinician (numbers read from the bundled model files)."""
     out = [
