@@ -21,10 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.results_log import RESULTS, keep_run  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
-from edge.live.loop import LiveLoop  # noqa: E402
-from edge.live.pipeline import FramePipeline  # noqa: E402
+from edge.live.runtime import LiveSettings, build  # noqa: E402
 from edge.live.sinks import Sink  # noqa: E402
-from edge.live.sources import FrameReader, SyntheticProbe  # noqa: E402
+from edge.live.sources import SyntheticCapture  # noqa: E402
 from edge.tools.bench import CyclingPhantom  # noqa: E402
 
 WARMUP = 1_000
@@ -51,9 +50,10 @@ class RssProbe(Sink):
 
 def soak(frames: int, every: int) -> dict:
     probe = RssProbe(every, frames)
-    reader = FrameReader(SyntheticProbe(fps=1000.0, phantom=CyclingPhantom()), keep="all")
+    capture = SyntheticCapture(fps=1000.0, phantom=CyclingPhantom())
+    live = build(LiveSettings(every_frame=True, frames=frames), capture=capture, sinks=[probe])
     t0 = time.perf_counter()
-    session = LiveLoop(reader, FramePipeline(), sinks=[probe], max_frames=frames).run()
+    session = live.run()
     seconds = time.perf_counter() - t0
     return {"frames": session.processed, "seconds": round(seconds, 1), **growth(probe.curve)}
 

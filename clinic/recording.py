@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from clinic import SIDES
-from edge.live.sinks.recording import Recorder, read_log
+from edge.live.sinks.recording import RecordingSink, read_log
 
 META = "clinic.json"  #: optional, in a recording folder: {"side": ..., "visit": ...}
 
@@ -71,9 +71,9 @@ class Recording:
     @classmethod
     def load(cls, folder: str | Path, side: str | None = None) -> Recording:
         folder = Path(folder)
-        log = folder / Recorder.LOG
+        log = folder / RecordingSink.LOG
         if not log.is_file():
-            raise ValueError(f"{folder} is not a recording (no {Recorder.LOG})")
+            raise ValueError(f"{folder} is not a recording (no {RecordingSink.LOG})")
         frames, _, partial = read_log(log)
         summary_path = folder / "summary.json"
         summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}

@@ -74,6 +74,22 @@ def _project_imports() -> dict[str, set[str]]:
     return graph
 
 
+#: edge's floors, lowest first: a module imports only from its own floor and those below it
+EDGE_FLOORS = ("edge.core", "edge.measurement", "edge.live", "edge.tools")
+
+
+def _floor(module: str) -> int:
+    return next((i for i, f in enumerate(EDGE_FLOORS) if module == f or module.startswith(f + ".")), -1)
+
+
+def test_edge_floors_import_only_downwards():
+    graph = _project_imports()
+    up = [(m, d) for m, deps in graph.items() if _floor(m) >= 0 for d in deps if _floor(d) > _floor(m)]
+    assert not up, f"imports reaching a higher floor of edge ({' < '.join(EDGE_FLOORS)}): {up}"
+    placed = [m for m in graph if m.startswith("edge.") and _floor(m) < 0]
+    assert placed == [], f"edge modules outside the floors {EDGE_FLOORS}: {placed}"
+
+
 def test_no_import_cycles_and_edge_imports_nothing_above_it():
     graph = _project_imports()
     assert not [(m, d) for m, deps in graph.items() if m.startswith("edge") for d in deps if not d.startswith("edge")]

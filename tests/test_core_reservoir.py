@@ -10,7 +10,7 @@ from edge.core.latency import LatencyStats
 from edge.core.reservoir import Reservoir, Series
 from edge.live.loop import LiveLoop
 from edge.live.pipeline import FramePipeline
-from edge.live.sources import FrameReader, SyntheticProbe
+from edge.live.sources import FrameReader, SyntheticCapture
 
 
 def test_reservoir_is_exact_while_small_and_unbiased_beyond():
@@ -74,7 +74,7 @@ def test_the_live_loop_keeps_no_per_frame_state(bundled_engine, monkeypatch):
         def close(self, session): ...
 
     tracemalloc.start()
-    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    reader = FrameReader(SyntheticCapture(phantom=small_phantom()), keep="all")
     session = LiveLoop(reader, FramePipeline(bundled_engine), sinks=[Mark()], max_frames=900).run()
     tracemalloc.stop()
     assert session.processed == 900

@@ -11,7 +11,7 @@ from edge.core.labels import FASCIA
 from edge.live.loop import LiveLoop
 from edge.live.pipeline import FramePipeline
 from edge.live.sinks import Sink
-from edge.live.sources import FrameReader, ImageFolderCapture, SyntheticProbe
+from edge.live.sources import FrameReader, ImageFolderCapture, SyntheticCapture
 from edge.measurement.measure import Calibration
 
 
@@ -32,7 +32,7 @@ class Collect(Sink):
 def test_slow_engine_drops_are_counted_none_silently(bundled_engine):
     """The engine takes longer than a frame interval: frames are dropped at the source, all counted."""
     pipeline = SleepyPipeline(bundled_engine, delay_s=0.15)
-    reader = FrameReader(SyntheticProbe(fps=25, phantom=small_phantom()))
+    reader = FrameReader(SyntheticCapture(fps=25, phantom=small_phantom()))
     sink = Collect()
     session = LiveLoop(reader, pipeline, sinks=[sink], max_frames=5).run()
     assert session.processed == len(sink.results) == 5 and sink.closed is session
@@ -87,7 +87,7 @@ def test_every_frame_of_a_folder_with_fixed_roi_and_a_bad_frame(tmp_path, bundle
 
 def test_fusion_in_the_loop_changes_labels_consistently(bundled_engine):
     sink = Collect()
-    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    reader = FrameReader(SyntheticCapture(phantom=small_phantom()), keep="all")
     LiveLoop(reader, FramePipeline(bundled_engine, fuse=0.3), sinks=[sink], max_frames=3).run()
     assert len(sink.results) == 3
     for _, seg in sink.results:
@@ -110,7 +110,7 @@ def test_failing_frames_between_good_ones_are_reported_sparingly_and_all_counted
             return super().__call__(frame)
 
     sink = Collect()
-    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    reader = FrameReader(SyntheticCapture(phantom=small_phantom()), keep="all")
     session = LiveLoop(reader, Flaky(bundled_engine), sinks=[sink], max_frames=150).run()
     errors = [e for e in sink.events if e["kind"] == "error"]
     assert session.processed == 150 and session.dropped["error"] >= 150 and session.failed is None
@@ -125,7 +125,7 @@ def test_a_bug_in_the_pipeline_ends_the_run_instead_of_counting_as_a_bad_frame(b
             raise ValueError("operands could not be broadcast together")
 
     sink = Collect()
-    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    reader = FrameReader(SyntheticCapture(phantom=small_phantom()), keep="all")
     loop = LiveLoop(reader, Buggy(bundled_engine), sinks=[sink], max_frames=5)
     with pytest.raises(ValueError, match="broadcast"):
         loop.run()

@@ -14,8 +14,8 @@ from live_support import small_phantom, wait_for
 
 from edge.live.loop import LiveLoop
 from edge.live.pipeline import FramePipeline
-from edge.live.sinks import RATE_PROBE, Recorder, StatusPrinter, frame_rate, free_folder, read_log
-from edge.live.sources import FrameReader, SyntheticProbe
+from edge.live.sinks import RATE_PROBE, RecordingSink, StatusSink, frame_rate, free_folder, read_log
+from edge.live.sources import FrameReader, SyntheticCapture
 from edge.measurement.measure import Calibration
 
 
@@ -31,13 +31,13 @@ def count_video_frames(path) -> int:
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory, bundled_engine):
     folder = tmp_path_factory.mktemp("rec") / "session"
-    recorder = Recorder(folder, fps=25, segment_s=0.05)  # short segments: several in 12 frames
+    recorder = RecordingSink(folder, fps=25, segment_s=0.05)  # short segments: several in 12 frames
     out = io.StringIO()
-    reader = FrameReader(SyntheticProbe(phantom=small_phantom()), keep="all")
+    reader = FrameReader(SyntheticCapture(phantom=small_phantom()), keep="all")
     loop = LiveLoop(
         reader,
         FramePipeline(bundled_engine, calibration=Calibration(mm_per_px=0.1)),
-        sinks=[StatusPrinter(0.0, out), recorder],
+        sinks=[StatusSink(0.0, out), recorder],
         max_frames=12,
     )
     session = loop.run()
@@ -105,7 +105,7 @@ def test_the_log_names_what_makes_a_frame_unfamiliar(tmp_path, bundled_engine, p
     images.mkdir()
     for i, alpha in enumerate((1.0, 3.0, 1.0)):
         cv2.imwrite(str(images / f"f{i}.png"), cv2.convertScaleAbs(phantom.frame(i).image, alpha=alpha))
-    recorder = Recorder(tmp_path / "rec", fps=25)
+    recorder = RecordingSink(tmp_path / "rec", fps=25)
     loop = LiveLoop(FrameReader(ImageFolderCapture(images), keep="all"), FramePipeline(bundled_engine), [recorder])
     session = loop.run()
     frames, _, _ = read_log(tmp_path / "rec" / "frames.jsonl")

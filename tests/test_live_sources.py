@@ -15,7 +15,7 @@ from edge.live.sources import (
     PiCameraCapture,
     SourceError,
     SourceSettings,
-    SyntheticProbe,
+    SyntheticCapture,
     open_capture,
 )
 
@@ -102,7 +102,7 @@ def test_missing_device_and_file_are_clear_errors(tmp_path):
 def test_open_capture_picks_the_source_kind(tmp_path):
     write_folder(tmp_path / "imgs", 2)
     write_video(tmp_path / "v.avi", 2)
-    assert isinstance(open_capture("demo"), SyntheticProbe)
+    assert isinstance(open_capture("demo"), SyntheticCapture)
     device = open_capture("2", SourceSettings(fourcc="YUYV"))
     assert isinstance(device, OpenCVCapture) and device.live and device.name == "/dev/video2"
     assert isinstance(open_capture("/dev/video0"), OpenCVCapture)
@@ -143,7 +143,7 @@ def take(reader: FrameReader, timeout_s: float = 30.0):
 
 
 def test_latest_frame_policy_drops_and_counts_when_the_consumer_is_slow():
-    reader = FrameReader(SyntheticProbe(fps=50, phantom=small_phantom())).start()
+    reader = FrameReader(SyntheticCapture(fps=50, phantom=small_phantom())).start()
     taken = []
     for _ in range(5):
         taken.append(take(reader))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 
 #: capture settings, on the command line (--fps, --width, --height) and in a preset's "source" alike
@@ -41,3 +42,18 @@ def arg(where: str, **limits) -> Callable[[str], float]:
 
     parse.__name__ = where  # argparse names the type in its messages
     return parse
+
+
+def parse_threads(text: str) -> int:
+    """A thread count >= 1, or 'all' for every core; ValueError otherwise."""
+    text = text.strip()
+    if text == "all":
+        return os.cpu_count() or 1
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"threads must be a number or 'all', got {text!r}") from None
+    cores = os.cpu_count() or 1
+    if not 1 <= n <= cores:
+        raise ValueError(f"threads must be 1 to {cores} (the cores of this machine) or 'all', got {n}")
+    return n

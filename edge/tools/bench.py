@@ -17,13 +17,12 @@ from edge.core.imagefiles import list_images, read_image
 from edge.core.latency import PAPER_IMAGES, PAPER_SECONDS, LatencyStats
 from edge.core.machine import machine_info
 from edge.core.paths import DL_TRACK_APO
-from edge.live.loop import LiveLoop
+from edge.core.values import parse_threads
 from edge.live.phantom import Phantom
-from edge.live.pipeline import FramePipeline
+from edge.live.runtime import LiveSettings, build, build_pipeline
 from edge.live.sinks import Sink
-from edge.live.sources import FrameReader, SyntheticProbe
+from edge.live.sources import SyntheticCapture
 from edge.measurement.metrics import SetMetrics
-from edge.tools.commands import parse_threads
 
 FLOAT_MODEL = DEFAULT_MODEL.with_name("tlfseg_unet_float32.tflite")
 WARMUP = 3
@@ -63,7 +62,7 @@ def peak_rss_mb() -> float:
 def time_images(engine: Engine, images: list[np.ndarray]) -> dict:
     """The paper's experiment: every image through the full per-frame pipeline, one after another (each its own
     B-mode area: the images come from several scanners)."""
-    pipeline = FramePipeline(engine, video=False)
+    pipeline = build_pipeline(LiveSettings(video=False), engine)
     for image in images[:WARMUP]:
         pipeline(image)
     stats = LatencyStats()
@@ -85,8 +84,7 @@ def time_images(engine: Engine, images: list[np.ndarray]) -> dict:
 
 def time_stream(engine: Engine, frames: int, fps: float, phantom: Phantom) -> dict:
     """The live figures: the demo probe at `fps` through the real loop, newest-frame policy."""
-    probe = SyntheticProbe(fps, phantom)
-    session = LiveLoop(FrameReader(probe), FramePipeline(engine), max_frames=frames).run()
+    session = build(LiveSettings(frames=frames), capture=SyntheticCapture(fps, phantom), engine=engine).run()
     s = session.latency.summary()
     return {
         "source_fps": fps,
@@ -130,8 +128,8 @@ def fusion_effect(engine: Engine, frames: int, alpha: float = 0.5) -> dict:
     for name, fuse in (("off", None), ("on", alpha)):
         phantom = Phantom()
         score = _ScoreAgainstPhantom(phantom)
-        reader = FrameReader(SyntheticProbe(phantom=phantom), keep="all")
-        LiveLoop(reader, FramePipeline(engine, fuse=fuse), sinks=[score], max_frames=frames).run()
+        settings = LiveSettings(fuse=fuse, every_frame=True, frames=frames)
+        build(settings, capture=SyntheticCapture(phantom=phantom), engine=engine, sinks=[score]).run()
         m = score.metrics.summary()
         t = np.array([v for v in score.thickness if v is not None], float)
         out[name] = {

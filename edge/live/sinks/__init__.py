@@ -2,15 +2,15 @@
 
 from edge.live.sinks.base import Sink
 from edge.live.sinks.display import DisplaySink, has_display
-from edge.live.sinks.recording import RATE_PROBE, Recorder, frame_rate, free_folder, read_log
-from edge.live.sinks.status import StatusPrinter
+from edge.live.sinks.recording import RATE_PROBE, RecordingSink, frame_rate, free_folder, read_log
+from edge.live.sinks.status import StatusSink
 
 __all__ = [
     "RATE_PROBE",
     "DisplaySink",
-    "Recorder",
+    "RecordingSink",
     "Sink",
-    "StatusPrinter",
+    "StatusSink",
     "frame_rate",
     "free_folder",
     "has_display",

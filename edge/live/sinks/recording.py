@@ -57,7 +57,7 @@ def frame_rate(times: list[float], fallback: float) -> float:
     return round(min(max((len(times) - 1) / (times[-1] - times[0]), 1.0), 120.0), 2)
 
 
-class Recorder(Sink):
+class RecordingSink(Sink):
     """A recording folder: `frames.jsonl`, `overlay_NNNN.mp4`, and at the end `summary.json`, `thickness.png` (and
     `gliding.png` where gliding is on).
 

@@ -14,7 +14,7 @@ from edge.live.sinks.base import Sink
 from edge.live.sources import Frame
 
 
-class StatusPrinter(Sink):
+class StatusSink(Sink):
     """One status line every `interval_s` (fps, latency, thickness, drops) and every source event at once."""
 
     def __init__(self, interval_s: float = 2.0, out: TextIO = sys.stdout) -> None:

@@ -22,7 +22,7 @@ from edge.live.sources.folder import ImageFolderCapture
 from edge.live.sources.opencv import OpenCVCapture, is_device
 from edge.live.sources.picamera import PiCameraCapture
 from edge.live.sources.reader import FrameReader, SourceEvent
-from edge.live.sources.synthetic import SyntheticProbe
+from edge.live.sources.synthetic import SyntheticCapture
 
 __all__ = [
     "BadFrame",
@@ -38,7 +38,7 @@ __all__ = [
     "SourceEvent",
     "SourceLost",
     "SourceSettings",
-    "SyntheticProbe",
+    "SyntheticCapture",
     "open_capture",
 ]
 
@@ -47,7 +47,7 @@ def open_capture(spec: str, settings: SourceSettings | None = None) -> Capture:
     """`demo`, `picamera`, `igtl://HOST:PORT[/DEVICE]`, `/dev/videoN`, a device index, a video file or a folder."""
     settings = settings or SourceSettings()
     if spec == "demo":
-        return SyntheticProbe(settings.fps)
+        return SyntheticCapture(settings.fps)
     if spec.startswith("igtl://"):
         from edge.live.sources.igtl import IGTLCapture
 

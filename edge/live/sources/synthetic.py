@@ -10,7 +10,7 @@ from edge.live.sources.base import Capture
 DEMO_FPS = 25.0
 
 
-class SyntheticProbe(Capture):
+class SyntheticCapture(Capture):
     """Phantom frames 0, 1, 2, ... paced at `fps` by the reader, endless; reopening continues the motion."""
 
     live = False

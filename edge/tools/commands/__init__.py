@@ -7,9 +7,10 @@ are declared here, once, for every command that takes them (firmware_bridge's to
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from edge.core.values import parse_threads
 
 if TYPE_CHECKING:
     from edge.core.roi import Box
@@ -21,21 +22,6 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
-
-
-def parse_threads(text: str) -> int:
-    """A thread count >= 1, or 'all' for every core; ValueError otherwise."""
-    text = text.strip()
-    if text == "all":
-        return os.cpu_count() or 1
-    try:
-        n = int(text)
-    except ValueError:
-        raise ValueError(f"threads must be a number or 'all', got {text!r}") from None
-    cores = os.cpu_count() or 1
-    if not 1 <= n <= cores:
-        raise ValueError(f"threads must be 1 to {cores} (the cores of this machine) or 'all', got {n}")
-    return n
 
 
 def threads_arg(text: str) -> int:

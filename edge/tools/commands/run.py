@@ -170,95 +170,66 @@ def _depth_range(text: str) -> tuple[float, float]:
         raise argparse.ArgumentTypeError(f"a depth range is LO,HI in mm, got {text!r}") from None
 
 
+def settings_from(args: argparse.Namespace):
+    """The `LiveSettings` the options ask for: the preset's, with every option given over it."""
+    from dataclasses import replace
+
+    from edge.live.presets import Preset
+    from edge.live.runtime import LiveSettings
+    from edge.measurement.measure import Calibration
+
+    settings = LiveSettings.from_preset(Preset.load(args.preset)) if args.preset else LiveSettings()
+    if args.roi is not None:  # "auto" too: detect, whatever the preset says
+        settings = replace(settings, roi=parse_roi(args.roi))
+    calibrated = args.mm_per_px is not None or args.depth_mm is not None
+    return settings.override(
+        source=args.source,
+        model=args.model,
+        threads=args.threads,
+        delegate=args.delegate,
+        calibration=Calibration(args.mm_per_px, args.depth_mm) if calibrated else None,
+        fourcc=args.fourcc,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        fascia_depth_mm=args.fascia_depth_mm,
+        hint_depth_mm=args.hint_depth_mm,
+        fuse=args.fuse,
+        gliding=args.gliding,
+        every_frame=args.every_frame,
+        frames=args.frames,
+        record=args.record,
+        segment_s=args.segment_s,
+        igtl_out=args.igtl_out,
+        display=not args.no_display,
+        status_every=args.status_every,
+    )
+
+
 def handle(args: argparse.Namespace) -> int:
     import signal
     import sys
-    from dataclasses import replace
 
-    from edge.live.loop import LiveLoop
-    from edge.live.pipeline import FramePipeline
-    from edge.live.presets import Preset
-    from edge.live.sinks import DisplaySink, Recorder, StatusPrinter, has_display
-    from edge.live.sources import FrameReader, open_capture
-    from edge.measurement.candidates import OperatorPrior
-    from edge.measurement.measure import Calibration
+    from edge.live.runtime import build
 
-    preset = Preset.load(args.preset) if args.preset else Preset()
-    overrides = {k: getattr(args, k) for k in ("fourcc", "width", "height", "fps") if getattr(args, k) is not None}
-    settings = replace(preset.source, **overrides)
-    if args.mm_per_px is not None or args.depth_mm is not None:
-        calibration = Calibration(args.mm_per_px, args.depth_mm)
-    else:
-        calibration = preset.calibration
-    roi = preset.roi if args.roi is None else parse_roi(args.roi)
-    if args.frames is not None and args.frames < 1:
-        raise ValueError("--frames must be at least 1")
-
+    settings = settings_from(args)
     finishers = [f for prepare in args.session_end if (f := prepare(args)) is not None]
-    capture = open_capture(args.source, settings)
-    if args.every_frame and capture.live:
-        raise ValueError("--every-frame is for files and folders; a live device cannot wait for inference")
-    depth_range = args.fascia_depth_mm or preset.fascia_depth_mm
-    prior = OperatorPrior(range_mm=depth_range, hint_mm=args.hint_depth_mm)
-    pipeline = FramePipeline(
-        args.model,
-        roi,
-        threads=args.threads,
-        delegate=args.delegate,
-        fuse=args.fuse,
-        calibration=calibration,
-        prior=prior,
-        gliding=args.gliding,
-    )
-    sinks = []
-    if args.status_every > 0:
-        sinks.append(StatusPrinter(args.status_every))
-    if not args.no_display:
-        if has_display():
-            sinks.append(DisplaySink(on_click=lambda x, y: pipeline.hint_at(y)))
-        else:
-            print("no display found: running headless (--record DIR keeps the overlay video)", file=sys.stderr)
-    recorder = None
-    if args.record:
-        recorder = Recorder(args.record, capture.fps or settings.fps or 25.0, args.segment_s)
-        sinks.append(recorder)
-    if args.igtl_out:
-        from edge.live.sinks.igtl import IGTLSink
-
-        sinks.append(IGTLSink(args.igtl_out))
-    reader = FrameReader(capture, keep="all" if args.every_frame else "latest")
-    loop = LiveLoop(reader, pipeline, sinks, args.frames)
-
-    print(f"model:  {pipeline.engine.describe()}")
-    print(f"frames: {pipeline.describe_reference()}")
-    print(f"source: {capture.describe()}" + (f" (preset {preset.name or args.preset})" if args.preset else ""))
-    cal = calibration
-    cal_text = (
-        f"{cal.mm_per_px:g} mm/px"
-        if cal.mm_per_px
-        else f"depth {cal.depth_mm:g} mm over the ROI rows"
-        if cal.depth_mm
-        else "none (thickness in pixels; give --mm-per-px, --depth-mm or a preset)"
-    )
-    print(f"ROI:    {roi or 'auto-detected'}; calibration: {cal_text}; fusion: {args.fuse or 'off'}")
-    if prior.needs_scale:
-        wanted = f"{depth_range[0]:g}-{depth_range[1]:g} mm" if depth_range else ""
-        near = f"nearest {args.hint_depth_mm:g} mm" if args.hint_depth_mm is not None else ""
-        print(f"fascia: the band candidate {' and '.join(t for t in (wanted and 'inside ' + wanted, near) if t)}")
-    if recorder:
-        print(f"recording to {recorder.folder}")
-    previous = signal.signal(signal.SIGTERM, lambda *_: loop.stop(interrupted=True))
+    live = build(settings)
+    for note in live.notes:
+        print(note, file=sys.stderr)
+    print("\n".join(live.describe()))
+    previous = signal.signal(signal.SIGTERM, lambda *_: live.loop.stop(interrupted=True))
     try:
-        session = loop.run()
+        session = live.run()
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(session.report())
-    if recorder:
-        print(f"recorded: {recorder.folder} ({', '.join(session.files)})")
-    status = exit_status(session, capture.name)
+    if live.recorder:
+        print(f"recorded: {live.recorder.folder} ({', '.join(session.files)})")
+    status = exit_status(session, live.capture.name)
     for finish in finishers:
         try:
-            finish(recorder.folder if recorder else None)
+            finish(live.recorder.folder if live.recorder else None)
         except (ValueError, OSError, RuntimeError) as exc:
             print(f"tlfseg run: error: {exc}", file=sys.stderr)
             status = status or 1
