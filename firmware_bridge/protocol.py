@@ -103,6 +103,7 @@ class Quality(IntFlag):
     ROI_DETECTED = 1 << 8  #: the ROI is automatic (no fixed ROI configured): detected on the first frame, then tracked
     NO_SCALE = 1 << 9  #: no calibration configured: thickness in pixels only
     UNFAMILIAR = 1 << 10  #: the image's statistics lie far outside the training images': its segmentation in doubt
+    PARTIAL = 1 << 11  #: a good measurement of the band's winning piece; a piece at another depth was left out
 
     @classmethod
     def measurement_flags(cls) -> Quality:

@@ -14,10 +14,6 @@ from firmware_bridge.mask import encode_mask
 from firmware_bridge.messages import NAN, Config, Frame, Glide, Hint, Result, StageLatency
 from firmware_bridge.protocol import GlideFlag, MaskEncoding, Quality
 
-#: measurement bits past bit 7: a version-1 firmware reads only bits 0-7 as measurement flags, so OTHER comes too
-_PAST_BIT_7 = Quality.UNFAMILIAR
-
-
 _PAIR_KEYS = tuple(f"{a}/{b}" for a, b in PAIRS)
 
 
@@ -46,10 +42,11 @@ def measure_config(config: Config) -> MeasureConfig:
 
 def quality_flags(m: Measurement, config: Config) -> Quality:
     quality = Quality(0)
-    for flag in m.flags:
-        quality |= Quality(1 << FRAME_FLAGS[flag].bit) if flag in FRAME_FLAGS else Quality.OTHER
-    if quality & _PAST_BIT_7:
-        quality |= Quality.OTHER  # not a good measurement for firmware that does not know the bit either
+    for name in m.flags:
+        flag = FRAME_FLAGS.get(name)
+        quality |= Quality(1 << flag.bit) if flag else Quality.OTHER
+        if flag and flag.refuses and flag.bit > 7:
+            quality |= Quality.OTHER  # not a good measurement for version-1 firmware, which reads bits 0-7 only
     if not config.fixed_roi:
         quality |= Quality.ROI_DETECTED
     if m.mm_per_px is None:

@@ -18,7 +18,8 @@ def _measurement(flags=()):
 def test_every_flag_has_words_and_a_bit_the_wire_knows():
     for flag in FRAME_FLAGS.values():
         assert flag.words and not flag.words.startswith(flag.name)
-        assert flag.bit != OTHER_BIT and Quality(1 << flag.bit) & Quality.measurement_flags()
+        refusing = bool(Quality(1 << flag.bit) & Quality.measurement_flags())
+        assert flag.bit != OTHER_BIT and refusing == flag.refuses, flag.name
     for flag in GLIDE_FLAGS.values():
         assert flag.words and GlideFlag(1 << flag.bit) != GlideFlag.OTHER
 
@@ -27,6 +28,7 @@ def test_every_flag_has_words_and_a_bit_the_wire_knows():
 def test_the_bridge_sends_each_flag_on_its_registered_bit_and_the_report_says_its_words(name):
     quality = quality_flags(_measurement([name]), Config(roi=(0, 0, 10, 10)))
     assert quality & Quality(1 << FRAME_FLAGS[name].bit)
+    assert bool(quality & Quality(0xFF)) == FRAME_FLAGS[name].refuses  # version-1 firmware reads bits 0-7
     assert words(name) == FRAME_FLAGS[name].words
     assert _measurement([name]).good != FRAME_FLAGS[name].refuses
 

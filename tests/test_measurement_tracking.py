@@ -42,8 +42,8 @@ def test_the_stream_pipeline_tracks_the_band_and_stills_do_not(bundled_engine, p
 
 def test_on_the_phantom_stream_a_band_taken_elsewhere_for_two_frames_is_not_measured(bundled_engine, phantom):
     """Frames 6 and 7 hide the band under tissue from deeper down and draw a bright line lower: whatever the model
-    marks there is not where the band has been (`jump`), or not one band (`discontinuous`), so those frames are not
-    measured, and the track stays: the frames after them measure again."""
+    marks there is not where the band has been (`jump`), or not one band (`discontinuous`, `fragmented`), so those
+    frames are not measured, and the track stays: the frames after them measure again."""
     pipeline, r = FramePipeline(bundled_engine), phantom.roi
     flags = []
     for i in range(11):
@@ -54,6 +54,8 @@ def test_on_the_phantom_stream_a_band_taken_elsewhere_for_two_frames_is_not_meas
             view[:top] = view[top + 40 : 2 * top + 40]
             y = int(r.h * 0.55)
             view[y : y + 12] = np.clip(view[y : y + 12].astype(int) + 150, 0, 255).astype(np.uint8)
-        flags.append(pipeline(image).flags)
+        result = pipeline(image)
+        flags.append(result.flags)
+        assert result.measurement.good == (i not in (6, 7)), (i, result.flags)
     assert flags[:6] == [()] * 6 and flags[8:] == [()] * 3
-    assert all({"jump", "discontinuous"} & set(f) for f in flags[6:8]), flags[6:8]
+    assert all({"jump", "discontinuous", "fragmented"} & set(f) for f in flags[6:8]), flags[6:8]

@@ -22,7 +22,7 @@ def _table(*flags: Flag) -> dict[str, Flag]:
     return {f.name: f for f in flags}
 
 
-#: a frame's measurement flags (RESULT quality bits 0-7 and 10; bit 7, OTHER, for a name the peer does not know)
+#: a frame's measurement flags (RESULT quality bits 0-7, 10 and 11; bit 7, OTHER, for a name the peer does not know)
 FRAME_FLAGS = _table(
     Flag("no_fascia", "no fascia found in the picture", 0),
     Flag("low_coverage", "the fascia was found across too little of the picture's width", 1),
@@ -33,6 +33,12 @@ FRAME_FLAGS = _table(
     Flag("jump", "the band was far from where it had been in the frames before (probe moved?)", 5),
     Flag("outside_range", "the band was outside the depth range the operator set", 6),
     Flag("unfamiliar", "the picture was unlike the images the model learnt from (blank, saturated, very noisy)", 10),
+    Flag(
+        "partial",
+        "measured on the piece of band that is the fascia; a piece at another depth was left out",
+        11,
+        refuses=False,
+    ),  # fmt: skip
 )
 #: RESULT quality bit for a measurement flag this table does not name
 OTHER_BIT = 7

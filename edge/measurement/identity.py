@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edge.measurement.flags import refuses
 from edge.measurement.measure import fascia_runs
 
 #: below this per-image fascia Dice the prediction is not the labelled band
@@ -52,8 +53,9 @@ def _share(part: int, whole: int) -> float | None:
 
 @dataclass
 class IdentityTally:
-    """Wrong-structure frames over a set: how many, how many of them the runtime reported as good (no flag), how
-    many right frames it flagged, the band-centre depth error, and what each flag buys (risk against coverage)."""
+    """Wrong-structure frames over a set: how many, how many of them the runtime reported as good (no refusing flag),
+    how many right frames it refused, how many it measured in part (`partial`), the band-centre depth error, and what
+    each flag buys (risk against coverage)."""
 
     frames: dict[str, tuple[BandIdentity, tuple[str, ...]]] = field(default_factory=dict)
 
@@ -64,9 +66,10 @@ class IdentityTally:
     def summary(self) -> dict:
         n = len(self.frames)
         wrong = [name for name, (i, _) in self.frames.items() if i.wrong]
-        wrong_good = [name for name in wrong if not self.frames[name][1]]
+        wrong_good = [name for name in wrong if not refuses(self.frames[name][1])]
         right = n - len(wrong)
-        right_flagged = [name for name, (i, f) in self.frames.items() if not i.wrong and f]
+        right_flagged = [name for name, (i, f) in self.frames.items() if not i.wrong and refuses(f)]
+        partial = [name for name, (_, f) in self.frames.items() if "partial" in f and not refuses(f)]
         errors = np.array([i.depth_error_px for i, _ in self.frames.values() if i.depth_error_px is not None])
         return {
             "frames": n,
@@ -76,6 +79,8 @@ class IdentityTally:
             "wrong_good_share": _share(len(wrong_good), n),
             "right_flagged": len(right_flagged),
             "right_flagged_share": _share(len(right_flagged), right),
+            "partial": len(partial),  #: reported good, measured on the band's winning piece
+            "partial_wrong": sum(self.frames[name][0].wrong for name in partial),
             "depth_error_px": {
                 "median": float(np.median(errors)) if errors.size else None,
                 "p90": float(np.percentile(errors, 90)) if errors.size else None,
@@ -88,7 +93,7 @@ class IdentityTally:
     def risk_coverage(self) -> list[dict]:
         """Per refusal rule (nothing refused, each flag alone, every flag as the runtime does): the share of frames
         still reported (coverage) and the share of wrong-structure frames among them (risk)."""
-        seen = Counter(flag for _, flags in self.frames.values() for flag in flags)
+        seen = Counter(flag for _, flags in self.frames.values() for flag in flags if refuses((flag,)))
         rules = [("nothing refused", set()), *((f"{flag} alone", {flag}) for flag in sorted(seen))]
         rules.append(("every flag (the runtime)", set(seen)))
         rows = []

@@ -68,6 +68,9 @@ class MeasureConfig:
     max_contested: float = 0.25  #: fraction of the band's columns with a rival band; above it: ambiguous
     max_step: float = 2.0  #: band thicknesses the band's centre may move from one column to the next
     min_piece: float = 0.1  #: a piece of band beyond such a step holding this share of its columns: discontinuous
+    min_winner: float = 0.5  #: of pieces at different depths, the one measured holds this share of the band's columns
+    dominance: float = 2.0  #: ... and this many times the evidence (fascia probability) of any other piece
+    max_split: float = 0.5  #: runs this many band thicknesses apart in a column or closer are one band (its layers)
     min_in_range: float = 0.5  #: with a depth range: share of band columns that kept a band; below: outside_range
 
 
@@ -143,8 +146,9 @@ class Runs(NamedTuple):
     count: np.ndarray  #: number of runs of any length
 
 
-def fascia_runs(labels: np.ndarray, min_run: int = 1) -> Runs:
-    """Per column: the longest run of FASCIA pixels and the number of runs (`Runs`).
+def fascia_runs(labels: np.ndarray, min_run: int = 1, bridge: int = 0) -> Runs:
+    """Per column: the longest run of FASCIA pixels and the number of runs (`Runs`); runs `bridge` rows apart or
+    closer count as one (a band split by a thin dark line: the fascia's own layers).
 
     Works from where the labels change (a few per column) within the rows that hold fascia, not the whole map.
     """
@@ -160,8 +164,11 @@ def fascia_runs(labels: np.ndarray, min_run: int = 1) -> Runs:
     rows += y0
     order = np.argsort(cols, kind="stable")  # column by column, top to bottom: start, stop, start, stop, ...
     rows, cols = rows[order], cols[order]
-    start, col = rows[0::2], cols[0::2]
-    run = rows[1::2] - start
+    start, stop, col = rows[0::2], rows[1::2], cols[0::2]
+    if bridge > 0 and start.size > 1:
+        join = (col[1:] == col[:-1]) & (start[1:] - stop[:-1] <= bridge)  # this run and the next are one
+        start, stop, col = start[np.r_[True, ~join]], stop[np.r_[~join, True]], col[np.r_[True, ~join]]
+    run = stop - start
     np.maximum.at(length, col, run)
     longest = run == length[col]
     which, first = np.unique(col[longest], return_index=True)
@@ -214,20 +221,45 @@ def echogenicity(grey: np.ndarray, top: np.ndarray, length: np.ndarray) -> dict[
     return {name: float(s.sum() / n.sum()) if n.sum() else None for name, (s, n) in regions.items()}
 
 
+def piece_ids(columns: np.ndarray, centre: np.ndarray, thickness: float, max_step: float = 2.0) -> np.ndarray:
+    """Which piece of band each column of a band found in `columns` (left to right) with centre row `centre` belongs
+    to (0, 1, ...): a new piece starts where the centre moves by more than `max_step` thicknesses (and 4 px) from the
+    last column where the band was found, plus one pixel for each column of gap between them (a slope carries on
+    under a shadow)."""
+    if centre.size < 2:
+        return np.zeros(centre.size, np.intp)
+    gap = np.diff(columns) - 1
+    cut = np.abs(np.diff(centre)) > max(max_step * thickness, 4.0) + gap
+    return np.r_[0, np.cumsum(cut)]
+
+
 def band_pieces(
     columns: np.ndarray, centre: np.ndarray, thickness: float, max_step: float = 2.0, min_piece: float = 0.1
 ) -> tuple[int, float]:
-    """(pieces, share of the columns in the largest) of a band found in `columns` (left to right) with centre row
-    `centre`: a new piece starts where the centre moves by more than `max_step` thicknesses (and 4 px) from the last
-    column where the band was found, plus one pixel for each column of gap between them (a slope carries on under
-    a shadow); only pieces holding `min_piece` of the columns count. A fascia is continuous: two pieces at different
-    depths are two structures, and so is a band made of many small pieces."""
+    """(pieces, share of the columns in the largest) of a band (`piece_ids`); only pieces holding `min_piece` of the
+    columns count. A fascia is continuous: two pieces at different depths are two structures, and so is a band made of
+    many small pieces."""
     if centre.size < 2:
         return int(centre.size), 1.0
-    gap = np.diff(columns) - 1
-    cuts = np.flatnonzero(np.abs(np.diff(centre)) > max(max_step * thickness, 4.0) + gap)
-    sizes = np.diff(np.concatenate([[0], cuts + 1, [centre.size]]))
+    sizes = np.bincount(piece_ids(columns, centre, thickness, max_step))
     return max(1, int(np.count_nonzero(sizes >= min_piece * centre.size))), float(sizes.max() / centre.size)
+
+
+def winning_piece(ids: np.ndarray, strength: np.ndarray, min_share: float, dominance: float) -> int | None:
+    """The piece that is the band, from the evidence: the one with the most `strength` (per column: the model's
+    fascia probability there, or 1), if it holds `min_share` of the columns and `dominance` times the strength of
+    every other piece; None when no piece wins."""
+    share = np.bincount(ids) / ids.size
+    total = np.bincount(ids, weights=strength)
+    best = int(np.argmax(total))
+    runner_up = np.max(np.delete(total, best)) if total.size > 1 else 0.0
+    return best if share[best] >= min_share and total[best] >= dominance * runner_up else None
+
+
+def column_strength(fascia: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
+    """Per native column in `columns` (of `width`): the highest fascia probability in the model's column over it."""
+    peak = fascia.max(axis=0)
+    return peak[np.minimum(columns * fascia.shape[1] // width, fascia.shape[1] - 1)]
 
 
 _SPREAD, _MEDIAN = np.array([10.0, 25.0, 50.0, 75.0, 90.0]), np.array([50.0])
@@ -262,19 +294,37 @@ def measure(
     config = config or MeasureConfig()
     lab = roi.part(labels)
     top, vertical, count = fascia_runs(lab)
+    if np.any(count > 1):  # runs a thin dark line apart are one band: the fascia's own layers
+        split = int(config.max_split * percentiles(vertical[vertical > 0], _MEDIAN)[0])
+        top, vertical, count = fascia_runs(lab, bridge=split) if split else (top, vertical, count)
     found = vertical > 0
+    centre = top + (vertical - 1) / 2.0
+    columns = np.flatnonzero(found)
+    vertical_median = float(percentiles(vertical[found], _MEDIAN)[0]) if found.any() else None
+    ids = piece_ids(columns, centre[found], vertical_median or 0.0, config.max_step)
+    pieces, largest = band_pieces(columns, centre[found], vertical_median or 0.0, config.max_step, config.min_piece)
+    broken = pieces > 1 or largest < 1 - config.min_piece
+    partial = False
+    if broken:  # pieces at different depths: measure the one the evidence names, if one wins
+        strength = column_strength(probs[..., FASCIA], columns, lab.shape[1]) if probs is not None else None
+        kept = winning_piece(ids, np.ones(ids.size) if strength is None else strength, config.min_winner,
+                             config.dominance)  # fmt: skip
+        if kept is not None:
+            found[columns[ids != kept]] = False
+            columns, partial, broken = columns[ids == kept], True, False
+            vertical = np.where(found, vertical, 0)
+            vertical_median = float(percentiles(vertical[found], _MEDIAN)[0])
     coverage = float(found.mean())
     fragmented = float(np.count_nonzero(count[found] > 1) / np.count_nonzero(found)) if found.any() else 0.0
     x = np.arange(lab.shape[1], dtype=np.float64)
-    centre = top + (vertical - 1) / 2.0
     slope = local_slope(x, centre, found, config.slope_window)
     perpendicular = np.where(found, vertical / np.sqrt(1.0 + slope * slope), np.nan)
 
     spread: dict[str, float] = {}
-    thickness = vertical_median = None
+    thickness = None
     if found.any():
         p10, p25, p50, p75, p90 = percentiles(perpendicular[found], _SPREAD)
-        thickness, vertical_median = float(p50), float(percentiles(vertical[found], _MEDIAN)[0])
+        thickness = float(p50)
         spread = {"p10": float(p10), "p25": float(p25), "p75": float(p75), "p90": float(p90), "iqr": float(p75 - p25)}
 
     echo: dict[str, float | None] = {"fascia": None, "above": None, "below": None}
@@ -286,13 +336,13 @@ def measure(
         p = probs[..., FASCIA]
         band = cv2.resize(cv2.compare(lab, FASCIA, cv2.CMP_EQ), (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA)
         wins = band > 127  # the model's cells the class map calls fascia (its argmax, or the band an operator chose)
+        if partial:  # the measured piece's cells only
+            wins &= cv2.resize(found[None].astype(np.uint8), (p.shape[1], 1), interpolation=cv2.INTER_AREA) > 0
         if not wins.any():  # a band thinner than a model cell
             wins = (p > probs[..., ABOVE]) & (p >= probs[..., BELOW])
         confidence = float(p[wins].mean()) if wins.any() else 0.0
         contested = None if settled else contested_columns(p, config.candidate_level, config.rival_share)
     depth = float(percentiles(centre[found], _MEDIAN)[0]) if found.any() else None
-    columns = np.flatnonzero(found)
-    pieces, largest = band_pieces(columns, centre[found], vertical_median or 0.0, config.max_step, config.min_piece)
 
     flags = []
     if not found.any():
@@ -305,8 +355,10 @@ def measure(
         flags.append("low_confidence")
     if contested is not None and found.any() and contested > config.max_contested:
         flags.append("ambiguous")
-    if pieces > 1 or largest < 1 - config.min_piece:
+    if broken:
         flags.append("discontinuous")
+    if partial:
+        flags.append("partial")
     return Measurement(
         thickness,
         spread,

@@ -92,6 +92,7 @@ enum tlfseg_bye_reason { TLFSEG_BYE_DONE = 0, TLFSEG_BYE_SHUTDOWN = 1, TLFSEG_BY
 #define TLFSEG_Q_ROI_DETECTED (1u << 8)   /* the ROI is automatic (no fixed ROI): detected, then tracked */
 #define TLFSEG_Q_NO_SCALE (1u << 9)       /* no calibration: thickness in pixels only */
 #define TLFSEG_Q_UNFAMILIAR (1u << 10)    /* image statistics far outside the training images': segmentation in doubt */
+#define TLFSEG_Q_PARTIAL (1u << 11)       /* good: measured on the band's winning piece, another piece left out */
 
 /* GLIDE flags: why the frame pair is left out of the gliding totals; 0: a good pair, counted */
 #define TLFSEG_G_NO_PREVIOUS (1u << 0)          /* first frame, or the first after a break */
