@@ -51,6 +51,21 @@ def test_a_faint_layer_drawn_near_a_brighter_one_is_kept():
     assert offset.shift_px == 18 and offset.gain > MIN_GAIN and offset.peak and not offset.misregistered
 
 
+def test_brighter_muscle_below_a_faint_band_is_no_better_fit():
+    """A low-contrast capture: the mask traces a faint band (an edge a row off), and 65 rows lower the muscle is
+    15 % brighter. Moving the band there lands it on texture, not on a line brighter than its surroundings."""
+    rng = np.random.default_rng(1)
+    grey = rng.integers(20, 60, (700, 120)).astype(np.uint8)
+    grey[100:110] = 46  # the faint band: brighter than the speckle's mean of 40
+    grey[160:] = rng.integers(33, 73, (540, 120))  # muscle: about 53, 15 % brighter than the band
+    mask = np.zeros((700, 120), bool)
+    mask[101:111] = True
+    offset = label_offset(grey, mask)
+    assert not offset.misregistered and abs(offset.shift_px) <= 2
+    grey[165:175] = 120  # a real bright line there: the mask would have been drawn beside it
+    assert label_offset(grey, mask).misregistered and label_offset(grey, mask).shift_px == 64
+
+
 def test_a_one_pixel_band_at_the_top_row():
     mask = np.zeros((200, 120), bool)
     mask[0, 5] = True
