@@ -97,3 +97,74 @@ def test_a_band_in_two_pieces_at_different_depths_is_discontinuous():
     zigzag = np.tile(np.r_[np.full(5, 20.0), np.full(5, 60.0)], 6)  # 12 pieces of 8 %: no piece counts, but broken
     pieces, largest = band_pieces(cols, zigzag, 8.0)
     assert pieces == 1 and largest < 0.9
+
+
+def _two_lines(gap: int, second: int) -> tuple[np.ndarray, np.ndarray]:
+    """A 6-row band at rows 40-45 (grey 200) over speckle, a second line `gap` rows below it of grey `second`; the
+    class map marks the upper one."""
+    grey = np.random.default_rng(3).integers(30, 70, (160, 120)).astype(np.uint8)
+    grey[40:46] = 200
+    grey[46 + gap : 52 + gap] = second
+    labels = np.full(grey.shape, ABOVE, np.uint8)
+    labels[40:46], labels[46:] = FASCIA, BELOW
+    return grey, labels
+
+
+def test_a_second_line_close_beside_the_band_is_flagged_unless_faint_far_or_settled():
+    """Two bright lines a few rows apart: either could be the fascia (`second_line`, a doubt about identity)."""
+    from edge.measurement.lines import rival_line
+
+    roi = Box(0, 0, 120, 160)
+    grey, labels = _two_lines(10, 200)
+    assert "second_line" in measure(labels, roi, grey).flags
+    assert "second_line" not in measure(labels, roi, grey, settled=True).flags  # the operator chose
+    faint, _ = _two_lines(10, 90)
+    assert "second_line" not in measure(labels, roi, faint).flags
+    far, _ = _two_lines(40, 200)  # 40 rows: more than 3 band thicknesses away
+    assert "second_line" not in measure(labels, roi, far).flags
+    one = grey.copy()
+    one[56:62] = one[70:76]  # speckle where the second line was
+    assert measure(labels, roi, one).flags == ()
+    found = np.ones(120, bool)
+    assert rival_line(grey, np.full(120, 42.5), found, 6.0) == pytest.approx(1.0, abs=0.15)
+    assert rival_line(one, np.full(120, 42.5), found, 6.0) < 0.5
+
+
+def _pieces(split: int, faint: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 60-column map: an 8-row band at row 60 in columns `split`.., a 4-row line at row 4 in the columns before it,
+    and model probabilities (24 x 30 cells) in which the line's fascia probability is `faint`."""
+    labels = band_map(60, 8)
+    labels[:, :split] = ABOVE
+    labels[4:8, :split] = FASCIA
+    labels[8:, :split] = BELOW
+    probs = np.zeros((25, 30, 3), np.float32)
+    probs[..., BELOW] = 1.0
+    probs[15:17, split // 2 :] = (0.05, 0.9, 0.05)
+    probs[1, : split // 2] = (1 - faint, faint, 0.0)
+    return labels, probs
+
+
+def test_a_band_with_a_faint_piece_elsewhere_is_measured_on_its_winning_piece():
+    """The model marks the band in most columns and a faint line near the top in the rest: the band is measured alone
+    (`partial`, a good measurement, its coverage the band's), not refused; with no clear winner it is refused."""
+    labels, probs = _pieces(12, 0.55)
+    roi = Box.full(labels.shape)
+    m = measure(labels, roi, probs=probs)
+    assert m.good and m.flags == ("partial",) and m.pieces == 2
+    assert m.coverage == pytest.approx(48 / 60) and m.thickness_px == pytest.approx(8.0) and m.depth_px == 63.5
+    assert m.confidence == pytest.approx(0.9, abs=0.01)  # the measured piece's cells only
+    even, even_probs = _pieces(30, 0.9)  # half and half, equally sure: no piece wins
+    assert "discontinuous" in measure(even, roi, probs=even_probs).flags
+    labels_only = measure(labels, roi)  # no probabilities: the columns alone decide (80 % against 20 %)
+    assert labels_only.flags == ("partial",)
+
+
+def test_a_band_split_by_a_thin_dark_line_is_one_band():
+    """The fascia's own layers: two runs 2 rows apart in every column are one 12-row band, not `fragmented`."""
+    labels = band_map(60, 12)
+    labels[65:67] = ABOVE  # a thin dark line inside the band
+    m = measure(labels, Box.full(labels.shape))
+    assert m.flags == () and m.thickness_px == pytest.approx(12.0)
+    apart = band_map(60, 6)
+    apart[76:82] = FASCIA  # a second band 10 rows below: another structure in every column
+    assert "fragmented" in measure(apart, Box.full(apart.shape)).flags

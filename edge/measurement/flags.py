@@ -30,6 +30,7 @@ FRAME_FLAGS = _table(
     Flag("fragmented", "the fascia was broken into many pieces", 3),
     Flag("discontinuous", "pieces of band side by side at different depths", 3),  # broken too, as on the wire
     Flag("ambiguous", "two bright bands could each be the fascia", 4),
+    Flag("second_line", "another bright line ran close beside the band: either could be the fascia", 4),
     Flag("jump", "the band was far from where it had been in the frames before (probe moved?)", 5),
     Flag("outside_range", "the band was outside the depth range the operator set", 6),
     Flag("unfamiliar", "the picture was unlike the images the model learnt from (blank, saturated, very noisy)", 10),

@@ -19,6 +19,7 @@ from edge.core.labels import ABOVE, BELOW, FASCIA
 from edge.core.roi import Box
 from edge.measurement.candidates import contested_columns
 from edge.measurement.flags import FRAME_FLAGS, refuses, with_flag
+from edge.measurement.lines import rival_line
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class MeasureConfig:
     min_winner: float = 0.5  #: of pieces at different depths, the one measured holds this share of the band's columns
     dominance: float = 2.0  #: ... and this many times the evidence (fascia probability) of any other piece
     max_split: float = 0.5  #: runs this many band thicknesses apart in a column or closer are one band (its layers)
+    line_reach: float = 3.0  #: a second bright line within this many band thicknesses of the band ...
+    max_line_rival: float | None = 0.9  #: ... at least this prominent against the band: second_line (None: off)
     min_in_range: float = 0.5  #: with a depth range: share of band columns that kept a band; below: outside_range
 
 
@@ -343,6 +346,9 @@ def measure(
         confidence = float(p[wins].mean()) if wins.any() else 0.0
         contested = None if settled else contested_columns(p, config.candidate_level, config.rival_share)
     depth = float(percentiles(centre[found], _MEDIAN)[0]) if found.any() else None
+    line = None
+    if config.max_line_rival is not None and grey is not None and found.any() and not settled:
+        line = rival_line(roi.part(grey), centre, found, vertical_median, config.line_reach)
 
     flags = []
     if not found.any():
@@ -357,6 +363,8 @@ def measure(
         flags.append("ambiguous")
     if broken:
         flags.append("discontinuous")
+    if line is not None and line >= config.max_line_rival:
+        flags.append("second_line")
     if partial:
         flags.append("partial")
     return Measurement(
