@@ -115,6 +115,8 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep 
             head = f"TLF {m.thickness_mm:.2f} mm (IQR {m.spread_px['iqr'] * m.mm_per_px:.2f})"
         else:
             head = f"TLF {m.thickness_px:.1f} px (IQR {m.spread_px['iqr']:.1f})"
+        if "partial" in m.flags:
+            head += " on one piece of band"
     else:
         head = "no measurement: " + ", ".join(m.flags)
     conf = f" | conf {m.confidence:.2f}" if m.confidence is not None else ""
