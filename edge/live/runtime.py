@@ -19,7 +19,7 @@ from edge.live.loop import LiveLoop
 from edge.live.pipeline import FramePipeline
 from edge.live.presets import Preset
 from edge.live.session import Session
-from edge.live.sinks import DisplaySink, RecordingSink, Sink, StatusSink, has_display
+from edge.live.sinks import DisplaySink, RecordingSink, SaveFramesSink, Sink, StatusSink, has_display
 from edge.live.sources import Capture, FrameReader, SourceSettings, open_capture
 from edge.measurement.candidates import OperatorPrior
 from edge.measurement.measure import Calibration, MeasureConfig
@@ -46,6 +46,8 @@ class LiveSettings:
     frames: int | None = None  #: stop after this many processed frames (None: until the source ends)
     record: Path | None = None  #: record overlay video, per-frame log, plot and summary here
     segment_s: float = 10.0  #: length of each recorded video segment
+    save_frames: Path | None = None  #: keep raw frames worth labelling here (flagged ones, and a spread sample)
+    save_frames_max: int = 200  #: at most this many, half flagged, half sampled
     igtl_out: str | None = None  #: HOST:PORT to serve results over OpenIGTLink
     display: bool = False  #: a live window, where a display exists
     status_every: float = 0.0  #: seconds between status lines (0: none)
@@ -109,6 +111,7 @@ class LiveRuntime:
     pipeline: FramePipeline
     sinks: list[Sink]
     recorder: RecordingSink | None
+    saver: SaveFramesSink | None
     loop: LiveLoop
     notes: list[str]  #: what the user should know before it starts (no display found)
 
@@ -136,6 +139,10 @@ class LiveRuntime:
             lines.append(f"fascia: the band candidate {' and '.join(t for t in (wanted, near) if t)}")
         if self.recorder:
             lines.append(f"recording to {self.recorder.folder}")
+        if self.saver:
+            lines.append(
+                f"frames to label: {self.saver.folder} (flagged frames and a sample, at most {s.save_frames_max})"
+            )
         return lines
 
     def run(self) -> Session:
@@ -169,6 +176,11 @@ def build(
     if settings.record:
         recorder = RecordingSink(settings.record, capture.fps or settings.capture.fps or 25.0, settings.segment_s)
         parts.append(recorder)
+    saver = None
+    if settings.save_frames:
+        half = settings.save_frames_max // 2
+        saver = SaveFramesSink(settings.save_frames, settings.save_frames_max - half, half)
+        parts.append(saver)
     if settings.igtl_out:
         from edge.live.sinks.igtl import IGTLSink
 
@@ -176,4 +188,4 @@ def build(
     parts.extend(sinks)
     reader = FrameReader(capture, keep="all" if settings.every_frame else "latest")
     loop = LiveLoop(reader, pipeline, parts, settings.frames)
-    return LiveRuntime(settings, capture, pipeline, parts, recorder, loop, notes)
+    return LiveRuntime(settings, capture, pipeline, parts, recorder, saver, loop, notes)

@@ -33,7 +33,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("wb") as fh:
         fh.write(data)
@@ -174,7 +174,7 @@ class RecordingSink(Sink):
         plot = plot_series(times, values, good, title, f"thickness ({session.unit})")
         ok, png = cv2.imencode(".png", plot)
         if ok:
-            _write_atomic(self.folder / "thickness.png", png.tobytes())
+            write_atomic(self.folder / "thickness.png", png.tobytes())
             session.files.append("thickness.png")
         if session.glide_series:  # cumulative shear over time, one panel per pair of layers
             unit = "mm" if session.gliding.mm_per_px else "px"
@@ -186,10 +186,10 @@ class RecordingSink(Sink):
             ]
             ok, png = cv2.imencode(".png", np.vstack(plots))
             if ok:
-                _write_atomic(self.folder / "gliding.png", png.tobytes())
+                write_atomic(self.folder / "gliding.png", png.tobytes())
                 session.files.append("gliding.png")
         session.files.append("summary.json")
-        _write_atomic(self.folder / "summary.json", json.dumps(session.summary(), indent=2).encode())
+        write_atomic(self.folder / "summary.json", json.dumps(session.summary(), indent=2).encode())
         _fsync_dir(self.folder)
 
 

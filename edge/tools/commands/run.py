@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from edge.core.values import SOURCE_LIMITS, arg
-from edge.tools.commands import add_model_options, add_roi_option, parse_roi
+from edge.tools.commands import add_model_options, add_roi_option, parse_roi, positive_int
 
 EPILOG = """\
 sources:
@@ -76,6 +76,19 @@ def register(sub) -> None:
         metavar="DIR",
         help="record overlay video, per-frame log, plot and summary in DIR "
         "(a new DIR-2, DIR-3, ... if DIR already holds files)",
+    )
+    p.add_argument(
+        "--save-frames",
+        metavar="DIR",
+        help="keep raw frames worth labelling in DIR (docs/adapt.md): the flagged ones and a sample spread over the "
+        "session, each with the runtime's reason in DIR/index.json (a new DIR-2, ... if DIR already holds files)",
+    )
+    p.add_argument(
+        "--save-frames-max",
+        type=positive_int,
+        default=200,
+        metavar="N",
+        help="at most N frames kept by --save-frames, half flagged, half sampled (default 200)",
     )
     p.add_argument(
         "--igtl-out",
@@ -201,6 +214,8 @@ def settings_from(args: argparse.Namespace):
         record=args.record,
         segment_s=args.segment_s,
         igtl_out=args.igtl_out,
+        save_frames=args.save_frames,
+        save_frames_max=args.save_frames_max,
         display=not args.no_display,
         status_every=args.status_every,
     )
@@ -226,6 +241,8 @@ def handle(args: argparse.Namespace) -> int:
     print(session.report())
     if live.recorder:
         print(f"recorded: {live.recorder.folder} ({', '.join(session.files)})")
+    if live.saver:
+        print(f"kept: {live.saver.describe()}")
     status = exit_status(session, live.capture.name)
     for finish in finishers:
         try:
