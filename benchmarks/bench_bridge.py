@@ -12,7 +12,7 @@
 - flood: frames sent at a scanner rate (and as fast as the link takes them) without waiting, the runtime
   answering the newest: frames/s offered and results/s delivered, against the in-process frames/s.
 Each figure is the median over --repeats runs of the per-run median. Results: printed, and prepended to
-benchmarks/results/bench_bridge.md (with the machine) plus a JSON file.
+benchmarks/results/bench_bridge.md (with the machine), the run appended to benchmarks/results/raw/bench_bridge.jsonl.
 """
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ from firmware_bridge.mask import encode_mask  # noqa: E402
 from firmware_bridge.messages import Config, Decoder, Result, encode  # noqa: E402
 from firmware_bridge.protocol import MaskEncoding, PixelFormat  # noqa: E402
 from firmware_bridge.results import assemble_result, calibration  # noqa: E402
+
+HEAD = (
+    "# Firmware bridge: codec, latency and throughput\n\n"
+    "`python benchmarks/bench_bridge.py`. In lockstep, ms a frame: the frame pipeline in this process, the round trip "
+    "through `tlfseg bridge serve`, and the overhead the bridge adds (the round trip less the runtime's own stage "
+    "times). In a flood: frames/s offered, results/s delivered. The codec's encode + decode times. Medians over "
+    "repeats of per-run medians.\n"
+)
 
 
 def _median_of(runs: list[list[float]]) -> dict[str, float]:
@@ -263,15 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
 
     machine = result["machine"]
-    md, json_path = keep_run(
+    face, log = keep_run(
         result,
         "bench_bridge",
-        "bench_bridge.md",
-        "# Firmware bridge benchmark results\n\nNewest first. Each run names the machine it was taken on.\n",
+        HEAD,
         f"```\n{table}\n```",
         title_suffix=f", {machine['cores']} cores, load {machine['load_average_1min_at_start']}",
     )
-    print(f"wrote {md} and {json_path}")
+    print(f"wrote {face}, appended to {log}")
     return 0
 
 

@@ -18,7 +18,8 @@ load hits every model alike.
 3. int8 vs float32 of the same architecture, and the issue's targets, each met or not.
 
 Default models: edge/models/*.tflite, runs/*/qat_int8.tflite, runs/*/float32.tflite. Results are appended to
-benchmarks/results/models.md (newest first) with a JSON file per run; both name the machine and its load.
+benchmarks/results/models.md (newest first), naming the machine and its load, each run's whole result to
+benchmarks/results/raw/models.jsonl.
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ MODES = {
     "tracker": "live, auto ROI (layout check)",
     "fixed": "live, fixed ROI",
 }
+HEAD = (
+    "# Model speed (issue 5): model alone, whole frame, int8 vs float32\n\n"
+    "Written by `benchmarks/bench_models.py`. Median ms (p10-p90) on 1 thread, models taken round robin: each "
+    "model alone, the whole frame stage by stage, int8 against float32 of one architecture; the speed-up over the "
+    "paper-faithful U-Net, and the issue's speed targets met or not. Each run names its load: under load, "
+    "compare the ratios within a run, not ms across runs.\n"
+)
 
 
 @dataclass(frozen=True)
@@ -448,14 +456,6 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def save(result: dict, report: str, out_dir: Path) -> tuple[Path, Path]:
-    head = (
-        "# Model speed (issue 5): model alone, whole frame, int8 vs float32\n\n"
-        "Written by `benchmarks/bench_models.py`. Newest first; each run names its machine and load.\n"
-    )
-    return keep_run(result, "models", "models.md", head, report, out_dir=out_dir)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="*", type=Path, help="models to time (default: the bundled and run models)")
@@ -465,7 +465,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--baseline-filters", type=int, default=PAPER_FILTERS, help="64 = paper; smaller for tests")
     p.add_argument("--no-twins", action="store_true", help="no untrained float32 twins of unpaired int8 models")
     p.add_argument("--cache", type=Path, default=CACHE, help=f"built float32 models (default {CACHE})")
-    p.add_argument("--out-dir", type=Path, default=RESULTS, help="where models.md and the JSON go")
+    p.add_argument("--out-dir", type=Path, default=RESULTS, help="where models.md and raw/models.jsonl go")
     p.add_argument(
         "--opencv-threads", type=int, default=1, help="OpenCV's threads (default 1, the target's; 0 = its default)"
     )
@@ -514,8 +514,8 @@ def run(args: argparse.Namespace) -> int:
     result = summarise(entries, pairs, model_samples, frame_samples, rois, true_roi, args, machine)
     report = format_report(result)
     print(report)
-    md, json_path = save(result, report, args.out_dir)
-    progress(f"wrote {md} and {json_path}")
+    face, log = keep_run(result, "models", HEAD, report, out_dir=args.out_dir)
+    progress(f"wrote {face}, appended to {log}")
     return 0
 
 

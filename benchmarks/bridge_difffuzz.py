@@ -7,7 +7,7 @@ Records come from `firmware_bridge.difffuzz.corpus` (random bytes, damaged messa
 length up to 4 GiB, nested valid headers), in batches; each is decoded by the C reference (--corpus mode, 64-bit,
 -O1, no sanitizers: speed) and by the Python decoder at payload limits 48, 512 and 4096 bytes, and every line of
 events and counters must be identical. The Python decoder's peak RSS is recorded too. Results: printed, prepended
-to benchmarks/results/bridge_difffuzz.md with a JSON file.
+to benchmarks/results/bridge_difffuzz.md, the run appended to benchmarks/results/raw/bridge_difffuzz.jsonl.
 """
 
 from __future__ import annotations
@@ -26,7 +26,11 @@ from benchmarks.results_log import keep_run  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
 from firmware_bridge.difffuzz import PAYLOAD_LIMITS, build_c, corpus, differences  # noqa: E402
 
-HEAD = "# C reference vs Python decoder: differential fuzzing\n\nNewest first. `python benchmarks/bridge_difffuzz.py`\n"
+HEAD = (
+    "# C reference vs Python decoder: differential fuzzing\n\n"
+    "`python benchmarks/bridge_difffuzz.py`. Records decoded by both at each payload limit, and how many decodings "
+    "differ between them (the promise: none); the Python side's peak RSS and the wall time.\n"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['python_peak_rss_mb']:.0f} MB; {seconds:.0f} s."
     )
     print(body)
-    keep_run(result, "bridge_difffuzz", "bridge_difffuzz.md", HEAD, body)
+    keep_run(result, "bridge_difffuzz", HEAD, body)
     return 0 if not any(diffs.values()) else 1
 
 

@@ -7,7 +7,7 @@ persistence (share of the speckle moving with its layer; the rest fresh every fr
 strips, and each method's cumulative shear (fascia/below, above/fascia) is compared with the truth; one row glides
 back and forth (`glide_period`, two cycles: the mean per-cycle shear against the truth), one has the original
 phantom's saturated band (`band_echo` 0.95: its pairs flagged `saturated`). Cost: median time of one frame pair's
-gliding step on one thread. Appends to results/gliding.md.
+gliding step on one thread. Prepends to results/gliding.md, appends the run to results/raw/gliding.jsonl.
 """
 
 from __future__ import annotations
@@ -29,7 +29,12 @@ from edge.live.phantom import Phantom  # noqa: E402
 from edge.measurement.gliding import GlideConfig, GlideTracker  # noqa: E402
 from edge.measurement.measure import measure  # noqa: E402
 
-HEAD = "# Fascia gliding on the phantom with known motion\n\nNewest first. `python benchmarks/gliding.py`\n"
+HEAD = (
+    "# Fascia gliding on the phantom with known motion\n\n"
+    "`python benchmarks/gliding.py`. For each glide speed and speckle persistence, each method's frame pairs measured "
+    "(flagged), its shear fascia/below summed over the pairs in px against the truth, the error of both shears, and "
+    "the median ms of one pair's gliding step on one thread.\n"
+)
 SPEEDS = (0.25, 0.5, 1.0, 2.0)
 PERSISTENCE = (0.95, 0.8)
 METHODS = ("phase", "dis")
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     body = "\n".join(rows)
     print(body)
     result = {"machine": machine_info(), "note": args.note, "frames": args.frames, "cases": cases}
-    keep_run(result, "gliding", "gliding.md", HEAD, body, intro="One thread; exact labels place the strips; "
+    keep_run(result, "gliding", HEAD, body, intro="One thread; exact labels place the strips; "
              "480x640 screen, 400x420 B-mode area, band 12 px.")  # fmt: skip
     return 0
 

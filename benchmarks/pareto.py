@@ -1,6 +1,6 @@
-"""Accuracy against speed for every trained run: Markdown tables (and JSON) from runs/*/evaluation*.json.
+"""Accuracy against speed for every trained run: Markdown tables from runs/*/evaluation*.json, their rows as JSON.
 
-    python benchmarks/pareto.py [RUN_DIR ...] [--out benchmarks/results/pareto.md]
+    python benchmarks/pareto.py [RUN_DIR ...] [--out benchmarks/results/pareto.md]   # rows: results/raw/pareto.json
 
 Each row is a run evaluated by `tlfseg evaluate` on its test split, which is either a seeded random split
 or a whole scanner layout held out (`--holdout`). Runs that differ only in their seed are also summarised
@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 from pathlib import Path
 
-from quantization.runs import int8_model
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.results_log import RESULTS, raw_link, raw_path  # noqa: E402
+from quantization.runs import int8_model  # noqa: E402
 
 
 def architecture(cfg: dict) -> str:
@@ -177,13 +180,14 @@ def seed_summary(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="*", type=Path, help="run directories (default: runs/*)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "pareto.md")
+    parser.add_argument("--out", type=Path, default=RESULTS / "pareto.md")
     args = parser.parse_args(argv)
     runs = args.runs or sorted((ROOT / "runs").glob("*/"))
     rows = [r for r in (_row(run) for run in runs) if r is not None]
     levers = [r for r in (_row(run, "evaluation_val.json") for run in runs) if r is not None]
-    rows += kept_rows(args.out.with_suffix(".json"), "test", rows)
-    levers += kept_rows(args.out.with_suffix(".json"), "validation", levers)
+    raw = raw_path(args.out)
+    rows += kept_rows(raw, "test", rows)
+    levers += kept_rows(raw, "validation", levers)
     if not rows:
         parser.error("no evaluated runs found (run tlfseg pipeline / tlfseg evaluate first)")
     rows.sort(key=lambda r: (r["architecture"], r["input"], r["int8_inference_ms"] or 0))
@@ -197,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             f"through the edge runtime, images the run never trained on); rows of runs with no evaluation on disk "
             f"now are kept from the previous table. Latency: median inference, 1 thread, on the CPU the row names "
             f"({'; '.join(machines)}), under whatever load the evaluation ran with: compare latencies only "
-            f"between rows timed on one CPU, or models in one interleaved run with `benchmarks/bench_models.py`.",
+            f"between rows timed on one CPU, or models in one interleaved run with `benchmarks/bench_models.py`. "
+            f"The rows as data: {raw_link(raw)}.",
             "",
             table(rows),
             "",
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps({"test": rows, "validation": levers}, indent=1))
+    raw.write_text(json.dumps({"test": rows, "validation": levers}, indent=1))
     print(text)
     return 0
 

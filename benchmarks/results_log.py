@@ -1,23 +1,59 @@
-"""Keep a benchmark run: a JSON file of the whole result, and a section prepended to a Markdown log (newest first).
+"""Keep a benchmark's results: a Markdown face to read, the raw data apart.
 
-Each section is headed by the date and the machine's CPU (``result["machine"]["cpu"]``, from
-`edge.core.machine.machine_info`), carries ``result["note"]`` when there is one, and names its JSON file.
+``results/<name>.md`` is the face: a head saying what the numbers are, then one section a run, newest first, headed
+by the date and the machine's CPU (``result["machine"]["cpu"]``, from `edge.core.machine.machine_info`).
+``results/raw/<name>.jsonl`` is the runs' log: one run a line, oldest first, ``{"logged": time, "result": ...}`` in
+strict JSON. A benchmark that writes one result instead of runs keeps it in ``results/raw/<name>.json``.
+Pictures the faces embed are in ``results/img/``.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import math
 import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+RAW, PICTURES = "raw", "img"  #: the folders, beside the faces, of the raw data and of the pictures
+#: a new face's line under its head
+RUNS_LINE = "Newest first, each run headed by its date and the CPU it ran on; their full results, oldest first: {log}."
+
+
+def raw_path(face: Path, suffix: str = ".json") -> Path:
+    """Where the raw data of the face ``DIR/<name>.md`` goes: ``DIR/raw/<name><suffix>`` (the folder made)."""
+    folder = face.parent / RAW
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{face.stem}{suffix}"
+
+
+def raw_link(raw: Path) -> str:
+    """The Markdown link from a face to its raw data ``raw``."""
+    return f"[{RAW}/{raw.name}]({RAW}/{raw.name})"
+
+
+def picture_path(name: str) -> Path:
+    """A new picture for the face ``<name>.md``: ``img/<name>_<time>.png`` (the folder made), linked from the face
+    as ``img/<file name>``."""
+    folder = RESULTS / PICTURES
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}_{time.strftime('%Y%m%d-%H%M%S')}.png"
+
+
+def _finite(value):
+    """``value`` with NaN and infinities, which strict JSON has no word for, as None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def keep_run(
     result: dict,
-    prefix: str,
-    log_name: str,
+    name: str,
     head: str,
     body: str,
     *,
@@ -25,22 +61,25 @@ def keep_run(
     title_suffix: str = "",
     out_dir: Path = RESULTS,
 ) -> tuple[Path, Path]:
-    """Write ``<prefix>_<time>_<cpu>.json`` and prepend a section to ``log_name`` under its ``head``.
+    """Append ``result`` to the log ``raw/<name>.jsonl`` and put its section at the top of the face ``<name>.md``.
 
-    The section: ``## <date>: <cpu><title_suffix>``, then ``intro``, the note and ``body``.
-    Returns (log path, JSON path).
+    The section: ``## <date>: <cpu><title_suffix>``, then ``intro``, the note, ``body`` and where the log has it.
+    A new face starts with ``head`` (a title and what the numbers are) and a line on its runs and log; a face's head
+    (all above its first section) is kept as it is after.
+    Returns (face path, log path).
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cpu = result["machine"]["cpu"]
-    slug = re.sub(r"[^a-z0-9]+", "-", cpu.lower()).strip("-")
-    json_path = out_dir / f"{prefix}_{time.strftime('%Y%m%d-%H%M%S')}_{slug}.json"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    log = out_dir / log_name
-    previous = log.read_text() if log.exists() else ""
-    previous = previous[len(head) :] if previous.startswith(head) else ""
+    face = out_dir / f"{name}.md"
+    log = raw_path(face, ".jsonl")
+    now = time.localtime()
+    logged = time.strftime("%Y-%m-%dT%H:%M:%S", now)
+    with log.open("a") as f:
+        f.write(json.dumps(_finite({"logged": logged, "result": result}), allow_nan=False) + "\n")
+    link = raw_link(log)
+    text = face.read_text() if face.exists() else f"{head}\n{RUNS_LINE.format(log=link)}\n"
+    top, first, sections = text.partition("\n## ")
     note = result.get("note")
-    section = f"\n## {time.strftime('%Y-%m-%d %H:%M')}: {cpu}{title_suffix}\n\n"
+    section = f"\n## {time.strftime('%Y-%m-%d %H:%M', now)}: {result['machine']['cpu']}{title_suffix}\n\n"
     section += "".join(f"{part}\n\n" for part in (intro, f"Note: {note}" if note else "", body) if part)
-    section += f"Full result: `{json_path.name}`\n"
-    log.write_text(head + section + previous)
-    return log, json_path
+    section += f"Full result: {link}, logged {logged}\n"
+    face.write_text(top + section + first + sections)
+    return face, log

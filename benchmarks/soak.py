@@ -6,7 +6,8 @@ The demo phantom (rendered once, replayed as a capture driver hands over buffers
 and `FramePipeline` with every frame processed (no drops), a status sink and a recording sink's per-frame log left
 out (it writes to disk, not to memory). RSS is read from /proc every `--every` frames. The promise: RSS growth under
 5 MB over 100,000 frames after the first 1,000 (warm-up: allocator pools, OpenCV and XNNPACK buffers). Writes
-results/soak.md (newest first), a JSON file and soak_<time>.png (RSS over frames).
+results/soak.md (newest first) and results/img/soak_<time>.png (RSS over frames), appends the run to
+results/raw/soak.jsonl.
 """
 
 from __future__ import annotations
@@ -19,13 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.results_log import RESULTS, keep_run  # noqa: E402
+from benchmarks.results_log import PICTURES, keep_run, picture_path  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
 from edge.live.runtime import LiveSettings, build  # noqa: E402
 from edge.live.sinks import Sink  # noqa: E402
 from edge.live.sources import SyntheticCapture  # noqa: E402
 from edge.tools.bench import CyclingPhantom  # noqa: E402
 
+HEAD = (
+    "# Soak: memory over a long live session\n\n"
+    "`python benchmarks/soak.py`. The live loop's resident memory (RSS, MB) over many demo frames: at the first "
+    "sample and at the end, its growth after the warm-up and over the second half, against the promise; the "
+    "picture: RSS over frames.\n"
+)
 WARMUP = 1_000
 LIMIT_MB = 5.0
 
@@ -98,18 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     result = {"machine": machine_info(), "note": args.note, "soak": soak(args.frames, args.every)}
     s = result["soak"]
-    picture = RESULTS / f"soak_{time.strftime('%Y%m%d-%H%M%S')}.png"
+    picture = picture_path("soak")
     figure(result, picture)
     body = (
         f"{s['frames']} frames in {s['seconds']} s; RSS {s['rss_curve_mb'][0][1]} MB at frame "
         f"{s['rss_curve_mb'][0][0]}, {s['rss_curve_mb'][-1][1]} MB at the end; growth after {WARMUP} frames "
         f"{s['rss_growth_after_warmup_mb']} MB in all, {s['rss_growth_second_half_mb']} MB over the second half "
         f"(promise: under {LIMIT_MB:g} MB in all, none once the bounded statistics are full). "
-        f"![RSS over frames]({picture.name})"
+        f"![RSS over frames]({PICTURES}/{picture.name})"
     )
-    md, json_path = keep_run(result, "soak", "soak.md", "# Soak: memory over a long live session\n", body)
+    face, log = keep_run(result, "soak", HEAD, body)
     print(body)
-    print(f"wrote {md} and {json_path}")
+    print(f"wrote {face} and {picture}, appended to {log}")
     return 0
 
 

@@ -7,8 +7,8 @@ Each held-out image's B-mode area (detected as the runtime does) is corrupted as
 grabber would change it, with its labels moved the same way, and runs through the on-device `FramePipeline` (int8,
 1 thread). Per corruption and severity: fascia Dice (micro), its ratio to the clean images', wrong-structure frames
 (`edge.measurement.identity`), those the runtime reported as good, the frames it flagged and those flagged
-`unfamiliar` (outside the model's input reference). Writes
-results/stress.md (newest first), a JSON file and stress_<time>.png (Dice and wrong-structure rate per severity).
+`unfamiliar` (outside the model's input reference). Writes results/stress.md (newest first) and
+results/img/stress_<time>.png (Dice and wrong-structure rate per severity), appends the run to results/raw/stress.jsonl.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.results_log import RESULTS, keep_run  # noqa: E402
+from benchmarks.results_log import PICTURES, keep_run, picture_path  # noqa: E402
 from edge.core.engine import DEFAULT_MODEL  # noqa: E402
 from edge.core.grey import to_grey  # noqa: E402
 from edge.core.labels import FASCIA  # noqa: E402
@@ -35,6 +35,12 @@ from edge.live.pipeline import FramePipeline  # noqa: E402
 from edge.measurement.identity import IdentityTally, band_identity  # noqa: E402
 from edge.measurement.metrics import SetMetrics  # noqa: E402
 
+HEAD = (
+    "# Robustness under corruptions\n\n"
+    "`python benchmarks/stress.py`. Per corruption and severity, held-out images through the on-device path: fascia "
+    "Dice and its ratio to the clean images', the share of wrong-structure frames and of those reported good, of "
+    "frames flagged and of those flagged unfamiliar; the picture: Dice and the wrong-structure rate per severity.\n"
+)
 View = tuple[np.ndarray, np.ndarray]  #: (grey B-mode area, its labels) as the model is given them
 
 
@@ -253,19 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     result["note"] = args.note
     result["stress"] = stress(model, samples)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    picture = RESULTS / f"stress_{time.strftime('%Y%m%d-%H%M%S')}.png"
+    picture = picture_path("stress")
     figure(result, picture)
     intro = (
         f"Model `{model}`{f' (run `{args.run}`)' if args.run else ''}, {len(samples)} held-out images; each corrupted "
         "B-mode area (labels moved with it) through the on-device `FramePipeline`. Wrong structure: the image's "
         "fascia Dice under 0.3 or its band centre further off than the band is thick. "
-        f"![Dice and wrong-structure rate per severity]({picture.name})"
+        f"![Dice and wrong-structure rate per severity]({PICTURES}/{picture.name})"
     )
-    md, json_path = keep_run(
-        result, "stress", "stress.md", "# Robustness under corruptions\n", table(result), intro=intro
-    )
+    face, log = keep_run(result, "stress", HEAD, table(result), intro=intro)
     print(table(result))
-    print(f"wrote {md}, {json_path} and {picture}")
+    print(f"wrote {face} and {picture}, appended to {log}")
     return 0
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from clinic import SIDES
+from clinic.options import add_visit_options
 from clinic.session_end import extend_run
-from edge.tools.commands import positive_int
 
 
 def register(subparsers) -> None:
@@ -38,14 +37,7 @@ def register(subparsers) -> None:
 def add_recording_options(p: argparse.ArgumentParser) -> None:
     """The recordings, their sides, the patient JSON and how many key frames: shared by export and report."""
     p.add_argument("recordings", nargs="+", metavar="RECORDING", help="folders written by tlfseg run --record")
-    p.add_argument("--patient", metavar="FILE", help="patient / study fields as JSON (nothing else is invented)")
-    p.add_argument(
-        "--side",
-        action="append",
-        choices=SIDES,
-        help="each recording's side, in order (else clinic.json's side, or a word left / right in the folder name)",
-    )
-    p.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames a recording")
+    add_visit_options(p, per_recording=True)
 
 
 def _recordings(args: argparse.Namespace) -> list:

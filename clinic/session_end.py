@@ -10,8 +10,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
-from clinic import SIDES
-from edge.tools.commands import positive_int
+from clinic.options import add_visit_options
 from edge.tools.commands.run import add_session_end
 
 
@@ -24,9 +23,7 @@ def extend_run(run: argparse.ArgumentParser) -> None:
         help="export the recording as DICOM to DIR when the session ends (also on Ctrl-C or a source given up), "
         "as tlfseg export --dicom does (the dicom extra)",
     )
-    g.add_argument("--patient", metavar="FILE", help="patient / study fields as JSON for --dicom")
-    g.add_argument("--side", choices=SIDES, help="the side scanned: kept in the recording (clinic.json)")
-    g.add_argument("--key-frames", type=positive_int, default=3, metavar="N", help="key frames for --dicom")
+    add_visit_options(g, per_recording=False)
     add_session_end(run, prepare)
 
 

@@ -3,11 +3,12 @@
 The emulated run (one phantom frame and one real image on a Raspberry Pi 5 core under qemu) needs root,
 qemu-user-static and the cached arm64 rootfs; it skips with the reason otherwise. Set
 TLFSEG_ARM_BUILD=1 to let it build the rootfs (5-10 minutes, network). The full comparison is
-``python tests/arm/conformance.py`` (result in benchmarks/results/arm_conformance.json).
+``python tests/arm/conformance.py`` (result in benchmarks/results/arm_conformance.md).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -115,6 +116,14 @@ def test_sysfs_topology_is_a_single_four_core_cluster():
     assert files["devices/system/cpu/cpu2/topology/thread_siblings_list"] == "2"
     assert files["devices/system/cpu/cpu0/regs/identification/midr_el1"] == "0x00000000410fd083"
     assert not any("cpu4" in path for path in files)
+
+
+def test_the_page_is_written_from_the_kept_result():
+    page = conformance.DEFAULT_OUT
+    raw = page.parent / "raw" / "arm_conformance.json"
+    text = conformance.face(json.loads(raw.read_text()), raw)
+    assert text == page.read_text()
+    assert "the x86 side on " in text and "| bookworm cortex-a76 (Raspberry Pi 5) | " in text
 
 
 def test_real_images_are_spread_over_the_layouts(real_data_dir):

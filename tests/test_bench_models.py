@@ -48,8 +48,8 @@ def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, c
     text = capsys.readouterr().out
     # the baseline, plus a twin unless the same model bundled with its float32 partner is recognised
     assert re.search(r"building [12] float32 model\(s\)", text) and "whole frame: round 2/2" in text
-    (result_file,) = out.glob("models_*.json")
-    r = json.loads(result_file.read_text())
+    (run,) = (out / "raw" / "models.jsonl").read_text().splitlines()
+    r = json.loads(run)["result"]
 
     base, int8, twin = r["models"]
     assert base["role"] == "baseline" and base["precision"] == "float32" and base["speedup_vs_baseline"] == 1.0

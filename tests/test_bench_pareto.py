@@ -75,7 +75,7 @@ def test_tables_from_run_folders(tmp_path):
         and "100 ep, cosine lr, augment, warp, dice 0.5, teacher big (0.5)" in levers
         and "| a |" not in levers
     )
-    data = json.loads(out.with_suffix(".json").read_text())
+    data = json.loads((tmp_path / "raw" / "pareto.json").read_text())
     assert [r["run"] for r in data["validation"]] == ["lever"] and len(data["test"]) == 6
 
 
@@ -96,7 +96,7 @@ def test_rows_of_runs_no_longer_on_disk_are_kept(tmp_path):
     _run(runs, "again", 1, "test", 0.81, augment=True)
     _run(runs, "new", 2, "test", 0.83, augment=True)
     assert pareto.main([str(runs / "old"), str(runs / "again"), str(runs / "new"), "--out", str(out)]) == 0
-    data = json.loads(out.with_suffix(".json").read_text())
+    data = json.loads((tmp_path / "raw" / "pareto.json").read_text())
     dice = {r["run"]: r["int8_fascia_dice"] for r in data["test"]}
     assert dice == {"old": 0.85, "again": 0.81, "new": 0.83}
     assert "3 runs, seeds [0, 1, 2]: int8 fascia Dice 0.830 +- 0.020" in out.read_text()

@@ -14,7 +14,9 @@ data set, spread over its scanner layouts. LiteRT's default CPU path is compared
 (the result says which operators LiteRT keeps on its own kernels). Emulation is 30-40x slower than
 native, so this checks correctness only; no timing here means anything.
 
-    python tests/arm/conformance.py --cores cortex-a76,cortex-a72 --out benchmarks/results/arm_conformance.json
+    python tests/arm/conformance.py --cores cortex-a76,cortex-a72   # benchmarks/results/arm_conformance.md
+
+The result: a Markdown face (``--out``) and the whole record beside it in ``raw/`` (`benchmarks.results_log`).
 """
 
 from __future__ import annotations
@@ -34,16 +36,17 @@ import cv2
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+PROJECT = HERE.parents[1]
+sys.path[:0] = [str(HERE), str(PROJECT)]  # armroot beside this file; the benchmarks package
 
-import armroot  # noqa: E402  (beside this file)
+import armroot  # noqa: E402
 
+from benchmarks.results_log import RESULTS, raw_link, raw_path  # noqa: E402
 from edge.core.engine import DEFAULT_MODEL  # noqa: E402
 from edge.core.paths import DL_TRACK_APO  # noqa: E402
 from edge.live.phantom import Phantom  # noqa: E402
 
-PROJECT = HERE.parents[1]
-DEFAULT_OUT = PROJECT / "benchmarks" / "results" / "arm_conformance.json"
+DEFAULT_OUT = RESULTS / "arm_conformance.md"
 #: the predict path, in order; "cli" is the label map `tlfseg predict` wrote (decoded from its PNG)
 STAGES = ("roi", "tensor", "probs", "labels", "cli")
 WORKER = f"{armroot.SRC}/tests/arm/worker.py"
@@ -409,6 +412,31 @@ def describe_fallback(side: dict) -> str:
     )
 
 
+def face(result: dict, raw: Path) -> str:
+    """The result as Markdown: what was compared on which CPUs, and one line a core (or other side)."""
+    boards = {f"{s} {n}": c["board"] for s, v in result["suites"].items() for n, c in v["cores"].items()}
+    cpu = result["x86"]["cpu"]
+    inputs = result["inputs"]
+    lines = [
+        "# ARM conformance: x86 against emulated Raspberry Pi cores, byte for byte",
+        "",
+        f"{result['what'][0].upper()}{result['what'][1:]}: the x86 side on {', '.join(cpu.get('model_name', []))} "
+        f"({cpu['machine']}), each ARM core emulated by {result['emulator']}. Model {result['model']['file']} "
+        f"(sha256 {result['model']['sha256'][:12]}), {len(inputs['phantom'])} phantom frames and "
+        f"{len(inputs['real'])} real images; {result['path']}. {result['note'].capitalize()}.",
+        "",
+        f"Written by `{result['command']}`. Conformant on every core (label maps and raw int8 output as on x86, "
+        f"at most a float32 ulp or a final op's 1 step apart): {'yes' if result['conformant'] else 'NO'}.",
+        "",
+        "| compared with x86 | result |",
+        "|---|---|",
+        *(f"| {k}{f' ({boards[k]})' if k in boards else ''} | {line} |" for k, line in result["summary"].items()),
+        "",
+        f"The whole result: {raw_link(raw)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="x86 vs emulated Raspberry Pi cores, byte for byte.")
     ap.add_argument("--cores", default="cortex-a76,cortex-a72", help="qemu CPU models (default: Pi 5, Pi 4)")
@@ -421,7 +449,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-control", action="store_true", help="skip the negative control on QEMU's max CPU")
     ap.add_argument("--no-fallback", action="store_true", help="skip tflite-runtime on x86 (the 32-bit Pi OS runtime)")
     ap.add_argument("--build", action="store_true", help="build the rootfs of each suite first if it is not cached")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="result file (JSON)")
+    ap.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="the result as Markdown; the JSON goes to raw/ beside it"
+    )
     args = ap.parse_args(argv)
     reason = armroot.unavailable()
     if reason:
@@ -442,11 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     control = not args.no_control
     result = run_conformance(cores, suites, args.phantom, args.real, args.model, args.data, args.threads, control, log)
     result["command"] = "python tests/arm/conformance.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    raw = raw_path(args.out)
+    raw.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(face(result, raw))
     for name, line in result["summary"].items():
         print(f"{name}: {line}")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} and {raw}")
     return 0 if result["conformant"] and result.get("control", {}).get("detected", True) else 1
 
 
