@@ -59,7 +59,8 @@ def run_serve(args: argparse.Namespace) -> int:
     from edge.tools.errors import CommandError
     from firmware_bridge.frames import FrameLimits
     from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH
-    from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
+    from firmware_bridge.runtime import BridgeRuntime, SessionLimits
+    from firmware_bridge.server import BridgeServer
     from firmware_bridge.transport import Endpoint
 
     endpoint = Endpoint.parse(args.transport)

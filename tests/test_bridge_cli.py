@@ -6,7 +6,8 @@ import pytest
 
 from edge.core.engine import Engine
 from edge.tools.cli import main
-from firmware_bridge.server import BridgeRuntime, BridgeServer
+from firmware_bridge.runtime import BridgeRuntime
+from firmware_bridge.server import BridgeServer
 from firmware_bridge.transport import Endpoint
 
 

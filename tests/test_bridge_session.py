@@ -59,7 +59,8 @@ from firmware_bridge.protocol import (
     Role,
 )
 from firmware_bridge.results import assemble_glide, assemble_result
-from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
+from firmware_bridge.runtime import BridgeRuntime, SessionLimits
+from firmware_bridge.server import BridgeServer
 from firmware_bridge.transport import Endpoint, Listener, SocketLink, open_pty_pair
 from firmware_bridge.vectors import MESSAGES, later_layout
 
