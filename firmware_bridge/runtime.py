@@ -57,7 +57,6 @@ class SessionLimits:
     evict_after: float = 5.0  #: a session without a complete message this long may make way for a new client
     error_burst: int = 16  #: ERRORs about faults sent at once, then `error_rate` per second (FRAME answers: always)
     error_rate: float = 4.0
-    trim_after: int = 1 << 20  #: after a frame message this large, freed memory is given back to the system
 
 
 class BridgeRuntime:

@@ -10,13 +10,12 @@ by a RESULT, in a skip list, or by an ERROR naming it.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from edge.core.heap import give_back_after_frame, give_back_freed_memory
 from edge.live.pipeline import FramePipeline
 from edge.measurement.candidates import OperatorPrior
 from firmware_bridge.frames import FrameError, check_frame, frame_image
@@ -40,18 +39,6 @@ from firmware_bridge.protocol import HINT_VERSION, MAX_SKIPPED_PER_RESULT, NO_ID
 from firmware_bridge.results import assemble_glide, assemble_result, operator_prior
 from firmware_bridge.runtime import POLL_S, BridgeRuntime
 from firmware_bridge.transport import Link
-
-
-def _heap_trimmer() -> Callable[[int], object] | None:
-    """glibc's malloc_trim (freed memory back to the system, or large frames keep RSS up); None elsewhere."""
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        return None
-
-
-_TRIM = _heap_trimmer()
 
 
 @dataclass(frozen=True)
@@ -173,6 +160,7 @@ class BridgeSession:
                     self.runtime.counters.add("dropped_on_close")
                 self._cond.notify_all()
             worker.join()
+        give_back_freed_memory()  # no frames coming on this link: the heap is not kept for them
         self._log_end(reason)
         return reason
 
@@ -358,10 +346,8 @@ class BridgeSession:
                     return
                 job, self._slot, self._busy = self._slot, None, True
             (reply, glide), received = self._process(job), job.received
-            large = len(job.frame.data) >= self.limits.trim_after
+            pixels = job.frame.width * job.frame.height
             del job  # the frame's bytes are not kept past its answer
-            if large and _TRIM is not None:
-                _TRIM(0)
             with self._cond:
                 if isinstance(reply, Result):
                     skipped, self._skipped = self._skipped, []
@@ -371,6 +357,7 @@ class BridgeSession:
             self.send(reply)
             if glide is not None:
                 self.send(glide)
+            give_back_after_frame(pixels)
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
