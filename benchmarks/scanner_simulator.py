@@ -154,10 +154,10 @@ def check(client: BridgeClient, frames: list[np.ndarray], fmt: PixelFormat, repo
     pipeline = FramePipeline(Engine(), video=False, calibration=Calibration(depth_mm=DEPTH_MM))
     for fid, result in tally.results.items():
         seen = frame_image(frame_message(frames[fid], fid, fmt=fmt), FrameLimits())  # what the runtime decoded
-        seg = pipeline(seen)
+        frame_result = pipeline(seen)
         report.masks_checked += 1
-        report.masks_equal += bool(np.array_equal(result_mask(result), seg.labels))
-        m = seg.measurement
+        report.masks_equal += bool(np.array_equal(result_mask(result), frame_result.labels))
+        m = frame_result.measurement
         want = math.nan if m.thickness_mm is None else m.thickness_mm
         same = (math.isnan(want) and math.isnan(result.thickness_mm)) or math.isclose(
             result.thickness_mm, want, rel_tol=1e-6

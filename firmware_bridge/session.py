@@ -371,10 +371,11 @@ class BridgeSession:
             decode_ms = (time.perf_counter() - decode_start) * 1e3
             with self.runtime.lock:
                 start = time.perf_counter()
-                seg = job.pipeline(image)
+                frame_result = job.pipeline(image)
             queue_ms = (start - job.received) * 1e3 - decode_ms
-            result = assemble_result(frame, seg, job.config, queue_ms=queue_ms, decode_ms=decode_ms)
-            return result, assemble_glide(frame.frame_id, seg.gliding) if seg.gliding is not None else None
+            result = assemble_result(frame, frame_result, job.config, queue_ms=queue_ms, decode_ms=decode_ms)
+            gliding = frame_result.gliding
+            return result, assemble_glide(frame.frame_id, gliding) if gliding is not None else None
         except ValueError as exc:  # FrameError, an ROI outside this frame, an unusable image
             return Error(ErrorCode.BAD_FRAME, str(exc), job.seq, frame.frame_id), None
         except Exception as exc:  # noqa: BLE001 - any failure is answered, and the session goes on

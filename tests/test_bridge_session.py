@@ -107,10 +107,10 @@ def sent_image(image: np.ndarray, fmt: PixelFormat | None) -> np.ndarray:
     return frame_image(frame_message(image, 0, fmt=fmt), FrameLimits())
 
 
-def check_measurements(result: Result, seg: FrameResult, roi: Box | None) -> None:
+def check_measurements(result: Result, frame_result: FrameResult, roi: Box | None) -> None:
     """The RESULT carries edge.measurement.measure's numbers for the segmentation (float32 on the wire)."""
     mm = 0.08 if roi is not None else None  # the calibration the test configures along with a fixed ROI
-    m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm, MeasureConfig())
+    m = measure(frame_result.labels, frame_result.roi, frame_result.grey, frame_result.probs, mm, MeasureConfig())
     want = {
         "thickness_px": m.thickness_px,
         "thickness_mm": m.thickness_mm,
