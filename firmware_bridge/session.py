@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from edge.core.frame import FrameRejected
 from edge.core.heap import give_back_after_frame, give_back_freed_memory
 from edge.live.pipeline import FramePipeline
 from edge.measurement.candidates import OperatorPrior
-from firmware_bridge.frames import FrameError, check_frame, frame_image
+from firmware_bridge.frames import check_frame, frame_image
 from firmware_bridge.framing import Fault
 from firmware_bridge.messages import (
     Bye,
@@ -80,6 +82,7 @@ class BridgeSession:
         self._tokens = float(self.limits.error_burst)  # ERRORs about faults that may be sent now
         self._tokens_at = time.monotonic()
         self._suppressed = 0  # fault ERRORs not sent since the last one that was
+        self._bugs_logged: set[tuple[type, str, int | None]] = set()  # where failures logged with a traceback arose
 
     def _reset(self) -> None:
         """Start a scanner session: default configuration, no extensions, no depth prior, counters at zero."""
@@ -308,7 +311,7 @@ class BridgeSession:
         self.runtime.counters.add("frames_received")
         try:
             check_frame(frame, self.limits.frame)
-        except FrameError as exc:
+        except FrameRejected as exc:
             self._send_error(ErrorCode.BAD_FRAME, str(exc), seq, frame.frame_id)
             return
         overflow: list[int] = []
@@ -363,7 +366,8 @@ class BridgeSession:
                 self._cond.notify_all()
 
     def _process(self, job: _Job) -> tuple[Result | Error, Glide | None]:
-        """The frame's answer, and its GLIDE where gliding is on."""
+        """The frame's answer, and its GLIDE where gliding is on: ERROR BAD_FRAME only for `FrameRejected` (the
+        frame's fault), ERROR INTERNAL for any other failure (a bug)."""
         frame = job.frame
         try:
             decode_start = time.perf_counter()
@@ -376,8 +380,20 @@ class BridgeSession:
             result = assemble_result(frame, frame_result, job.config, queue_ms=queue_ms, decode_ms=decode_ms)
             gliding = frame_result.gliding
             return result, assemble_glide(frame.frame_id, gliding) if gliding is not None else None
-        except ValueError as exc:  # FrameError, an ROI outside this frame, an unusable image
+        except FrameRejected as exc:  # the frame's fault: it does not decode, an ROI outside it, not an image
             return Error(ErrorCode.BAD_FRAME, str(exc), job.seq, frame.frame_id), None
-        except Exception as exc:  # noqa: BLE001 - any failure is answered, and the session goes on
-            self.log(f"{self.link.name}: frame {frame.frame_id} failed: {exc!r}")
+        except Exception as exc:  # noqa: BLE001 - a bug: answered and logged, and the session goes on
+            self._log_bug(frame.frame_id, exc)
             return Error(ErrorCode.INTERNAL, f"{type(exc).__name__}: {exc}", job.seq, frame.frame_id), None
+
+    def _log_bug(self, frame_id: int, exc: Exception) -> None:
+        """Log a failure that is not the frame's fault: with its traceback the first time it happens at its place in
+        the code in this session, in one line after that (a bug hit on every frame must not flood the log)."""
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        site = (type(exc), where.filename, where.lineno)
+        if site in self._bugs_logged:
+            self.log(f"{self.link.name}: frame {frame_id} failed again: {exc!r} (traceback logged before)")
+            return
+        self._bugs_logged.add(site)
+        trace = "".join(traceback.format_exception(exc)).rstrip()
+        self.log(f"{self.link.name}: frame {frame_id} failed (a bug, answered INTERNAL): {exc!r}\n{trace}")
