@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.results_log import keep_run  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
 from firmware_bridge import framing  # noqa: E402
-from firmware_bridge.difffuzz import nested_headers  # noqa: E402
 from firmware_bridge.messages import Frame, Heartbeat, Result, encode  # noqa: E402
 from firmware_bridge.protocol import OVERHEAD, MaskEncoding, PixelFormat  # noqa: E402
+from firmware_bridge.testing.difffuzz import nested_headers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CAP = 512 * 1024 + OVERHEAD

@@ -40,7 +40,8 @@ from firmware_bridge.client import BridgeClient, result_mask  # noqa: E402
 from firmware_bridge.frames import FrameLimits, frame_image, frame_message  # noqa: E402
 from firmware_bridge.messages import Config, Received, Result  # noqa: E402
 from firmware_bridge.protocol import MaskEncoding, PixelFormat  # noqa: E402
-from firmware_bridge.transport import Endpoint, open_pty_pair  # noqa: E402
+from firmware_bridge.testing.pty import open_pty_pair  # noqa: E402
+from firmware_bridge.transport import Endpoint  # noqa: E402
 
 DEPTH_MM = 40.0  #: the simulated scanner's depth setting (spans the B-mode rows)
 FORMATS = {"bgr8": PixelFormat.BGR8, "grey8": PixelFormat.GREY8, "jpeg": PixelFormat.JPEG, "png": PixelFormat.PNG}

@@ -61,8 +61,9 @@ from firmware_bridge.protocol import (
 from firmware_bridge.results import assemble_glide, assemble_result
 from firmware_bridge.runtime import BridgeRuntime, SessionLimits
 from firmware_bridge.server import BridgeServer
-from firmware_bridge.transport import Endpoint, Listener, SocketLink, open_pty_pair
-from firmware_bridge.vectors import MESSAGES, later_layout
+from firmware_bridge.testing.pty import open_pty_pair
+from firmware_bridge.testing.vectors import MESSAGES, later_layout
+from firmware_bridge.transport import Endpoint, Listener, SocketLink
 
 N_FRAMES = 8
 

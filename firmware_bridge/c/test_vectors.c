@@ -1,5 +1,6 @@
 /*
- * Checks the C reference against the shared vectors the Python codec wrote (tests/vectors):
+ * Checks the C reference against the shared vectors the Python codec wrote (tests/vectors, written by
+ * firmware_bridge/testing/vectors.py):
  *   cc -std=c99 -Wall -Wextra -Werror tlfseg_proto.c test_vectors.c -o test_vectors && ./test_vectors DIR
  * Every message file must decode to the expected fields and re-encode byte for byte; stream.bin must
  * give the events in stream_expected.txt, whatever chunk sizes it is fed in.

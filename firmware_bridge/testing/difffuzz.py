@@ -20,9 +20,9 @@ from pathlib import Path
 from firmware_bridge.framing import pack, pack_header
 from firmware_bridge.messages import Decoder
 from firmware_bridge.protocol import MAGIC, OVERHEAD, MsgType
-from firmware_bridge.vectors import describe, message_vectors
+from firmware_bridge.testing.vectors import describe, message_vectors
 
-C_DIR = Path(__file__).resolve().parent / "c"
+C_DIR = Path(__file__).resolve().parents[1] / "c"
 C_SOURCES = (C_DIR / "tlfseg_proto.c", C_DIR / "test_vectors.c")
 C_MAX_PAYLOAD = 64 * 1024  #: the --corpus mode's decoder buffer holds payloads up to this
 PAYLOAD_LIMITS = (48, 512, 4096)  #: the decoder limits every record is decoded with
