@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.results_log import keep_run  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
-from firmware_bridge.testing.difffuzz import PAYLOAD_LIMITS, build_c, corpus, differences  # noqa: E402
+from firmware_bridge.testing.cbuild import build_c  # noqa: E402
+from firmware_bridge.testing.difffuzz import PAYLOAD_LIMITS, corpus, differences  # noqa: E402
 
 HEAD = "# C reference vs Python decoder: differential fuzzing\n\nNewest first. `python benchmarks/bridge_difffuzz.py`\n"
 
