@@ -21,6 +21,12 @@ def endpoint_arg(text: str) -> Endpoint:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _add_limit(parser: argparse.ArgumentParser, option: str, default: int, high: int, metavar: str, what: str) -> None:
+    """An integer option from 1 to `high` (the wire field's range)."""
+    kind = int_range(option, 1, high)
+    parser.add_argument(option, type=kind, default=default, metavar=metavar, help=f"{what} (default {default})")
+
+
 def register(subparsers) -> None:
     bridge = subparsers.add_parser(
         "bridge",
@@ -46,27 +52,9 @@ def register(subparsers) -> None:
     add_model_options(serve)
     add_roi_option(serve, "detected; a scanner's CONFIG may set its own", parsed=True)
     serve.add_argument("--max-clients", type=positive_int, default=4, metavar="N", help="sessions at once")
-    serve.add_argument(
-        "--max-payload",
-        type=int_range("--max-payload", 1, MAX_PAYLOAD),
-        default=DEFAULT_MAX_PAYLOAD,
-        metavar="BYTES",
-        help=f"largest message (default {DEFAULT_MAX_PAYLOAD})",
-    )
-    serve.add_argument(
-        "--max-width",
-        type=int_range("--max-width", 1, MAX_SIDE),
-        default=DEFAULT_MAX_WIDTH,
-        metavar="PX",
-        help=f"widest frame accepted (default {DEFAULT_MAX_WIDTH})",
-    )
-    serve.add_argument(
-        "--max-height",
-        type=int_range("--max-height", 1, MAX_SIDE),
-        default=DEFAULT_MAX_HEIGHT,
-        metavar="PX",
-        help=f"tallest frame (default {DEFAULT_MAX_HEIGHT})",
-    )
+    _add_limit(serve, "--max-payload", DEFAULT_MAX_PAYLOAD, MAX_PAYLOAD, "BYTES", "largest message")
+    _add_limit(serve, "--max-width", DEFAULT_MAX_WIDTH, MAX_SIDE, "PX", "widest frame accepted")
+    _add_limit(serve, "--max-height", DEFAULT_MAX_HEIGHT, MAX_SIDE, "PX", "tallest frame")
     serve.add_argument(
         "--idle-timeout",
         type=arg("--idle-timeout", low_open=False, high=86400.0),
