@@ -163,11 +163,12 @@ class BridgeSession:
                     self.runtime.counters.add("dropped_on_close")
                 self._cond.notify_all()
             worker.join()
-        give_back_freed_memory()  # no frames coming on this link: the heap is not kept for them
-        self._log_end(reason)
+        self._ended(reason)
         return reason
 
-    def _log_end(self, reason: ByeReason | None) -> None:
+    def _ended(self, reason: ByeReason | None) -> None:
+        """A scanner session is over: its counts logged, and freed memory given back (no frames are coming for it)."""
+        give_back_freed_memory()
         c = self.counts
         self.log(
             f"{self.link.name}: session ended ({reason.name if reason is not None else 'peer gone'}): "
@@ -259,7 +260,7 @@ class BridgeSession:
             self._finish(ByeReason.DONE)
             if not self.persistent:
                 return True
-            self._log_end(ByeReason.DONE)
+            self._ended(ByeReason.DONE)
             self._reset()
         elif isinstance(msg, Error):
             self.log(f"{self.link.name}: scanner reports {msg.code.name}: {msg.text}")
