@@ -3,10 +3,10 @@
     python benchmarks/bridge_difffuzz.py                 # 1,000,000 records (a few minutes)
     python benchmarks/bridge_difffuzz.py --records 20000 # quick
 
-Records come from `firmware_bridge.difffuzz.corpus` (random bytes, damaged message streams, headers lying about their
-length up to 4 GiB, nested valid headers), in batches; each is decoded by the C reference (--corpus mode, 64-bit,
--O1, no sanitizers: speed) and by the Python decoder at payload limits 48, 512 and 4096 bytes, and every line of
-events and counters must be identical. The Python decoder's peak RSS is recorded too. Results: printed, prepended
+Records come from `firmware_bridge.testing.difffuzz.corpus` (random bytes, damaged message streams, headers lying
+about their length up to 4 GiB, nested valid headers), in batches; each is decoded by the C reference (--corpus mode,
+64-bit, -O1, no sanitizers: speed) and by the Python decoder at payload limits 48, 512 and 4096 bytes, and every line
+of events and counters must be identical. The Python decoder's peak RSS is recorded too. Results: printed, prepended
 to benchmarks/results/bridge_difffuzz.md, the run appended to benchmarks/results/raw/bridge_difffuzz.jsonl.
 """
 
@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.results_log import keep_run  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
-from firmware_bridge.difffuzz import PAYLOAD_LIMITS, build_c, corpus, differences  # noqa: E402
+from firmware_bridge.testing.cbuild import build_c  # noqa: E402
+from firmware_bridge.testing.difffuzz import PAYLOAD_LIMITS, corpus, differences  # noqa: E402
 
 HEAD = (
     "# C reference vs Python decoder: differential fuzzing\n\n"

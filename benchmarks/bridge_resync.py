@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -30,9 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.results_log import keep_run  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
 from firmware_bridge import framing  # noqa: E402
-from firmware_bridge.difffuzz import nested_headers  # noqa: E402
 from firmware_bridge.messages import Frame, Heartbeat, Result, encode  # noqa: E402
 from firmware_bridge.protocol import OVERHEAD, MaskEncoding, PixelFormat  # noqa: E402
+from firmware_bridge.testing.cbuild import make_program  # noqa: E402
+from firmware_bridge.testing.difffuzz import nested_headers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CAP = 512 * 1024 + OVERHEAD
@@ -54,15 +54,6 @@ def ordinary_traffic(megabytes: int = 32) -> bytes:
     beat = encode(Heartbeat(5), 3)
     unit = frame + result + beat + result
     return unit * (megabytes * 1_000_000 // len(unit) + 1)
-
-
-def build_c(sources: Path, out: Path) -> Path:
-    cc = shutil.which("gcc") or shutil.which("cc")
-    exe = out / "decode_timing"
-    src = [sources / "tlfseg_proto.c", ROOT / "benchmarks" / "c" / "decode_timing.c"]
-    cmd = [cc, "-std=c99", "-O2", "-I", str(sources), "-o", str(exe), *map(str, src)]
-    subprocess.run(cmd, check=True, capture_output=True)
-    return exe
 
 
 def base_tree(base: str, out: Path) -> tuple[Path, object]:
@@ -114,9 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         c_dir, base_py = base_tree(args.base, tmp)
-        (tmp / "now").mkdir()
-        (tmp / "base").mkdir()
-        c_now, c_base = build_c(ROOT / "firmware_bridge" / "c", tmp / "now"), build_c(c_dir, tmp / "base")
+        c_now = make_program(tmp / "now", "fast", "decode_timing")
+        c_base = make_program(tmp / "base", "fast", "decode_timing", SRC=str(c_dir))
         decoders = {
             "c": lambda d, n: time_c(c_now, d, tmp / "s.bin", n),
             f"c@{args.base}": lambda d, n: time_c(c_base, d, tmp / "s.bin", n),

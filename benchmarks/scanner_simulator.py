@@ -40,7 +40,8 @@ from firmware_bridge.client import BridgeClient, result_mask  # noqa: E402
 from firmware_bridge.frames import FrameLimits, frame_image, frame_message  # noqa: E402
 from firmware_bridge.messages import Config, Received, Result  # noqa: E402
 from firmware_bridge.protocol import MaskEncoding, PixelFormat  # noqa: E402
-from firmware_bridge.transport import Endpoint, open_pty_pair  # noqa: E402
+from firmware_bridge.testing.pty import open_pty_pair  # noqa: E402
+from firmware_bridge.transport import Endpoint  # noqa: E402
 
 DEPTH_MM = 40.0  #: the simulated scanner's depth setting (spans the B-mode rows)
 FORMATS = {"bgr8": PixelFormat.BGR8, "grey8": PixelFormat.GREY8, "jpeg": PixelFormat.JPEG, "png": PixelFormat.PNG}
@@ -154,10 +155,10 @@ def check(client: BridgeClient, frames: list[np.ndarray], fmt: PixelFormat, repo
     pipeline = FramePipeline(Engine(), video=False, calibration=Calibration(depth_mm=DEPTH_MM))
     for fid, result in tally.results.items():
         seen = frame_image(frame_message(frames[fid], fid, fmt=fmt), FrameLimits())  # what the runtime decoded
-        seg = pipeline(seen)
+        frame_result = pipeline(seen)
         report.masks_checked += 1
-        report.masks_equal += bool(np.array_equal(result_mask(result), seg.labels))
-        m = seg.measurement
+        report.masks_equal += bool(np.array_equal(result_mask(result), frame_result.labels))
+        m = frame_result.measurement
         want = math.nan if m.thickness_mm is None else m.thickness_mm
         same = (math.isnan(want) and math.isnan(result.thickness_mm)) or math.isclose(
             result.thickness_mm, want, rel_tol=1e-6

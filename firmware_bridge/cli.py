@@ -5,10 +5,26 @@ from __future__ import annotations
 import argparse
 
 from edge.core.values import arg
-from edge.tools.commands import add_model_options, add_roi_option, parse_roi, positive_int
+from edge.tools.commands import add_model_options, add_roi_option, int_range, positive_int
+from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH, MAX_PAYLOAD, MAX_SIDE
+from firmware_bridge.transport import Endpoint
 
 DEFAULT_TRANSPORT = "tcp://127.0.0.1:5599"
 TRANSPORT_HELP = "tcp://HOST:PORT, unix:PATH or serial:DEVICE[,BAUD]"
+
+
+def endpoint_arg(text: str) -> Endpoint:
+    """argparse type: `Endpoint.parse`."""
+    try:
+        return Endpoint.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_limit(parser: argparse.ArgumentParser, option: str, default: int, high: int, metavar: str, what: str) -> None:
+    """An integer option from 1 to `high` (the wire field's range)."""
+    kind = int_range(option, 1, high)
+    parser.add_argument(option, type=kind, default=default, metavar=metavar, help=f"{what} (default {default})")
 
 
 def register(subparsers) -> None:
@@ -26,14 +42,19 @@ def register(subparsers) -> None:
         description="Listen for scanners (TCP and Unix sockets: up to --max-clients at once, each with its own "
         "session; a serial port: one line) and answer every FRAME with a RESULT, a skip or an ERROR.",
     )
-    serve.add_argument("--transport", default=DEFAULT_TRANSPORT, help=f"{TRANSPORT_HELP} (default {DEFAULT_TRANSPORT})")
+    serve.add_argument(
+        "--transport",
+        type=endpoint_arg,
+        default=DEFAULT_TRANSPORT,
+        help=f"{TRANSPORT_HELP} (default {DEFAULT_TRANSPORT})",
+    )
     serve.add_argument("--allow-remote", action="store_true", help="allow a TCP address other than loopback")
     add_model_options(serve)
-    add_roi_option(serve, "detected; a scanner's CONFIG may set its own")
+    add_roi_option(serve, "detected; a scanner's CONFIG may set its own", parsed=True)
     serve.add_argument("--max-clients", type=positive_int, default=4, metavar="N", help="sessions at once")
-    serve.add_argument("--max-payload", type=positive_int, default=None, metavar="BYTES", help="largest message")
-    serve.add_argument("--max-width", type=positive_int, default=None, metavar="PX", help="widest frame accepted")
-    serve.add_argument("--max-height", type=positive_int, default=None, metavar="PX", help="tallest frame")
+    _add_limit(serve, "--max-payload", DEFAULT_MAX_PAYLOAD, MAX_PAYLOAD, "BYTES", "largest message")
+    _add_limit(serve, "--max-width", DEFAULT_MAX_WIDTH, MAX_SIDE, "PX", "widest frame accepted")
+    _add_limit(serve, "--max-height", DEFAULT_MAX_HEIGHT, MAX_SIDE, "PX", "tallest frame")
     serve.add_argument(
         "--idle-timeout",
         type=arg("--idle-timeout", low_open=False, high=86400.0),
@@ -44,7 +65,7 @@ def register(subparsers) -> None:
     serve.set_defaults(handler=run_serve)
 
     probe = sub.add_parser("probe", help="say HELLO to a runtime and print its capabilities and round-trip time")
-    probe.add_argument("--transport", default=DEFAULT_TRANSPORT, help=TRANSPORT_HELP)
+    probe.add_argument("--transport", type=endpoint_arg, default=DEFAULT_TRANSPORT, help=TRANSPORT_HELP)
     probe.add_argument(
         "--timeout", type=arg("--timeout", high=3600.0), default=5.0, metavar="S", help="how long to wait for answers"
     )
@@ -58,23 +79,22 @@ def run_serve(args: argparse.Namespace) -> int:
     from edge.core.familiarity import describe_reference
     from edge.tools.errors import CommandError
     from firmware_bridge.frames import FrameLimits
-    from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_PAYLOAD, DEFAULT_MAX_WIDTH
-    from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
-    from firmware_bridge.transport import Endpoint
+    from firmware_bridge.runtime import BridgeRuntime, SessionLimits
+    from firmware_bridge.server import BridgeServer
 
-    endpoint = Endpoint.parse(args.transport)
+    endpoint = args.transport
     if not endpoint.loopback and not args.allow_remote:
         raise CommandError(
             f"{endpoint} is not a loopback address; the bridge has no authentication, "
             "so listening beyond this machine needs --allow-remote"
         )
     limits = SessionLimits(
-        max_payload=args.max_payload or DEFAULT_MAX_PAYLOAD,
-        frame=FrameLimits(args.max_width or DEFAULT_MAX_WIDTH, args.max_height or DEFAULT_MAX_HEIGHT),
+        max_payload=args.max_payload,
+        frame=FrameLimits(args.max_width, args.max_height),
         idle_timeout=args.idle_timeout,
     )
     engine = Engine(args.model, threads=args.threads, delegate=args.delegate)
-    runtime = BridgeRuntime(engine, limits, roi=parse_roi(args.roi))
+    runtime = BridgeRuntime(engine, limits, roi=args.roi)
     server = BridgeServer(endpoint, runtime, max_clients=args.max_clients)
     bound = server.bind()
     for sig in (signal.SIGINT, signal.SIGTERM):  # finish the frames in hand, say BYE, then stop

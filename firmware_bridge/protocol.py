@@ -15,6 +15,8 @@ NO_ID = 0xFFFFFFFF  #: "none" for a sequence number or frame id field
 DEFAULT_MAX_PAYLOAD = 8 * 1024 * 1024  #: bytes; a 1920x1080 BGR frame (6.2 MB) fits
 DEFAULT_MAX_WIDTH = 2048
 DEFAULT_MAX_HEIGHT = 2048
+MAX_SIDE = 0xFFFF  #: the widest and tallest frame the wire can describe (16-bit fields in FRAME and HELLO)
+MAX_PAYLOAD = 0xFFFFFFFF  #: the largest payload a header can announce (a 32-bit length)
 MAX_SKIPPED_PER_RESULT = 1024  #: a RESULT lists at most this many skipped frame ids
 MAX_CLASSES = 16  #: a HELLO names at most this many classes
 

@@ -62,18 +62,20 @@ def _us(ms: float) -> int:
     return max(0, min(0xFFFFFFFF, round(ms * 1e3))) if math.isfinite(ms) else 0
 
 
-def assemble_result(frame: Frame, seg: FrameResult, config: Config, queue_ms: float, decode_ms: float) -> Result:
+def assemble_result(
+    frame: Frame, frame_result: FrameResult, config: Config, queue_ms: float, decode_ms: float
+) -> Result:
     """The frame's RESULT (skip list and total latency are added when sent). The wire's stage latencies: the ROI's
     time counts as preprocessing, temporal fusion's as postprocessing."""
-    m = seg.measurement
-    mask = encode_mask(seg.labels, frame.mask)
-    h, w = seg.labels.shape if frame.mask != MaskEncoding.NONE else (0, 0)
-    t = seg.timings_ms
+    m = frame_result.measurement
+    mask = encode_mask(frame_result.labels, frame.mask)
+    h, w = frame_result.labels.shape if frame.mask != MaskEncoding.NONE else (0, 0)
+    t = frame_result.timings_ms
     return Result(
         frame_id=frame.frame_id,
         timestamp_us=frame.timestamp_us,
         quality=int(quality_flags(m, config)),
-        roi=(seg.roi.x, seg.roi.y, seg.roi.w, seg.roi.h),
+        roi=(frame_result.roi.x, frame_result.roi.y, frame_result.roi.w, frame_result.roi.h),
         thickness_mm=_f(m.thickness_mm),
         thickness_px=_f(m.thickness_px),
         thickness_iqr_px=_f(m.spread_px.get("iqr")),

@@ -1,4 +1,4 @@
-"""Byte links the protocol runs over: TCP, Unix sockets, serial ports (pyserial) and pseudo-terminals.
+"""Byte links the protocol runs over: TCP, Unix sockets and serial ports (pyserial).
 
 A `Link` moves bytes and nothing else: ``recv`` waits at most ``timeout`` seconds (None: nothing came,
 b"": the peer is gone), ``send`` writes everything or raises OSError (a peer that stops reading for
@@ -13,7 +13,6 @@ import os
 import select
 import socket
 import stat
-import tty
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -108,33 +107,6 @@ class SocketLink:
         self.sock.close()
 
 
-class FdLink:
-    """A raw file descriptor (the master side of a pseudo-terminal, a pipe pair)."""
-
-    def __init__(self, read_fd: int, write_fd: int | None = None, name: str = "fd", hold: tuple[int, ...] = ()) -> None:
-        self.read_fd, self.write_fd, self.name = read_fd, read_fd if write_fd is None else write_fd, name
-        self._fds = {self.read_fd, self.write_fd, *hold}  # `hold`: fds kept open as long as the link
-
-    def recv(self, timeout: float) -> bytes | None:
-        ready, _, _ = select.select([self.read_fd], [], [], timeout)
-        if not ready:
-            return None
-        try:
-            return os.read(self.read_fd, RECV_CHUNK)
-        except OSError:  # EIO: the other side of a pty closed
-            return b""
-
-    def send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.write_fd, view) :]
-
-    def close(self) -> None:
-        for fd in self._fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
 class SerialLink:
     """A serial port through pyserial: 8 data bits, no parity, 1 stop bit, no flow control, raw bytes."""
 
@@ -165,17 +137,6 @@ class SerialLink:
 
     def close(self) -> None:
         self.port.close()
-
-
-def open_pty_pair() -> tuple[FdLink, str]:
-    """A raw pseudo-terminal: the master end as a link, and the device path a serial endpoint opens.
-
-    The link holds the slave open too, so the master reads no EIO before the serial side opens it.
-    """
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    path = os.ttyname(slave)
-    return FdLink(master, name=f"pty master of {path}", hold=(slave,)), path
 
 
 def connect(endpoint: Endpoint, timeout: float = 5.0) -> Link:

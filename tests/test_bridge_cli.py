@@ -6,7 +6,8 @@ import pytest
 
 from edge.core.engine import Engine
 from edge.tools.cli import main
-from firmware_bridge.server import BridgeRuntime, BridgeServer
+from firmware_bridge.runtime import BridgeRuntime
+from firmware_bridge.server import BridgeServer
 from firmware_bridge.transport import Endpoint
 
 
@@ -72,3 +73,31 @@ def test_serve_refuses_an_idle_timeout_that_is_not_a_duration(value, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["bridge", "serve", "--idle-timeout", value])
     assert exit_.value.code == 2 and "--idle-timeout must be a finite number in [0, 86400]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["serve", "--transport", "udp://x:1"], "argument --transport: transport 'udp://x:1': expected"),
+        (["probe", "--transport", "tcp://h"], "argument --transport: transport 'tcp://h': expected tcp://HOST:PORT"),
+        (["serve", "--max-payload", "0"], "--max-payload must be 1 to 4294967295, got 0"),
+        (["serve", "--max-width", "65536"], "--max-width must be 1 to 65535, got 65536"),
+        (["serve", "--max-height", "tall"], "--max-height must be an integer, got 'tall'"),
+        (["serve", "--roi", "1,2,3"], "argument --roi: ROI must be 'x,y,w,h'"),
+        (["serve", "--roi", "-1,0,10,10"], "argument --roi: invalid ROI"),
+    ],
+)
+def test_every_option_is_checked_when_parsed(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["bridge", *argv])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_serve_options_arrive_parsed():
+    from edge.core.roi import Box
+    from edge.tools.cli import build_parser
+
+    args = build_parser().parse_args(["bridge", "serve", "--transport", "unix:/tmp/b.sock", "--roi", "1,2,30,40"])
+    assert args.transport == Endpoint("unix", path="/tmp/b.sock") and args.roi == Box(1, 2, 30, 40)
+    assert (args.max_payload, args.max_width, args.max_height) == (8 * 1024 * 1024, 2048, 2048)
+    assert build_parser().parse_args(["bridge", "serve", "--roi", "auto"]).roi is None

@@ -17,7 +17,7 @@ from firmware_bridge.framing import Fault, StreamDecoder, crc32, pack, pack_head
 from firmware_bridge.mask import MaskError, decode_mask, encode_mask, rle_decode, rle_encode
 from firmware_bridge.messages import Bye, Config, Decoder, Frame, Glide, Heartbeat, Hint, Received, Result, encode
 from firmware_bridge.protocol import HEADER_SIZE, MAGIC, OVERHEAD, ErrorCode, MaskEncoding, MsgType, PixelFormat
-from firmware_bridge.vectors import MESSAGES
+from firmware_bridge.testing.vectors import MESSAGES
 
 
 def decode_all(data: bytes, max_payload: int = 1 << 20) -> list[Received | Fault]:
@@ -275,7 +275,7 @@ def test_frame_checks_name_the_problem(phantom):
 
 def test_codec_modules_import_neither_opencv_nor_litert_nor_numpy():
     code = (
-        "import sys; import firmware_bridge.messages, firmware_bridge.framing, firmware_bridge.vectors; "
+        "import sys; import firmware_bridge.messages, firmware_bridge.framing, firmware_bridge.testing.vectors; "
         "bad = {'cv2', 'numpy', 'ai_edge_litert', 'tflite_runtime', 'tensorflow'} & set(sys.modules); "
         "print(sorted(bad))"
     )

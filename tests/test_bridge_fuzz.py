@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from firmware_bridge.framing import Fault
 from firmware_bridge.messages import Bye, Decoder, Error, Frame, Heartbeat, Received, Result, encode
 from firmware_bridge.protocol import MAGIC, OVERHEAD, ByeReason, ErrorCode, MaskEncoding, PixelFormat
-from firmware_bridge.vectors import describe
+from firmware_bridge.testing.vectors import describe
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_PAYLOAD = 512

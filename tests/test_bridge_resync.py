@@ -8,10 +8,10 @@ import zlib
 import pytest
 
 from firmware_bridge import framing
-from firmware_bridge.difffuzz import nested_headers
 from firmware_bridge.framing import Fault, StreamDecoder, crc_shift, pack_header
 from firmware_bridge.messages import Bye, Decoder, Hello, MalformedPayload, Received, encode
 from firmware_bridge.protocol import OVERHEAD, ErrorCode, MsgType, Role
+from firmware_bridge.testing.difffuzz import nested_headers
 
 
 def test_crc_shift_combines_crcs_of_parts():

@@ -59,9 +59,11 @@ from firmware_bridge.protocol import (
     Role,
 )
 from firmware_bridge.results import assemble_glide, assemble_result
-from firmware_bridge.server import BridgeRuntime, BridgeServer, SessionLimits
-from firmware_bridge.transport import Endpoint, Listener, SocketLink, open_pty_pair
-from firmware_bridge.vectors import MESSAGES, later_layout
+from firmware_bridge.runtime import BridgeRuntime, SessionLimits
+from firmware_bridge.server import BridgeServer
+from firmware_bridge.testing.pty import open_pty_pair
+from firmware_bridge.testing.vectors import MESSAGES, later_layout
+from firmware_bridge.transport import Endpoint, Listener, SocketLink
 
 N_FRAMES = 8
 
@@ -86,11 +88,12 @@ def reference(bundled_engine):
 
 
 @contextlib.contextmanager
-def serving(transport: str, max_clients: int = 4, **limits) -> Iterator[BridgeServer]:
+def serving(
+    transport: str, max_clients: int = 4, runtime: BridgeRuntime | None = None, **limits
+) -> Iterator[BridgeServer]:
     log: list[str] = []
-    server = BridgeServer(
-        Endpoint.parse(transport), BridgeRuntime(Engine(), SessionLimits(**limits)), max_clients, log=log.append
-    )
+    runtime = runtime or BridgeRuntime(Engine(), SessionLimits(**limits))
+    server = BridgeServer(Endpoint.parse(transport), runtime, max_clients, log=log.append)
     server.log_lines = log
     thread = server.start()
     try:
@@ -106,10 +109,10 @@ def sent_image(image: np.ndarray, fmt: PixelFormat | None) -> np.ndarray:
     return frame_image(frame_message(image, 0, fmt=fmt), FrameLimits())
 
 
-def check_measurements(result: Result, seg: FrameResult, roi: Box | None) -> None:
+def check_measurements(result: Result, frame_result: FrameResult, roi: Box | None) -> None:
     """The RESULT carries edge.measurement.measure's numbers for the segmentation (float32 on the wire)."""
     mm = 0.08 if roi is not None else None  # the calibration the test configures along with a fixed ROI
-    m = measure(seg.labels, seg.roi, seg.grey, seg.probs, mm, MeasureConfig())
+    m = measure(frame_result.labels, frame_result.roi, frame_result.grey, frame_result.probs, mm, MeasureConfig())
     want = {
         "thickness_px": m.thickness_px,
         "thickness_mm": m.thickness_mm,
@@ -489,6 +492,40 @@ def test_a_frame_too_small_for_the_model_is_bad_frame():
         assert error.code == ErrorCode.BAD_FRAME and "1x1 is too small: at least 8x8" in error.text
         client.send_frame(np.full((8, 8), 128, np.uint8), frame_id=6)  # the smallest accepted is answered
         assert client.expect(Result, timeout=30).frame_id == 6
+
+
+class _BuggyRuntime(BridgeRuntime):
+    """Its pipelines fail with a plain ValueError (a bug, not the frame's fault) on frames whose first pixel is 1."""
+
+    def pipeline(self, *args, **kwargs):
+        real = super().pipeline(*args, **kwargs)
+
+        def segment(image: np.ndarray) -> FrameResult:
+            if image[0, 0] == 1:
+                raise ValueError("operands could not be broadcast together")
+            return real(image)
+
+        return segment
+
+
+def test_a_bug_in_the_pipeline_is_internal_not_bad_frame_and_the_session_goes_on():
+    """Only `FrameRejected` is the frame's fault: a plain ValueError from the pipeline gets ERROR INTERNAL, is logged
+    with its traceback once, and the session serves the next frame."""
+    with (
+        serving("tcp://127.0.0.1:0", runtime=_BuggyRuntime(Engine())) as server,
+        BridgeClient.connect(server.endpoint) as client,
+    ):
+        for frame_id in (1, 3):
+            client.send_frame(np.full((64, 64), 1, np.uint8), frame_id=frame_id)
+            error = wait_error(client, frame_id)
+            assert error.code == ErrorCode.INTERNAL
+            assert error.text == "ValueError: operands could not be broadcast together"
+            client.send_frame(np.full((64, 64), 80, np.uint8), frame_id=frame_id + 1)
+            assert client.expect(Result, timeout=30).frame_id == frame_id + 1
+        assert client.bye() == ByeReason.DONE
+    traces = [line for line in server.log_lines if "Traceback (most recent call last)" in line]
+    assert len(traces) == 1 and "frame 1 failed" in traces[0] and "in segment" in traces[0]
+    assert any("frame 3 failed again" in line for line in server.log_lines)
 
 
 def test_an_unfamiliar_frame_is_flagged_on_the_wire_and_a_broken_reference_stops_the_start(frames, tmp_path):

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from firmware_bridge.difffuzz import CBuild, CUnavailable, build_c, corpus, differences, mutate
 from firmware_bridge.messages import Decoder, Received
-from firmware_bridge.vectors import (
+from firmware_bridge.testing.cbuild import CBuild, CUnavailable, build_c
+from firmware_bridge.testing.difffuzz import corpus, differences, mutate
+from firmware_bridge.testing.vectors import (
     FLAGS,
     LATER,
     MESSAGES,

@@ -106,3 +106,10 @@ def test_no_import_cycles_and_edge_imports_nothing_above_it():
     for module in sorted(graph):
         if module not in state:
             visit(module, [module])
+
+
+def test_only_test_tooling_imports_the_bridges_test_tooling():
+    graph = _project_imports()
+    testing = "firmware_bridge.testing"
+    outside = {m for m in graph if m != testing and not m.startswith(f"{testing}.")}
+    assert not [(m, d) for m in outside for d in graph[m] if d == testing or d.startswith(f"{testing}.")]

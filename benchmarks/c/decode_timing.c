@@ -1,5 +1,6 @@
 /*
- * Times the C reference's streaming decoder on a file (used by benchmarks/bridge_resync.py):
+ * Times the C reference's streaming decoder on a file (used by benchmarks/bridge_resync.py; built by
+ * make -C firmware_bridge/c decode_timing):
  *   decode_timing CAP CHUNK REPEATS FILE   ->  "<median seconds per pass> <events> <packets>"
  * The file is fed in CHUNK-byte pieces to a decoder with a CAP-byte buffer, REPEATS times.
  */

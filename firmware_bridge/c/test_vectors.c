@@ -1,12 +1,13 @@
 /*
- * Checks the C reference against the shared vectors the Python codec wrote (tests/vectors):
- *   cc -std=c99 -Wall -Wextra -Werror tlfseg_proto.c test_vectors.c -o test_vectors && ./test_vectors DIR
+ * Checks the C reference against the shared vectors the Python codec wrote (tests/vectors, written by
+ * firmware_bridge/testing/vectors.py):
+ *   make tests (Makefile: builds it, then runs ./build/native/test_vectors ../../tests/vectors)
  * Every message file must decode to the expected fields and re-encode byte for byte; stream.bin must
  * give the events in stream_expected.txt, whatever chunk sizes it is fed in.
  * With --events MAX_PAYLOAD FILE... it prints the events of any streams instead (the fuzz test compares
  * them with the Python decoder's); with --corpus MAX_PAYLOAD FILE, one line per record of a corpus file
  * (records: u32 little-endian length, then that many bytes), for differential fuzzing at scale.
- * Build it for 32-bit targets too (gcc -m32): lengths near 4 GiB must not wrap a 32-bit size_t.
+ * Build it for 32-bit targets too (make tests32, -m32): lengths near 4 GiB must not wrap a 32-bit size_t.
  */
 #include <stdio.h>
 #include <stdlib.h>

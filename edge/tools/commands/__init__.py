@@ -7,6 +7,7 @@ are declared here, once, for every command that takes them (firmware_bridge's to
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,22 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def int_range(where: str, low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{where} must be an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{where} must be {low} to {high}, got {value}")
+        return value
+
+    parse.__name__ = where  # argparse names the type in its messages
+    return parse
 
 
 def threads_arg(text: str) -> int:
@@ -56,10 +73,12 @@ def add_model_options(parser: argparse.ArgumentParser, threads_default: str = "1
     )
 
 
-def add_roi_option(parser: argparse.ArgumentParser, default: str = "detected") -> None:
-    """--roi x,y,w,h|auto, parsed by `parse_roi` in the handler (a bad ROI is a one-line error there)."""
+def add_roi_option(parser: argparse.ArgumentParser, default: str = "detected", parsed: bool = False) -> None:
+    """--roi x,y,w,h|auto: where `parsed`, a `Box` or None (detect) from argparse (`roi_arg`), else the text, parsed
+    by `parse_roi` in the handler (a bad ROI is a one-line error there)."""
     parser.add_argument(
         "--roi",
+        type=roi_arg if parsed else None,
         default=None,
         metavar="x,y,w,h",
         help=f"B-mode area as x,y,w,h in frame pixels, or 'auto' (default: {default})",
@@ -71,3 +90,11 @@ def parse_roi(text: str | None) -> Box | None:
     from edge.core.roi import Box
 
     return None if not text or text == "auto" else Box.parse(text)
+
+
+def roi_arg(text: str) -> Box | None:
+    """argparse type: `parse_roi`."""
+    try:
+        return parse_roi(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

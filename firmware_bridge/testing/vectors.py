@@ -1,6 +1,6 @@
 """Shared test vectors: byte files made by this codec that the Python tests and the C reference both check.
 
-    python -m firmware_bridge.vectors tests/vectors      # (re)write them
+    python -m firmware_bridge.testing.vectors tests/vectors      # (re)write them
 
 Each ``<name>.bin`` is one message (``glide_v2.bin``, ``hint_v2.bin``: a GLIDE and a HINT of a later layout, fields
 appended, that a version-1 reader parses to its known fields); ``stream.bin`` is a damaged stream, and

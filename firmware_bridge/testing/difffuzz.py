@@ -10,57 +10,21 @@ Used by tests/test_bridge_vectors.py (CI-sized) and benchmarks/bridge_difffuzz.p
 from __future__ import annotations
 
 import random
-import shutil
 import struct
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from firmware_bridge.framing import pack, pack_header
 from firmware_bridge.messages import Decoder
 from firmware_bridge.protocol import MAGIC, OVERHEAD, MsgType
-from firmware_bridge.vectors import describe, message_vectors
+from firmware_bridge.testing.cbuild import CBuild
+from firmware_bridge.testing.vectors import describe, message_vectors
 
-C_DIR = Path(__file__).resolve().parent / "c"
-C_SOURCES = (C_DIR / "tlfseg_proto.c", C_DIR / "test_vectors.c")
 C_MAX_PAYLOAD = 64 * 1024  #: the --corpus mode's decoder buffer holds payloads up to this
 PAYLOAD_LIMITS = (48, 512, 4096)  #: the decoder limits every record is decoded with
 HUGE_LENGTHS = (0xFFFFFFE8, 0xFFFFFFFF, 0xFFFFFFFF - 23, 0x80000000, 0x7FFFFFFF)
 LAST_TYPE = max(MsgType)  #: random payloads go under every known type and the first unknown one
-
-
-class CUnavailable(RuntimeError):
-    """The C reference cannot be built here for the asked target (no compiler, no 32-bit libraries)."""
-
-
-@dataclass(frozen=True)
-class CBuild:
-    exe: Path
-    target: str  #: "64-bit" or "32-bit"
-    sanitizers: bool  #: built with -fsanitize=address,undefined
-
-
-def build_c(out_dir: Path, target: str = "64-bit", sanitize: bool = True) -> CBuild:
-    """Compile test_vectors (strict C99, warnings as errors) for `target`; sanitizers where the toolchain has them.
-
-    CUnavailable names the reason when no compiler is found or the target cannot be built at all."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        raise CUnavailable("no C compiler (gcc/cc) on this machine")
-    arch = ["-m32"] if target == "32-bit" else []
-    exe = out_dir / f"test_vectors_{target.replace('-', '')}"
-    base = [cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", *arch]
-    tries = ([["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]] if sanitize else []) + [[]]
-    errors = []
-    for extra in tries:
-        build = subprocess.run([*base, *extra, "-o", str(exe), *map(str, C_SOURCES)], capture_output=True, text=True)
-        if build.returncode == 0:
-            return CBuild(exe, target, bool(extra))
-        errors.append(build.stderr.strip().splitlines()[-1] if build.stderr.strip() else f"rc {build.returncode}")
-    if target == "32-bit":
-        raise CUnavailable(f"cannot build for 32-bit (install gcc-multilib): {errors[-1]}")
-    raise CUnavailable(f"the C reference does not build: {errors[-1]}")
 
 
 def nested_headers(size: int, ends: str = "stream", seed: int = 0) -> bytes:
