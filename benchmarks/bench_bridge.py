@@ -34,12 +34,14 @@ from edge.core.engine import Engine  # noqa: E402
 from edge.core.machine import machine_info  # noqa: E402
 from edge.live.phantom import Phantom  # noqa: E402
 from edge.live.pipeline import FramePipeline  # noqa: E402
+from edge.live.runtime import build_pipeline  # noqa: E402
 from firmware_bridge.client import BridgeClient  # noqa: E402
 from firmware_bridge.frames import frame_message  # noqa: E402
 from firmware_bridge.mask import encode_mask  # noqa: E402
 from firmware_bridge.messages import Config, Decoder, Result, encode  # noqa: E402
 from firmware_bridge.protocol import MaskEncoding, PixelFormat  # noqa: E402
-from firmware_bridge.results import assemble_result, calibration  # noqa: E402
+from firmware_bridge.results import assemble_result  # noqa: E402
+from firmware_bridge.settings import live_settings  # noqa: E402
 
 HEAD = (
     "# Firmware bridge: codec, latency and throughput\n\n"
@@ -90,7 +92,7 @@ class InProcess:
 
     def __init__(self, frames: list[np.ndarray]) -> None:
         self.config, self.msg = Config(depth_mm=DEPTH_MM), frame_message(frames[0], 0)
-        self.frames, self.pipeline = frames, FramePipeline(Engine(), calibration=calibration(self.config))
+        self.frames, self.pipeline = frames, build_pipeline(live_settings(self.config), Engine())
         self.run()  # warm up
 
     def run(self) -> list[float]:

@@ -6,38 +6,14 @@ from __future__ import annotations
 import math
 
 from edge.live.pipeline import FrameResult
-from edge.measurement.candidates import OperatorPrior
 from edge.measurement.flags import FRAME_FLAGS, GLIDE_FLAGS
 from edge.measurement.gliding import PAIRS, GlideStep
-from edge.measurement.measure import Calibration, MeasureConfig, Measurement
+from edge.measurement.measure import Measurement
 from firmware_bridge.mask import encode_mask
-from firmware_bridge.messages import NAN, Config, Frame, Glide, Hint, Result, StageLatency
+from firmware_bridge.messages import NAN, Config, Frame, Glide, Result, StageLatency
 from firmware_bridge.protocol import GlideFlag, MaskEncoding, Quality
 
 _PAIR_KEYS = tuple(f"{a}/{b}" for a, b in PAIRS)
-
-
-def calibration(config: Config) -> Calibration:
-    """ValueError if both a pixel spacing and a depth are given, or either is negative."""
-    return Calibration(config.mm_per_px or None, config.depth_mm or None)
-
-
-def operator_prior(hint: Hint) -> OperatorPrior:
-    """The prior a HINT carries (NaN: none); ValueError naming a value out of range: a range with one end NaN, not
-    0 <= lo < hi, a negative or infinite depth."""
-    lo, hi = hint.range_mm
-    if math.isnan(lo) != math.isnan(hi):
-        raise ValueError(f"depth range {lo:g}-{hi:g} mm: give both ends, or NaN for both (no range)")
-    return OperatorPrior(None if math.isnan(lo) else (lo, hi), None if math.isnan(hint.hint_mm) else hint.hint_mm)
-
-
-def measure_config(config: Config) -> MeasureConfig:
-    """Thresholds from the CONFIG, edge.measurement.measure's defaults where it gives 0."""
-    default = MeasureConfig()
-    return MeasureConfig(
-        min_coverage=config.min_coverage or default.min_coverage,
-        min_confidence=config.min_confidence or default.min_confidence,
-    )
 
 
 def quality_flags(m: Measurement, config: Config) -> Quality:

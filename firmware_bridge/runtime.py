@@ -12,11 +12,12 @@ from edge.core.familiarity import reference_beside
 from edge.core.labels import CLASS_NAMES
 from edge.core.roi import Box
 from edge.live.pipeline import FramePipeline
+from edge.live.runtime import build_pipeline
 from edge.measurement.candidates import OperatorPrior
 from firmware_bridge.frames import FrameLimits
 from firmware_bridge.messages import Config, Hello
 from firmware_bridge.protocol import DEFAULT_MAX_PAYLOAD, MaskEncoding, PixelFormat, Role
-from firmware_bridge.results import calibration, measure_config
+from firmware_bridge.settings import calibration, live_settings
 
 POLL_S = 0.1  #: how often readers look at stop flags and timeouts
 
@@ -114,16 +115,6 @@ class BridgeRuntime:
             raise ValueError("a depth range or hint in mm (HINT) needs a calibration: CONFIG mm_per_px or depth_mm")
 
     def pipeline(self, config: Config, gliding: bool = False, prior: OperatorPrior | None = None) -> FramePipeline:
-        """A session's frame pipeline for `config`: its fixed ROI, or the B-mode area detected on the first frame and
-        tracked (redetected when the screen layout changes), as the live loop does; gliding measured where asked, the
-        operator's depth prior (a HINT) applied where given."""
-        roi = Box(*config.roi) if config.fixed_roi else None
-        return FramePipeline(
-            self.engine,
-            roi,
-            calibration=calibration(config),
-            measure_config=measure_config(config),
-            prior=prior,
-            gliding=gliding,
-            reference=self.reference,
-        )
+        """A session's frame pipeline for `config` (`firmware_bridge.settings.live_settings`), built on the shared
+        engine by the live runtime's builder, as `tlfseg run` builds its own."""
+        return build_pipeline(live_settings(config, gliding, prior), self.engine, self.reference)

@@ -38,8 +38,9 @@ from firmware_bridge.messages import (
     encode,
 )
 from firmware_bridge.protocol import HINT_VERSION, MAX_SKIPPED_PER_RESULT, NO_ID, ByeReason, ErrorCode, HelloFlag
-from firmware_bridge.results import assemble_glide, assemble_result, operator_prior
+from firmware_bridge.results import assemble_glide, assemble_result
 from firmware_bridge.runtime import POLL_S, BridgeRuntime
+from firmware_bridge.settings import operator_prior
 from firmware_bridge.transport import Link
 
 
