@@ -3,9 +3,9 @@ enough on the layout hold-outs and the test split, marks no more wrong structure
 band sits (the stress suite's `top removed` and `more tissue above` rows, which the hold-outs cannot see: their
 bands sit where the training's do).
 
-Each model's evidence is read from what the pipeline writes: `holdouts.json` (`tlfseg holdouts`), the test split's
-identity and Dice (`evaluation.json` of `tlfseg evaluate`, or a bundled `model.json`) and a stress run
-(`benchmarks/stress.py`'s result).
+Each model's evidence is read from what the pipeline and the stress suite write: `holdouts.json` (`tlfseg holdouts`,
+the model's recipe trained without each layout) and a stress run of the model on its test split
+(`benchmarks/stress.py`: its `clean` row is the test split through the edge runtime, the other rows the corruptions).
 """
 
 from __future__ import annotations
@@ -37,23 +37,17 @@ class Evidence:
     stress: dict[str, tuple[float, float]]  #: row -> (mean Dice ratio to clean, mean wrong-structure share)
 
     @classmethod
-    def read(cls, name: str, holdouts: Path, test: Path, stress: Path) -> Evidence:
-        """From `holdouts.json`, a test split's `evaluation.json` or `model.json`, and a stress result JSON (the
-        object `benchmarks/stress.py` logs, or a line of its raw log)."""
+    def read(cls, name: str, holdouts: Path, stress: dict) -> Evidence:
+        """From `holdouts.json` and a stress run on the model's test split (the object `benchmarks/stress.py`
+        logs)."""
         h = _json(holdouts)["directions"]
         seeds = min(d["fascia Dice"]["n"] for k, d in h.items() if k != "mean")
-        t = _test_split(_json(test), test)
-        s = _json(stress)
-        s = s.get("result", s)["stress"]
-        rows = {}
-        for row in POSITION_ROWS:
-            if row not in s:
-                raise ValueError(f"{stress}: no stress row {row!r}")
-            levels = s[row]
-            rows[row] = (
-                sum(v["dice_ratio"] for v in levels) / len(levels),
-                sum(v["wrong_share"] for v in levels) / len(levels),
-            )
+        try:
+            s = stress["stress"]
+            clean, rows = s["clean"], {row: s[row] for row in POSITION_ROWS}
+        except KeyError as exc:
+            raise ValueError(f"{name}: the stress run has no row {exc}") from None
+        frames = clean["frames"]
         m = h["mean"]
         return cls(
             name,
@@ -61,9 +55,19 @@ class Evidence:
             m["wrong-structure frames"]["mean"],
             m["wrong, reported good"]["mean"],
             seeds,
-            *t,
-            rows,
+            clean["fascia_dice"],
+            round(clean["wrong_share"] * frames),
+            round(clean["wrong_good_share"] * frames),
+            {row: _mean_row(levels) for row, levels in rows.items()},
         )
+
+
+def _mean_row(levels: list[dict]) -> tuple[float, float]:
+    """A stress row's (mean Dice ratio to clean, mean wrong-structure share) over its severities."""
+    return (
+        sum(v["dice_ratio"] for v in levels) / len(levels),
+        sum(v["wrong_share"] for v in levels) / len(levels),
+    )
 
 
 @dataclass(frozen=True)
@@ -79,17 +83,6 @@ def _json(path: Path) -> dict:
         return json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: {exc}") from None
-
-
-def _test_split(data: dict, path: Path) -> tuple[float, int, int]:
-    """(fascia Dice, wrong-structure frames, reported good) of the int8 model on its test split."""
-    evaluation = data.get("evaluation", data)
-    try:
-        model = evaluation["models"]["qat_int8"]
-        identity = model["band_identity"]
-        return model["native_per_image_mean"]["fascia_dice"], identity["wrong"], identity["wrong_good"]
-    except KeyError as exc:
-        raise ValueError(f"{path}: no test-split evaluation of the int8 model ({exc} missing)") from None
 
 
 def checks(current: Evidence, candidate: Evidence) -> list[Check]:

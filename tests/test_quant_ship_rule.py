@@ -16,13 +16,10 @@ def _write(tmp_path, name, holdout_dice=0.81, wrong=0.005, wrong_good=0.001, see
                  "wrong, reported good": stat(wrong_good)}  # fmt: skip
     (d / "holdouts.json").write_text(json.dumps({"runs": [], "directions": {
         "512x512": direction, "660x556": direction, "mean": {**direction}}}))  # fmt: skip
-    identity = {"wrong": test_wrong, "wrong_good": 0}
-    model = {"native_per_image_mean": {"fascia_dice": test_dice}, "band_identity": identity}
-    (d / "evaluation.json").write_text(json.dumps({"models": {"qat_int8": model}}))
+    clean = {"fascia_dice": test_dice, "wrong_share": test_wrong / 59, "wrong_good_share": 0.0, "frames": 59}
     level = lambda r, w: [{"dice_ratio": r, "wrong_share": w}] * 3  # noqa: E731
-    stress = {"stress": {"clean": {}, "top removed": level(top, stress_wrong), "more tissue above": level(above, 0.1)}}
-    (d / "stress.json").write_text(json.dumps({"logged": "x", "result": stress}))
-    return Evidence.read(name, d / "holdouts.json", d / "evaluation.json", d / "stress.json")
+    stress = {"clean": clean, "top removed": level(top, stress_wrong), "more tissue above": level(above, 0.1)}
+    return Evidence.read(name, d / "holdouts.json", {"stress": stress})
 
 
 def test_a_more_robust_candidate_within_the_margins_ships(tmp_path):
@@ -57,4 +54,7 @@ def test_each_criterion_can_refuse_the_candidate(tmp_path, change, failed):
 def test_unreadable_evidence_is_named(tmp_path):
     (tmp_path / "h.json").write_text("{")
     with pytest.raises(ValueError, match="h.json"):
-        Evidence.read("x", tmp_path / "h.json", tmp_path / "e.json", tmp_path / "s.json")
+        Evidence.read("x", tmp_path / "h.json", {})
+    _write(tmp_path, "ok")
+    with pytest.raises(ValueError, match="no row 'top removed'"):
+        Evidence.read("x", tmp_path / "ok" / "holdouts.json", {"stress": {"clean": {}}})
