@@ -108,7 +108,7 @@ def _add_qat_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 
 def _config(args: argparse.Namespace):
     """TrainConfig: the run's stored config (or the paper's defaults), overridden by the options given."""
-    from quantization.train import TrainConfig
+    from quantization.config import TrainConfig
 
     cfg_file = Path(args.run) / "config.json"
     base = TrainConfig.load(cfg_file) if cfg_file.exists() else TrainConfig()

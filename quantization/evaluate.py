@@ -159,7 +159,8 @@ def _error_summary(errors: np.ndarray, unit: str = "columns") -> dict:
 
 def _samples(run_dir: Path, split: str):
     """The samples of a run's split and the problems: those the label check leaves out, those not found."""
-    from quantization.train import TrainConfig, load_samples
+    from quantization.config import TrainConfig
+    from quantization.data import load_samples
 
     cfg = TrainConfig.load(run_dir / "config.json")
     parts = json.loads((run_dir / "split.json").read_text())

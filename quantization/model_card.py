@@ -11,6 +11,8 @@ from pathlib import Path
 from edge.core.engine import Engine
 from edge.core.labels import CLASS_NAMES, IGNORE
 from edge.measurement.metrics import PAPER_SCORES
+from quantization.config import TrainConfig
+from quantization.data import load_samples
 from quantization.edgetpu import check
 from quantization.evaluate import identity_table, layout_table, markdown_table
 from quantization.recipe import reproduce_command
@@ -60,8 +62,6 @@ REPLACES = "replaces.md"
 
 def collect(run_dir: str | Path) -> dict:
     """Everything the card and model.json say, read from the run directory."""
-    from quantization.train import TrainConfig, load_samples
-
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
     qat = _json(run_dir / "qat.json")

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from quantization.config import TrainConfig
 from quantization.recipe import QAT_EPOCHS, QAT_LR
+from quantization.run_data import prepare_data
 from quantization.tfenv import keras  # selects legacy Keras before tensorflow_model_optimization loads
-from quantization.train import TrainConfig, fit, prepare_data
+from quantization.train import fit
 
 
 def load_float_model(run_dir: Path):

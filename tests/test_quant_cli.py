@@ -20,7 +20,8 @@ def test_subcommands_are_registered():
 @pytest.mark.parametrize("command", ["train", "pipeline"])
 def test_missing_train_extra_is_one_line(command, monkeypatch, capsys, tmp_path):
     """Without TensorFlow, `tlfseg train` names the extra to install in one line, without a traceback."""
-    for name in ("quantization.tfenv", "quantization.train", "quantization.unet", "quantization.qat"):
+    tf_modules = ("tfenv", "train", "unet", "qat", "augment", "distill")
+    for name in (f"quantization.{module}" for module in tf_modules):
         monkeypatch.delitem(sys.modules, name, raising=False)  # imported afresh, as in a new process
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now fails as if not installed
     status = main([command, "--run", str(tmp_path / "run")])
@@ -52,8 +53,8 @@ def test_train_on_an_empty_folder_is_a_clear_error(tmp_path, capsys):
 def test_reproduce_command_rebuilds_the_config(tmp_path):
     pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
     from quantization.cli import _config
+    from quantization.config import TrainConfig
     from quantization.recipe import reproduce_command
-    from quantization.train import TrainConfig
 
     cfg = TrainConfig(
         base_filters=8,
@@ -87,8 +88,8 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
 def test_reproduce_command_of_a_distilled_run_trains_its_teacher_first(tmp_path):
     pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
     from quantization.cli import _config
+    from quantization.config import TrainConfig
     from quantization.recipe import reproduce_command
-    from quantization.train import TrainConfig
 
     teacher_dir = tmp_path / "teacher"
     teacher_dir.mkdir()
