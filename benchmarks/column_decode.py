@@ -24,7 +24,8 @@ from edge.core.postprocess import extend_to_frame
 from edge.live.pipeline import FramePipeline
 from edge.measurement.metrics import SetMetrics
 from quantization.data import read_image, read_labels
-from quantization.evaluate import _samples, thickness_errors
+from quantization.evaluate import thickness_errors
+from quantization.run_data import split_samples
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    samples, _ = _samples(args.run, args.split)
+    samples, _ = split_samples(args.run, args.split)
     result = compare(args.model, samples)
     lines = [
         "# One band per column (the anatomy as a decoder) against the argmax",

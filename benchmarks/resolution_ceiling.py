@@ -22,7 +22,8 @@ from edge.core.preprocess import prepare_labels
 from edge.core.roi import detect_bmode_roi
 from edge.measurement.metrics import SetMetrics
 from quantization.data import read_image, read_labels
-from quantization.evaluate import _samples, thickness_errors
+from quantization.evaluate import thickness_errors
+from quantization.run_data import split_samples
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_GRIDS = ((384, 192, 4), (384, 192, 2), (384, 192, 1), (256, 256, 1), (192, 96, 2), (768, 384, 2))
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", nargs=3, type=int, action="append", metavar=("H", "W", "STRIDE"))
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    samples, _ = _samples(args.run, args.split)
+    samples, _ = split_samples(args.run, args.split)
     rows = []
     for h, w, stride in args.grid or DEFAULT_GRIDS:
         rows.append(ceiling(samples, (h, w), stride))

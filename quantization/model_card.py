@@ -14,7 +14,7 @@ from edge.measurement.metrics import PAPER_SCORES
 from quantization.config import TrainConfig
 from quantization.data import load_samples
 from quantization.edgetpu import check
-from quantization.evaluate import identity_table, layout_table, markdown_table
+from quantization.evaluation_report import identity_table, layout_table, markdown_table
 from quantization.recipe import reproduce_command
 from quantization.runs import SHIPPED, model_paths
 

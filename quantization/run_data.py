@@ -1,5 +1,5 @@
-"""A run's data: its split (drawn by seed, a held-out layout or a given file; kept in RUN/split.json) and the
-model-ready arrays of each part."""
+"""A run's data: its split (drawn by seed, a held-out layout or a given file; kept in RUN/split.json), the samples
+of each part and their model-ready arrays."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from quantization.config import TrainConfig
-from quantization.data import load_arrays, load_samples, split, split_holdout
+from quantization.data import Sample, load_arrays, load_samples, split, split_holdout
 
 
 def given_split(path: str | Path, names: set[str]) -> dict[str, list[str]]:
@@ -57,3 +57,22 @@ def prepare_data(cfg: TrainConfig, run_dir: Path) -> dict:
     for p in out["problems"]:
         print(f"skipped: {p}", flush=True)
     return out
+
+
+def split_samples(run_dir: str | Path, part: str) -> tuple[list[Sample], list[str]]:
+    """The samples of one part of a run's split ("train", "val", "test") and the problems: those the label check
+    left out, those not found in the data."""
+    run_dir = Path(run_dir)
+    cfg = TrainConfig.load(run_dir / "config.json")
+    parts = json.loads((run_dir / "split.json").read_text())
+    if part not in parts:
+        raise ValueError(f"no split {part!r} in {run_dir}/split.json (has {sorted(parts)})")
+    names = set(parts[part])
+    if not names:
+        raise ValueError(f"the {part} split of {run_dir} is empty")
+    samples, problems = load_samples(cfg.data, cfg.label_check)
+    kept = [s for s in samples if s.name in names]
+    left_out = [p for p in problems if p.split(":", 1)[0] in names]  # by the label check
+    named = {p.split(":", 1)[0] for p in left_out} | {s.name for s in kept}
+    missing = [f"{n}: listed in the split but not found in the data" for n in sorted(names - named)]
+    return kept, left_out + missing
