@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from edge.core.familiarity import REFERENCE_FILE
-from quantization.config import TrainConfig
+from quantization.config import QatConfig, TrainConfig
 from quantization.run_data import prepare_data
 from quantization.runs import SHIP_DIR, SHIPPED, model_paths
 
@@ -99,7 +99,7 @@ def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
     return written
 
 
-def run(run_dir: str | Path, cfg, qat_epochs: int, qat_lr: float, ship_to: Path | None = None) -> dict:
+def run(run_dir: str | Path, cfg: TrainConfig, qat_cfg: QatConfig, ship_to: Path | None = None) -> dict:
     """train -> qat -> convert -> evaluate (-> ship); training and QAT resume (or skip when finished),
     conversion and evaluation are redone."""
     from quantization.evaluate import evaluate
@@ -109,7 +109,7 @@ def run(run_dir: str | Path, cfg, qat_epochs: int, qat_lr: float, ship_to: Path 
     run_dir = Path(run_dir)
     steps = [
         ("train", lambda: train(run_dir, cfg)),
-        ("qat", lambda: qat(run_dir, qat_epochs, qat_lr)),
+        ("qat", lambda: qat(run_dir, qat_cfg)),
         ("convert", lambda: convert(run_dir)),
         ("evaluate", lambda: evaluate(run_dir)),
     ]

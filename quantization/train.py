@@ -14,10 +14,9 @@ import numpy as np
 
 from edge.core.labels import FASCIA, IGNORE, NUM_CLASSES
 from quantization.augment import augmentations
-from quantization.config import TrainConfig
+from quantization.config import TrainConfig, teacher_runs
 from quantization.distill import distilled, load_teacher
 from quantization.plots import plot_curves
-from quantization.recipe import teacher_runs
 from quantization.run_data import prepare_data
 from quantization.tfenv import keras, tf
 from quantization.unet import build_unet
