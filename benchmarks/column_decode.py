@@ -29,7 +29,8 @@ from edge.core.postprocess import extend_to_frame  # noqa: E402
 from edge.live.pipeline import FramePipeline  # noqa: E402
 from edge.measurement.metrics import SetMetrics  # noqa: E402
 from quantization.data import read_image, read_labels  # noqa: E402
-from quantization.evaluate import _samples, thickness_errors  # noqa: E402
+from quantization.evaluate import thickness_errors  # noqa: E402
+from quantization.run_data import split_samples  # noqa: E402
 
 
 def one_band_per_column(probs: np.ndarray) -> np.ndarray:
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    samples, _ = _samples(args.run, args.split)
+    samples, _ = split_samples(args.run, args.split)
     result = compare(args.model, samples)
     cpu = machine_info()["cpu"]
     face = args.out_dir / "column_decode.md"

@@ -70,7 +70,7 @@ def score(engine, samples) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from quantization.evaluate import _samples
+    from quantization.run_data import split_samples
     from quantization.runs import int8_model, model_paths
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     tests = {json.dumps(json.loads((r / "split.json").read_text())["test"]) for r in args.runs}
     if len(tests) != 1:
         raise SystemExit("the runs do not share a test split: an ensemble is scored on images none of them saw")
-    samples = _samples(args.runs[0], "test")[0]
+    samples = split_samples(args.runs[0], "test")[0]
     paths = [model_paths(r)[int8_model({n for n, f in model_paths(r).items() if f.is_file()})] for r in args.runs]
     engines = [Engine(path, threads=1) for path in paths]
     t0 = time.perf_counter()

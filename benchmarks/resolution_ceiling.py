@@ -3,8 +3,8 @@
     python benchmarks/resolution_ceiling.py [--run runs/fast] [--split val] [--size 384x192 --stride 2 ...]
 
 For each (input size, stride) the annotation itself is cropped and resized exactly as training sees it,
-pooled into class fractions per output pixel (the soft targets of `quantization.train`), then upsampled into
-the native frame by the runtime (`edge.core.postprocess.to_native`) and scored against the native annotation
+pooled into class fractions per output pixel (the soft targets of `quantization.train.soft_targets`), then upsampled
+into the native frame by the runtime (`edge.core.postprocess.to_native`) and scored against the native annotation
 with the evaluation's metrics and thickness error. What is lost here no network at that resolution can win
 back; what a trained model loses beyond it is the model's. Writes results/resolution_ceiling.md and
 results/raw/resolution_ceiling.json.
@@ -28,17 +28,18 @@ from edge.core.preprocess import prepare_labels  # noqa: E402
 from edge.core.roi import detect_bmode_roi  # noqa: E402
 from edge.measurement.metrics import SetMetrics  # noqa: E402
 from quantization.data import read_image, read_labels  # noqa: E402
-from quantization.evaluate import _samples, thickness_errors  # noqa: E402
+from quantization.evaluate import thickness_errors  # noqa: E402
+from quantization.run_data import split_samples  # noqa: E402
 
 DEFAULT_GRIDS = ((384, 192, 4), (384, 192, 2), (384, 192, 1), (256, 256, 1), (192, 96, 2), (768, 384, 2))
 
 
 def perfect_probabilities(labels: np.ndarray, stride: int) -> np.ndarray:
     """Labels at input size -> each output pixel's class fractions over its labelled input pixels (training's
-    soft targets, `quantization.train._targets`)."""
-    from quantization.train import _targets
+    soft targets, `quantization.train.soft_targets`)."""
+    from quantization.train import soft_targets
 
-    _, soft, _ = _targets(stride)(np.zeros((*labels.shape, 1), np.float32), labels)
+    _, soft, _ = soft_targets(stride)(np.zeros((*labels.shape, 1), np.float32), labels)
     return np.asarray(soft)
 
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid", nargs=3, type=int, action="append", metavar=("H", "W", "STRIDE"))
     p.add_argument("--out-dir", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    samples, _ = _samples(args.run, args.split)
+    samples, _ = split_samples(args.run, args.split)
     rows = []
     for h, w, stride in args.grid or DEFAULT_GRIDS:
         rows.append(ceiling(samples, (h, w), stride))

@@ -132,12 +132,12 @@ def held_out(run: Path | None) -> tuple[Path, list]:
     """(int8 model, samples it never trained on): a run's int8 model and test split, or the bundled model and the
     test names in its model.json."""
     from quantization.data import load_dl_track_apo
-    from quantization.evaluate import _samples
+    from quantization.run_data import split_samples
     from quantization.runs import int8_model, model_paths
 
     if run is not None:
         paths = {n: p for n, p in model_paths(run).items() if p.is_file()}
-        return paths[int8_model(paths)], _samples(run, "test")[0]
+        return paths[int8_model(paths)], split_samples(run, "test")[0]
     names = set(json.loads(DEFAULT_MODEL.with_name("model.json").read_text())["split"]["names"]["test"])
     return DEFAULT_MODEL, [s for s in load_dl_track_apo()[0] if s.name in names]
 

@@ -131,6 +131,20 @@ def check_labels(samples: list[Sample]) -> tuple[list[Sample], list[str]]:
     return kept, problems
 
 
+def load_samples(data: str, label_check: bool = True) -> tuple[list[Sample], list[str]]:
+    """The samples of a `--data` source ("dl_track_apo" or "IMAGES:MASKS[:COLOURS.json]") and the problems found;
+    with `label_check`, those `check_labels` leaves out."""
+    if data == "dl_track_apo":
+        samples, problems = load_dl_track_apo()
+    else:
+        parts = data.split(":")
+        samples, problems = load_folder(parts[0], parts[1], parts[2] if len(parts) > 2 else None)
+    if not label_check:
+        return samples, problems
+    kept, left_out = check_labels(samples)
+    return kept, problems + left_out
+
+
 def split(names: list[str], seed: int = 0, fractions: tuple[float, float] = (0.7, 0.15)) -> dict[str, list[str]]:
     """Deterministic train / val / test split of sample names by a seed (test takes the rest)."""
     order = sorted(names)

@@ -12,6 +12,8 @@ import json
 import statistics
 from pathlib import Path
 
+from quantization.config import QatConfig, TrainConfig, teacher_runs
+
 #: the two layouts of the shared set that hold most of its images (512x512 grey, 660x556 colour)
 LAYOUTS = ("512x512", "660x556")
 #: what the summary reports of each run's int8 model: name -> (path into its evaluation, format)
@@ -32,8 +34,6 @@ def run_dir(root: Path, layout: str, seed: int) -> Path:
 def direction_teachers(teacher: str | None, layout: str, seed: int) -> str | None:
     """`--teacher` for one direction: a teacher that is itself a hold-out root stands for its run of the same
     layout and seed (trained without the same layout, so it never saw what this run is scored on)."""
-    from quantization.recipe import teacher_runs
-
     runs = []
     for t in teacher_runs(teacher):
         mine = run_dir(t, layout, seed)
@@ -43,8 +43,9 @@ def direction_teachers(teacher: str | None, layout: str, seed: int) -> str | Non
     return ",".join(str(r) for r in runs) or None
 
 
-def leave_layout_out(root: str | Path, cfg, layouts, seeds, qat_epochs: int, qat_lr: float) -> dict:
-    """Train and score `cfg` once per held-out layout and seed (skipping what is done), then summarise.
+def leave_layout_out(root: str | Path, cfg: TrainConfig, layouts, seeds, qat_cfg: QatConfig) -> dict:
+    """Train and score `cfg` (QAT: `qat_cfg`) once per held-out layout and seed (skipping what is done), then
+    summarise.
 
     A teacher given as a hold-out root distils its own run of each direction (`direction_teachers`)."""
     from quantization.pipeline import run
@@ -58,7 +59,7 @@ def leave_layout_out(root: str | Path, cfg, layouts, seeds, qat_epochs: int, qat
             print("=== already evaluated", flush=True)
             continue
         teacher = direction_teachers(cfg.teacher, layout, seed)
-        run(target, dataclasses.replace(cfg, holdout=layout, seed=seed, teacher=teacher), qat_epochs, qat_lr)
+        run(target, dataclasses.replace(cfg, holdout=layout, seed=seed, teacher=teacher), qat_cfg)
     return summarise(root, layouts, seeds)
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 from edge.core.engine import Engine
 from edge.core.labels import CLASS_NAMES, IGNORE
 from edge.measurement.metrics import PAPER_SCORES
+from quantization.config import TrainConfig
+from quantization.data import load_samples
 from quantization.edgetpu import check
-from quantization.evaluate import identity_table, layout_table, markdown_table
-from quantization.recipe import reproduce_command
+from quantization.evaluation_report import identity_table, layout_table, markdown_table
+from quantization.recipe import recipe_phrases, reproduce_command
 from quantization.runs import SHIPPED, model_paths
 
 DATA_CITATION = (
@@ -60,8 +62,6 @@ REPLACES = "replaces.md"
 
 def collect(run_dir: str | Path) -> dict:
     """Everything the card and model.json say, read from the run directory."""
-    from quantization.train import TrainConfig, load_samples
-
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
     qat = _json(run_dir / "qat.json")
@@ -229,18 +229,8 @@ def card(info: dict) -> str:
                 if cfg.stem > 1
                 else ""
             )
-            + (f", plus {cfg.dice_weight:g} x (1 - soft fascia Dice) per image" if cfg.dice_weight else "")
-            + f", Adam (learning rate {cfg.learning_rate:g}"
-            + (", cosine decay" if cfg.schedule == "cosine" else "")
-            + f"), batch {cfg.batch_size}, at most {cfg.epochs} epochs"
-            + (f", early stopping after {cfg.patience} epochs without a better validation loss" if cfg.patience else "")
-            + f"; augmentation {'on (flip, gain, gamma, speckle)' if cfg.augment else 'off'}"
-            + ("; small affine warps" if cfg.warp else "")
-            + (f"; rotations within +-{cfg.rotate:g} degrees" if cfg.rotate else "")
-            + (f"; random depth crops (up to {cfg.depth_crop:g} of the rows, band kept)" if cfg.depth_crop else "")
-            + (f"; tissue put above the band (up to {cfg.tissue_above:g} of the rows)" if cfg.tissue_above else "")
-            + (f"; the rows above the band stretched (up to {cfg.stretch_above:g} more)" if cfg.stretch_above else "")
-            + (f"; distilled from {cfg.teacher} (share {cfg.distill:g})" if cfg.teacher else "")
+            + "; "
+            + "; ".join(recipe_phrases(cfg))
             + f". Ran {f_run} epochs; kept epoch {f_best}.",
             f"- Quantization-aware training: tfmot `quantize_model` on the float model, {qat.get('epochs')} epochs "
             f"at learning rate {qat.get('learning_rate', 0):g}; kept epoch {q_best} of {q_run}.",

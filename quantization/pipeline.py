@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from edge.core.familiarity import REFERENCE_FILE
+from quantization.config import QatConfig, TrainConfig
+from quantization.run_data import prepare_data
 from quantization.runs import SHIP_DIR, SHIPPED, model_paths
 
 
@@ -18,7 +20,7 @@ def input_statistics_seen(x, augment: bool):
     import numpy as np
 
     from edge.core.familiarity import input_statistics
-    from quantization.train import GAIN, GAMMA
+    from quantization.augment import GAIN, GAMMA
 
     variants = [(g, e) for g in (GAIN[0], 1.0, GAIN[1]) for e in (GAMMA[0], 1.0, GAMMA[1])] if augment else [(1.0, 1.0)]
     return np.array([input_statistics(np.clip(image[..., 0] * g, 0, 1) ** e) for image in x for g, e in variants])
@@ -28,7 +30,6 @@ def write_input_reference(run_dir: str | Path, data: dict | None = None) -> Path
     """RUN/input_reference.json: the range of the training images' input statistics (`edge.core.familiarity`), beside
     the run's models, widened to admit every validation image; `data` from `prepare_data`, else loaded."""
     from edge.core.familiarity import InputReference, input_statistics
-    from quantization.train import TrainConfig, prepare_data
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
@@ -48,7 +49,6 @@ def convert(run_dir: str | Path) -> dict[str, Path]:
     .tflite models, with the input reference beside them; returns the models written."""
     from quantization.convert import write_tflite
     from quantization.qat import load_float_model, load_qat_model, qat_weights
-    from quantization.train import TrainConfig, prepare_data
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
@@ -99,7 +99,7 @@ def ship(run_dir: str | Path, dest: str | Path = SHIP_DIR) -> list[Path]:
     return written
 
 
-def run(run_dir: str | Path, cfg, qat_epochs: int, qat_lr: float, ship_to: Path | None = None) -> dict:
+def run(run_dir: str | Path, cfg: TrainConfig, qat_cfg: QatConfig, ship_to: Path | None = None) -> dict:
     """train -> qat -> convert -> evaluate (-> ship); training and QAT resume (or skip when finished),
     conversion and evaluation are redone."""
     from quantization.evaluate import evaluate
@@ -109,7 +109,7 @@ def run(run_dir: str | Path, cfg, qat_epochs: int, qat_lr: float, ship_to: Path 
     run_dir = Path(run_dir)
     steps = [
         ("train", lambda: train(run_dir, cfg)),
-        ("qat", lambda: qat(run_dir, qat_epochs, qat_lr)),
+        ("qat", lambda: qat(run_dir, qat_cfg)),
         ("convert", lambda: convert(run_dir)),
         ("evaluate", lambda: evaluate(run_dir)),
     ]

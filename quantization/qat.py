@@ -9,11 +9,13 @@ resumable qat_ckpt/.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
-from quantization.recipe import QAT_EPOCHS, QAT_LR
+from quantization.config import QatConfig, TrainConfig
+from quantization.run_data import prepare_data
 from quantization.tfenv import keras  # selects legacy Keras before tensorflow_model_optimization loads
-from quantization.train import TrainConfig, fit, prepare_data
+from quantization.train import fit
 
 
 def load_float_model(run_dir: Path):
@@ -45,11 +47,12 @@ def load_qat_model(run_dir: Path):
     return model
 
 
-def qat(run_dir: str | Path, epochs: int = QAT_EPOCHS, learning_rate: float = QAT_LR) -> Path:
-    """Fine-tune the run's float model with fake quantization; resumable like float training."""
+def qat(run_dir: str | Path, qat_cfg: QatConfig | None = None) -> Path:
+    """Fine-tune the run's float model with fake quantization (`qat_cfg`, default `QatConfig()`), kept in qat.json;
+    resumable like float training."""
     run_dir = Path(run_dir)
-    cfg = TrainConfig.load(run_dir / "config.json")
-    settings = {"epochs": epochs, "learning_rate": learning_rate}
+    cfg, qat_cfg = TrainConfig.load(run_dir / "config.json"), qat_cfg or QatConfig()
+    settings = asdict(qat_cfg)
     settings_file = run_dir / "qat.json"
     if settings_file.exists() and json.loads(settings_file.read_text()) != settings:
         raise ValueError(
@@ -60,6 +63,10 @@ def qat(run_dir: str | Path, epochs: int = QAT_EPOCHS, learning_rate: float = QA
     settings_file.write_text(json.dumps(settings))
     keras.utils.set_random_seed(cfg.seed)
     data = prepare_data(cfg, run_dir)
-    print(f"qat: {len(data['train'][2])} train images, {epochs} epochs at learning rate {learning_rate:g}", flush=True)
-    fit(model, data, run_dir, "qat", epochs, cfg, learning_rate)
+    print(
+        f"qat: {len(data['train'][2])} train images, {qat_cfg.epochs} epochs at learning rate "
+        f"{qat_cfg.learning_rate:g}",
+        flush=True,
+    )
+    fit(model, data, run_dir, "qat", qat_cfg.epochs, cfg, qat_cfg.learning_rate)
     return qat_weights(run_dir)

@@ -20,7 +20,8 @@ def test_subcommands_are_registered():
 @pytest.mark.parametrize("command", ["train", "pipeline"])
 def test_missing_train_extra_is_one_line(command, monkeypatch, capsys, tmp_path):
     """Without TensorFlow, `tlfseg train` names the extra to install in one line, without a traceback."""
-    for name in ("quantization.tfenv", "quantization.train", "quantization.unet", "quantization.qat"):
+    tf_modules = ("tfenv", "train", "unet", "qat", "augment", "distill")
+    for name in (f"quantization.{module}" for module in tf_modules):
         monkeypatch.delitem(sys.modules, name, raising=False)  # imported afresh, as in a new process
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now fails as if not installed
     status = main([command, "--run", str(tmp_path / "run")])
@@ -52,8 +53,8 @@ def test_train_on_an_empty_folder_is_a_clear_error(tmp_path, capsys):
 def test_reproduce_command_rebuilds_the_config(tmp_path):
     pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
     from quantization.cli import _config
+    from quantization.config import TrainConfig
     from quantization.recipe import reproduce_command
-    from quantization.train import TrainConfig
 
     cfg = TrainConfig(
         base_filters=8,
@@ -87,8 +88,8 @@ def test_reproduce_command_rebuilds_the_config(tmp_path):
 def test_reproduce_command_of_a_distilled_run_trains_its_teacher_first(tmp_path):
     pytest.importorskip("tf_keras", reason="the training pipeline needs the 'train' extra")
     from quantization.cli import _config
+    from quantization.config import TrainConfig
     from quantization.recipe import reproduce_command
-    from quantization.train import TrainConfig
 
     teacher_dir = tmp_path / "teacher"
     teacher_dir.mkdir()
@@ -114,6 +115,43 @@ def test_reproduce_command_of_a_distilled_run_trains_its_teacher_first(tmp_path)
     assert [w[3] for w in lines[:2]] == [str(teacher_dir), str(other_dir)]
     assert _config(build_parser().parse_args(lines[1][1:])) == other
     assert _config(build_parser().parse_args(lines[2][1:])) == ensemble
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+        (["train", "--size", "256x0"], "argument --size: must be >= 1, got 0"),
+        (["train", "--depth-crop", "0.5"], "--depth-crop must be a finite number in [0, 0.5), got '0.5'"),
+        (["train", "--lr", "nan"], "--lr must be a finite number in (0, inf], got 'nan'"),
+        (["train", "--seed", "-1"], "a seed must be in [0, 2**32), got -1"),
+        (["qat", "--epochs", "0"], "argument --epochs: must be >= 1, got 0"),
+        (["pipeline", "--qat-lr", "0"], "--qat-lr must be a finite number in (0, inf], got '0'"),
+        (["holdouts", "--distill", "1.5"], "--distill must be a finite number in (0, 1], got '1.5'"),
+    ],
+)
+def test_options_are_checked_where_they_are_read(argv, message, tmp_path, capsys):
+    """The option table's types refuse a bad value on the command line, in one line, before anything runs."""
+    with pytest.raises(SystemExit) as exit_:
+        main([argv[0], "--run", str(tmp_path / "run"), *argv[1:]])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_cards_recipe_is_read_from_the_option_table():
+    from quantization.config import TrainConfig
+    from quantization.recipe import recipe_phrases
+
+    plain = recipe_phrases(TrainConfig())
+    assert plain == ["at most 200 epochs", "batch 16", "Adam at learning rate 0.001"]
+    levers = recipe_phrases(TrainConfig(augment=True, depth_crop=0.3, dice_weight=0.5, teacher="a,b", patience=25))
+    assert levers[3:] == [
+        "augmentation (flip, gain, gamma, speckle)",
+        "random depth crops (up to 0.3 of the rows, band kept)",
+        "0.5 x (1 - soft fascia Dice) per image added to the loss",
+        "distilled from a,b (share 0.5)",
+        "early stopping after 25 epochs without a better validation loss",
+    ]
 
 
 def test_ship_needs_a_test_split_evaluation(tmp_path):

@@ -70,10 +70,11 @@ def test_the_input_reference_spans_the_training_images_as_augmented(run):
 
 
 def test_the_reference_spans_the_augmentations_gain_and_gamma_corners():
-    """With augmentation, each training image counts at the nine corners of `_augment`'s gain and gamma as well."""
+    """With augmentation, each training image counts at the nine corners of `flip_and_intensity`'s gain and gamma as
+    well."""
     from edge.core.familiarity import STATISTICS, input_statistics
+    from quantization.augment import GAIN, GAMMA
     from quantization.pipeline import input_statistics_seen
-    from quantization.train import GAIN, GAMMA
 
     x = np.random.default_rng(0).uniform(0, 0.8, (2, 64, 32, 1)).astype(np.float32)
     seen = input_statistics_seen(x, augment=True)

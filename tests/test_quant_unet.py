@@ -77,15 +77,15 @@ def test_stride_4_stem_sees_every_input_pixel_once():
 
 def test_soft_targets_are_class_fractions_of_labelled_pixels():
     """At stride 2 a target pixel holds the class mix of its 2x2 block; IGNORE only lowers the weight."""
-    from quantization.train import _targets
+    from quantization.train import soft_targets
 
     y = np.array([[0, 1, 2, 2], [0, 1, 255, 2]], np.uint8)
     x = np.zeros((2, 4, 1), np.float32)
-    _, soft, weight = (np.asarray(t) for t in _targets(2)(x, y))
+    _, soft, weight = (np.asarray(t) for t in soft_targets(2)(x, y))
     np.testing.assert_allclose(soft[0, 0], [0.5, 0.5, 0.0])
     np.testing.assert_allclose(soft[0, 1], [0.0, 0.0, 1.0])
     np.testing.assert_allclose(weight[0], [1.0, 0.75])
-    _, onehot, weight1 = (np.asarray(t) for t in _targets(1)(x, y))
+    _, onehot, weight1 = (np.asarray(t) for t in soft_targets(1)(x, y))
     np.testing.assert_allclose(onehot[1, 2], [0, 0, 0])  # IGNORE: no target, no weight
     assert weight1[1, 2] == 0 and weight1[0, 0] == 1
 
@@ -93,7 +93,7 @@ def test_soft_targets_are_class_fractions_of_labelled_pixels():
 def test_warp_moves_image_and_labels_together_and_invents_no_label():
     """The affine warp resamples both alike; pixels from outside the image are unlabelled, never a class."""
     from edge.core.labels import FASCIA, IGNORE
-    from quantization.train import WARP, _affine
+    from quantization.augment import WARP, affine
 
     y = np.zeros((64, 48), np.uint8)
     y[20:28] = FASCIA
@@ -102,7 +102,7 @@ def test_warp_moves_image_and_labels_together_and_invents_no_label():
     moved = 0
     for seed in range(5):
         keras.utils.set_random_seed(seed)
-        xw, yw = (np.asarray(t) for t in _affine(*WARP)(x, y))
+        xw, yw = (np.asarray(t) for t in affine(*WARP)(x, y))
         assert set(np.unique(yw)) <= {0, FASCIA, 2, IGNORE}
         assert np.median(xw[yw == FASCIA]) > 0.9 and np.median(xw[(yw == 0) | (yw == 2)]) < 0.1
         assert np.all(xw[yw == IGNORE] < 0.5)
@@ -114,7 +114,8 @@ def test_rotate_only_turns_the_band_and_keeps_its_size():
     """`--rotate D`: a rotation about the centre within +-D degrees, no scale or shift: the band keeps its centre
     and its width across it; the slope it gets stays within tan(D)."""
     from edge.core.labels import FASCIA
-    from quantization.train import TrainConfig, _affine
+    from quantization.augment import affine
+    from quantization.config import TrainConfig
 
     y = np.zeros((96, 96), np.uint8)
     y[44:52] = FASCIA
@@ -122,7 +123,7 @@ def test_rotate_only_turns_the_band_and_keeps_its_size():
     x = (y == FASCIA).astype(np.float32)[..., None]
     for seed in range(4):
         keras.utils.set_random_seed(seed)
-        xw, yw = (np.asarray(t) for t in _affine(10.0, 0.0, 0.0)(x, y))
+        xw, yw = (np.asarray(t) for t in affine(10.0, 0.0, 0.0)(x, y))
         rows, cols = np.nonzero(yw[:, 24:72] == FASCIA)
         slope = np.polyfit(cols, rows, 1)[0]
         assert abs(slope) <= np.tan(np.radians(10)) + 0.02
@@ -156,7 +157,7 @@ def test_distillation_blends_the_teachers_probabilities_into_the_targets(tmp_pat
 
     import tensorflow as tf
 
-    from quantization.train import distilled, load_teacher
+    from quantization.distill import distilled, load_teacher
 
     teacher = build_unet(4, (64, 32), stem=2)
     x = np.random.default_rng(0).random((2, 64, 32, 1)).astype(np.float32)
@@ -190,7 +191,7 @@ def test_distillation_blends_the_teachers_probabilities_into_the_targets(tmp_pat
 def test_a_finer_teacher_is_averaged_onto_the_students_grid():
     import tensorflow as tf
 
-    from quantization.train import distilled
+    from quantization.distill import distilled
 
     teacher = build_unet(4, (64, 32), stem=2)  # predicts 32x16; the stride-4 student 16x8
     x = np.random.default_rng(1).random((2, 64, 32, 1)).astype(np.float32)
@@ -207,7 +208,8 @@ def test_depth_crop_moves_the_band_without_cutting_it_or_filling_rows():
     """`--depth-crop S`: whole rows cut above and below the band (never into it), resized back: the band moves and
     scales, every row is real tissue (no black filler), and labels stay 0 / 1 / 2 in order down each column."""
     from edge.core.labels import FASCIA
-    from quantization.train import TrainConfig, _depth_crop
+    from quantization.augment import depth_crop
+    from quantization.config import TrainConfig
 
     y = np.zeros((96, 48), np.uint8)
     y[40:48] = FASCIA
@@ -216,7 +218,7 @@ def test_depth_crop_moves_the_band_without_cutting_it_or_filling_rows():
     tops = set()
     for seed in range(12):
         keras.utils.set_random_seed(seed)
-        xc, yc = (np.asarray(t) for t in _depth_crop(0.3)(x, y))
+        xc, yc = (np.asarray(t) for t in depth_crop(0.3)(x, y))
         rows = np.flatnonzero((yc == FASCIA).any(axis=1))
         assert rows.size >= 8 and np.all(np.diff(rows) == 1)  # the whole band, in one piece
         assert np.all(np.diff(yc.astype(int), axis=0) >= 0)  # above -> fascia -> below in every column
@@ -231,7 +233,8 @@ def test_tissue_above_pushes_the_band_deeper_with_real_tissue():
     """`--tissue-above S`: rows of the tissue under the band put on top (labelled tissue above), the image cut back
     at the bottom: the band deeper, whole and as thick as it was, the order above -> fascia -> below kept."""
     from edge.core.labels import FASCIA, IGNORE
-    from quantization.train import TrainConfig, _tissue_above
+    from quantization.augment import tissue_above
+    from quantization.config import TrainConfig
 
     y = np.zeros((96, 48), np.uint8)
     y[6:12] = FASCIA
@@ -241,7 +244,7 @@ def test_tissue_above_pushes_the_band_deeper_with_real_tissue():
     tops = set()
     for seed in range(12):
         keras.utils.set_random_seed(seed)
-        xa, ya = (np.asarray(t) for t in _tissue_above(0.4)(x, y))
+        xa, ya = (np.asarray(t) for t in tissue_above(0.4)(x, y))
         rows = np.flatnonzero((ya == FASCIA).any(axis=1))
         assert rows.size == 6 and np.all(np.diff(rows) == 1)  # the whole band, as thick as before
         pushed = rows[0] - 6
@@ -260,7 +263,8 @@ def test_stretch_above_pushes_the_band_deeper_with_the_rows_above_it():
     """`--stretch-above S`: the rows above the band resampled taller (labelled as they were), the band and what lies
     under it moved down unchanged, the image cut back at the bottom: no seam, no borrowed structure."""
     from edge.core.labels import FASCIA, IGNORE
-    from quantization.train import TrainConfig, _stretch_above
+    from quantization.augment import stretch_above
+    from quantization.config import TrainConfig
 
     y = np.zeros((96, 48), np.uint8)
     y[10:16] = FASCIA
@@ -271,7 +275,7 @@ def test_stretch_above_pushes_the_band_deeper_with_the_rows_above_it():
     tops = set()
     for seed in range(12):
         keras.utils.set_random_seed(seed)
-        xs, ys = (np.asarray(t) for t in _stretch_above(0.4)(x, y))
+        xs, ys = (np.asarray(t) for t in stretch_above(0.4)(x, y))
         rows = np.flatnonzero((ys == FASCIA).any(axis=1))
         assert rows.size == 6 and np.all(np.diff(rows) == 1)  # the whole band, as thick as before
         pushed = rows[0] - 10
@@ -282,7 +286,7 @@ def test_stretch_above_pushes_the_band_deeper_with_the_rows_above_it():
         tops.add(int(rows[0]))
     assert len(tops) > 3 and max(tops) > 25 and 10 in tops  # deeper by varying amounts; some left as they were
     y[:10] = FASCIA  # a band from the very top row: nothing above it to stretch, the image as it was
-    xs, ys = (np.asarray(t) for t in _stretch_above(0.4)(x, y))
+    xs, ys = (np.asarray(t) for t in stretch_above(0.4)(x, y))
     np.testing.assert_array_equal(xs, x)
     with pytest.raises(ValueError, match="stretch-above"):
         TrainConfig(stretch_above=0.8)
@@ -295,8 +299,8 @@ def test_an_ensemble_of_teachers_is_distilled_as_the_mean_of_their_probabilities
     stands for its own run of the same direction."""
     import tensorflow as tf
 
+    from quantization.distill import distilled
     from quantization.holdouts import direction_teachers
-    from quantization.train import distilled
 
     keras.utils.set_random_seed(3)
     teachers = [build_unet(4, (64, 32), stem=2), build_unet(4, (64, 32), stem=1)]  # a finer one is pooled
@@ -322,7 +326,7 @@ def test_a_given_split_is_kept_to_the_samples_there_are(tmp_path):
     check's), so a retrained model is scored on the images the one it replaces never trained on either."""
     import json
 
-    from quantization.train import given_split
+    from quantization.run_data import given_split
 
     names = {"a": ["x1", "x2", "gone"], "b": ["y1"], "c": ["z2", "z1"]}
     split = {"train": names["a"], "val": names["b"], "test": names["c"]}

@@ -16,18 +16,21 @@ SOURCE_LIMITS = {
 }
 
 
-def number(value, where: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = True) -> float:
-    """`value` as a finite float in (low, high] (or [low, high] when not `low_open`); ValueError naming `where`."""
+def number(
+    value, where: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = True, high_open: bool = False
+) -> float:
+    """`value` as a finite float from `low` to `high`, by default in (low, high] (`low_open` and `high_open` say
+    whether each end is left out); ValueError naming `where`."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"{where} must be a number, got {value!r}")
     try:
         x = float(value)
     except (ValueError, OverflowError):
         raise ValueError(f"{where} must be a number, got {value!r}") from None
-    inside = (x > low if low_open else x >= low) and x <= high
+    inside = (x > low if low_open else x >= low) and (x < high if high_open else x <= high)
     if not math.isfinite(x) or not inside:
-        bracket = "(" if low_open else "["
-        raise ValueError(f"{where} must be a finite number in {bracket}{low:g}, {high:g}], got {value!r}")
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{where} must be a finite number in {interval}, got {value!r}")
     return x
 
 
