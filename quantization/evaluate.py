@@ -17,6 +17,7 @@ from edge.core.postprocess import class_map
 from edge.core.preprocess import prepare_labels
 from edge.core.roi import Box
 from edge.live.pipeline import FramePipeline
+from edge.measurement.flags import refuses
 from edge.measurement.identity import IdentityTally, band_identity
 from edge.measurement.measure import fascia_runs, measure
 from edge.measurement.metrics import PAPER_SCORES, SetMetrics
@@ -65,7 +66,7 @@ class _ModelScore:
         self.model_res.add(name, class_map(seg.probs), prepare_labels(labels, seg.roi, size))
         self.thickness_errors.append(thickness_errors(seg.labels, labels))
         self.frame_errors[name] = frame_thickness_error(seg.labels, labels)
-        if seg.flags:
+        if refuses(seg.flags):
             self.flagged[name] = list(seg.flags)
         return seg
 
