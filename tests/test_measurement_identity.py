@@ -7,7 +7,7 @@ import pytest
 from edge.core.labels import ABOVE, BELOW, FASCIA
 from edge.core.roi import Box
 from edge.measurement.identity import IdentityTally, band_identity
-from edge.measurement.measure import contested_columns, measure
+from edge.measurement.measure import MeasureConfig, contested_columns, measure
 
 
 def band_map(top: int, thickness: int, shape=(100, 60)) -> np.ndarray:
@@ -114,17 +114,18 @@ def test_a_second_line_close_beside_the_band_is_flagged_unless_faint_far_or_sett
     """Two bright lines a few rows apart: either could be the fascia (`second_line`, a doubt about identity)."""
     from edge.measurement.lines import rival_line
 
-    roi = Box(0, 0, 120, 160)
+    roi, on = Box(0, 0, 120, 160), MeasureConfig(max_line_rival=0.9)
     grey, labels = _two_lines(10, 200)
-    assert "second_line" in measure(labels, roi, grey).flags
-    assert "second_line" not in measure(labels, roi, grey, settled=True).flags  # the operator chose
+    assert "second_line" in measure(labels, roi, grey, config=on).flags
+    assert measure(labels, roi, grey).flags == ()  # off by default
+    assert "second_line" not in measure(labels, roi, grey, config=on, settled=True).flags  # the operator chose
     faint, _ = _two_lines(10, 90)
-    assert "second_line" not in measure(labels, roi, faint).flags
+    assert "second_line" not in measure(labels, roi, faint, config=on).flags
     far, _ = _two_lines(40, 200)  # 40 rows: more than 3 band thicknesses away
-    assert "second_line" not in measure(labels, roi, far).flags
+    assert "second_line" not in measure(labels, roi, far, config=on).flags
     one = grey.copy()
     one[56:62] = one[70:76]  # speckle where the second line was
-    assert measure(labels, roi, one).flags == ()
+    assert measure(labels, roi, one, config=on).flags == ()
     found = np.ones(120, bool)
     assert rival_line(grey, np.full(120, 42.5), found, 6.0) == pytest.approx(1.0, abs=0.15)
     assert rival_line(one, np.full(120, 42.5), found, 6.0) < 0.5

@@ -274,3 +274,18 @@ def test_gliding_over_a_recorded_video_finds_its_movement_cycles_and_plots_the_s
     assert (folder / "gliding.png").stat().st_size > 0 and "gliding.png" in json.loads(
         (folder / "summary.json").read_text()
     )["files"]
+
+
+def test_options_become_the_live_settings_the_builder_takes(tmp_path):
+    """`tlfseg run`'s options parse into one LiveSettings: the preset's fields, every option given over them."""
+    from edge.tools.cli import build_parser
+    from edge.tools.commands.run import settings_from
+
+    preset = tmp_path / "p.json"
+    preset.write_text(json.dumps({"name": "X", "roi": "0,0,10,10", "depth_mm": 40, "source": {"fps": 40}}))
+    argv = ["run", "--preset", str(preset), "--fps", "30", "--second-line", "0.9", "--fuse", "--save-frames", "f"]
+    s = settings_from(build_parser().parse_args(argv))
+    assert s.roi == Box(0, 0, 10, 10) and s.calibration == Calibration(depth_mm=40.0) and s.capture.fps == 30.0
+    assert s.measure.max_line_rival == 0.9 and s.fuse == 0.5 and str(s.save_frames) == "f" and s.preset == "X"
+    plain = settings_from(build_parser().parse_args(["run"]))
+    assert plain.measure.max_line_rival is None and plain.display and plain.status_every == 2.0

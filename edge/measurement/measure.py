@@ -73,7 +73,7 @@ class MeasureConfig:
     dominance: float = 2.0  #: ... and this many times the evidence (fascia probability) of any other piece
     max_split: float = 0.5  #: runs this many band thicknesses apart in a column or closer are one band (its layers)
     line_reach: float = 3.0  #: a second bright line within this many band thicknesses of the band ...
-    max_line_rival: float | None = 0.9  #: ... at least this prominent against the band: second_line (None: off)
+    max_line_rival: float | None = None  #: ... at least this prominent against the band: second_line (None: off)
     min_in_range: float = 0.5  #: with a depth range: share of band columns that kept a band; below: outside_range
 
 

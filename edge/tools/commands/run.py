@@ -69,6 +69,14 @@ def register(sub) -> None:
         help="the fascia's depth: the band candidate nearest it is kept (a click in the live window does the same)",
     )
     p.add_argument(
+        "--second-line",
+        type=arg("--second-line"),
+        metavar="RATIO",
+        help="flag second_line where another bright line runs within three band thicknesses of the band at least "
+        "RATIO times as prominent (off by default: it costs 4 %% of right frames on an unseen layout, "
+        "docs/live-runtime.md)",
+    )
+    p.add_argument(
         "--preset", metavar="FILE", help="scanner preset JSON (ROI, calibration, capture settings); flags override it"
     )
     p.add_argument(
@@ -207,6 +215,7 @@ def settings_from(args: argparse.Namespace):
         fps=args.fps,
         fascia_depth_mm=args.fascia_depth_mm,
         hint_depth_mm=args.hint_depth_mm,
+        measure=replace(settings.measure, max_line_rival=args.second_line) if args.second_line else None,
         fuse=args.fuse,
         gliding=args.gliding,
         every_frame=args.every_frame,
