@@ -58,11 +58,15 @@ def _recordings(args: argparse.Namespace) -> list:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from clinic.dicom.export import export_dicom, exported
+    import sys
+
+    from clinic.dicom.export import export_dicom
     from clinic.patient import Patient
 
-    written = export_dicom(_recordings(args), Patient.load(args.patient), args.dicom, args.key_frames)
-    print(exported(written, args.dicom))
+    done = export_dicom(_recordings(args), Patient.load(args.patient), args.dicom, args.key_frames)
+    for warning in done.warnings:
+        print(f"tlfseg export: warning: {warning}", file=sys.stderr)
+    print(done.describe(args.dicom))
     return 0
 
 

@@ -6,7 +6,9 @@ The `tlfseg.commands` entry point of `clinic` is read from the installed metadat
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 from importlib.metadata import EntryPoint
@@ -76,6 +78,22 @@ def dciodvfy(paths) -> list[str]:
         return [line for line in (done.stdout + done.stderr).splitlines() if line.startswith("Error")]
 
     return [f"{p.name}: {e}" for p in paths for e in errors("dciodvfy", str(p))] + errors("dcentvfy", *map(str, paths))
+
+
+def tool(name: str, package: str = "dcmtk") -> str:
+    """The path of a reference tool, or skip the test, saying which package has it."""
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} not installed (apt-get install {package})")
+    return found
+
+
+def dsr2html_text(path) -> str:
+    """DCMTK's rendering of an SR (`dsr2html`, what viewers built on DCMTK show) as plain text, one space apart."""
+    done = subprocess.run([tool("dsr2html"), str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = html.unescape(re.sub(r"<[^>]+>", " ", done.stdout))
+    return re.sub(r"\s+", " ", text)
 
 
 @pytest.fixture(scope="module")
