@@ -5,7 +5,8 @@ import sys
 
 import pydicom
 import pytest
-from storescp_support import DroppingLink, Storescp, free_port, loopback_bind  # noqa: F401  (a fixture)
+from net_support import free_port
+from storescp_support import DroppingLink, Storescp, loopback_bind  # noqa: F401  (a fixture)
 
 from clinic.dicom.send import Peer
 

@@ -145,6 +145,7 @@ class RecordingSink(Sink):
             {
                 "seq": f.seq,
                 "time": round(f.wall_time, 4),
+                **({"source_time": f.source_time} if f.source_time is not None else {}),
                 "t_s": round(f.t_capture - session.started, 4),
                 "roi": str(result.roi),
                 "latency_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
