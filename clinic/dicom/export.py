@@ -21,6 +21,7 @@ from clinic.dicom.sr import measurement_report
 from clinic.dicom.validate import iod_problems
 from clinic.patient import Patient
 from clinic.recording import Recording
+from clinic.stills import key_stills
 
 
 @dataclass
@@ -44,9 +45,10 @@ def _describe(rec: Recording, index: int) -> str:
 
 
 def key_frame_images(rec: Recording, ctx: StudyContext, series_number: int, count: int) -> list[Dataset]:
-    """The recording's key frames (the first frame when none is good) as one Secondary Capture series."""
+    """The recording's key frames (the first frame when none is good), with the clinical caption, as one Secondary
+    Capture series."""
     indices = rec.key_frames(count) or [0]
-    pictures = rec.pictures(indices)
+    pictures = key_stills(rec, indices)
     if not pictures:
         raise ValueError(f"{rec.folder}: no overlay video to take key frames from")
     series = UID()

@@ -14,6 +14,7 @@ from clinic.patient import Patient
 from clinic.recording import Recording, Stats
 from clinic.report.trend import trend_plot
 from clinic.report.words import caveats
+from clinic.stills import key_stills
 from edge.measurement.flags import words
 
 _CSS = """
@@ -59,7 +60,7 @@ def side_section(side: str | None, recs: list[Recording], key_frames: int) -> tu
     pictures = []
     for r in recs:
         idx = r.key_frames(key_frames)
-        shots = r.pictures(idx)
+        shots = key_stills(r, idx)
         for i in idx:
             if i in shots:
                 f = r.frames[i]

@@ -41,6 +41,19 @@ def draw_overlay(
     (the tissue below covers half the B-mode area: tinting it costs more than the rest of the overlay) and
     draws `in_place` on a BGR frame it no longer needs.
     """
+    return overlay_and_panel(frame, labels, roi, lines, alpha, tint, in_place)[0]
+
+
+def overlay_and_panel(
+    frame: np.ndarray,
+    labels: np.ndarray,
+    roi: Box | None = None,
+    lines: list[str] | tuple[str, ...] = (),
+    alpha: float = 0.45,
+    tint: tuple[int, ...] = (BELOW, FASCIA),
+    in_place: bool = False,
+) -> tuple[np.ndarray, Box | None]:
+    """`draw_overlay`'s picture and where its text panel went (None without lines)."""
     if frame.ndim == 2:
         out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     elif frame.shape[2] == 4:
@@ -68,10 +81,10 @@ def draw_overlay(
         cv2.copyTo(cv2.addWeighted(view[part], 1.0 - weight, colour, weight, 0.0), mask[part], view[part])
         if cls == FASCIA:
             cv2.copyTo(colour, cv2.morphologyEx(mask[part], cv2.MORPH_GRADIENT, _KERNEL), view[part])
-    _write(out, box, lines, band)
+    panel = _write(out, box, lines, band)
     if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
-    return out
+    return out, panel
 
 
 def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], band: tuple[int, ...]) -> Box:
@@ -93,11 +106,11 @@ def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], ba
     return Box(x, box.y if top else max(0, box.y + box.h - h), w, h)
 
 
-def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> None:
+def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> Box | None:
     """White text lines on a darkened panel (legible on bright tissue; an outline drawn around each glyph costs 4x
-    as much), placed by `text_panel`."""
+    as much), placed by `text_panel`; returns the panel."""
     if not lines:
-        return
+        return None
     width = max(cv2.getTextSize(text, _FONT, _SCALE, 1)[0][0] for text in lines)
     panel = text_panel(out.shape, box, (16 + width, 8 + _LINE * len(lines)), band)
     view = out[panel.slices]
@@ -105,6 +118,7 @@ def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: 
     for i, text in enumerate(lines):
         org = (panel.x + 8, panel.y + 20 + _LINE * i)
         cv2.putText(out, text, org, _FONT, _SCALE, (255, 255, 255), 1, cv2.LINE_AA)
+    return panel
 
 
 def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep | None = None) -> list[str]:
@@ -129,6 +143,10 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep 
 
 
 def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float) -> np.ndarray:
-    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings."""
+    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings
+    (their panel kept in `result.panel`, for the recording's log)."""
     lines = overlay_lines(result.measurement, fps, e2e_ms, result.gliding)
-    return draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True)
+    picture, result.panel = overlay_and_panel(
+        image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True
+    )
+    return picture
