@@ -41,19 +41,6 @@ def draw_overlay(
     (the tissue below covers half the B-mode area: tinting it costs more than the rest of the overlay) and
     draws `in_place` on a BGR frame it no longer needs.
     """
-    return overlay_and_panel(frame, labels, roi, lines, alpha, tint, in_place)[0]
-
-
-def overlay_and_panel(
-    frame: np.ndarray,
-    labels: np.ndarray,
-    roi: Box | None = None,
-    lines: list[str] | tuple[str, ...] = (),
-    alpha: float = 0.45,
-    tint: tuple[int, ...] = (BELOW, FASCIA),
-    in_place: bool = False,
-) -> tuple[np.ndarray, Box | None]:
-    """`draw_overlay`'s picture and where its text panel went (None without lines)."""
     if frame.ndim == 2:
         out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
     elif frame.shape[2] == 4:
@@ -65,7 +52,7 @@ def overlay_and_panel(
         raise ValueError(f"labels {labels.shape} match neither the frame {out.shape[:2]} nor the ROI {box}")
     box.check_fits(out.shape)
     view, lab = out[box.slices], box.part(labels)
-    band = cv2.boundingRect(cv2.compare(lab, FASCIA, cv2.CMP_EQ))  # (x, y, w, h) in the ROI; w == 0: none
+    band = fascia_band(lab)
     for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
         if cls not in tint:
             continue
@@ -81,10 +68,25 @@ def overlay_and_panel(
         cv2.copyTo(cv2.addWeighted(view[part], 1.0 - weight, colour, weight, 0.0), mask[part], view[part])
         if cls == FASCIA:
             cv2.copyTo(colour, cv2.morphologyEx(mask[part], cv2.MORPH_GRADIENT, _KERNEL), view[part])
-    panel = _write(out, box, lines, band)
+    _write(out, box, lines, band)
     if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
-    return out, panel
+    return out
+
+
+def fascia_band(roi_labels: np.ndarray) -> tuple[int, int, int, int]:
+    """The fascia's bounding box in the ROI's class map, (x, y, w, h) as `cv2.boundingRect` gives it; w == 0: none."""
+    return cv2.boundingRect(cv2.compare(roi_labels, FASCIA, cv2.CMP_EQ))
+
+
+def panel_box(
+    frame_shape: tuple[int, ...], box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]
+) -> Box | None:
+    """Where `lines` go (`text_panel`, sized to them); None without lines."""
+    if not lines:
+        return None
+    width = max(cv2.getTextSize(text, _FONT, _SCALE, 1)[0][0] for text in lines)
+    return text_panel(frame_shape, box, (16 + width, 8 + _LINE * len(lines)), band)
 
 
 def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], band: tuple[int, ...]) -> Box:
@@ -106,19 +108,17 @@ def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], ba
     return Box(x, box.y if top else max(0, box.y + box.h - h), w, h)
 
 
-def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> Box | None:
+def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> None:
     """White text lines on a darkened panel (legible on bright tissue; an outline drawn around each glyph costs 4x
-    as much), placed by `text_panel`; returns the panel."""
-    if not lines:
-        return None
-    width = max(cv2.getTextSize(text, _FONT, _SCALE, 1)[0][0] for text in lines)
-    panel = text_panel(out.shape, box, (16 + width, 8 + _LINE * len(lines)), band)
+    as much), placed by `panel_box`."""
+    panel = panel_box(out.shape, box, lines, band)
+    if panel is None:
+        return
     view = out[panel.slices]
     view[:] = cv2.convertScaleAbs(view, alpha=0.3)
     for i, text in enumerate(lines):
         org = (panel.x + 8, panel.y + 20 + _LINE * i)
         cv2.putText(out, text, org, _FONT, _SCALE, (255, 255, 255), 1, cv2.LINE_AA)
-    return panel
 
 
 def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep | None = None) -> list[str]:
@@ -144,9 +144,7 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep 
 
 def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float) -> np.ndarray:
     """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings
-    (their panel kept in `result.panel`, for the recording's log)."""
+    (where their panel went kept in `result.panel`, for the recording's log)."""
     lines = overlay_lines(result.measurement, fps, e2e_ms, result.gliding)
-    picture, result.panel = overlay_and_panel(
-        image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True
-    )
-    return picture
+    result.panel = panel_box(image.shape, result.roi, lines, fascia_band(result.roi_labels))
+    return draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True)
