@@ -104,3 +104,44 @@ def recordings(tmp_path_factory):
     record(root / "visit2-right", frames=12)
     record(root / "pixels", frames=6, mm_per_px=None)
     return root
+
+
+def shift_thickness(folder, mm: float) -> None:
+    """Add `mm` to every frame's thickness in the recording's log (an earlier visit with another fascia)."""
+    log = folder / "frames.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    for line in lines:
+        if line.get("thickness_mm") is not None:
+            line["thickness_mm"] = round(line["thickness_mm"] + mm, 4)
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+PATIENT = {"patient_name": "Doe^Jane", "patient_id": "P-007", "patient_birth_date": "1980-04-12", "patient_sex": "F"}
+
+
+@pytest.fixture(scope="module")
+def three_visits(tmp_path_factory, recordings):
+    """A patient file and three visits' recordings (folders in visit order): the left side at all three, thinner by
+    0.3 and 0.15 mm at the first two, the right side at the last two; at the last, one left frame flagged for two
+    reasons and one for one."""
+    root = tmp_path_factory.mktemp("visits")
+    folders = []
+    for visit, sides, shift in (("2025-06-01", ("left",), -0.3), ("2026-01-10", ("left", "right"), -0.15)):
+        for side in sides:
+            folder = root / f"{visit}-{side}"
+            shutil.copytree(recordings / f"visit2-{side}", folder)
+            (folder / "clinic.json").write_text(json.dumps({"visit": visit}))
+            shift_thickness(folder, shift)
+            folders.append(folder)
+    for side in ("left", "right"):
+        shutil.copytree(recordings / f"visit2-{side}", root / f"now-{side}")
+        folders.append(root / f"now-{side}")
+    flag_frames(root / "now-left", slice(3, 4), "low_coverage")
+    log = root / "now-left" / "frames.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    [x for x in lines if "seq" in x][3]["flags"].append("jump")
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    flag_frames(root / "now-left", slice(9, 10), "jump")
+    patient = root / "patient.json"
+    patient.write_text(json.dumps(PATIENT))
+    return patient, folders

@@ -8,7 +8,7 @@ import pydicom
 import pytest
 from clinic_support import dciodvfy, dsr2html_text, flag_frames, record, sr_items, sr_numbers
 
-import clinic.dicom.export
+import clinic.dicom.export as export_module  # the module export_dicom reads (another test re-imports the package)
 from clinic.dicom.export import export_dicom
 from clinic.dicom.validate import iod_problems
 from clinic.patient import Patient
@@ -165,14 +165,14 @@ def test_own_check_finds_a_missing_laterality_and_the_export_fails(tmp_path, rec
     assert iod_problems(sc) == []
     del sc.Laterality
     assert iod_problems(sc) == ["general-series: Laterality (type 2C) missing"]
-    real = clinic.dicom.export.secondary_capture
+    real = export_module.secondary_capture
 
     def without_laterality(*args):
         ds = real(*args)
         del ds.Laterality
         return ds
 
-    monkeypatch.setattr(clinic.dicom.export, "secondary_capture", without_laterality)
+    monkeypatch.setattr(export_module, "secondary_capture", without_laterality)
     with pytest.raises(ValueError, match=r"SC_01_001.dcm would not be valid DICOM \(general-series: Laterality"):
         export_dicom([Recording.load(recordings / "pixels")], Patient(), tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
