@@ -130,17 +130,20 @@ def _send(peer, outbox, calling_ae: str) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from clinic.files import commit, part, refuse_existing
     from clinic.patient import Patient
     from clinic.report.html import build_report
 
+    out, pdf = Path(args.out), Path(args.pdf) if args.pdf else None
+    refuse_existing(out, pdf)
     html = build_report(_recordings(args), Patient.load(args.patient), args.key_frames)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    part(out).write_text(html, encoding="utf-8")
+    commit(part(out), out)
     print(f"report: {out} ({len(html.encode()) // 1024} KiB, self-contained)")
-    if args.pdf:
+    if pdf:
         from clinic.report.browser import render
 
-        pdf = render(out, pdf=Path(args.pdf))
+        commit(render(out, pdf=part(pdf.resolve())), pdf)
         print(f"PDF: {pdf} ({pdf.stat().st_size // 1024} KiB)")
     return 0

@@ -78,6 +78,15 @@ def page_sizes(pdf: Path) -> set[tuple[float, float]]:
     return {(float(w), float(h)) for w, h in re.findall(r"Page\s+\d+ size:\s+([\d.]+) x ([\d.]+) pts", text)}
 
 
+def page_picture(pdf: Path, n: int, dpi: int = 40):
+    """Page `n` of the PDF drawn by poppler (`pdftoppm`), as a BGR array."""
+    import cv2
+
+    out = pdf.with_name(f"{pdf.stem}-page{n}")
+    _run("pdftoppm", "-r", str(dpi), "-f", str(n), "-l", str(n), "-png", "-singlefile", str(pdf), str(out))
+    return cv2.imread(str(out.with_suffix(".png")))
+
+
 def _run(name: str, *args: str) -> str:
     done = subprocess.run([tool(name, "poppler-utils"), *args], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

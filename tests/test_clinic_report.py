@@ -205,3 +205,15 @@ def test_report_prints_to_pdf(tmp_path, recordings, clinic_cli, capsys):
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and b"%%EOF" in data[-64:] and len(data) > 50_000  # the key frames in it
     assert page_sizes(pdf) == {(594.96, 841.92)} and 1 <= len(pdf_pages(pdf)) <= 3  # A4
+
+
+def test_a_report_never_writes_over_a_file(tmp_path, recordings, clinic_cli, capsys):
+    out, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
+    pdf.write_bytes(b"the user's own")
+    argv = ["report", str(recordings / "pixels"), "--out", str(out)]
+    assert clinic_cli([*argv, "--pdf", str(pdf)]) == 1
+    assert f"{pdf} already exists" in capsys.readouterr().err and not out.exists()  # refused before writing
+    assert clinic_cli(argv) == 0 and out.read_text().startswith("<!DOCTYPE html>")
+    assert not list(tmp_path.glob(".*.part"))  # written under a temporary name, renamed once whole
+    assert clinic_cli(argv) == 1 and pdf.read_bytes() == b"the user's own"
+    assert f"{out} already exists" in capsys.readouterr().err

@@ -3,7 +3,7 @@ width, printed to PDF and read back with poppler (`report_support`)."""
 
 import pytest
 from clinic_support import PATIENT, three_visits  # noqa: F401  (a fixture)
-from report_support import chromium_or_skip, layout, marked, page_sizes, pdf_pages
+from report_support import chromium_or_skip, layout, marked, page_picture, page_sizes, pdf_pages
 
 from clinic.patient import Patient
 from clinic.recording import Recording
@@ -43,6 +43,10 @@ def test_it_prints_on_a4_with_nothing_split_and_every_page_named(page, tmp_path)
     pages = pdf_pages(render(tmp_path / "marked.html", pdf=tmp_path / "marked.pdf"))
     assert len(pages) == len(pdf_pages(plain)) <= 4  # the markers moved nothing onto another page
     assert page_sizes(plain) == {A4}
+    first = page_picture(plain, 1)
+    assert abs(first.shape[0] / first.shape[1] - 297 / 210) < 0.01  # drawn as A4
+    dark = (first < 100).all(axis=2)  # the key frames: dark tissue, in rows across the page
+    assert dark.mean() > 0.05 and dark[: first.shape[0] // 3].mean() > 0.1
     assert len(pairs) == 12  # 2 side tables, the comparison, 2 visit tables, the caveat box, 6 headings
     for start, end in pairs:
         on = [n for n, text in enumerate(pages) if start in text], [n for n, text in enumerate(pages) if end in text]

@@ -8,7 +8,6 @@ earlier export is never overwritten).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from clinic.dicom.context import StudyContext
 from clinic.dicom.sc import secondary_capture
 from clinic.dicom.sr import measurement_report
 from clinic.dicom.validate import iod_problems
+from clinic.files import commit, part
 from clinic.patient import Patient
 from clinic.recording import Recording
 from clinic.stills import key_stills
@@ -60,15 +60,6 @@ def key_frame_images(rec: Recording, ctx: StudyContext, series_number: int, coun
     ]
 
 
-def _write(ds: Dataset, path: Path) -> None:
-    """`ds` to `path`, complete or not at all (a temporary name, flushed to disk, then renamed)."""
-    tmp = path.with_name(f".{path.name}.part")
-    ds.save_as(tmp, enforce_file_format=True)
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
 def export_dicom(recordings: list[Recording], patient: Patient, out: str | Path, key_frames: int = 3) -> Export:
     """Write `SC_<series>_<n>.dcm` per key frame and `SR.dcm` to `out`. ValueError, and nothing written, for an object
     that fails its IOD check or a folder that already holds one of the files."""
@@ -93,7 +84,8 @@ def export_dicom(recordings: list[Recording], patient: Patient, out: str | Path,
     written: list[Path] = []
     try:
         for name, ds in objects.items():
-            _write(ds, out / name)
+            ds.save_as(part(out / name), enforce_file_format=True)
+            commit(part(out / name), out / name)
             written.append(out / name)
     except OSError:
         for path in written:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pydicom
 
 from clinic.dicom.send import Peer, Sent, send
+from clinic.files import commit, part
 
 
 def default_folder() -> Path:
@@ -36,11 +37,8 @@ class Outbox:
         for n, path in enumerate(files):
             uid = pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID
             target = self.folder / f"{stamp:020d}-{n:04d}-{uid}.dcm"
-            tmp = self.folder / f".{target.name}.part"
-            shutil.copyfile(path, tmp)
-            with tmp.open("rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            shutil.copyfile(path, part(target))
+            commit(part(target), target)
 
     def pending(self) -> list[Path]:
         """The files waiting, oldest first."""
