@@ -74,7 +74,7 @@ class WireClient:
     """Connects to `port` once the `ready()` callable says so, and keeps every message it reads, in order."""
 
     def __init__(self, port: int, ready=lambda: True) -> None:
-        self.port, self.ready, self.messages = port, ready, []
+        self.port, self.ready, self.messages, self.raw = port, ready, [], bytearray()  #: raw: every byte read
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -89,6 +89,7 @@ class WireClient:
             if not chunk:
                 raise ConnectionError("closed")
             data += chunk
+            self.raw += chunk
         return data
 
     def _run(self) -> None:

@@ -1,11 +1,14 @@
 """The OpenIGTLink source on loopback: a real pyigtl server sends IMAGE messages to `tlfseg run --source igtl://`."""
 
 import json
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -284,18 +287,30 @@ def test_the_server_listens_on_the_address_given():
         sink.close(None)
 
 
-def test_results_carry_the_source_time_and_the_labels_colours(tmp_path, phantom):
-    """Read off the wire by a reader of the protocol's own (not pyigtl): each frame's IMAGE, LBMETA and STRING carry
-    the source IMAGE's timestamp in their header, the STRING's JSON and the log carry it too; LBMETA names labels 1
-    and 2 of the IMAGE device with their colours; every header is version 1 with a valid CRC."""
+@pytest.fixture(scope="module")
+def on_the_wire(tmp_path_factory, phantom):
+    """15 frames relayed from a pyigtl server whose IMAGEs carry timestamps a day in the past: (the recording's frames
+    by seq, the times the server stamped, what a client read off the wire from the second frame on)."""
     port, out_port = free_port(), free_port()
     streamer = Streamer(port, phantom.frame(3).image, period=0.03)
-    folder = tmp_path / "rec"
+    folder = tmp_path_factory.mktemp("wire") / "rec"
     log = folder / "frames.jsonl"
     wire = WireClient(out_port, ready=lambda: log.is_file() and log.read_text().count('"seq"') >= 2)
     relay(port, out_port, folder, 15, wire, streamer)
-    frames = {f["seq"]: f for f in read_log(log)[0]}
-    sent_times = np.array(streamer.times)
+    return {f["seq"]: f for f in read_log(log)[0]}, np.array(streamer.times), wire
+
+
+def expected_label_meta(phantom) -> list[tuple]:
+    h, w = phantom.frame(3).image.shape[:2]
+    rgba = {label: (*CLASS_COLOURS_BGR[label][::-1], 255) for label in (1, 2)}
+    return [("fascia", LABELS_DEVICE, 1, rgba[1], (w, h, 1), ""), ("below", LABELS_DEVICE, 2, rgba[2], (w, h, 1), "")]
+
+
+def test_results_carry_the_source_time_and_the_labels_colours(on_the_wire, phantom):
+    """Read off the wire by a reader of the protocol's own (not pyigtl): each frame's IMAGE, LBMETA and STRING carry
+    the source IMAGE's timestamp in their header, the STRING's JSON and the log carry it too; LBMETA names labels 1
+    and 2 of the IMAGE device with their colours; every header is version 1 with a valid CRC."""
+    frames, sent_times, wire = on_the_wire
     assert all(np.abs(sent_times - f["source_time"]).min() < 1e-6 for f in frames.values())
     assert len({f["source_time"] for f in frames.values()}) == len(frames)  # each frame its own IMAGE's time
     messages = wire.messages
@@ -305,24 +320,40 @@ def test_results_carry_the_source_time_and_the_labels_colours(tmp_path, phantom)
     for i in strings:
         image, meta, text = messages[i - 2 : i + 1]
         sent = json.loads(text.string())
-        assert (image.kind, image.device, meta.kind, text.device) == (
-            "IMAGE",
-            LABELS_DEVICE,
-            "LBMETA",
-            MEASUREMENT_DEVICE,
-        )
-        assert (
-            abs(text.timestamp - sent["source_time"]) < 1e-6
-            and sent["source_time"] == frames[sent["seq"]]["source_time"]
-        )
+        kinds = (image.kind, image.device, meta.kind, text.device)
+        assert kinds == ("IMAGE", LABELS_DEVICE, "LBMETA", MEASUREMENT_DEVICE)
+        assert abs(text.timestamp - sent["source_time"]) < 1e-6
+        assert sent["source_time"] == frames[sent["seq"]]["source_time"]
         assert abs(image.timestamp - text.timestamp) < 1e-6 and abs(meta.timestamp - text.timestamp) < 1e-6
         assert image.image_values() <= {0, 1, 2}
-    h, w = phantom.frame(3).image.shape[:2]
-    rgba = {label: (*CLASS_COLOURS_BGR[label][::-1], 255) for label in (1, 2)}
-    assert messages[strings[0] - 1].label_meta() == [
-        ("fascia", LABELS_DEVICE, 1, rgba[1], (w, h, 1), ""),
-        ("below", LABELS_DEVICE, 2, rgba[2], (w, h, 1), ""),
-    ]
+    assert messages[strings[0] - 1].label_meta() == expected_label_meta(phantom)
+
+
+def test_the_reference_library_reads_what_is_sent(on_the_wire, phantom, tmp_path):
+    """The protocol's reference C library (libOpenIGTLink 1.11, Debian's libopenigtlink-dev, the 1.x line that knows
+    only version 1 headers) reads the same bytes: every CRC valid, LBMETA's elements and each STRING's time as sent."""
+    header = Path("/usr/include/openigtlink/igtl_lbmeta.h")
+    if shutil.which("cc") is None or not header.is_file():
+        pytest.skip("the OpenIGTLink C library or a C compiler is not installed (apt-get install libopenigtlink-dev)")
+    reader = tmp_path / "reader"
+    source = Path(__file__).with_name("igtl_reference_reader.c")
+    build = ["cc", "-o", str(reader), str(source), f"-I{header.parent}", "-lOpenIGTLink", "-lm"]
+    subprocess.run(build, check=True, timeout=120)
+    frames, _, wire = on_the_wire
+    (tmp_path / "stream.bin").write_bytes(bytes(wire.raw))
+    done = subprocess.run([str(reader), str(tmp_path / "stream.bin")], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t", 5) for line in done.stdout.splitlines()]
+    assert len(rows) == len(wire.messages) >= 15 and all(r[0] == "1" and r[4] == "ok" for r in rows)
+    (w, h, _), meta = expected_label_meta(phantom)[0][4], [r[5] for r in rows if r[1] == "LBMETA"]
+    assert set(meta) == {
+        f"fascia,tlfseg_labels,1,255,215,0,255,{w},{h},1;below,tlfseg_labels,2,0,140,255,255,{w},{h},1"
+    }
+    assert {r[5] for r in rows if r[1] == "IMAGE"} == {f"{w},{h},1,3,1"}  # uint8, one component
+    for r in (r for r in rows if r[1] == "STRING"):
+        sent = json.loads(r[5])
+        assert (
+            abs(float(r[3]) - sent["source_time"]) < 1e-6 and sent["source_time"] == frames[sent["seq"]]["source_time"]
+        )
 
 
 def test_without_the_igtl_extra_is_one_line(monkeypatch, capsys):
