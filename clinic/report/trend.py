@@ -13,10 +13,6 @@ WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 480, 250, 50, 12, 14, 40  #: the drawi
 FONT = 13  #: text size in those units (about 10 px at a phone's width, 16 px at most on a desktop)
 
 
-def _label(v: float) -> str:
-    return f"{v:g}"
-
-
 def trend_svg(visits: list[str], series: dict[str | None, list[tuple[float, float, float] | None]], unit: str) -> str:
     """Per side a line through the visits' medians and a bar from p25 to p75 at each; gaps where a visit has none."""
     values = [v for points in series.values() for p in points if p for v in p]
@@ -37,7 +33,7 @@ def trend_svg(visits: list[str], series: dict[str | None, list[tuple[float, floa
     ]
     for t in ticks:
         out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y(t):.1f}" y2="{y(t):.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{LEFT - 6}" y="{y(t) + 4:.1f}" text-anchor="end" fill="#333">{_label(t)}</text>')
+        out.append(f'<text x="{LEFT - 6}" y="{y(t) + 4:.1f}" text-anchor="end" fill="#333">{t:g}</text>')
     every = max(1, math.ceil(len(visits) * 80 / plot_w))  # labels at least 80 units apart
     for i, visit in enumerate(visits):
         if i % every == 0:
