@@ -7,6 +7,7 @@ what was recorded is exported. The options are checked, and the `dicom` extra im
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,14 +49,16 @@ def prepare(args: argparse.Namespace) -> Callable[[Path | None], None] | None:
             save_meta(folder, side=args.side)
         if not args.dicom:
             return
-        from clinic.dicom.export import export_dicom, exported
+        from clinic.dicom.export import export_dicom
 
         try:
-            written = export_dicom([Recording.load(folder)], patient, args.dicom, args.key_frames)
+            done = export_dicom([Recording.load(folder)], patient, args.dicom, args.key_frames)
         except (ValueError, OSError) as exc:
             raise ValueError(
                 f"DICOM export failed: {exc} (the recording is kept: tlfseg export --dicom {args.dicom} {folder})"
             ) from exc
-        print(exported(written, args.dicom))
+        for warning in done.warnings:
+            print(f"tlfseg run: warning: {warning}", file=sys.stderr)
+        print(done.describe(args.dicom))
 
     return finish

@@ -115,6 +115,10 @@ def _tensor(spec) -> dict:
     return {"shape": list(spec.shape), "dtype": spec.dtype.name, "scale": spec.scale, "zero_point": spec.zero_point}
 
 
+#: the thickness errors against the expert's labels (px): per column, per image, per image the runtime marks good
+THICKNESS_ERRORS = ("thickness_error_px", "frame_thickness_error_px", "good_frame_thickness_error_px")
+
+
 def write_model_json(info: dict, out: str | Path) -> Path:
     """model.json from `collect`'s information."""
     cfg, engine, evaluation = info["cfg"], info["engine"], info["evaluation"]
@@ -147,6 +151,7 @@ def write_model_json(info: dict, out: str | Path) -> Path:
                     "agreement_with_float": m["agreement_with_float"],
                     "latency_ms_p50": m["latency_ms"],
                     "size_bytes": m["size_bytes"],
+                    **{k: m.get(k) for k in THICKNESS_ERRORS},  # the clinic report's caveat reads these
                 }
                 for name, m in evaluation.get("models", {}).items()
             },

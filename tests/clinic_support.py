@@ -6,7 +6,9 @@ The `tlfseg.commands` entry point of `clinic` is read from the installed metadat
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 from importlib.metadata import EntryPoint
@@ -78,6 +80,22 @@ def dciodvfy(paths) -> list[str]:
     return [f"{p.name}: {e}" for p in paths for e in errors("dciodvfy", str(p))] + errors("dcentvfy", *map(str, paths))
 
 
+def tool(name: str, package: str = "dcmtk") -> str:
+    """The path of a reference tool, or skip the test, saying which package has it."""
+    found = shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} not installed (apt-get install {package})")
+    return found
+
+
+def dsr2html_text(path) -> str:
+    """DCMTK's rendering of an SR (`dsr2html`, what viewers built on DCMTK show) as plain text, one space apart."""
+    done = subprocess.run([tool("dsr2html"), str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    text = html.unescape(re.sub(r"<[^>]+>", " ", done.stdout))
+    return re.sub(r"\s+", " ", text)
+
+
 @pytest.fixture(scope="module")
 def recordings(tmp_path_factory):
     """Two sides of one visit (calibrated 0.1 mm/px) and an uncalibrated one."""
@@ -86,3 +104,44 @@ def recordings(tmp_path_factory):
     record(root / "visit2-right", frames=12)
     record(root / "pixels", frames=6, mm_per_px=None)
     return root
+
+
+def shift_thickness(folder, mm: float) -> None:
+    """Add `mm` to every frame's thickness in the recording's log (an earlier visit with another fascia)."""
+    log = folder / "frames.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    for line in lines:
+        if line.get("thickness_mm") is not None:
+            line["thickness_mm"] = round(line["thickness_mm"] + mm, 4)
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+PATIENT = {"patient_name": "Doe^Jane", "patient_id": "P-007", "patient_birth_date": "1980-04-12", "patient_sex": "F"}
+
+
+@pytest.fixture(scope="module")
+def three_visits(tmp_path_factory, recordings):
+    """A patient file and three visits' recordings (folders in visit order): the left side at all three, thinner by
+    0.3 and 0.15 mm at the first two, the right side at the last two; at the last, one left frame flagged for two
+    reasons and one for one."""
+    root = tmp_path_factory.mktemp("visits")
+    folders = []
+    for visit, sides, shift in (("2025-06-01", ("left",), -0.3), ("2026-01-10", ("left", "right"), -0.15)):
+        for side in sides:
+            folder = root / f"{visit}-{side}"
+            shutil.copytree(recordings / f"visit2-{side}", folder)
+            (folder / "clinic.json").write_text(json.dumps({"visit": visit}))
+            shift_thickness(folder, shift)
+            folders.append(folder)
+    for side in ("left", "right"):
+        shutil.copytree(recordings / f"visit2-{side}", root / f"now-{side}")
+        folders.append(root / f"now-{side}")
+    flag_frames(root / "now-left", slice(3, 4), "low_coverage")
+    log = root / "now-left" / "frames.jsonl"
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    [x for x in lines if "seq" in x][3]["flags"].append("jump")
+    log.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    flag_frames(root / "now-left", slice(9, 10), "jump")
+    patient = root / "patient.json"
+    patient.write_text(json.dumps(PATIENT))
+    return patient, folders

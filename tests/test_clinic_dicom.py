@@ -1,11 +1,14 @@
 """`tlfseg export --dicom`: a real recording as Secondary Capture + TID 1500 SR, read back with pydicom."""
 
 import json
+import re
+import shutil
 
 import pydicom
 import pytest
-from clinic_support import dciodvfy, flag_frames, record, sr_items, sr_numbers
+from clinic_support import dciodvfy, dsr2html_text, flag_frames, record, sr_items, sr_numbers
 
+import clinic.dicom.export as export_module  # the module export_dicom reads (another test re-imports the package)
 from clinic.dicom.export import export_dicom
 from clinic.dicom.validate import iod_problems
 from clinic.patient import Patient
@@ -92,8 +95,8 @@ def test_flags_become_qualitative_evaluations(tmp_path):
     rec = tmp_path / "rec"
     record(rec, frames=4, mm_per_px=None)
     flag_frames(rec, slice(2, None), "jump")
-    written = export_dicom([Recording.load(rec)], Patient(), tmp_path / "out")
-    sr = pydicom.dcmread(written[-1])
+    done = export_dicom([Recording.load(rec)], Patient(), tmp_path / "out")
+    sr = pydicom.dcmread(done.files[-1])
     flags = [
         (p[-1], it.ConceptCodeSequence[0].CodeMeaning)
         for p, it in sr_items(sr)
@@ -101,6 +104,7 @@ def test_flags_become_qualitative_evaluations(tmp_path):
     ]
     assert flags == [("Frame quality flag: jump", "Present")]
     assert [v for v, _ in sr_numbers(sr, "Frames flagged")] == [2.0]
+    assert done.warnings and "no patient_id" in done.warnings[0]
     thickness = sr_numbers(sr, "Fascia thickness")
     assert thickness and thickness[0][1].CodeValue == "{pixels}"  # uncalibrated: pixels, said so
     assert str(sr.PatientName) == "" and sr.PatientID in (None, "")
@@ -120,3 +124,127 @@ def test_patient_json_is_checked(tmp_path):
 def test_export_of_a_folder_that_is_no_recording(tmp_path, clinic_cli, capsys):
     assert clinic_cli(["export", "--dicom", str(tmp_path / "o"), str(tmp_path)]) == 1
     assert "is not a recording" in capsys.readouterr().err
+
+
+def _sc_and_sr(folder):
+    files = [pydicom.dcmread(p) for p in sorted(folder.glob("*.dcm"))]
+    return [d for d in files if d.SOPClassUID == SC], next(d for d in files if d.SOPClassUID == COMPREHENSIVE_SR)
+
+
+@pytest.mark.parametrize(
+    "name, side, patient",
+    [
+        ("visit2-left", None, {"patient_id": "P-1"}),  # calibrated, side from the folder, a patient
+        ("pixels", None, None),  # uncalibrated, side unknown, no patient file
+        ("pixels", "right", {"patient_name": "A^B"}),  # side given, a patient file without an ID
+        ("visit2-right", None, None),
+    ],
+)
+def test_every_kind_of_export_passes_dciodvfy(tmp_path, recordings, name, side, patient):
+    """With or without side, patient file, calibration: no Error from dicom3tools, and the side empty when unknown."""
+    rec = Recording.load(recordings / name, side)
+    patient_file = None
+    if patient is not None:
+        patient_file = tmp_path / "p.json"
+        patient_file.write_text(json.dumps(patient))
+    done = export_dicom([rec], Patient.load(patient_file), tmp_path / "out")
+    assert dciodvfy(done.files) == []
+    scs, sr = _sc_and_sr(tmp_path / "out")
+    assert {d.Laterality for d in scs} == {{"left": "L", "right": "R", None: ""}[rec.side]}
+    assert "Laterality" in scs[0]  # type 2C: present, empty when the side is not known
+    assert {d.SeriesDescription for d in scs} == {f"tlfseg key frames, {rec.side or 'side not given'}"}
+    assert sr.SeriesDescription == "tlfseg fascia measurements"
+    assert bool(done.warnings) == (not (patient or {}).get("patient_id"))
+
+
+def test_own_check_finds_a_missing_laterality_and_the_export_fails(tmp_path, recordings, monkeypatch):
+    """The in-process IOD check knows Laterality is required (the fascia is paired); an object failing it stops the
+    export before any file is written."""
+    done = export_dicom([Recording.load(recordings / "pixels")], Patient(), tmp_path / "good")
+    sc = pydicom.dcmread(done.files[0])
+    assert iod_problems(sc) == []
+    del sc.Laterality
+    assert iod_problems(sc) == ["general-series: Laterality (type 2C) missing"]
+    real = export_module.secondary_capture
+
+    def without_laterality(*args):
+        ds = real(*args)
+        del ds.Laterality
+        return ds
+
+    monkeypatch.setattr(export_module, "secondary_capture", without_laterality)
+    with pytest.raises(ValueError, match=r"SC_01_001.dcm would not be valid DICOM \(general-series: Laterality"):
+        export_dicom([Recording.load(recordings / "pixels")], Patient(), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_dsr2html_shows_every_measurement_with_its_name(exported, recordings):
+    """DCMTK renders each value of a measurement group beside its concept name (SEPARATE, not CONTINUOUS)."""
+    out, _ = exported
+    text = dsr2html_text(out / "SR.dcm")
+    for side in ("left", "right"):
+        rec = Recording.load(recordings / f"visit2-{side}")
+        t, e = rec.thickness(), rec.echogenicity()
+        assert f"Fascia thickness: {t.median:g} mm" in text
+        assert f"Fascia thickness interquartile range: {round(t.iqr, 4):g} mm" in text
+        assert f"Echogenicity: {e.median:g} 1" in text
+        assert f"Frames measured: {t.used} {{frames}}" in text and f"Frames flagged: {rec.flagged} {{frames}}" in text
+        assert f'Tracking Identifier = "Thoracolumbar fascia, {side}"' in text
+    assert "Procedure reported = Diagnostic ultrasonography" in text
+    assert not re.search(r"\d\.0 \{frames\}", text)  # counts are whole numbers
+
+
+def test_sr_codes_and_algorithm_parameters(exported, recordings):
+    _, files = exported
+    sr = next(d for d in files if d.SOPClassUID == COMPREHENSIVE_SR)
+    [procedure] = [it.ConceptCodeSequence[0] for p, it in sr_items(sr) if p[-1] == "Procedure reported"]
+    assert (procedure.CodeValue, procedure.CodingSchemeDesignator) == ("16310003", "SCT")
+    model = json.loads((recordings / "visit2-left" / "summary.json").read_text())["model"]
+    params = {it.TextValue for p, it in sr_items(sr) if p[-1] == "Algorithm Parameters"}
+    assert len(model) > 64 and model in params  # whole, not cut at 64 characters
+    counts = [it.MeasuredValueSequence[0].NumericValue for p, it in sr_items(sr) if p[-1] == "Frames measured"]
+    assert [str(v) for v in counts] == ["20", "12"]
+
+
+def _ids(folder):
+    scs, sr = _sc_and_sr(folder)
+    uids = [it.UID for p, it in sr_items(sr) if p[-1] == "Tracking Unique Identifier"]
+    return sr.StudyInstanceUID, uids, {d.StudyInstanceUID for d in scs}
+
+
+def test_uids_are_stable_across_exports_and_visits(tmp_path, recordings):
+    """The same visit exported again: the same study; the same patient's side at another visit: the same tracking UID
+    in another study; another patient, another side or no patient ID: others."""
+    left, right = recordings / "visit2-left", recordings / "visit2-right"
+    p07 = Patient(patient_id="P-007", patient_name="Doe^Jane")
+
+    def export(folders, patient, name):
+        export_dicom([Recording.load(f) for f in folders], patient, tmp_path / name)
+        return _ids(tmp_path / name)
+
+    first, again = export([left, right], p07, "a"), export([left, right], p07, "b")
+    assert first == again and first[2] == {first[0]}
+    assert len(set(first[1])) == 2 and all(pydicom.uid.UID(u).is_valid for u in first[1])
+    later = tmp_path / "visit3-left"
+    shutil.copytree(left, later)
+    (later / "clinic.json").write_text(json.dumps({"visit": "2099-01-01"}))
+    visit3 = export([later], p07, "c")
+    assert visit3[0] != first[0] and visit3[1] == first[1][:1]  # another study, the left side tracked on
+    assert export([left], Patient(patient_id="P-008"), "d")[1] != first[1][:1]
+    anonymous = export([left, right], Patient(), "e")
+    assert anonymous == export([left, right], Patient(), "f") and anonymous[0] != first[0]
+    assert anonymous[1] != first[1]
+    given = export([left], Patient(patient_id="P-007", study_instance_uid="1.2.3.4"), "g")
+    assert given[0] == "1.2.3.4"
+
+
+def test_an_export_never_overwrites(tmp_path, recordings, clinic_cli, capsys):
+    out = tmp_path / "out"
+    argv = ["export", "--dicom", str(out), str(recordings / "pixels")]
+    assert clinic_cli(argv) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("tlfseg export: warning: no patient_id") and err.count("\n") == 1
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert clinic_cli(argv) == 1
+    assert "already holds SC_01_001.dcm, SC_01_002.dcm, SC_01_003.dcm, SR.dcm" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

@@ -1,18 +1,24 @@
 """The OpenIGTLink source on loopback: a real pyigtl server sends IMAGE messages to `tlfseg run --source igtl://`."""
 
 import json
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from igtl_wire import WireClient
+from net_support import free_port, listening
 
+from edge.core.labels import CLASS_COLOURS_BGR
 from edge.live.sinks import read_log
-from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE
+from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE, IGTLSink, parse_host_port
 from edge.live.sources import BadFrame, FrameReader, SourceError, open_capture
 from edge.live.sources.igtl import IGTLCapture, parse_igtl_url, to_bgr
 from edge.tools.cli import main
@@ -20,14 +26,9 @@ from edge.tools.cli import main
 pyigtl = pytest.importorskip("pyigtl")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Streamer:
-    """A pyigtl server sending `picture` (as RGB, like PLUS) every `period` s until stopped."""
+    """A pyigtl server sending `picture` (as RGB, like PLUS) every `period` s until stopped, the n-th IMAGE stamped
+    with the source time `times[n]` (a day ago plus n times 40 ms: no clock of this machine's)."""
 
     def __init__(
         self, port: int, picture: np.ndarray, device: str = "Image", period: float = 0.02, matrix=None
@@ -35,6 +36,7 @@ class Streamer:
         self.server = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
         self.rgb = np.ascontiguousarray(picture[..., ::-1])[None]
         self.device, self.period, self.sent, self.matrix = device, period, 0, matrix
+        self.times: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -42,7 +44,10 @@ class Streamer:
     def _run(self) -> None:
         while not self._stop.wait(self.period):
             if self.server.is_connected():
-                image = pyigtl.ImageMessage(self.rgb, ijk_to_world_matrix=self.matrix, device_name=self.device)
+                self.times.append(round(time.time() - 86400, 3) + 0.04 * self.sent)
+                image = pyigtl.ImageMessage(
+                    self.rgb, ijk_to_world_matrix=self.matrix, timestamp=self.times[-1], device_name=self.device
+                )
                 self.server.send_message(image, wait=False)
                 self.sent += 1
 
@@ -82,13 +87,24 @@ class Collector:
         return [json.loads(m.string) for m in self.texts]
 
 
+def relay(port: int, out_port: int, folder, frames: int, *parts) -> None:
+    """`tlfseg run` of `frames` frames from the OpenIGTLink server on `port` to `--igtl-out` on `out_port`, recorded
+    in `folder`; `parts` (clients, streamers) stopped however it ends."""
+    argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", str(frames), "--no-display"]
+    try:
+        assert main([*argv, "--status-every", "0", "--record", str(folder), "--igtl-out", f"127.0.0.1:{out_port}"]) == 0
+    finally:
+        for part in parts:
+            part.stop()
+
+
 MEASURED = {"thickness_px", "thickness_mm", "echo", "coverage", "confidence", "flags", "good"}
 
 
 def as_logged(sent: dict, frames: dict[int, dict]) -> bool:
     """A measurement message carries the measurements of its frame (`seq`) exactly as the recording logged them."""
     logged = frames[sent["seq"]]
-    measured = sent.keys() - {"seq", "time"}
+    measured = sent.keys() - {"seq", "time", "source_time"}
     return measured >= MEASURED and all(sent[k] == logged[k] for k in measured)
 
 
@@ -138,12 +154,7 @@ def test_a_stream_from_an_igtl_server_comes_back_segmented_and_measured(tmp_path
     streamer = Streamer(port, picture, matrix=matrix)
     folder = tmp_path / "rec"
     collector = Collector(out_port, folder / "frames.jsonl")
-    argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", "12", "--no-display", "--status-every"]
-    try:
-        assert main([*argv, "0", "--record", str(folder), "--igtl-out", f"127.0.0.1:{out_port}"]) == 0
-    finally:
-        collector.stop()
-        streamer.stop()
+    relay(port, out_port, folder, 12, collector, streamer)
     frames, events, _ = read_log(folder / "frames.jsonl")
     summary = json.loads((folder / "summary.json").read_text())
     assert len(frames) == 12 and summary["frames"]["processed"] == 12 and streamer.sent >= 12
@@ -214,8 +225,8 @@ def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path, monkeypatch)
     sinks = []
 
     class Timed(igtl_sink.IGTLSink):
-        def __init__(self, address: str) -> None:
-            super().__init__(address)
+        def __init__(self, address: str, **options) -> None:
+            super().__init__(address, **options)
             self.write_s: list[float] = []
             sinks.append(self)
 
@@ -252,9 +263,97 @@ def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path, monkeypatch)
     assert max(sink.write_s) < 0.25  # ... and not one frame waited for it (pyigtl's queue, sent on its thread)
 
 
-def test_igtl_out_takes_loopback_host_port(capsys):
+def test_igtl_out_beyond_loopback_needs_allow_remote(capsys):
+    """As the bridge: an address other than loopback is refused unless --allow-remote says so."""
     assert main(["run", "--frames", "1", "--no-display", "--igtl-out", "10.0.0.1:18944"]) == 1
-    assert "loopback only" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--igtl-out 10.0.0.1:18944 is not a loopback address" in err and "needs --allow-remote" in err
+    assert parse_host_port("10.0.0.1:18944", allow_remote=True) == ("10.0.0.1", 18944)
+    assert parse_host_port("0.0.0.0:18944", allow_remote=True) == ("0.0.0.0", 18944)
+    assert parse_host_port("localhost:1") == ("localhost", 1) and parse_host_port("127.0.0.5:2") == ("127.0.0.5", 2)
+    for bad in ("18944", ":18944", "h:0", "h:x"):
+        with pytest.raises(ValueError, match="must be HOST:PORT"):
+            parse_host_port(bad, allow_remote=True)
+
+
+def test_the_server_listens_on_the_address_given():
+    """pyigtl binds 127.0.0.1 or one interface's address; the sink binds the HOST of --igtl-out (here 127.0.0.2, a
+    loopback address other than pyigtl's, so that the test listens on loopback only)."""
+    port = free_port()
+    sink = IGTLSink(f"127.0.0.2:{port}")
+    try:
+        assert listening(port) == {"0200007F"}  # 127.0.0.2
+    finally:
+        sink.close(None)
+
+
+@pytest.fixture(scope="module")
+def on_the_wire(tmp_path_factory, phantom):
+    """15 frames relayed from a pyigtl server whose IMAGEs carry timestamps a day in the past: (the recording's frames
+    by seq, the times the server stamped, what a client read off the wire from the second frame on)."""
+    port, out_port = free_port(), free_port()
+    streamer = Streamer(port, phantom.frame(3).image, period=0.03)
+    folder = tmp_path_factory.mktemp("wire") / "rec"
+    log = folder / "frames.jsonl"
+    wire = WireClient(out_port, ready=lambda: log.is_file() and log.read_text().count('"seq"') >= 2)
+    relay(port, out_port, folder, 15, wire, streamer)
+    return {f["seq"]: f for f in read_log(log)[0]}, np.array(streamer.times), wire
+
+
+def expected_label_meta(phantom) -> list[tuple]:
+    h, w = phantom.frame(3).image.shape[:2]
+    rgba = {label: (*CLASS_COLOURS_BGR[label][::-1], 255) for label in (1, 2)}
+    return [("fascia", LABELS_DEVICE, 1, rgba[1], (w, h, 1), ""), ("below", LABELS_DEVICE, 2, rgba[2], (w, h, 1), "")]
+
+
+def test_results_carry_the_source_time_and_the_labels_colours(on_the_wire, phantom):
+    """Read off the wire by a reader of the protocol's own (not pyigtl): each frame's IMAGE, LBMETA and STRING carry
+    the source IMAGE's timestamp in their header, the STRING's JSON and the log carry it too; LBMETA names labels 1
+    and 2 of the IMAGE device with their colours; every header is version 1 with a valid CRC."""
+    frames, sent_times, wire = on_the_wire
+    assert all(np.abs(sent_times - f["source_time"]).min() < 1e-6 for f in frames.values())
+    assert len({f["source_time"] for f in frames.values()}) == len(frames)  # each frame its own IMAGE's time
+    messages = wire.messages
+    assert messages and all(m.version == 1 and m.crc_ok for m in messages)
+    strings = [i for i, m in enumerate(messages) if m.kind == "STRING"]
+    assert len(strings) >= 5
+    for i in strings:
+        image, meta, text = messages[i - 2 : i + 1]
+        sent = json.loads(text.string())
+        kinds = (image.kind, image.device, meta.kind, text.device)
+        assert kinds == ("IMAGE", LABELS_DEVICE, "LBMETA", MEASUREMENT_DEVICE)
+        assert abs(text.timestamp - sent["source_time"]) < 1e-6
+        assert sent["source_time"] == frames[sent["seq"]]["source_time"]
+        assert abs(image.timestamp - text.timestamp) < 1e-6 and abs(meta.timestamp - text.timestamp) < 1e-6
+        assert image.image_values() <= {0, 1, 2}
+    assert messages[strings[0] - 1].label_meta() == expected_label_meta(phantom)
+
+
+def test_the_reference_library_reads_what_is_sent(on_the_wire, phantom, tmp_path):
+    """The protocol's reference C library (libOpenIGTLink 1.11, Debian's libopenigtlink-dev, the 1.x line that knows
+    only version 1 headers) reads the same bytes: every CRC valid, LBMETA's elements and each STRING's time as sent."""
+    header = Path("/usr/include/openigtlink/igtl_lbmeta.h")
+    if shutil.which("cc") is None or not header.is_file():
+        pytest.skip("the OpenIGTLink C library or a C compiler is not installed (apt-get install libopenigtlink-dev)")
+    reader = tmp_path / "reader"
+    source = Path(__file__).with_name("igtl_reference_reader.c")
+    build = ["cc", "-o", str(reader), str(source), f"-I{header.parent}", "-lOpenIGTLink", "-lm"]
+    subprocess.run(build, check=True, timeout=120)
+    frames, _, wire = on_the_wire
+    (tmp_path / "stream.bin").write_bytes(bytes(wire.raw))
+    done = subprocess.run([str(reader), str(tmp_path / "stream.bin")], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t", 5) for line in done.stdout.splitlines()]
+    assert len(rows) == len(wire.messages) >= 15 and all(r[0] == "1" and r[4] == "ok" for r in rows)
+    (w, h, _), meta = expected_label_meta(phantom)[0][4], [r[5] for r in rows if r[1] == "LBMETA"]
+    assert set(meta) == {
+        f"fascia,tlfseg_labels,1,255,215,0,255,{w},{h},1;below,tlfseg_labels,2,0,140,255,255,{w},{h},1"
+    }
+    assert {r[5] for r in rows if r[1] == "IMAGE"} == {f"{w},{h},1,3,1"}  # uint8, one component
+    for r in (r for r in rows if r[1] == "STRING"):
+        sent = json.loads(r[5])
+        assert (
+            abs(float(r[3]) - sent["source_time"]) < 1e-6 and sent["source_time"] == frames[sent["seq"]]["source_time"]
+        )
 
 
 def test_without_the_igtl_extra_is_one_line(monkeypatch, capsys):

@@ -6,7 +6,7 @@ import pytest
 
 from edge.core.labels import ABOVE, BELOW, CLASS_COLOURS_BGR, FASCIA
 from edge.core.roi import Box
-from edge.live.overlay import draw_overlay, overlay_lines, solid, text_panel
+from edge.live.overlay import draw_overlay, fascia_band, overlay_lines, panel_box, solid, text_panel
 
 
 def blend(pixel, cls: int, weight: float) -> np.ndarray:
@@ -37,6 +37,24 @@ def test_tints_outline_and_box(scene):
     np.testing.assert_array_equal(out[40, 75], frame[40, 75])
     np.testing.assert_array_equal(out[roi.y, 40], (90, 220, 90))  # the ROI's box
     np.testing.assert_array_equal(out[roi.y + roi.h - 1, 40], (90, 220, 90))
+
+
+def test_panel_box_is_where_the_text_goes():
+    """`panel_box` says where the readings are drawn (the recording logs it for the clinic's key frames)."""
+    rng = np.random.default_rng(5)
+    frame = rng.integers(0, 256, size=(200, 300, 3), dtype=np.uint8)
+    roi = Box(0, 0, 300, 200)  # no room around the B-mode area: the panel goes inside it
+    labels = np.full((roi.h, roi.w), ABOVE, np.uint8)
+    labels[10:18] = FASCIA
+    lines = ["TLF 1.20 mm", "30.0 fps | latency 40 ms"]
+    written = draw_overlay(frame, labels, roi, lines)
+    panel = panel_box(frame.shape, roi, lines, fascia_band(labels))
+    assert fascia_band(labels) == (0, 10, 300, 8) and panel_box(frame.shape, roi, [], (0, 10, 300, 8)) is None
+    assert panel is not None and panel.y > 100  # away from the band near the top
+    changed = np.argwhere((written != draw_overlay(frame, labels, roi)).any(axis=2))
+    rows, columns = changed[:, 0], changed[:, 1]  # the ROI's edge (its last row, first column) is drawn after
+    assert rows.min() == panel.y and rows.max() == panel.y + panel.h - 2
+    assert columns.min() == panel.x + 1 and columns.max() == panel.x + panel.w - 1
 
 
 def test_text_sits_outside_the_bmode_area_when_the_screen_has_room():

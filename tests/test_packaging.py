@@ -54,6 +54,11 @@ def test_clinic_is_packaged_with_its_extra_and_entry_point():
     assert "dicom" in EXTRAS["dev"][0] and not names("edge") & {"pydicom", "highdicom"}
 
 
+def test_pacs_extra():
+    assert names("pacs") == {"tlfseg", "pynetdicom"} and "tlfseg[dicom]" in EXTRAS["pacs"]
+    assert "pacs" in EXTRAS["dev"][0] and "pynetdicom" not in names("dicom")
+
+
 def test_igtl_extra():
     assert names("igtl") == {"tlfseg", "pyigtl"} and "igtl" in EXTRAS["dev"][0] and "pyigtl" not in names("edge")
 

@@ -137,6 +137,8 @@ def test_shipped_files_and_model_card(run):
     ev = json.loads((run_dir / "evaluation.json").read_text())
     ptq = ev["models"]["ptq_int8"]["native"]["micro"]
     assert f"| ptq_int8 | {ptq['accuracy']:.3f} |" in card  # the evaluation table, numbers from the run
+    shipped = meta["evaluation"]["models"]["qat_int8"]  # the thickness errors the clinic report's caveat reads
+    assert shipped["frame_thickness_error_px"] == ev["models"]["qat_int8"]["frame_thickness_error_px"]
 
 
 def test_the_card_quotes_how_the_model_compares_with_the_one_it_replaces(run, tmp_path):

@@ -16,7 +16,7 @@ SCHEME_ITEM = CodingSchemeIdentificationItem(
     SCHEME, name="tlfseg private codes", version="1", responsible_organization="tlfseg"
 )
 
-ULTRASONOGRAPHY = codes.SCT.Ultrasonography
+PROCEDURE = codes.SCT.DiagnosticUltrasonography  #: 16310003, a procedure (310169008 is the service, a department)
 MEDIAN = codes.SCT.Median
 PRESENT = codes.SCT.Present
 LATERALITY = codes.SCT.Laterality

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from highdicom import UID
-
+from clinic.dicom.identity import study_uid
 from clinic.patient import Patient
+from clinic.recording import Recording
 
 MANUFACTURER = "tlfseg"
 
@@ -28,9 +28,10 @@ class StudyContext:
     study_time: str | None
 
     @classmethod
-    def create(cls, patient: Patient, started: str | None) -> StudyContext:
-        date, time = study_datetime(started)
-        return cls(patient, patient.study_instance_uid or UID(), date, time)
+    def create(cls, patient: Patient, recordings: list[Recording]) -> StudyContext:
+        """The study of a visit's recordings: its UID (`identity.study_uid`), date and time (the first start)."""
+        date, time = study_datetime(recordings[0].started)
+        return cls(patient, study_uid(patient, recordings), date, time)
 
     def patient_kwargs(self) -> dict:
         p = self.patient

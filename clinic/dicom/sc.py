@@ -22,7 +22,8 @@ def secondary_capture(
     side: str | None,
     description: str,
 ) -> Dataset:
-    """One RGB Secondary Capture of an overlay picture (pixel spacing when calibrated; laterality when known)."""
+    """One RGB Secondary Capture of a key frame with its overlay (pixel spacing when calibrated; laterality L / R,
+    or empty when the side is not known: type 2C, the fascia being a paired structure)."""
     rgb = np.ascontiguousarray(picture_bgr[..., ::-1])
     sc = SCImage(
         pixel_array=rgb,
@@ -36,11 +37,12 @@ def secondary_capture(
         instance_number=instance_number,
         manufacturer=MANUFACTURER,
         pixel_spacing=(mm_per_px, mm_per_px) if mm_per_px else None,
-        laterality=_LATERALITY.get(side or ""),
         patient_orientation=("A", "F"),  # replaced below: highdicom wants one, the probe's is unknown
         **ctx.patient_kwargs(),
     )
     sc.PatientOrientation = None  # type 2: present and empty, i.e. unknown
+    sc.Laterality = _LATERALITY.get(side or "")
+    sc.SeriesDescription = f"tlfseg key frames, {side or 'side not given'}"
     sc.ImageComments = description[:10240]
     sc.Modality = "US"  # the modality the picture was captured from (PS3.3 C.8.6.1)
     sc.BurnedInAnnotation = "YES"  # the overlay draws numbers into the picture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from highdicom import UID
 from highdicom.sr import (
     AlgorithmIdentification,
+    CodedConcept,
     ComprehensiveSR,
     DeviceObserverIdentifyingAttributes,
     FindingSite,
@@ -19,9 +20,11 @@ from highdicom.sr import (
 )
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
+from pydicom.valuerep import DS
 
 from clinic.dicom import codes as c
 from clinic.dicom.context import MANUFACTURER, StudyContext
+from clinic.dicom.identity import tracking
 from clinic.recording import Recording
 
 
@@ -31,11 +34,18 @@ def algorithm(recording: Recording) -> AlgorithmIdentification:
 
     described = recording.summary.get("model") or "unknown model"
     name = described.split(":", 1)[0].strip()
-    params = [described[:64]] + [f"mm_per_px={v:g}" for v in recording.mm_per_px]
-    return AlgorithmIdentification(name=name[:64], version=f"tlfseg {__version__}", parameters=params)
+    params = [described] + [f"mm_per_px={v:g}" for v in recording.mm_per_px]  # TEXT items: no length limit
+    return AlgorithmIdentification(name=name, version=f"tlfseg {__version__}", parameters=params)
 
 
-def _group(recording: Recording, images: list[Dataset], number: int) -> MeasurementsAndQualitativeEvaluations:
+def count(name: CodedConcept, value: int) -> Measurement:
+    """A number of frames, written as the whole number it is ("38", not highdicom's "38.0")."""
+    item = Measurement(name, value, c.FRAMES)
+    item[0].MeasuredValueSequence[0].NumericValue = DS(str(value))
+    return item
+
+
+def _group(recording: Recording, images: list[Dataset], ctx: StudyContext) -> MeasurementsAndQualitativeEvaluations:
     algo = algorithm(recording)
     t, e = recording.thickness(), recording.echogenicity()
     unit = c.MILLIMETRE if t.unit == "mm" else c.PIXEL
@@ -47,14 +57,12 @@ def _group(recording: Recording, images: list[Dataset], number: int) -> Measurem
         ]
     if e.median is not None:
         measurements.append(Measurement(c.ECHOGENICITY, e.median, c.NO_UNITS, derivation=c.MEDIAN, algorithm_id=algo))
-    measurements += [
-        Measurement(c.FRAMES_USED, t.used, c.FRAMES),
-        Measurement(c.FRAMES_FLAGGED, recording.flagged, c.FRAMES),
-    ]
+    measurements += [count(c.FRAMES_USED, t.used), count(c.FRAMES_FLAGGED, recording.flagged)]
     evaluations = [QualitativeEvaluation(c.flag(f), c.PRESENT) for f in sorted(recording.flag_counts())]
     sites = [FindingSite(c.FASCIA, laterality=c.SIDE[recording.side])] if recording.side else [FindingSite(c.FASCIA)]
-    return MeasurementsAndQualitativeEvaluations(
-        tracking_identifier=TrackingIdentifier(uid=UID(), identifier=f"{recording.folder.name} {number}"[:64]),
+    identifier, uid = tracking(ctx.patient, recording.side, c.FASCIA.meaning, ctx.study_instance_uid)
+    group = MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=uid, identifier=identifier),
         finding_type=c.FASCIA,
         algorithm_id=algo,
         finding_sites=sites,
@@ -62,6 +70,10 @@ def _group(recording: Recording, images: list[Dataset], number: int) -> Measurem
         qualitative_evaluations=evaluations or None,
         source_images=[SourceImageForMeasurementGroup.from_source_image(im) for im in images] or None,
     )
+    # SEPARATE, not highdicom's CONTINUOUS: each value is a statement of its own, which renderers (DCMTK's dsr2html)
+    # then show with its concept name; CONTINUOUS runs them together as one sentence of bare numbers
+    group[0].ContinuityOfContent = "SEPARATE"
+    return group
 
 
 def measurement_report(
@@ -76,8 +88,8 @@ def measurement_report(
     )
     report = MeasurementReport(
         observation_context=ObservationContext(observer_device_context=observer),
-        procedure_reported=c.ULTRASONOGRAPHY,
-        imaging_measurements=[_group(rec, images, i) for i, (rec, images) in enumerate(groups, 1)],
+        procedure_reported=c.PROCEDURE,
+        imaging_measurements=[_group(rec, images, ctx) for rec, images in groups],
     )
     evidence = [im for _, images in groups for im in images]
     sr = ComprehensiveSR(
@@ -92,6 +104,7 @@ def measurement_report(
         is_complete=True,
         coding_schemes=[c.SCHEME_ITEM],
     )
+    sr.SeriesDescription = "tlfseg fascia measurements"
     if ctx.patient.study_description:
         sr.StudyDescription = ctx.patient.study_description
     return sr

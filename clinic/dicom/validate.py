@@ -2,7 +2,8 @@
 
 The registry's validator (`dicom-validator`) downloads the standard from dicom.nema.org on first use, which an
 offline clinic machine cannot; highdicom bundles the part 3 tables (IOD -> modules -> attributes with their type).
-This checks the top-level attributes of every mandatory module: type 1 present and not empty, type 2 present.
+This checks the top-level attributes of every mandatory module: type 1 present and not empty, type 2 present, and
+the type 1C / 2C ones whose condition holds for everything tlfseg writes (`ALWAYS_REQUIRED`) as type 1 / 2.
 The SR content tree's module is left out: its attributes depend on each item's value type (the table flattens
 them), and highdicom builds the tree from the TID 1500 template, which it checks.
 """
@@ -13,6 +14,10 @@ from highdicom._standard_utils import get_iod_module_map, get_module_attribute_m
 from pydicom.dataset import Dataset
 
 _SKIPPED = {"sr-document-content"}
+#: conditional attributes whose condition every tlfseg object meets: (module, keyword) -> why
+ALWAYS_REQUIRED = {
+    ("general-series", "Laterality"): "the fascia is a paired structure and no Image Laterality is sent",
+}
 
 
 def iod_problems(ds: Dataset) -> list[str]:
@@ -26,11 +31,13 @@ def iod_problems(ds: Dataset) -> list[str]:
         if module["usage"] != "M" or module["key"] in _SKIPPED:
             continue
         for attr in attributes[module["key"]]:
-            if attr["path"] or attr["type"] not in ("1", "2"):
+            keyword, kind = attr["keyword"], attr["type"]
+            if (module["key"], keyword) in ALWAYS_REQUIRED:
+                kind = kind.rstrip("C")
+            if attr["path"] or kind not in ("1", "2"):
                 continue
-            keyword = attr["keyword"]
             if keyword not in ds:
                 problems.append(f"{module['key']}: {keyword} (type {attr['type']}) missing")
-            elif attr["type"] == "1" and ds[keyword].is_empty:
-                problems.append(f"{module['key']}: {keyword} (type 1) empty")
+            elif kind == "1" and ds[keyword].is_empty:
+                problems.append(f"{module['key']}: {keyword} (type {attr['type']}) empty")
     return problems

@@ -27,7 +27,8 @@ def chromium() -> str:
 
 
 def render(page: Path, *, pdf: Path | None = None, screenshot: Path | None = None, size=(1200, 1800)) -> Path:
-    """`page` (an HTML file) printed to `pdf` (A4, no header or footer) or drawn to `screenshot` (PNG, `size`)."""
+    """`page` (an HTML file) printed to `pdf` (on the page's own paper and with its own footer: the report's is A4;
+    Chromium's header and footer, date and address, off) or drawn to `screenshot` (PNG, `size`)."""
     if (pdf is None) == (screenshot is None):
         raise ValueError("render to a pdf or a screenshot")
     out = Path(pdf or screenshot).resolve()

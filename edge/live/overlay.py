@@ -52,7 +52,7 @@ def draw_overlay(
         raise ValueError(f"labels {labels.shape} match neither the frame {out.shape[:2]} nor the ROI {box}")
     box.check_fits(out.shape)
     view, lab = out[box.slices], box.part(labels)
-    band = cv2.boundingRect(cv2.compare(lab, FASCIA, cv2.CMP_EQ))  # (x, y, w, h) in the ROI; w == 0: none
+    band = fascia_band(lab)
     for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
         if cls not in tint:
             continue
@@ -72,6 +72,21 @@ def draw_overlay(
     if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
     return out
+
+
+def fascia_band(roi_labels: np.ndarray) -> tuple[int, int, int, int]:
+    """The fascia's bounding box in the ROI's class map, (x, y, w, h) as `cv2.boundingRect` gives it; w == 0: none."""
+    return cv2.boundingRect(cv2.compare(roi_labels, FASCIA, cv2.CMP_EQ))
+
+
+def panel_box(
+    frame_shape: tuple[int, ...], box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]
+) -> Box | None:
+    """Where `lines` go (`text_panel`, sized to them); None without lines."""
+    if not lines:
+        return None
+    width = max(cv2.getTextSize(text, _FONT, _SCALE, 1)[0][0] for text in lines)
+    return text_panel(frame_shape, box, (16 + width, 8 + _LINE * len(lines)), band)
 
 
 def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], band: tuple[int, ...]) -> Box:
@@ -95,11 +110,10 @@ def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], ba
 
 def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> None:
     """White text lines on a darkened panel (legible on bright tissue; an outline drawn around each glyph costs 4x
-    as much), placed by `text_panel`."""
-    if not lines:
+    as much), placed by `panel_box`."""
+    panel = panel_box(out.shape, box, lines, band)
+    if panel is None:
         return
-    width = max(cv2.getTextSize(text, _FONT, _SCALE, 1)[0][0] for text in lines)
-    panel = text_panel(out.shape, box, (16 + width, 8 + _LINE * len(lines)), band)
     view = out[panel.slices]
     view[:] = cv2.convertScaleAbs(view, alpha=0.3)
     for i, text in enumerate(lines):
@@ -131,6 +145,8 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep 
 
 
 def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float) -> np.ndarray:
-    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings."""
+    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings
+    (where their panel went kept in `result.panel`, for the recording's log)."""
     lines = overlay_lines(result.measurement, fps, e2e_ms, result.gliding)
+    result.panel = panel_box(image.shape, result.roi, lines, fascia_band(result.roi_labels))
     return draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True)

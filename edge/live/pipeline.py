@@ -45,6 +45,7 @@ class FrameResult:
     roi_changed: bool = False  #: the ROI policy moved the ROI on this frame (a new screen layout)
     gliding: GlideStep | None = None  #: shear against the frame before, where gliding is on
     unfamiliar: tuple[str, ...] = ()  #: the input statistics outside the model's training range (`unfamiliar`)
+    panel: Box | None = None  #: where the live picture's text panel was drawn (set by `overlay.live_picture`)
 
     @cached_property
     def labels(self) -> np.ndarray:

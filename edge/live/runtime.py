@@ -49,6 +49,7 @@ class LiveSettings:
     save_frames: Path | None = None  #: keep raw frames worth labelling here (flagged ones, and a spread sample)
     save_frames_max: int = 200  #: at most this many, half flagged, half sampled
     igtl_out: str | None = None  #: HOST:PORT to serve results over OpenIGTLink
+    allow_remote: bool = False  #: let `igtl_out` listen on an address other than loopback
     display: bool = False  #: a live window, where a display exists
     status_every: float = 0.0  #: seconds between status lines (0: none)
     preset: str = ""  #: the preset the settings came from (named in the start lines)
@@ -184,7 +185,7 @@ def build(
     if settings.igtl_out:
         from edge.live.sinks.igtl import IGTLSink
 
-        parts.append(IGTLSink(settings.igtl_out))
+        parts.append(IGTLSink(settings.igtl_out, allow_remote=settings.allow_remote))
     parts.extend(sinks)
     reader = FrameReader(capture, keep="all" if settings.every_frame else "latest")
     loop = LiveLoop(reader, pipeline, parts, settings.frames)

@@ -30,6 +30,7 @@ EXTRA_OF = {
     "picamera2": "pi",
     "pydicom": "dicom",
     "highdicom": "dicom",
+    "pynetdicom": "pacs",
     "pyigtl": "igtl",
 }
 

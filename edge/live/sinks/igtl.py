@@ -1,28 +1,47 @@
-"""Results out over OpenIGTLink (to 3D Slicer): per frame the label map as IMAGE, the measurements as STRING (JSON)."""
+"""Results out over OpenIGTLink (to 3D Slicer): per frame the label map as IMAGE with its LBMETA (what each label is
+and its colour), and the measurements as STRING (JSON), all stamped with the source frame's time."""
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 import json
 import signal
+import struct
 
 import numpy as np
 
+from edge.core.labels import BELOW, CLASS_COLOURS_BGR, CLASS_NAMES, FASCIA
 from edge.live.pipeline import FrameResult
 from edge.live.session import Session
 from edge.live.sinks.base import Sink
 from edge.live.sources import Frame, Geometry
 
 LABELS_DEVICE = "tlfseg_labels"  #: IMAGE: 0 above, 1 fascia, 2 below, on the input frame's grid (`label_geometry`)
+LABEL_META_DEVICE = "tlfseg_labels_meta"  #: LBMETA: the labels of `LABELS_DEVICE`, named and coloured
 MEASUREMENT_DEVICE = "tlfseg_measurement"  #: STRING: the frame's measurements as JSON
-LOOPBACK = ("127.0.0.1", "localhost")
+LABELLED = (FASCIA, BELOW)  #: the structures LBMETA names (0, above the fascia, is the background)
 
 
-def parse_host_port(text: str) -> tuple[str, int]:
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_host_port(text: str, allow_remote: bool = False) -> tuple[str, int]:
+    """`HOST:PORT` to listen on; an address other than loopback only with `allow_remote`."""
     host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ValueError(f"--igtl-out must be HOST:PORT, got {text!r}")
-    if host not in LOOPBACK:
-        raise ValueError(f"--igtl-out listens on loopback only (127.0.0.1), got {host!r}: tunnel it to Slicer")
+    if not is_loopback(host) and not allow_remote:
+        raise ValueError(
+            f"--igtl-out {text} is not a loopback address; the OpenIGTLink server has no authentication, "
+            "so listening beyond this machine needs --allow-remote"
+        )
     return host, int(port)
 
 
@@ -36,21 +55,58 @@ def label_geometry(frame: Frame, result: FrameResult) -> Geometry:
 
 
 def measurement_json(frame: Frame, result: FrameResult) -> str:
-    return json.dumps({"seq": frame.seq, "time": round(frame.wall_time, 4), **result.measurement.to_dict()})
+    """The frame's measurements as the recording logs them, with its sequence number, time and source time."""
+    source = {"source_time": frame.source_time} if frame.source_time is not None else {}
+    return json.dumps({"seq": frame.seq, "time": round(frame.wall_time, 4), **source, **result.measurement.to_dict()})
+
+
+def label_meta_content(size: tuple[int, int]) -> bytes:
+    """LBMETA's elements (OpenIGTLink protocol, 116 bytes each): name, the IMAGE device, label, RGBA, the image's size
+    (columns, rows, slices), no owner image."""
+    elements = []
+    for label in LABELLED:
+        b, g, r = CLASS_COLOURS_BGR[label]
+        name, device = CLASS_NAMES[label].encode(), LABELS_DEVICE.encode()
+        elements.append(struct.pack(">64s20sBx4B3H20s", name, device, label, r, g, b, 255, *size, 1, b""))
+    return b"".join(elements)
+
+
+@functools.cache
+def _label_meta_class():
+    import pyigtl
+
+    class LabelMetaMessage(pyigtl.MessageBase):
+        """LBMETA, which pyigtl lacks (a pyigtl client skips it)."""
+
+        def __init__(self, size: tuple[int, int], timestamp: float) -> None:
+            super().__init__(timestamp=timestamp, device_name=LABEL_META_DEVICE)
+            self._message_type, self._valid_message, self.size = "LBMETA", True, size
+
+        def _pack_content(self) -> bytes:
+            return label_meta_content(self.size)
+
+    return LabelMetaMessage
 
 
 class IGTLSink(Sink):
     """An OpenIGTLink server (pyigtl) that Slicer connects to. Messages go to pyigtl's bounded send queue and only
-    while a client is connected, so a late, gone or stuck client costs the loop one queue append at most."""
+    while a client is connected, so a late, gone or stuck client costs the loop one queue append at most. Every
+    message has header version 1, which every OpenIGTLink library reads."""
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, allow_remote: bool = False) -> None:
         import pyigtl  # the igtl extra
 
         self._pyigtl = pyigtl
-        host, port = parse_host_port(address)
+        host, port = parse_host_port(address, allow_remote)
+
+        class Server(pyigtl.OpenIGTLinkServer):
+            def server_bind(self) -> None:  # pyigtl binds 127.0.0.1 or one interface's address: bind `host`
+                self.host, self.server_address = host, (host, port)
+                super().server_bind()
+
         saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.server = pyigtl.OpenIGTLinkServer(port=port, local_server=True)
+            self.server = Server(port=port, local_server=True)
         finally:  # pyigtl installs its own SIGINT / SIGTERM handlers; the runtime keeps its own
             for s, handler in saved.items():
                 signal.signal(s, handler)
@@ -67,9 +123,13 @@ class IGTLSink(Sink):
             timestamp=where.timestamp,
             device_name=LABELS_DEVICE,
         )
-        text = igtl.StringMessage(measurement_json(frame, result), device_name=MEASUREMENT_DEVICE)
-        self.server.send_message(labels, wait=False)
-        self.server.send_message(text, wait=False)
+        size = (result.labels.shape[1], result.labels.shape[0])
+        meta = _label_meta_class()(size, where.timestamp)
+        text = igtl.StringMessage(
+            measurement_json(frame, result), timestamp=where.timestamp, device_name=MEASUREMENT_DEVICE
+        )
+        for message in (labels, meta, text):
+            self.server.send_message(message, wait=False)
         self.sent += 1
 
     def close(self, session: Session) -> None:

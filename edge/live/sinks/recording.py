@@ -145,8 +145,10 @@ class RecordingSink(Sink):
             {
                 "seq": f.seq,
                 "time": round(f.wall_time, 4),
+                **({"source_time": f.source_time} if f.source_time is not None else {}),
                 "t_s": round(f.t_capture - session.started, 4),
                 "roi": str(result.roi),
+                **({"panel": str(result.panel)} if result.panel is not None else {}),
                 "latency_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
                 **m.to_dict(),
                 **({"gliding": result.gliding.to_dict()} if result.gliding is not None else {}),

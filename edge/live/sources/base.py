@@ -29,6 +29,11 @@ class Frame:
     source: str  #: the source's name
     geometry: Geometry | None = None  #: where the picture lies, when the source says (OpenIGTLink)
 
+    @property
+    def source_time(self) -> float | None:
+        """The source's own time of the picture (an OpenIGTLink IMAGE's timestamp), when it gives one."""
+        return self.geometry.timestamp if self.geometry is not None else None
+
 
 @dataclass(frozen=True)
 class SourceSettings:

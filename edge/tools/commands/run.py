@@ -101,8 +101,13 @@ def register(sub) -> None:
     p.add_argument(
         "--igtl-out",
         metavar="HOST:PORT",
-        help="serve results over OpenIGTLink (3D Slicer connects): label map IMAGE and measurement STRING a frame "
-        "(loopback; the igtl extra)",
+        help="serve results over OpenIGTLink (3D Slicer connects): label map IMAGE, its LBMETA and measurement STRING "
+        "a frame (the igtl extra)",
+    )
+    p.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="let --igtl-out listen on an address other than loopback (it has no authentication)",
     )
     p.add_argument("--no-display", action="store_true", help="no live window (default: a window if a display exists)")
     p.add_argument(
@@ -225,6 +230,7 @@ def settings_from(args: argparse.Namespace):
         igtl_out=args.igtl_out,
         save_frames=args.save_frames,
         save_frames_max=args.save_frames_max,
+        allow_remote=args.allow_remote or None,
         display=not args.no_display,
         status_every=args.status_every,
     )
