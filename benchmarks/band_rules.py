@@ -36,7 +36,7 @@ from quantization.run_data import split_samples  # noqa: E402
 NOW = MeasureConfig()
 #: rule sets, each adding one rule to the one before
 RULES = {
-    "refuse pieces (before)": replace(NOW, min_winner=2.0, max_split=0.0),
+    "refuse pieces (before)": replace(NOW, min_winner=1.1, max_split=0.0),
     "+ winning piece measured": replace(NOW, max_split=0.0),
     "+ split layers one band (the runtime)": NOW,
     "+ --second-line 0.9": replace(NOW, max_line_rival=0.9),

@@ -12,6 +12,7 @@ import numpy as np
 
 from clinic import SIDES
 from edge.live.sinks.recording import RecordingSink, read_log
+from edge.measurement.flags import refuses
 
 META = "clinic.json"  #: optional, in a recording folder: {"side": ..., "visit": ...}
 
@@ -110,8 +111,8 @@ class Recording:
         return stats([f["echo"]["fascia"] for f in self.good if f.get("echo", {}).get("fascia") is not None], "grey")
 
     def flag_counts(self) -> Counter:
-        """Why frames were flagged: flag -> frames carrying it."""
-        return Counter(flag for f in self.frames for flag in f.get("flags", []))
+        """Why frames were left out: refusing flag -> frames carrying it (`partial`, a good frame's, is not one)."""
+        return Counter(flag for f in self.frames for flag in f.get("flags", []) if refuses((flag,)))
 
     @property
     def flagged(self) -> int:

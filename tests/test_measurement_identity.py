@@ -156,8 +156,24 @@ def test_a_band_with_a_faint_piece_elsewhere_is_measured_on_its_winning_piece():
     assert m.confidence == pytest.approx(0.9, abs=0.01)  # the measured piece's cells only
     even, even_probs = _pieces(30, 0.9)  # half and half, equally sure: no piece wins
     assert "discontinuous" in measure(even, roi, probs=even_probs).flags
-    labels_only = measure(labels, roi)  # no probabilities: the columns alone decide (80 % against 20 %)
-    assert labels_only.flags == ("partial",)
+    assert measure(labels, roi).flags == ("discontinuous",)  # no probabilities: a 20 % piece is a rival
+    speck, _ = _pieces(6, 0.9)  # a piece of 10 %: under the rival share, whatever its probability
+    assert measure(speck, roi).flags == ("partial",) and measure(speck, roi).coverage == pytest.approx(0.9)
+
+
+def test_the_band_on_both_sides_of_an_intruding_piece_is_one_structure():
+    """The band in columns 0-24 and 36-59, a faint line near the top in 25-35: the band's two pieces lie at one
+    depth, so they are measured together, the line left out."""
+    labels = band_map(60, 8)
+    labels[:, 25:36] = ABOVE
+    labels[4:8, 25:36] = FASCIA
+    labels[8:, 25:36] = BELOW
+    probs = np.zeros((25, 30, 3), np.float32)
+    probs[..., BELOW] = 1.0
+    probs[15:17, :12] = probs[15:17, 18:] = (0.05, 0.9, 0.05)
+    probs[1, 12:18] = (0.5, 0.5, 0.0)
+    m = measure(labels, Box.full(labels.shape), probs=probs)
+    assert m.flags == ("partial",) and m.pieces == 3 and m.coverage == pytest.approx(49 / 60) and m.depth_px == 63.5
 
 
 def test_a_band_split_by_a_thin_dark_line_is_one_band():

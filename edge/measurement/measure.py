@@ -69,8 +69,9 @@ class MeasureConfig:
     max_contested: float = 0.25  #: fraction of the band's columns with a rival band; above it: ambiguous
     max_step: float = 2.0  #: band thicknesses the band's centre may move from one column to the next
     min_piece: float = 0.1  #: a piece of band beyond such a step holding this share of its columns: discontinuous
-    min_winner: float = 0.5  #: of pieces at different depths, the one measured holds this share of the band's columns
-    dominance: float = 2.0  #: ... and this many times the evidence (fascia probability) of any other piece
+    min_winner: float = 0.6  #: of structures at different depths, the one measured holds this share of the columns
+    min_rival: float = 0.15  #: ... and every other holding this share or more ...
+    prob_margin: float = 0.1  #: ... is this much less sure (mean peak fascia probability over its columns)
     max_split: float = 0.5  #: runs this many band thicknesses apart in a column or closer are one band (its layers)
     line_reach: float = 3.0  #: a second bright line within this many band thicknesses of the band ...
     max_line_rival: float | None = None  #: ... at least this prominent against the band: second_line (None: off)
@@ -248,15 +249,29 @@ def band_pieces(
     return max(1, int(np.count_nonzero(sizes >= min_piece * centre.size))), float(sizes.max() / centre.size)
 
 
-def winning_piece(ids: np.ndarray, strength: np.ndarray, min_share: float, dominance: float) -> int | None:
-    """The piece that is the band, from the evidence: the one with the most `strength` (per column: the model's
-    fascia probability there, or 1), if it holds `min_share` of the columns and `dominance` times the strength of
-    every other piece; None when no piece wins."""
-    share = np.bincount(ids) / ids.size
-    total = np.bincount(ids, weights=strength)
-    best = int(np.argmax(total))
-    runner_up = np.max(np.delete(total, best)) if total.size > 1 else 0.0
-    return best if share[best] >= min_share and total[best] >= dominance * runner_up else None
+def winning_structure(
+    ids: np.ndarray, centre: np.ndarray, strength: np.ndarray, tolerance: float, config: MeasureConfig
+) -> np.ndarray | None:
+    """Which columns (a mask over the band's columns) hold the structure the evidence names as the band, where the
+    band's pieces (`ids`, `piece_ids`) lie at different depths; None when no structure wins.
+
+    Pieces whose median centre rows lie within `tolerance` of each other are one structure (the band on both sides
+    of an intruding piece). The structure with the most columns wins if it holds `min_winner` of them and every other
+    structure either holds under `min_rival` or is `prob_margin` less sure (`strength`: the model's peak fascia
+    probability per column; without probabilities all equal, so only a small rival loses): a faint line beside a
+    clear band, not two structures the model is equally sure of."""
+    pieces = np.unique(ids)
+    depth = np.array([np.median(centre[ids == k]) for k in pieces])
+    order = np.argsort(depth)
+    group = np.zeros(pieces.size, np.intp)
+    group[order] = np.r_[0, np.cumsum(np.diff(depth[order]) > tolerance)]  # pieces at one depth: one structure
+    structure = group[np.searchsorted(pieces, ids)]
+    share = np.bincount(structure) / ids.size
+    sure = np.bincount(structure, weights=strength) / np.bincount(structure)
+    best = int(np.argmax(share))
+    others = np.arange(share.size) != best
+    beaten = (share[others] < config.min_rival) | (sure[others] <= sure[best] - config.prob_margin)
+    return structure == best if share[best] >= config.min_winner and beaten.all() else None
 
 
 def column_strength(fascia: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
@@ -308,13 +323,14 @@ def measure(
     pieces, largest = band_pieces(columns, centre[found], vertical_median or 0.0, config.max_step, config.min_piece)
     broken = pieces > 1 or largest < 1 - config.min_piece
     partial = False
-    if broken:  # pieces at different depths: measure the one the evidence names, if one wins
+    if broken:  # pieces at different depths: measure the structure the evidence names, if one wins
         strength = column_strength(probs[..., FASCIA], columns, lab.shape[1]) if probs is not None else None
-        kept = winning_piece(ids, np.ones(ids.size) if strength is None else strength, config.min_winner,
-                             config.dominance)  # fmt: skip
+        tolerance = max(config.max_step * (vertical_median or 0.0), 4.0)
+        kept = winning_structure(ids, centre[found], np.ones(ids.size) if strength is None else strength, tolerance,
+                                 config)  # fmt: skip
         if kept is not None:
-            found[columns[ids != kept]] = False
-            columns, partial, broken = columns[ids == kept], True, False
+            found[columns[~kept]] = False
+            columns, partial, broken = columns[kept], not kept.all(), False
             vertical = np.where(found, vertical, 0)
             vertical_median = float(percentiles(vertical[found], _MEDIAN)[0])
     coverage = float(found.mean())
