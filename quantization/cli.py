@@ -245,3 +245,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0], metavar="N", help="seeds (default 0)")
     p.add_argument("--summary", action="store_true", help="only summarise the runs already there")
     p.set_defaults(handler=_holdouts)
+
+    from quantization.labelling.cli import register as register_label
+
+    register_label(sub)

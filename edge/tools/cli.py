@@ -31,6 +31,7 @@ EXTRA_OF = {
     "pydicom": "dicom",
     "highdicom": "dicom",
     "pyigtl": "igtl",
+    "requests": "label",
 }
 
 
