@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from edge.core.labels import ABOVE, FASCIA, IGNORE
+from edge.tools.cli import main
 from quantization.labelling.geometry import band_outlines
 
 
@@ -20,6 +22,18 @@ def write_frames(phantom, folder: Path, count: int = 2) -> dict[str, np.ndarray]
         cv2.imwrite(str(folder / f"f{i}.png"), frame.image)
         truth[f"f{i}.png"] = frame.labels
     return truth
+
+
+def phantom_frames(phantom, tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """Two phantom frames in ``tmp_path/frames``, and their true label maps."""
+    return tmp_path / "frames", write_frames(phantom, tmp_path / "frames")
+
+
+def import_json(tmp_path: Path, doc: object, name: str, frames_dir: Path, *extra: str) -> int:
+    """`tlfseg label import` of `doc` saved as ``tmp_path/name``, masks into ``tmp_path/masks``."""
+    (tmp_path / name).write_text(json.dumps(doc))
+    argv = ["label", "import", str(tmp_path / name), "--images", str(frames_dir), "--out", str(tmp_path / "masks")]
+    return main([*argv, *extra])
 
 
 def true_polygon(labels: np.ndarray, move_upper: int = 0) -> np.ndarray:

@@ -1,20 +1,11 @@
 """`tlfseg label import` of COCO JSON as CVAT exports it ("COCO 1.0"): band polygons, or the band as an
 uncompressed run-length mask, become exactly the drawn masks."""
 
-import json
-
 import numpy as np
-import pytest
-from label_support import moved_truth, true_polygon, write_frames
+from label_support import import_json, moved_truth, phantom_frames, true_polygon
 
 from edge.core.imagefiles import read_label_map
 from edge.core.labels import FASCIA
-from edge.tools.cli import main
-
-
-@pytest.fixture
-def frames(phantom, tmp_path):
-    return tmp_path / "frames", write_frames(phantom, tmp_path / "frames")
 
 
 def coco(images, annotations, categories=("fascia",)):
@@ -71,14 +62,8 @@ def rle_annotation(aid, image_id, band, category=1):
     }
 
 
-def run(tmp_path, doc, frames_dir, *extra):
-    path = tmp_path / "annotations.json"
-    path.write_text(json.dumps(doc))
-    return main(["label", "import", str(path), "--images", str(frames_dir), "--out", str(tmp_path / "masks"), *extra])
-
-
-def test_cvat_polygons_and_masks_become_exactly_the_drawn_masks(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_cvat_polygons_and_masks_become_exactly_the_drawn_masks(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     doc = coco(
         ["f0.png", "f1.png", "unlabelled.png"],
         [
@@ -86,30 +71,30 @@ def test_cvat_polygons_and_masks_become_exactly_the_drawn_masks(frames, tmp_path
             rle_annotation(2, 2, truth["f1.png"] == FASCIA),
         ],
     )
-    assert run(tmp_path, doc, folder) == 0
+    assert import_json(tmp_path, doc, "annotations.json", folder) == 0
     assert np.array_equal(read_label_map(tmp_path / "masks" / "f0.png"), moved_truth(truth["f0.png"], 4))
     assert np.array_equal(read_label_map(tmp_path / "masks" / "f1.png"), truth["f1.png"])
     assert "annotations.json: COCO, 2 labelled, 1 not labelled (skipped)" in capsys.readouterr().out
 
 
-def test_the_band_category_is_found_by_name_or_named_with_category(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_the_band_category_is_found_by_name_or_named_with_category(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     annotations = [
         polygon_annotation(1, 1, true_polygon(truth["f0.png"]), category=2),
         polygon_annotation(2, 1, true_polygon(truth["f0.png"]) + [0, 100], category=1),  # another structure
     ]
-    assert run(tmp_path, coco(["f0.png"], annotations, ("muscle", "Fascia")), folder) == 0
+    assert import_json(tmp_path, coco(["f0.png"], annotations, ("muscle", "Fascia")), "annotations.json", folder) == 0
     assert np.array_equal(read_label_map(tmp_path / "masks" / "f0.png"), truth["f0.png"])
 
     doc = coco(["f0.png"], annotations, ("muscle", "TLF"))
-    assert run(tmp_path, doc, folder) == 1
+    assert import_json(tmp_path, doc, "annotations.json", folder) == 1
     assert "annotations.json: no single category 'fascia' (categories: TLF, muscle)" in capsys.readouterr().err
     (tmp_path / "masks" / "f0.png").unlink()
-    assert run(tmp_path, doc, folder, "--category", "tlf") == 0
+    assert import_json(tmp_path, doc, "annotations.json", folder, "--category", "tlf") == 0
 
 
-def test_unusable_coco_annotations_are_refused_naming_file_and_image(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_unusable_coco_annotations_are_refused_naming_file_and_image(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     band = truth["f0.png"] == FASCIA
     compressed = {**rle_annotation(3, 3, band), "segmentation": {"counts": "abc", "size": [480, 640]}}
     short = {**rle_annotation(4, 4, band[:, :320]), "image_id": 4}
@@ -123,7 +108,7 @@ def test_unusable_coco_annotations_are_refused_naming_file_and_image(frames, tmp
             polygon_annotation(5, 5, true_polygon(truth["f0.png"])),
         ],
     )
-    assert run(tmp_path, doc, folder) == 1
+    assert import_json(tmp_path, doc, "annotations.json", folder) == 1
     err = capsys.readouterr().err
     for line in (
         "annotations.json: image 1 (f0.png): annotation 1: a polygon of 4 numbers (x, y pairs, 3 or more)",

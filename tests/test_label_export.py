@@ -3,20 +3,16 @@ the labelling interface beside it, nothing written over. (Into a real server: te
 
 import json
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
-from label_support import write_frames
+from label_support import phantom_frames
 
 from edge.core.labels import FASCIA
 from edge.tools.cli import main
 from quantization.labelling.geometry import rasterize
 from quantization.labelling.label_studio import LABEL_CONFIG
-
-
-@pytest.fixture
-def frames(phantom, tmp_path):
-    return tmp_path / "frames", write_frames(phantom, tmp_path / "frames")
 
 
 def drawn_band(result: list[dict]) -> np.ndarray:
@@ -25,8 +21,8 @@ def drawn_band(result: list[dict]) -> np.ndarray:
     return rasterize([np.array(r["value"]["points"]) * [w / 100, h / 100] for r in result], (h, w))
 
 
-def test_export_writes_tasks_with_the_models_band_as_polygons(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_export_writes_tasks_with_the_models_band_as_polygons(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     out = tmp_path / "ls"
     assert main(["label", "export", "--images", str(folder), "--out", str(out)]) == 0
     assert (out / "label_config.xml").read_text() == LABEL_CONFIG
@@ -44,9 +40,9 @@ def test_export_writes_tasks_with_the_models_band_as_polygons(frames, tmp_path, 
     assert "2 tasks in" in capsys.readouterr().out
 
 
-def test_export_writes_over_nothing_and_checks_its_arguments(frames, tmp_path, capsys, monkeypatch):
+def test_export_writes_over_nothing_and_checks_its_arguments(phantom, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
-    folder, _ = frames
+    folder, _ = phantom_frames(phantom, tmp_path)
     out = tmp_path / "ls"
     out.mkdir()
     (out / "tasks.json").write_text("mine")
@@ -61,12 +57,21 @@ def test_export_writes_over_nothing_and_checks_its_arguments(frames, tmp_path, c
     assert "--url needs --token or $LABEL_STUDIO_API_KEY" in capsys.readouterr().err
 
 
-def test_a_server_that_does_not_answer_is_one_line(frames, tmp_path, capsys):
+def test_a_server_that_does_not_answer_is_one_line(phantom, tmp_path, capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    argv = ["label", "export", "--images", str(frames[0]), "--out", str(tmp_path / "o")]
+    folder, _ = phantom_frames(phantom, tmp_path)
+    argv = ["label", "export", "--images", str(folder), "--out", str(tmp_path / "o")]
     assert main([*argv, "--url", f"http://127.0.0.1:{port}", "--token", "abc"]) == 1
     err = capsys.readouterr().err.strip()
     assert err == f"tlfseg label: error: Label Studio at http://127.0.0.1:{port}: POST /api/projects: ConnectionError"
     assert not (tmp_path / "o").exists()
+
+
+def test_the_label_extra_is_plain_http_on_the_runtime():
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    assert extras["label"] == ["tlfseg[edge]", "requests>=2.31"]  # not label-studio-sdk: its OpenCV pin clashes
+    assert "label" in extras["dev"][0].split("[")[1]

@@ -7,15 +7,10 @@ import json
 import cv2
 import numpy as np
 import pytest
-from label_support import moved_truth, percent, true_polygon, write_frames
+from label_support import import_json, moved_truth, percent, phantom_frames, true_polygon
 
 from edge.core.imagefiles import read_label_map
 from edge.tools.cli import main
-
-
-@pytest.fixture
-def frames(phantom, tmp_path):
-    return tmp_path / "frames", write_frames(phantom, tmp_path / "frames")
 
 
 def region(polygon, size=(640, 480), kind="polygonlabels", **extra):
@@ -38,39 +33,33 @@ def task(tid, frame, *regions, cancelled=False, **annotation):
     return {"id": tid, "data": data, "annotations": [done]}
 
 
-def run(tmp_path, tasks, frames_dir, *extra):
-    export = tmp_path / "export.json"
-    export.write_text(json.dumps(tasks))
-    return main(["label", "import", str(export), "--images", str(frames_dir), "--out", str(tmp_path / "masks"), *extra])
-
-
-def test_drawn_polygons_become_exactly_the_drawn_masks(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_drawn_polygons_become_exactly_the_drawn_masks(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     tasks = [
         task(1, "f0.png", region(true_polygon(truth["f0.png"]))),
         task(2, "f1.png", region(true_polygon(truth["f1.png"], move_upper=3))),
     ]
-    assert run(tmp_path, tasks, folder) == 0
+    assert import_json(tmp_path, tasks, "export.json", folder) == 0
     assert np.array_equal(read_label_map(tmp_path / "masks" / "f0.png"), truth["f0.png"])
     assert np.array_equal(read_label_map(tmp_path / "masks" / "f1.png"), moved_truth(truth["f1.png"], 3))
     assert "Label Studio export, 2 labelled, 0 not labelled" in capsys.readouterr().out
 
 
-def test_a_ground_truth_annotation_wins_and_unlabelled_tasks_are_skipped(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_a_ground_truth_annotation_wins_and_unlabelled_tasks_are_skipped(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     labelled = task(1, "f0.png", region(true_polygon(truth["f0.png"], move_upper=2)), ground_truth=True)
     later = {"id": 99, "result": [region(true_polygon(truth["f0.png"]))], "updated_at": "2099-01-01T00:00:00Z"}
     labelled["annotations"].append(later)
     skipped = task(2, "f1.png", region(true_polygon(truth["f1.png"])), cancelled=True)
     untouched = {"id": 3, "data": {"frame": "f1.png", "image": "/data/local-files/?d=frames/f1.png"}, "annotations": []}
-    assert run(tmp_path, [labelled, skipped, untouched], folder) == 0
+    assert import_json(tmp_path, [labelled, skipped, untouched], "export.json", folder) == 0
     assert np.array_equal(read_label_map(tmp_path / "masks" / "f0.png"), moved_truth(truth["f0.png"], 2))
     assert sorted(p.name for p in (tmp_path / "masks").iterdir()) == ["f0.png"]
     assert "1 labelled, 2 not labelled (skipped)" in capsys.readouterr().out
 
 
-def test_unusable_annotations_are_refused_one_line_each_naming_file_and_task(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_unusable_annotations_are_refused_one_line_each_naming_file_and_task(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     good = true_polygon(truth["f0.png"])
     far_above = good - [0, 40]  # the band drawn 40 rows above the bright band it marks
     second = good + [0, 200]
@@ -86,7 +75,7 @@ def test_unusable_annotations_are_refused_one_line_each_naming_file_and_task(fra
         task(9, "f1.png", {**region(good), "value": {"points": [[1, 2], [3, 4]], "polygonlabels": ["fascia"]}}),
         task(10, "f1.png", {**region(good), "value": {"points": percent(good, 640, 480), "polygonlabels": ["muscle"]}}),
     ]
-    assert run(tmp_path, tasks, folder) == 1
+    assert import_json(tmp_path, tasks, "export.json", folder) == 1
     err = capsys.readouterr().err.strip().splitlines()
     expected = {
         1: "task 1 (f0.png): drawn on a 320x240 image, f0.png is 640x480",
@@ -106,15 +95,15 @@ def test_unusable_annotations_are_refused_one_line_each_naming_file_and_task(fra
     assert not (tmp_path / "masks" / "f0.png").exists()
 
 
-def test_the_label_check_can_be_turned_off(frames, tmp_path):
-    folder, truth = frames
+def test_the_label_check_can_be_turned_off(phantom, tmp_path):
+    folder, truth = phantom_frames(phantom, tmp_path)
     tasks = [task(4, "f0.png", region(true_polygon(truth["f0.png"]) - [0, 40]))]
-    assert run(tmp_path, tasks, folder, "--no-label-check") == 0
+    assert import_json(tmp_path, tasks, "export.json", folder, "--no-label-check") == 0
     assert (read_label_map(tmp_path / "masks" / "f0.png") == 1).any()
 
 
-def test_an_existing_mask_is_never_written_over(frames, tmp_path, capsys):
-    folder, truth = frames
+def test_an_existing_mask_is_never_written_over(phantom, tmp_path, capsys):
+    folder, truth = phantom_frames(phantom, tmp_path)
     (tmp_path / "masks").mkdir()
     mine = np.full((480, 640), 2, np.uint8)
     cv2.imwrite(str(tmp_path / "masks" / "f0.png"), mine)
@@ -122,7 +111,7 @@ def test_an_existing_mask_is_never_written_over(frames, tmp_path, capsys):
         task(1, "f0.png", region(true_polygon(truth["f0.png"]))),
         task(2, "f1.png", region(true_polygon(truth["f1.png"]))),
     ]
-    assert run(tmp_path, tasks, folder) == 1
+    assert import_json(tmp_path, tasks, "export.json", folder) == 1
     assert np.array_equal(cv2.imread(str(tmp_path / "masks" / "f0.png"), cv2.IMREAD_UNCHANGED), mine)
     assert np.array_equal(read_label_map(tmp_path / "masks" / "f1.png"), truth["f1.png"])
     assert (
@@ -139,15 +128,16 @@ def test_an_existing_mask_is_never_written_over(frames, tmp_path, capsys):
         (json.dumps({"images": []}), "export.json: neither a Label Studio JSON export (a list of tasks) nor COCO JSON"),
     ],
 )
-def test_files_that_are_no_export_are_refused_in_one_line(frames, tmp_path, capsys, content, message):
+def test_files_that_are_no_export_are_refused_in_one_line(phantom, tmp_path, capsys, content, message):
+    folder, _ = phantom_frames(phantom, tmp_path)
     export = tmp_path / "export.json"
     export.write_text(content)
-    assert main(["label", "import", str(export), "--images", str(frames[0]), "--out", str(tmp_path / "m")]) == 1
+    assert main(["label", "import", str(export), "--images", str(folder), "--out", str(tmp_path / "m")]) == 1
     assert message in capsys.readouterr().err
 
 
-def test_masks_are_not_written_into_the_image_folder(frames, tmp_path, capsys):
-    folder, _ = frames
+def test_masks_are_not_written_into_the_image_folder(phantom, tmp_path, capsys):
+    folder, _ = phantom_frames(phantom, tmp_path)
     (tmp_path / "e.json").write_text("[]")
     assert main(["label", "import", str(tmp_path / "e.json"), "--images", str(folder), "--out", str(folder)]) == 1
     assert "is the image folder" in capsys.readouterr().err
