@@ -74,6 +74,7 @@ def test_unusable_annotations_are_refused_one_line_each_naming_file_and_task(pha
         {"id": 8, "data": {"text": "no image"}, "annotations": []},
         task(9, "f1.png", {**region(good), "value": {"points": [[1, 2], [3, 4]], "polygonlabels": ["fascia"]}}),
         task(10, "f1.png", {**region(good), "value": {"points": percent(good, 640, 480), "polygonlabels": ["muscle"]}}),
+        task(11, "f1.png", {k: v for k, v in region(good).items() if k != "original_width"}),
     ]
     assert import_json(tmp_path, tasks, "export.json", folder) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -88,6 +89,7 @@ def test_unusable_annotations_are_refused_one_line_each_naming_file_and_task(pha
         8: "task 8: no image URL in the task's data field 'image'",
         9: "task 9 (f1.png): a polygon of 2 points",
         10: "task 10 (f1.png): a polygon labelled ['muscle']; only 'fascia' is read",
+        11: "task 11 (f1.png): missing 'original_width'",
     }
     assert len(err) == len(expected)
     for line in expected.values():

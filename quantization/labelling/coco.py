@@ -17,6 +17,7 @@ DEFAULT_CATEGORY = "fascia"
 
 
 def is_coco(doc: object) -> bool:
+    """A COCO document: an object with images, annotations and categories."""
     return isinstance(doc, dict) and {"images", "annotations", "categories"} <= doc.keys()
 
 
@@ -48,7 +49,9 @@ def read_coco(doc: dict, category: str | None = None) -> tuple[list[Drawn], list
             continue
         try:
             drawn.append(_drawn(where, frame, (int(image["width"]), int(image["height"])), shapes[image["id"]]))
-        except (ValueError, KeyError, TypeError) as exc:
+        except KeyError as exc:
+            problems.append(f"{where} ({frame}): missing {exc}")
+        except (ValueError, TypeError) as exc:
             problems.append(f"{where} ({frame}): {exc}")
     return drawn, problems, len(doc["images"]) - len(drawn) - len(problems)
 

@@ -75,21 +75,23 @@ def read_export(tasks: object) -> tuple[list[Drawn], list[str], int]:
     """A JSON export (a list of tasks) -> the drawn bands, the problems ("task N (frame): reason") and the number of
     tasks with no submitted annotation (not labelled: skipped). Of several annotations of a task, a ground truth wins,
     then the one updated last."""
-    if not isinstance(tasks, list) or not all(isinstance(t, dict) and "data" in t for t in tasks):
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) and isinstance(t.get("data"), dict) for t in tasks):
         raise ValueError("not a Label Studio JSON export (tasks with 'data'); export as 'JSON', not 'JSON-MIN'")
     drawn, problems, unlabelled = [], [], 0
     for task in tasks:
-        where = f"task {task.get('id', '?')}"
+        where = name = f"task {task.get('id', '?')}"
         try:
             frame = frame_name(task["data"])
-            where = f"{where} ({frame})"
+            where = f"{name} ({frame})"
             done = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
             if not done:
                 unlabelled += 1
                 continue
             chosen = max(done, key=lambda a: (bool(a.get("ground_truth")), a.get("updated_at") or "", a.get("id", 0)))
-            drawn.append(_drawn(f"task {task['id']}", frame, chosen.get("result") or []))
-        except (ValueError, KeyError, TypeError) as exc:
+            drawn.append(_drawn(name, frame, chosen.get("result") or []))
+        except KeyError as exc:
+            problems.append(f"{where}: missing {exc}")
+        except (ValueError, TypeError) as exc:
             problems.append(f"{where}: {exc}")
     return drawn, problems, unlabelled
 
