@@ -40,6 +40,17 @@ def test_export_writes_tasks_with_the_models_band_as_polygons(phantom, tmp_path,
     assert "2 tasks in" in capsys.readouterr().out
 
 
+def test_a_frame_that_cannot_be_read_is_named_and_the_others_exported(phantom, tmp_path, capsys):
+    folder, _ = phantom_frames(phantom, tmp_path)
+    (folder / "broken.png").write_bytes(b"not a png")
+    assert main(["label", "export", "--images", str(folder), "--out", str(tmp_path / "ls")]) == 1
+    assert [t["data"]["frame"] for t in json.loads((tmp_path / "ls" / "tasks.json").read_text())] == [
+        "f0.png",
+        "f1.png",
+    ]
+    assert "broken.png: not a readable image (corrupt or unsupported format)" in capsys.readouterr().err
+
+
 def test_export_writes_over_nothing_and_checks_its_arguments(phantom, tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
     folder, _ = phantom_frames(phantom, tmp_path)

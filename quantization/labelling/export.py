@@ -46,8 +46,8 @@ def export_frames(
     """Segment `images` into ``out/tasks.json`` and ``out/label_config.xml`` (and, with `server`, a new project titled
     `title` holding them, recorded in ``out/project.json``); returns the tasks made, the frames that failed
     ("<file>: <reason>") and the project's id. Files already in `out` are not written over: nothing is done then."""
-    written = [out / TASKS, out / CONFIG] + ([out / PROJECT] if server else [])
-    for path in written:
+    outputs = [out / TASKS, out / CONFIG] + ([out / PROJECT] if server else [])
+    for path in outputs:
         if path.exists():
             raise FileExistsError(f"{path} exists; not written over (choose another --out)")
     version = pipeline.engine.model_path.name
@@ -57,8 +57,9 @@ def export_frames(
         try:
             seg = pipeline(read_image(path))
         except (ValueError, OSError) as exc:
-            failed.append(f"{path.name}: {exc.reason if isinstance(exc, ImageFileError) else exc}")
-            log(f"[{i}/{len(images)}] {path.name}: FAILED: {failed[-1]}")
+            reason = exc.reason if isinstance(exc, ImageFileError) else str(exc)
+            failed.append(f"{path.name}: {reason}")
+            log(f"[{i}/{len(images)}] {path.name}: FAILED: {reason}")
             continue
         result = prediction_result(_in_roi(seg))
         data = {"frame": path.name, "flags": ", ".join(seg.flags) or "good"}
