@@ -180,3 +180,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", nargs="+", type=parse_seed, default=[0], metavar="N", help="seeds (default 0)")
     p.add_argument("--summary", action="store_true", help="only summarise the runs already there")
     p.set_defaults(handler=_holdouts)
+
+    from quantization.labelling.cli import register as register_label
+
+    register_label(sub)

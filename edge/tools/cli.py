@@ -32,6 +32,7 @@ EXTRA_OF = {
     "highdicom": "dicom",
     "pynetdicom": "pacs",
     "pyigtl": "igtl",
+    "requests": "label",
 }
 
 
