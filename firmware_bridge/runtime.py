@@ -35,7 +35,7 @@ class Counters:
     dropped_on_close: int = 0  #: frames in hand when their client vanished
     truncated_on_close: int = 0  #: clients that vanished mid-message
     too_slow: int = 0  #: clients closed for sending a message slower than the minimum byte rate
-    evicted: int = 0  #: stalled sessions closed to admit a new client
+    evicted: int = 0  #: sessions without a recent FRAME closed to admit a new client
     errors_suppressed: int = 0  #: ERRORs about faults not sent (over the per-connection error rate)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -55,7 +55,7 @@ class SessionLimits:
     idle_timeout: float = 60.0  #: a socket client without a complete message this long gets BYE(IDLE) (0: never)
     stall_timeout: float = 2.0  #: silence in the middle of a message after which it counts as TRUNCATED
     min_rate: float = 8192.0  #: bytes/s a socket client's message must arrive at, after stall_timeout (0: any)
-    evict_after: float = 5.0  #: a session without a complete message this long may make way for a new client
+    evict_after: float = 5.0  #: a session without a FRAME this long makes way for a new client when all slots are taken
     error_burst: int = 16  #: ERRORs about faults sent at once, then `error_rate` per second (FRAME answers: always)
     error_rate: float = 4.0
 
