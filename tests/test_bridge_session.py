@@ -562,6 +562,27 @@ def test_unix_transport_never_removes_a_regular_file(tmp_path):
     listener.close()
 
 
+def test_unix_transport_removes_only_the_socket_it_made(tmp_path):
+    """Issue 25: at shutdown `unix:PATH` unlinked whatever was at PATH: a regular file put there while serving, or the
+    live socket of a second runtime that had taken the path over. Only the socket this listener bound goes."""
+    path = tmp_path / "bridge.sock"
+    first = Listener(Endpoint.parse(f"unix:{path}"))
+    path.unlink()
+    path.write_text("precious")  # put there while serving
+    first.close()
+    assert path.read_text() == "precious"
+    path.unlink()
+    first = Listener(Endpoint.parse(f"unix:{path}"))
+    path.unlink()  # a second runtime takes the path over
+    second = Listener(Endpoint.parse(f"unix:{path}"))
+    first.close()
+    assert path.is_socket()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(str(path))  # the second runtime's socket still answers
+    second.close()
+    assert not path.exists()  # and its own socket is removed at its shutdown
+
+
 def test_a_gliding_session_over_tcp_carries_the_pipelines_gliding_figures(bundled_engine):
     """A scanner that asks for the gliding extension gets, after each RESULT, a GLIDE equal (float32) to what an
     in-process FramePipeline with gliding on makes of the same frames; one that does not ask gets none."""
