@@ -6,7 +6,8 @@
  * give the events in stream_expected.txt, whatever chunk sizes it is fed in.
  * With --events MAX_PAYLOAD FILE... it prints the events of any streams instead (the fuzz test compares
  * them with the Python decoder's); with --corpus MAX_PAYLOAD FILE, one line per record of a corpus file
- * (records: u32 little-endian length, then that many bytes), for differential fuzzing at scale.
+ * (records: u32 little-endian length, then that many bytes), for differential fuzzing at scale; with --rle FILE,
+ * the verdict on each RLE mask of such a file (its first 4 bytes the pixel count).
  * Build it for 32-bit targets too (make tests32, -m32): lengths near 4 GiB must not wrap a 32-bit size_t.
  */
 #include <stdio.h>
@@ -180,6 +181,10 @@ static void test_results(void) {
     for (i = 0; i < sizeof mask; i++) CHECK(mask[i] == (i < 140 ? 0 : i < 180 ? 1 : 2));
     CHECK(tlfseg_rle_decode(r.mask, r.mask_len, mask, sizeof mask - 1) == -1); /* runs overflow */
     CHECK(tlfseg_rle_decode(r.mask, r.mask_len - 1, mask, sizeof mask) == -1); /* runs cut short */
+    {   /* a 5-byte run length with bits above 32 (3 << 32 here) is too long, not 0 (issue 25) */
+        static const uint8_t high_bits[] = {0x01, 0x80, 0x80, 0x80, 0x80, 0x30};
+        CHECK(tlfseg_rle_decode(high_bits, sizeof high_bits, mask, 0) == -1);
+    }
 
     p = decode_one("result_skips_only.bin", TLFSEG_RESULT, 6, &len, &size);
     CHECK(tlfseg_result_parse(p, len, &r) == 0);
@@ -492,6 +497,28 @@ static int print_corpus(unsigned long max_payload, const char *file) {
     return 0;
 }
 
+/* --rle FILE: one line per record (u32 little-endian pixel count, then an RLE mask): "ok CRC" with the CRC-32 of the
+ * decoded class ids, or "bad", for comparison with the Python decoder's verdicts */
+static int print_rle(const char *file) {
+    static uint8_t record[1u << 16], pixels[1u << 20];
+    uint8_t size_le[4];
+    FILE *f = fopen(file, "rb");
+    if (!f) return 2;
+    while (fread(size_le, 1, 4, f) == 4) {
+        size_t size = (size_t)size_le[0] | (size_t)size_le[1] << 8 | (size_t)size_le[2] << 16 |
+                      (size_t)size_le[3] << 24, n;
+        if (size < 4 || size > sizeof record || fread(record, 1, size, f) != size) return 2;
+        n = (size_t)record[0] | (size_t)record[1] << 8 | (size_t)record[2] << 16 | (size_t)record[3] << 24;
+        if (n > sizeof pixels) return 2;
+        if (tlfseg_rle_decode(record + 4, size - 4, pixels, n) == 0)
+            printf("ok %08lx\n", (unsigned long)tlfseg_crc32(pixels, n));
+        else
+            printf("bad\n");
+    }
+    fclose(f);
+    return 0;
+}
+
 /* --events MAX_PAYLOAD FILE...: print each file's events and stats, for comparison with the Python decoder */
 static int print_events(unsigned long max_payload, int n_files, char **files) {
     static uint8_t stream[1u << 20];
@@ -511,8 +538,9 @@ static int print_events(unsigned long max_payload, int n_files, char **files) {
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "--events") == 0) return print_events(strtoul(argv[2], NULL, 10), argc - 3, argv + 3);
     if (argc == 4 && strcmp(argv[1], "--corpus") == 0) return print_corpus(strtoul(argv[2], NULL, 10), argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--rle") == 0) return print_rle(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE... | --corpus MAX_PAYLOAD FILE\n",
+        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE... | --corpus MAX_PAYLOAD FILE | --rle FILE\n",
                 argv[0]);
         return 2;
     }

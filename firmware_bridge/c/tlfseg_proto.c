@@ -496,18 +496,18 @@ int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pix
     size_t i = 0, covered = 0;
     while (i < len) {
         uint8_t value = src[i++];
-        uint32_t run = 0;
+        uint64_t run = 0; /* up to 35 bits: a 5th byte's bits above 32 make a run too long, as in Python */
         unsigned shift = 0;
         for (;;) {
             uint8_t byte;
             if (i >= len || shift > 28) return -1;
             byte = src[i++];
-            run |= (uint32_t)(byte & 0x7Fu) << shift;
+            run |= (uint64_t)(byte & 0x7Fu) << shift;
             shift += 7;
             if (byte < 0x80u) break;
         }
         if (run > n_pixels - covered) return -1;
-        memset(dst + covered, value, run);
+        memset(dst + covered, value, (size_t)run);
         covered += run;
     }
     return covered == n_pixels ? 0 : -1;

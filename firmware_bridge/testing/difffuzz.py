@@ -12,10 +12,14 @@ from __future__ import annotations
 import random
 import struct
 import subprocess
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from firmware_bridge.framing import pack, pack_header
+from firmware_bridge.mask import MaskError, rle_decode, rle_encode
 from firmware_bridge.messages import Decoder
 from firmware_bridge.protocol import MAGIC, OVERHEAD, MsgType
 from firmware_bridge.testing.cbuild import CBuild
@@ -93,6 +97,34 @@ def corpus(n: int, seed: int = 0) -> Iterator[bytes]:
         yield bytes(mutate(rng, data))
 
 
+def rle_records(n: int, seed: int = 0) -> Iterator[bytes]:
+    """`n` RLE masks, each after its pixel count (u32): random runs covering it, each length in its shortest form or
+    padded to 5 varint bytes (then, half the time, with bits above 32 set), some bytes flipped, inserted or cut."""
+    rng = random.Random(seed)
+    for _ in range(n):
+        pixels = rng.randint(0, 40) * rng.randint(0, 40)
+        data, left = bytearray(), pixels
+        while left:
+            run = rng.randint(1, left)
+            left -= run
+            if rng.random() < 0.3:  # padded: 5 bytes, the last holding bits 28-34
+                high = rng.randrange(1, 8) if rng.random() < 0.5 else 0
+                data.append(rng.randrange(3))
+                data += bytes((run >> s & 0x7F) | 0x80 for s in (0, 7, 14, 21)) + bytes([run >> 28 | high << 4])
+            else:
+                data += rle_encode(np.full((1, run), rng.randrange(3), np.uint8))
+        for _ in range(rng.randint(1, 2) if rng.random() < 0.3 else 0):
+            at = rng.randrange(len(data) + 1)
+            kind = rng.choice(("flip", "insert", "cut"))
+            if kind == "flip" and at < len(data):
+                data[at] ^= 1 << rng.randrange(8)
+            elif kind == "insert":
+                data[at:at] = rng.randbytes(rng.randint(1, 6))
+            else:
+                del data[at : at + rng.randint(1, 6)]
+        yield struct.pack("<I", pixels) + bytes(data)
+
+
 def write_corpus(path: Path, records: list[bytes]) -> Path:
     path.write_bytes(b"".join(struct.pack("<I", len(r)) + r for r in records))
     return path
@@ -106,12 +138,33 @@ def python_line(record: bytes, max_payload: int) -> str:
     return f"{events}stats {s.packets} {s.bad_headers} {s.bytes_skipped}"
 
 
-def c_lines(build: CBuild, corpus_file: Path, max_payload: int, timeout: float = 600) -> list[str]:
-    command = [str(build.exe), "--corpus", str(max_payload), str(corpus_file)]
-    run = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+def python_rle_line(record: bytes) -> str:
+    """The Python mask decoder's verdict on one `rle_records` record, as the C --rle mode writes it."""
+    (pixels,) = struct.unpack_from("<I", record)
+    try:
+        labels = rle_decode(record[4:], pixels, 1)
+    except MaskError:
+        return "bad"
+    return f"ok {zlib.crc32(labels.tobytes()):08x}"
+
+
+def rle_differences(build: CBuild, records: list[bytes], corpus_file: Path) -> list[tuple[int, str, str]]:
+    """The (record index, C line, Python line) of every RLE mask the two decode differently."""
+    write_corpus(corpus_file, records)
+    c_out = c_lines(build, ["--rle", str(corpus_file)], len(records))
+    return [(i, c, p) for i, (c, r) in enumerate(zip(c_out, records)) if c != (p := python_rle_line(r))]
+
+
+def c_lines(build: CBuild, args: list[str], records: int, timeout: float = 600) -> list[str]:
+    """The C program's line for each of the `records` of a corpus file, run with `args` (--corpus LIMIT FILE, --rle
+    FILE)."""
+    run = subprocess.run([str(build.exe), *args], capture_output=True, text=True, timeout=timeout)
     if run.returncode != 0:
-        raise RuntimeError(f"C --corpus failed (rc {run.returncode}): {run.stderr[-2000:]}")
-    return run.stdout.splitlines()
+        raise RuntimeError(f"C {args[0]} failed (rc {run.returncode}): {run.stderr[-2000:]}")
+    lines = run.stdout.splitlines()
+    if len(lines) != records:
+        raise RuntimeError(f"C gave {len(lines)} lines for {records} records")
+    return lines
 
 
 def differences(build: CBuild, records: list[bytes], corpus_file: Path, limits=PAYLOAD_LIMITS) -> dict[int, list]:
@@ -119,8 +172,6 @@ def differences(build: CBuild, records: list[bytes], corpus_file: Path, limits=P
     write_corpus(corpus_file, records)
     out = {}
     for limit in limits:
-        c_out = c_lines(build, corpus_file, limit)
-        if len(c_out) != len(records):
-            raise RuntimeError(f"C gave {len(c_out)} lines for {len(records)} records")
+        c_out = c_lines(build, ["--corpus", str(limit), str(corpus_file)], len(records))
         out[limit] = [(i, c, p) for i, (c, r) in enumerate(zip(c_out, records)) if c != (p := python_line(r, limit))]
     return out
