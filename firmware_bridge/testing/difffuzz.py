@@ -31,19 +31,32 @@ HUGE_LENGTHS = (0xFFFFFFE8, 0xFFFFFFFF, 0xFFFFFFFF - 23, 0x80000000, 0x7FFFFFFF)
 LAST_TYPE = max(MsgType)  #: random payloads go under every known type and the first unknown one
 
 
-def nested_headers(size: int, ends: str = "stream", seed: int = 0) -> bytes:
+def nested_headers(size: int, ends: str = "stream", seed: int = 0, block: int | None = None, step: int = 1024) -> bytes:
     """Valid headers back to back, each announcing a payload past the next header, every payload CRC wrong.
 
-    `ends` "stream": every payload runs to the end of the stream (the quadratic case of a naive decoder);
-    "random": each ends somewhere between the next header and the end (exercises resync from marks)."""
+    The stream is cut into blocks of `block` bytes (default: one block), so that every payload fits a decoder whose
+    messages may be `block` bytes. The payloads end at `ends`: "stream": the block's end (the quadratic case of a naive
+    decoder); "random": somewhere between the next header and the block's end (exercises resync from marks); "marks":
+    the first at the block's end, the others one byte before a resync mark (every `step` bytes from the block's first
+    payload byte) somewhere ahead: the most CRC work a header can ask of a decoder with marks `step` apart."""
     rng = random.Random(seed)
-    count = (size - 4) // 20
+    block = block or size
     out = bytearray()
-    for i in range(count):
-        left = size - 20 * i - OVERHEAD  # the payload that reaches the end of the stream
-        length = left if ends == "stream" else rng.randint(min(20, left), left)
-        out += pack_header(int(MsgType.FRAME), i, length)
-    out += b"\xff" * (size - len(out))  # no payload CRC matches (CRC-32 of nothing is 0, not 0xFFFFFFFF)
+    for at in range(0, size, block):
+        span = min(block, size - at)
+        base, count = 20, (span - 4) // 20  # the first payload byte, from the block's start
+        for i in range(count):
+            left = span - 20 * i - OVERHEAD  # the payload that reaches the end of the block
+            if ends == "stream" or (ends == "marks" and i == 0):
+                length = left
+            elif ends == "random":
+                length = rng.randint(min(20, left), left)
+            else:
+                first, last = (20 * i - base) // step + 1, (span - 4 - base) // step  # marks past the front
+                end = base + rng.randint(first, last) * step - 1 if first <= last else span - 4
+                length = max(0, end - 20 * (i + 1))
+            out += pack_header(int(MsgType.FRAME), at + i, length)
+        out += b"\xff" * (at + span - len(out))  # no payload CRC matches (CRC-32 of nothing is 0, not 0xFFFFFFFF)
     return bytes(out)
 
 
