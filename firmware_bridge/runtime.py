@@ -11,6 +11,7 @@ from edge.core.engine import Engine
 from edge.core.familiarity import reference_beside
 from edge.core.labels import CLASS_NAMES
 from edge.core.roi import Box
+from edge.core.values import CALIBRATION_LIMITS, number
 from edge.live.pipeline import FramePipeline
 from edge.live.runtime import build_pipeline
 from edge.measurement.candidates import OperatorPrior
@@ -98,10 +99,10 @@ class BridgeRuntime:
             raise ValueError(f"ROI {config.roi}: width and height must both be 0 (detect) or both positive")
         if w and (x + w > lim.max_width or y + h > lim.max_height):
             raise ValueError(f"ROI {config.roi} reaches beyond the largest frame {lim.max_width}x{lim.max_height}")
-        for name in ("mm_per_px", "depth_mm"):
+        for name, limits in CALIBRATION_LIMITS.items():
             value = getattr(config, name)
-            if not (math.isfinite(value) and 0 <= value <= 1000):
-                raise ValueError(f"{name} = {value}: expected 0 (not given) to 1000")
+            if value != 0:
+                number(value, f"{name} (0: not given)", **limits)
         calibration(config)  # both a pixel spacing and a depth: refused
         for name in ("min_coverage", "min_confidence"):
             value = getattr(config, name)

@@ -788,3 +788,13 @@ def test_a_scanner_streaming_frames_keeps_its_slot():
             assert server.runtime.counters.snapshot()["evicted"] == 0
         finally:
             scanner.close()
+
+
+def test_a_config_calibration_is_bounded_to_what_a_scanner_can_be(bundled_engine):
+    """Issue 25: the bridge took any spacing or depth up to 1000; now the live runtime's bounds (edge.core.values)."""
+    runtime = BridgeRuntime(bundled_engine)
+    for config in (Config(mm_per_px=999.0), Config(mm_per_px=1e-5), Config(depth_mm=1e19), Config(depth_mm=0.5)):
+        with pytest.raises(ValueError, match=r"\(0: not given\) must be a finite number in \["):
+            runtime.check_config(config)
+    runtime.check_config(Config(mm_per_px=0.08))
+    runtime.check_config(Config(depth_mm=40.0))

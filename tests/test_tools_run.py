@@ -6,6 +6,7 @@ import re
 import pytest
 from live_support import SMALL_ROI, write_video
 
+from edge.core import strict_json
 from edge.core.roi import Box
 from edge.live.presets import Preset
 from edge.live.sinks import read_log
@@ -175,7 +176,11 @@ def test_presets(tmp_path):
         (["--segment-s", "inf"], "--segment-s must be a finite number in [0.5, 3600], got 'inf'"),
         (["--segment-s", "nan"], "--segment-s must be a finite number"),
         (["--segment-s", "0"], "--segment-s must be a finite number in [0.5, 3600], got '0'"),
-        (["--mm-per-px", "inf"], "--mm-per-px must be a finite number in (0, inf], got 'inf'"),
+        (["--mm-per-px", "inf"], "--mm-per-px must be a finite number in [0.001, 5], got 'inf'"),
+        (["--mm-per-px", "1e308"], "--mm-per-px must be a finite number in [0.001, 5], got '1e308'"),  # issue 25
+        (["--mm-per-px", "1e19"], "--mm-per-px must be a finite number in [0.001, 5]"),
+        (["--depth-mm", "1e308"], "--depth-mm must be a finite number in [1, 500], got '1e308'"),
+        (["--depth-mm", "0.5"], "--depth-mm must be a finite number in [1, 500]"),
         (["--depth-mm", "-3"], "--depth-mm must be a finite number"),
         (["--fps", "1e-9"], "--fps must be a finite number in [0.1, 1000]"),
         (["--fps", "nan"], "--fps must be a finite number"),
@@ -189,10 +194,34 @@ def test_numbers_on_the_command_line_are_checked(argv, message, capsys):
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
+def _strict(text: str):
+    """JSON as the standard has it: NaN and Infinity are not numbers."""
+
+    def refuse(word: str):
+        raise ValueError(f"not strict JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_json_file_is_strict_at_the_largest_calibration(tmp_path, capsys):
+    """Issue 25: --mm-per-px 1e308 wrote "thickness_mm": Infinity in every frames.jsonl line and NaN in summary.json;
+    the calibration is now bounded, and the writers turn whatever is not finite into null."""
+    folder = tmp_path / "rec"
+    argv = ["--frames", "3", "--no-display", "--status-every", "0", "--mm-per-px", "5", "--record", str(folder)]
+    code, _, _ = run(argv, capsys)
+    assert code == 0
+    frames = [_strict(line) for line in (folder / "frames.jsonl").read_text().splitlines()]
+    assert _strict((folder / "summary.json").read_text())["thickness"]["unit"] == "mm"
+    assert all(f["thickness_mm"] is None or f["thickness_mm"] < 1000 for f in frames if "seq" in f)
+    assert _strict(strict_json.dumps({"a": float("inf"), "b": [float("nan"), 1.5]})) == {"a": None, "b": [None, 1.5]}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"depth_mm": 1e999}', '"depth_mm" must be a finite number in (0, inf], got inf'),
+        ('{"depth_mm": 1e999}', '"depth_mm" must be a finite number in [1, 500], got inf'),
+        ('{"mm_per_px": 1e308}', '"mm_per_px" must be a finite number in [0.001, 5], got 1e+308'),  # issue 25
+        ('{"scale_points": [[0, 0], [0, 10]], "scale_mm": 1e6}', '"scale_points" over "scale_mm" give 100000 mm'),
         ('{"mm_per_px": true}', '"mm_per_px" must be a number, got True'),
         ('{"roi": 5}', '"roi" is a string "x,y,w,h" in pixels, got 5'),
         ('{"roi": [1, 2, 3, 4]}', '"roi" is a string "x,y,w,h" in pixels'),

@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core import strict_json
+
 #: the file beside a model that holds its training images' statistics
 REFERENCE_FILE = "input_reference.json"
 
@@ -103,7 +105,7 @@ class InputReference:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        path.write_text(strict_json.dumps(self.to_dict(), indent=1) + "\n")
         return path
 
     @classmethod

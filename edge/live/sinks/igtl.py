@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import signal
 
 import numpy as np
 
+from edge.core import strict_json
 from edge.live.pipeline import FrameResult
 from edge.live.session import Session
 from edge.live.sinks.base import Sink
@@ -36,7 +36,7 @@ def label_geometry(frame: Frame, result: FrameResult) -> Geometry:
 
 
 def measurement_json(frame: Frame, result: FrameResult) -> str:
-    return json.dumps({"seq": frame.seq, "time": round(frame.wall_time, 4), **result.measurement.to_dict()})
+    return strict_json.dumps({"seq": frame.seq, "time": round(frame.wall_time, 4), **result.measurement.to_dict()})
 
 
 class IGTLSink(Sink):

@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core import strict_json
 from edge.live.pipeline import FrameResult
 from edge.live.plot import plot_series
 from edge.live.session import Session
@@ -95,7 +96,7 @@ class RecordingSink(Sink):
 
     def _append(self, record: dict) -> None:
         self._open_log()
-        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        os.write(self._fd, (strict_json.dumps(record, separators=(",", ":")) + "\n").encode())
         os.fsync(self._fd)
 
     def _close_segment(self) -> None:
@@ -189,7 +190,7 @@ class RecordingSink(Sink):
                 write_atomic(self.folder / "gliding.png", png.tobytes())
                 session.files.append("gliding.png")
         session.files.append("summary.json")
-        write_atomic(self.folder / "summary.json", json.dumps(session.summary(), indent=2).encode())
+        write_atomic(self.folder / "summary.json", strict_json.dumps(session.summary(), indent=2).encode())
         _fsync_dir(self.folder)
 
 
