@@ -115,6 +115,15 @@ def test_a_file_that_is_not_a_video_is_an_error(tmp_path, capsys):
     assert code == 1 and str(text) in err
 
 
+@pytest.mark.parametrize("name", ["readme.txt", "release.nfo", "key.asc", "notes"])
+def test_a_text_file_is_refused_as_a_video(tmp_path, capsys, name):
+    """Issue 25: FFmpeg's tty demuxer played readme.txt as a 640x400 video (rc 0, frames measured "good")."""
+    text = tmp_path / name
+    text.write_text("A text file, not a scan: " + "all work and no play " * 300 + "\n\u00e9\x1b[1m bold\n")
+    code, _, err = run(["--source", str(text), "--no-display", "--status-every", "0"], capsys)
+    assert code == 1 and err.strip() == f"tlfseg run: error: {text} is a text file, not a video"
+
+
 def test_a_source_that_cannot_open_leaves_no_recording(tmp_path, capsys):
     code, _, err = run(["--source", "/dev/video63", "--no-display", "--record", str(tmp_path / "rec")], capsys)
     assert code == 1 and "cannot open /dev/video63" in err and not (tmp_path / "rec").exists()

@@ -14,6 +14,21 @@ _DEFAULT_FILE_FPS = 25.0
 MAX_UNREADABLE = 25
 
 
+#: bytes read from the start of a file to tell text from a video: every container's header has binary fields
+SNIFF_BYTES = 4096
+
+
+def is_text(path: str | Path) -> bool:
+    """The file starts as text (no NUL, at most 2 % control bytes other than whitespace in its first `SNIFF_BYTES`):
+    FFmpeg's tty demuxer would play it as a picture of its letters (.txt, .nfo, .asc, ...), not a scan."""
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if not head or b"\0" in head:
+        return False
+    control = sum(1 for b in head if b < 32 and b not in b"\t\n\r\f\x1b")
+    return control <= 0.02 * len(head)
+
+
 def is_device(target: int | str | Path) -> bool:
     """An index (0, "0") or a /dev path is a device; anything else is a file."""
     return isinstance(target, int) or str(target).isdigit() or str(target).startswith("/dev/")
@@ -47,6 +62,8 @@ class OpenCVCapture(Capture):
     def open(self) -> None:
         if not self.device and not Path(self.target).is_file():
             raise SourceError(f"video file not found: {self.target}")
+        if not self.device and is_text(self.target):
+            raise SourceError(f"{self.target} is a text file, not a video")
         cap = cv2.VideoCapture(self.target, self.api)
         if not cap.isOpened():
             cap.release()
