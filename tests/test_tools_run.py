@@ -2,9 +2,13 @@
 
 import json
 import re
+import subprocess
+import sys
 
+import cv2
+import numpy as np
 import pytest
-from live_support import SMALL_ROI, write_video
+from live_support import SMALL_ROI, blank_png, write_video
 
 from edge.core import strict_json
 from edge.core.roi import Box
@@ -122,6 +126,70 @@ def test_a_text_file_is_refused_as_a_video(tmp_path, capsys, name):
     text.write_text("A text file, not a scan: " + "all work and no play " * 300 + "\n\u00e9\x1b[1m bold\n")
     code, _, err = run(["--source", str(text), "--no-display", "--status-every", "0"], capsys)
     assert code == 1 and err.strip() == f"tlfseg run: error: {text} is a text file, not a video"
+
+
+def _run_measured(argv: list[str]) -> tuple[int, str, float]:
+    """`tlfseg run` in a process of its own: (exit status, stderr, its peak RSS in MB)."""
+    code = (
+        "import resource, sys\nfrom edge.tools.cli import main\nrc = main(sys.argv[1:])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\nsys.exit(rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "run", *argv], capture_output=True, text=True, timeout=300)
+    *lines, peak = done.stderr.splitlines()
+    return done.returncode, "\n".join(lines), float(peak)
+
+
+def test_decoded_pixels_are_bounded_before_decoding(tmp_path, phantom):
+    """Issue 25: a folder with one valid 20000x20000 PNG (389 KB on disk) took 6.6 GB and ended the run. An image's
+    size is read from its header: one larger than any capture is counted unreadable, and the next image goes on."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a_huge.png").write_bytes(blank_png(20000, 20000))
+    (folder / "b_over.png").write_bytes(blank_png(4100, 4100))  # just over 4096 x 4096
+    cv2.imwrite(str(folder / "c_scan.png"), phantom.frame(0).image)
+    rec = tmp_path / "rec"
+    argv = ["--source", str(folder), "--every-frame", "--no-display", "--status-every", "0", "--record", str(rec)]
+    code, err, peak_mb = _run_measured(argv)
+    assert code == 0, err
+    summary = json.loads((rec / "summary.json").read_text())
+    assert summary["frames"] == {**summary["frames"], "seen": 3, "processed": 1, "dropped": {"unreadable": 2}}
+    details = " ".join(e["detail"] for e in summary["events"])
+    assert (
+        "a_huge.png: frame 20000x20000 is larger than any capture" in details
+        and "b_over.png: frame 4100x4100" in details
+    )
+    assert peak_mb < 350, peak_mb  # a 20000 x 20000 grey image alone is 400 MB (a run on the phantom: ~100 MB)
+
+
+def test_a_video_of_frames_larger_than_any_capture_is_refused_before_decoding(tmp_path, capsys):
+    video = tmp_path / "huge.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (4100, 4100))
+    writer.write(np.zeros((4100, 4100, 3), np.uint8))
+    writer.release()
+    code, _, err = run(["--source", str(video), "--no-display", "--status-every", "0"], capsys)
+    assert code == 1 and f"{video}: frame 4100x4100 is larger than any capture" in err
+
+
+def test_a_frame_the_recorder_cannot_write_is_that_frames_error(tmp_path, phantom):
+    """Issue 25: an 8192x16 image (MP4 takes sides up to 8191) ended the run rc 1, "cannot write an MP4 video", no
+    summary. Its overlay is now missing from the video, said in its log line and the events; the run goes on."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    strip = cv2.resize(phantom.frame(0).image, (8192, 16))
+    cv2.imwrite(str(folder / "a_strip.png"), strip)
+    cv2.imwrite(str(folder / "b_scan.png"), phantom.frame(0).image)
+    rec = tmp_path / "rec"
+    argv = ["--source", str(folder), "--every-frame", "--no-display", "--status-every", "0", "--record", str(rec)]
+    code, err, _ = _run_measured(argv)
+    assert code == 0, err
+    frames, events, _ = read_log(rec / "frames.jsonl")
+    assert len(frames) == 2 and "beyond what MP4 (mp4v) encodes" in frames[0]["overlay_not_recorded"]
+    assert "overlay_not_recorded" not in frames[1]
+    summary = json.loads((rec / "summary.json").read_text())
+    assert summary["frames"]["processed"] == 2 and "overlay_0000.mp4" in summary["files"]
+    assert any("1 frames' overlays are not in the video" in e["detail"] for e in events)
+    video = cv2.VideoCapture(str(rec / "overlay_0000.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 1 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
 
 
 def test_a_source_that_cannot_open_leaves_no_recording(tmp_path, capsys):
@@ -288,9 +356,6 @@ def test_exit_status_says_why_a_run_could_not_go_on(capsys):
 def test_gliding_over_a_recorded_video_finds_its_movement_cycles_and_plots_the_shear(tmp_path, capsys):
     """The offline path: a recorded (MJPG) phantom video gliding back and forth twice, 30 frames a cycle at up to
     2 px/frame; each stroke slides the layers 0.5 x 2 x 30 / pi = 9.5 px = 0.76 mm (measured: 4-12 % off)."""
-    import cv2
-    import numpy as np
-
     from edge.live.phantom import Phantom
 
     video, folder = tmp_path / "glide.avi", tmp_path / "rec"

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core.frame import FrameRejected, check_pixels
 from edge.live.sources.base import BadFrame, Capture, EndOfSource, SourceError, SourceLost, SourceSettings
 
 _DEFAULT_FILE_FPS = 25.0
@@ -72,6 +73,11 @@ class OpenCVCapture(Capture):
         if self.device:
             self._configure(cap)
         else:
+            try:  # before a frame is decoded: a small file can hold a huge picture
+                check_pixels(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            except FrameRejected as exc:
+                cap.release()
+                raise SourceError(f"{self.name}: {exc}") from None
             self.fps = self.settings.fps or cap.get(cv2.CAP_PROP_FPS) or _DEFAULT_FILE_FPS
             self._announced = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
             self._seek(cap, self._position)
