@@ -192,6 +192,25 @@ def test_a_frame_the_recorder_cannot_write_is_that_frames_error(tmp_path, phanto
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 1 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
 
 
+@pytest.mark.parametrize("moment", ["edge.tools.cli._register_all", "edge.live.runtime.build"])
+def test_sigterm_while_starting_ends_the_run_as_ctrl_c_does(tmp_path, moment):
+    """Issue 25: SIGTERM in the first 0.3 s killed the process (exit by signal) before the handler was installed; the
+    handler now comes first. The signal is sent at a given moment of the start: while the subcommands are registered,
+    and while the session is built."""
+    module, name = moment.rsplit(".", 1)
+    code = (
+        f"import os, signal, sys, {module} as m\n"
+        f"real = m.{name}\n"
+        f"def first_a_signal(*a, **k):\n    os.kill(os.getpid(), signal.SIGTERM)\n    return real(*a, **k)\n"
+        f"m.{name} = first_a_signal\n"
+        "from edge.tools.cli import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    argv = ["run", "--frames", "5", "--no-display", "--status-every", "0", "--record", str(tmp_path / "rec")]
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr  # before: -15, killed by the signal
+    assert done.stderr.strip().splitlines()[-1] == "interrupted"
+
+
 def test_a_source_that_cannot_open_leaves_no_recording(tmp_path, capsys):
     code, _, err = run(["--source", "/dev/video63", "--no-display", "--record", str(tmp_path / "rec")], capsys)
     assert code == 1 and "cannot open /dev/video63" in err and not (tmp_path / "rec").exists()
