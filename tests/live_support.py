@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -43,6 +44,13 @@ def write_folder(folder: Path, count: int) -> list[Path]:
         cv2.imwrite(str(path), np.full((24, 32, 3), 10 * i, np.uint8))
         paths.append(path)
     return paths
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment, on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def blank_png(width: int, height: int) -> bytes:
