@@ -224,3 +224,30 @@ def test_an_8192x8192_image_with_record_is_one_counted_frame(tmp_path, phantom):
     assert code == 0 and summary["frames"]["processed"] == 3 and summary["frames"]["dropped"].get("too_large") == 1
     assert any("8192x8192 is larger than any capture" in e["detail"] for e in summary["events"])
     assert rss_mb() - before < 200  # the picture alone would be 64 MB grey, 192 MB as BGR
+
+
+def test_images_the_runtime_cannot_take_are_counted_and_reported_sparingly(phantom):
+    """200 16-bit IMAGEs: each a counted `bad_format` frame, their voxels never held; 3 events, then one in 100 (a
+    server sending only images of the wrong kind must not flood the terminal), and the next good IMAGE is a frame."""
+    wrong = pyigtl.ImageMessage(np.zeros((1, 48, 64), np.uint16), device_name="Image").pack()
+    good = image_message(phantom.frame(0).image)
+
+    def serve(sock: socket.socket, index: int) -> None:
+        if peer.send(sock, wrong * 200):
+            while peer.send(sock, good):
+                time.sleep(0.05)
+
+    peer = Peer(serve, seconds=20.0, max_connections=1)
+    reader = FrameReader(IGTLCapture(peer.url, stall_s=5.0), backoff_s=(0.05, 0.2))
+    try:
+        reader.start()
+        frame = reader.get(10.0)
+        events = reader.take_events()
+    finally:
+        reader.stop()
+        peer.stop()
+    seen, dropped = reader.counts()
+    assert frame is not None and frame.image.shape == phantom.frame(0).image.shape
+    assert dropped["bad_format"] == 200 and seen >= 201
+    errors = [e.detail for e in events if e.kind == "error"]
+    assert len(errors) == 5 and "(200 bad_format so far)" in errors[-1] and "scalar type 5" in errors[0]

@@ -13,7 +13,7 @@ import numpy as np
 from edge.core import strict_json
 from edge.live.pipeline import FrameResult
 from edge.live.plot import plot_series
-from edge.live.session import Session
+from edge.live.session import Session, worth_an_event
 from edge.live.sinks.base import Sink
 from edge.live.sources import Frame
 
@@ -50,8 +50,6 @@ RATE_PROBE = 10
 PENDING_BYTES = 64 * 2**20
 #: the widest and tallest picture MPEG-4 Part 2 (mp4v) encodes; a larger overlay is not recorded
 MAX_VIDEO_SIDE = 8191
-#: of the overlays that cannot be recorded, the first 3 are reported one by one, then one in this many (all counted)
-MISSED_REPORT_EVERY = 100
 
 
 class RecordingError(OSError):
@@ -167,9 +165,9 @@ class RecordingSink(Sink):
             self._flush_pending(session)
 
     def _miss(self, seq: int, exc: RecordingError, session: Session) -> None:
-        """A frame whose overlay cannot be recorded: its error (counted, reported 3 times, then once in 100)."""
+        """A frame whose overlay cannot be recorded: its error (counted; reported as `worth_an_event` says)."""
         self.missed += 1
-        if self.missed <= 3 or self.missed % MISSED_REPORT_EVERY == 0:
+        if worth_an_event(self.missed):
             self._report(f"frame {seq}: overlay not recorded: {exc} ({self.missed} so far)", session)
 
     def _report(self, detail: str, session: Session) -> None:

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from edge.live.session import worth_an_event
 from edge.live.sources.base import BadFrame, Capture, EndOfSource, Frame, SourceError, SourceLost
 
 #: give up reopening a file or folder after this long (a device is retried for ever)
@@ -131,7 +132,9 @@ class FrameReader:
                     with self._cond:
                         self.seen += 1
                         self.dropped[exc.reason] += 1
-                    self._event("error", str(exc))
+                        n = self.dropped[exc.reason]
+                    if worth_an_event(n):
+                        self._event("error", f"{exc} ({n} {exc.reason} so far)")
                     continue
                 except SourceLost as exc:
                     self._event("lost", str(exc))
