@@ -78,6 +78,7 @@ class IGTLCapture(Capture):
         self.name = f"igtl://{self.host}:{self.port}" + (f"/{self.device}" if self.device else "")
         self.stall_s, self.connect_s = stall_s, connect_s
         self._link: IGTLLink | None = None
+        self._codec = None  #: pyigtl's MessageBase, once open: it decodes the IMAGE
         self._geometry: Geometry | None = None
 
     def open(self) -> None:
