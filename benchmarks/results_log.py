@@ -9,10 +9,10 @@ Pictures the faces embed are in ``results/img/``.
 
 from __future__ import annotations
 
-import json
-import math
 import time
 from pathlib import Path
+
+from edge.core import strict_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RAW, PICTURES = "raw", "img"  #: the folders, beside the faces, of the raw data and of the pictures
@@ -40,17 +40,6 @@ def picture_path(name: str) -> Path:
     return folder / f"{name}_{time.strftime('%Y%m%d-%H%M%S')}.png"
 
 
-def _finite(value):
-    """``value`` with NaN and infinities, which strict JSON has no word for, as None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def keep_run(
     result: dict,
     name: str,
@@ -73,7 +62,7 @@ def keep_run(
     now = time.localtime()
     logged = time.strftime("%Y-%m-%dT%H:%M:%S", now)
     with log.open("a") as f:
-        f.write(json.dumps(_finite({"logged": logged, "result": result}), allow_nan=False) + "\n")
+        f.write(strict_json.dumps({"logged": logged, "result": result}) + "\n")
     link = raw_link(log)
     text = face.read_text() if face.exists() else f"{head}\n{RUNS_LINE.format(log=link)}\n"
     top, first, sections = text.partition("\n## ")

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.core.frame import MIN_FRAME_SIDE, FrameRejected  # the pipeline's own limit, checked at the door
+from edge.core.frame import MIN_FRAME_SIDE, FrameRejected, check_pixels  # the pipeline's own limits, at the door
+from edge.core.image_header import HeaderError, jpeg_size, png_size
 from firmware_bridge.messages import Frame
 from firmware_bridge.protocol import DEFAULT_MAX_HEIGHT, DEFAULT_MAX_WIDTH, MaskEncoding, PixelFormat
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 class FrameError(FrameRejected):
@@ -57,31 +55,6 @@ def frame_message(
     return Frame(frame_id, timestamp_us, fmt, w, h, 0, data.tobytes(), mask)
 
 
-def _png_size(data: bytes) -> tuple[int, int]:
-    if len(data) < 24 or data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR":
-        raise FrameError("PNG data without a PNG signature and IHDR header")
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int]:
-    if data[:2] != b"\xff\xd8":
-        raise FrameError("JPEG data without a start-of-image marker")
-    i = 2
-    while i + 4 <= len(data):
-        if data[i] != 0xFF:
-            raise FrameError(f"JPEG data corrupt at byte {i} (no marker)")
-        marker = data[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in _JPEG_SOF:
-            if i + 9 > len(data):
-                break
-            return int.from_bytes(data[i + 7 : i + 9], "big"), int.from_bytes(data[i + 5 : i + 7], "big")
-        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
-    raise FrameError("JPEG data without a frame (SOF) header")
-
-
 def check_frame(frame: Frame, limits: FrameLimits) -> None:
     """FrameError unless the frame can be decoded within the limits (cheap: reads headers only)."""
     w, h = frame.width, frame.height
@@ -92,6 +65,7 @@ def check_frame(frame: Frame, limits: FrameLimits) -> None:
         )
     if w > limits.max_width or h > limits.max_height:
         raise FrameError(f"frame {w}x{h} is over the limit of {limits.max_width}x{limits.max_height}")
+    check_pixels(w, h)
     channels = frame.format.channels
     if channels:
         if frame.stride < w * channels:
@@ -99,7 +73,10 @@ def check_frame(frame: Frame, limits: FrameLimits) -> None:
         if len(frame.data) != frame.stride * h:
             raise FrameError(f"{len(frame.data)} data bytes, stride x height = {frame.stride * h} expected")
         return
-    size = _png_size(frame.data) if frame.format == PixelFormat.PNG else _jpeg_size(frame.data)
+    try:
+        size = png_size(frame.data) if frame.format == PixelFormat.PNG else jpeg_size(frame.data)
+    except HeaderError as exc:
+        raise FrameError(str(exc)) from None
     if size != (w, h):
         raise FrameError(f"{frame.format.name} image is {size[0]}x{size[1]}, the frame says {w}x{h}")
 

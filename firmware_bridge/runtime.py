@@ -11,6 +11,7 @@ from edge.core.engine import Engine
 from edge.core.familiarity import reference_beside
 from edge.core.labels import CLASS_NAMES
 from edge.core.roi import Box
+from edge.core.values import CALIBRATION_LIMITS, number
 from edge.live.pipeline import FramePipeline
 from edge.live.runtime import build_pipeline
 from edge.measurement.candidates import OperatorPrior
@@ -35,7 +36,7 @@ class Counters:
     dropped_on_close: int = 0  #: frames in hand when their client vanished
     truncated_on_close: int = 0  #: clients that vanished mid-message
     too_slow: int = 0  #: clients closed for sending a message slower than the minimum byte rate
-    evicted: int = 0  #: stalled sessions closed to admit a new client
+    evicted: int = 0  #: sessions without a recent FRAME closed to admit a new client
     errors_suppressed: int = 0  #: ERRORs about faults not sent (over the per-connection error rate)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -55,7 +56,7 @@ class SessionLimits:
     idle_timeout: float = 60.0  #: a socket client without a complete message this long gets BYE(IDLE) (0: never)
     stall_timeout: float = 2.0  #: silence in the middle of a message after which it counts as TRUNCATED
     min_rate: float = 8192.0  #: bytes/s a socket client's message must arrive at, after stall_timeout (0: any)
-    evict_after: float = 5.0  #: a session without a complete message this long may make way for a new client
+    evict_after: float = 5.0  #: a session without a FRAME this long makes way for a new client when all slots are taken
     error_burst: int = 16  #: ERRORs about faults sent at once, then `error_rate` per second (FRAME answers: always)
     error_rate: float = 4.0
 
@@ -98,10 +99,10 @@ class BridgeRuntime:
             raise ValueError(f"ROI {config.roi}: width and height must both be 0 (detect) or both positive")
         if w and (x + w > lim.max_width or y + h > lim.max_height):
             raise ValueError(f"ROI {config.roi} reaches beyond the largest frame {lim.max_width}x{lim.max_height}")
-        for name in ("mm_per_px", "depth_mm"):
+        for name, limits in CALIBRATION_LIMITS.items():
             value = getattr(config, name)
-            if not (math.isfinite(value) and 0 <= value <= 1000):
-                raise ValueError(f"{name} = {value}: expected 0 (not given) to 1000")
+            if value != 0:
+                number(value, f"{name} (0: not given)", **limits)
         calibration(config)  # both a pixel spacing and a depth: refused
         for name in ("min_coverage", "min_confidence"):
             value = getattr(config, name)

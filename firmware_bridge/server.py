@@ -1,5 +1,5 @@
-"""The bridge server: accepts scanners on a TCP or Unix socket (a slot each, the longest-stalled session evicted for a
-new client when all are taken) or serves one serial port, a `BridgeSession` per connection."""
+"""The bridge server: accepts scanners on a TCP or Unix socket (a slot each; when all are taken, the session longest
+without a FRAME makes way for a new client) or serves one serial port, a `BridgeSession` per connection."""
 
 from __future__ import annotations
 
@@ -62,16 +62,16 @@ class BridgeServer:
                 thread.join()
 
     def _admit(self, link: Link) -> None:
-        """A new client gets a slot; when all are taken, the session longest without a complete message makes way
-        (if that is over `evict_after`), else the client is told BUSY."""
+        """A new client gets a slot; when all are taken, the session longest without a FRAME makes way (if that is over
+        `evict_after`), else the client is told BUSY."""
         with self._lock:
             self._sessions = {t: s for t, s in self._sessions.items() if t.is_alive()}
             live = [s for s in self._sessions.values() if s is not None and not s.evicted]
             full = len(live) + sum(s is None for s in self._sessions.values()) >= self.max_clients
             if full:
                 now = time.monotonic()
-                victim = min(live, key=lambda s: s.last_progress, default=None)
-                if victim is not None and now - victim.last_progress > self.runtime.limits.evict_after:
+                victim = min(live, key=lambda s: s.last_frame, default=None)
+                if victim is not None and now - victim.last_frame > self.runtime.limits.evict_after:
                     victim.evict()
                     self.runtime.counters.add("evicted")
                     full = False

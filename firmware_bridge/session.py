@@ -79,7 +79,9 @@ class BridgeSession:
         self._skipped: list[int] = []
         self._dead = threading.Event()  # the link failed while sending
         self._evict = threading.Event()  # the server wants this session's slot for a new client
-        self.last_progress = time.monotonic()  #: when the last complete message (or fault) was decoded
+        self.last_progress = time.monotonic()  #: when the last complete message was decoded (a fault is none)
+        self.last_frame = self.last_progress  #: when the last FRAME came (or the session began): its claim to a slot
+        self._decided = self.last_progress  # when the decoder last decided a message (complete or a fault)
         self._tokens = float(self.limits.error_burst)  # ERRORs about faults that may be sent now
         self._tokens_at = time.monotonic()
         self._suppressed = 0  # fault ERRORs not sent since the last one that was
@@ -183,11 +185,9 @@ class BridgeSession:
             if self.stop.is_set():
                 return self._finish(ByeReason.SHUTDOWN)
             if self._evict.is_set():
-                idle = time.monotonic() - self.last_progress
-                self._send_error(
-                    ErrorCode.BUSY, f"no complete message for {idle:.1f} s and a new client is waiting", None
-                )
-                self.log(f"{self.link.name}: evicted after {idle:.1f} s without a complete message")
+                idle = time.monotonic() - self.last_frame
+                self._send_error(ErrorCode.BUSY, f"no FRAME for {idle:.1f} s and a new client is waiting", None)
+                self.log(f"{self.link.name}: evicted after {idle:.1f} s without a FRAME")
                 return None
             data = self.link.recv(POLL_S)
             now = time.monotonic()
@@ -209,7 +209,7 @@ class BridgeSession:
                     return ByeReason.DONE
             if not self.decoder.stream.in_message:
                 started = None
-            elif started is None or self.last_progress == now:  # a message has begun (after another completed)
+            elif started is None or self._decided == now:  # a message has begun (after another was decided)
                 started, arrived = now, 0
             if started is not None and self._too_slow(now - started, arrived):
                 return None
@@ -231,9 +231,14 @@ class BridgeSession:
         return True
 
     def _handle_all(self, events: list[Received | Fault], now: float) -> bool:
-        """Handle decoded events; True once a BYE has been answered."""
+        """Handle decoded events; True once a BYE has been answered. Only a complete message is progress: a session
+        sending faults alone (a bad header every few seconds) neither stays open nor keeps its slot by them."""
         if events:
+            self._decided = now
+        if any(isinstance(event, Received) for event in events):
             self.last_progress = now
+        if any(isinstance(event, Received) and isinstance(event.msg, Frame) for event in events):
+            self.last_frame = now
         for event in events:
             if isinstance(event, Fault):
                 self._send_fault_error(event.code, event.detail, event.seq)

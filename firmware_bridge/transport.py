@@ -175,6 +175,8 @@ class Listener:
         except OSError:
             self.sock.close()
             raise
+        #: the socket file this listener made (device, inode): the only thing at the path it ever removes
+        self._made = _identity(endpoint.path) if endpoint.kind == "unix" else None
         if endpoint.kind == "tcp":
             host, port = self.sock.getsockname()[:2]
             endpoint = Endpoint("tcp", host=host, port=port)
@@ -210,7 +212,18 @@ class Listener:
         return SocketLink(sock, name)
 
     def close(self) -> None:
+        """Stop listening; a Unix socket file is removed only if it is still the one this listener made (not a file put
+        there since, nor the socket of another runtime that took the path over)."""
         self.sock.close()
-        if self.endpoint.kind == "unix":
+        if self._made is not None and _identity(self.endpoint.path) == self._made:
             with contextlib.suppress(OSError):
                 os.unlink(self.endpoint.path)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the socket file at `path`; None where there is none (or something else is there)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None

@@ -45,6 +45,22 @@ def write_folder(folder: Path, count: int) -> list[Path]:
     return paths
 
 
+def blank_png(width: int, height: int) -> bytes:
+    """A valid grey PNG of any size, made a row at a time (a 20000 x 20000 one is about 400 KB, never held)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    squeeze, row, rows = zlib.compressobj(9), bytes(width + 1), []
+    for _ in range(height):
+        rows.append(squeeze.compress(row))
+    rows.append(squeeze.flush())
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(rows)) + chunk(b"IEND", b"")
+
+
 class SleepyPipeline(FramePipeline):
     """The real FramePipeline, made slower than the source by `delay_s` per frame (an engine that is busy)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import subprocess
 import zlib
 
 import pytest
@@ -11,6 +12,7 @@ from firmware_bridge import framing
 from firmware_bridge.framing import Fault, StreamDecoder, crc_shift, pack_header
 from firmware_bridge.messages import Bye, Decoder, Hello, MalformedPayload, Received, encode
 from firmware_bridge.protocol import OVERHEAD, ErrorCode, MsgType, Role
+from firmware_bridge.testing.cbuild import CUnavailable, make_program
 from firmware_bridge.testing.difffuzz import nested_headers
 
 
@@ -47,6 +49,52 @@ def test_nested_valid_headers_cost_linear_crc_work(monkeypatch, ends):
         work[size] = counter.bytes / size
     assert max(work.values()) < 48, work  # CRC'd bytes per byte received (naive: ~size / 40), the same at both sizes
     assert work[64 * 1024] < 1.5 * work[16 * 1024], work
+
+
+CAPACITIES = (64 * 1024, 1024 * 1024, 8 * 1024 * 1024)  #: the issue's: payload limits of 64 KiB, 1 MiB and 8 MiB
+
+
+def c_mark_step(max_payload: int) -> int:
+    """Where the C decoder kept its resync marks before issue 25: 62 of them across its buffer, whatever its size."""
+    return (max_payload + OVERHEAD) // 62 + 1
+
+
+def test_resync_work_per_byte_does_not_grow_with_the_decoders_capacity(monkeypatch):
+    """Issue 25: nested payloads ending just before a resync mark cost the C decoder 2.4 s for 256 KiB at the default
+    8 MiB limit (its marks were cap / 62 apart). Python's marks are a fixed 1 KiB apart: the same CRC work per byte
+    at every capacity, on streams aimed at its marks and at the old C decoder's."""
+    work = {}
+    for cap in CAPACITIES:
+        for step in (1024, c_mark_step(cap)):
+            counter = _CountingZlib()
+            monkeypatch.setattr(framing, "zlib", counter)
+            data = nested_headers(256 * 1024, "marks", block=min(cap + OVERHEAD, 256 * 1024), step=step)
+            events = StreamDecoder(max_payload=cap).feed(data)
+            assert all(isinstance(e, Fault) for e in events) and len(events) > 12_000
+            work[cap, step] = counter.bytes / len(data)
+    worst = {cap: max(v for (c, _), v in work.items() if c == cap) for cap in CAPACITIES}
+    assert max(worst.values()) < 60, work  # CRC'd bytes per byte received: about 1 KiB per 20-byte header at most
+    assert worst[CAPACITIES[-1]] < 1.2 * worst[CAPACITIES[0]], work
+
+
+def test_the_c_decoders_resync_time_does_not_grow_with_its_capacity(tmp_path):
+    """The C reference on the same streams (timed: its CRC work is not counted). Before: 64 KiB 0.4 s, 8 MiB 6.5 s
+    for a 256 KiB stream aimed at its marks; now its marks are 1 KiB apart, kept at the end of the caller's buffer."""
+    try:
+        exe = make_program(tmp_path / "c", "fast", "decode_timing")
+    except CUnavailable as exc:
+        pytest.skip(f"C reference: {exc}")
+    seconds = {}
+    for cap in (CAPACITIES[0], CAPACITIES[-1]):
+        for step in (1024, c_mark_step(cap)):
+            data = nested_headers(256 * 1024, "marks", block=min(cap + OVERHEAD, 256 * 1024), step=step)
+            (tmp_path / "s.bin").write_bytes(data)
+            run = subprocess.run([str(exe), str(cap), "65536", "3", str(tmp_path / "s.bin")], capture_output=True,
+                                 text=True, timeout=120)  # fmt: skip
+            seconds[cap, step] = float(run.stdout.split()[0])
+    small = max(v for (cap, _), v in seconds.items() if cap == CAPACITIES[0])
+    large = max(v for (cap, _), v in seconds.items() if cap == CAPACITIES[-1])
+    assert large < 3 * small + 0.05, seconds  # before: 16x
 
 
 def test_a_good_message_inside_a_nest_is_still_delivered():

@@ -13,6 +13,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -561,6 +562,27 @@ def test_unix_transport_never_removes_a_regular_file(tmp_path):
     listener.close()
 
 
+def test_unix_transport_removes_only_the_socket_it_made(tmp_path):
+    """Issue 25: at shutdown `unix:PATH` unlinked whatever was at PATH: a regular file put there while serving, or the
+    live socket of a second runtime that had taken the path over. Only the socket this listener bound goes."""
+    path = tmp_path / "bridge.sock"
+    first = Listener(Endpoint.parse(f"unix:{path}"))
+    path.unlink()
+    path.write_text("precious")  # put there while serving
+    first.close()
+    assert path.read_text() == "precious"
+    path.unlink()
+    first = Listener(Endpoint.parse(f"unix:{path}"))
+    path.unlink()  # a second runtime takes the path over
+    second = Listener(Endpoint.parse(f"unix:{path}"))
+    first.close()
+    assert path.is_socket()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.connect(str(path))  # the second runtime's socket still answers
+    second.close()
+    assert not path.exists()  # and its own socket is removed at its shutdown
+
+
 def test_a_gliding_session_over_tcp_carries_the_pipelines_gliding_figures(bundled_engine):
     """A scanner that asks for the gliding extension gets, after each RESULT, a GLIDE equal (float32) to what an
     in-process FramePipeline with gliding on makes of the same frames; one that does not ask gets none."""
@@ -699,3 +721,80 @@ def test_malformed_and_truncated_hints_are_errors_and_the_session_goes_on():
         echo = client.expect(Hint)
         assert echo.payload() == MESSAGES["hint"][0].payload() and len(client.tally.errors) == errors_before
         assert client.bye() == ByeReason.DONE
+
+
+class _Pest(threading.Thread):
+    """A raw client sending `chunk` every `period` s until stopped (bounded: `seconds` at most)."""
+
+    def __init__(self, address, chunk: bytes, period: float, seconds: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_connection(address)
+        self.chunk, self.period, self.deadline = chunk, period, time.monotonic() + seconds
+        self.done = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        with contextlib.suppress(OSError):
+            while not self.done.wait(self.period) and time.monotonic() < self.deadline:
+                self.sock.sendall(self.chunk)
+
+    def close(self) -> None:
+        self.done.set()
+        self.join(2)
+        self.sock.close()
+
+
+def _admitted(endpoint: Endpoint) -> bool:
+    """Whether a new client gets a HELLO (True) or ERROR BUSY (False)."""
+    with BridgeClient.connect(endpoint) as client:
+        try:
+            return client.hello(timeout=3).role == Role.RUNTIME
+        except (BridgeError, OSError):
+            return False
+
+
+@pytest.mark.parametrize(
+    "chunk",
+    [
+        pytest.param(pack_header(MsgType.HEARTBEAT, 1, 0, version=2) + bytes(4), id="faults"),
+        pytest.param(encode(Heartbeat(1), 1), id="heartbeats"),
+    ],
+)
+def test_sessions_that_send_no_frame_make_way_for_a_new_client(chunk):
+    """Issue 25: clients sending only faults (a version-2 header) or only HEARTBEATs, faster than `evict_after`, held
+    every slot and a scanner got BUSY every time. A fault is no complete message, and a session without a FRAME for
+    `evict_after` makes way when every slot is taken (HEARTBEATs keep a session open, not its slot)."""
+    with serving("tcp://127.0.0.1:0", max_clients=2, evict_after=0.5) as server:
+        address = (server.endpoint.host, server.endpoint.port)
+        pests = [_Pest(address, chunk, 0.15) for _ in range(2)]
+        try:
+            time.sleep(0.8)
+            assert _admitted(server.endpoint)
+            assert server.runtime.counters.snapshot()["evicted"] == 1
+        finally:
+            for pest in pests:
+                pest.close()
+
+
+def test_a_scanner_streaming_frames_keeps_its_slot():
+    """The decision's other side: a session that sends FRAMEs is never evicted; the newcomer is told BUSY."""
+    with serving("tcp://127.0.0.1:0", max_clients=1, evict_after=0.3) as server:
+        address = (server.endpoint.host, server.endpoint.port)
+        frame = encode(Frame(1, 0, PixelFormat.GREY8, 16, 16, 16, bytes(256)), 1)
+        scanner = _Pest(address, frame, 0.1)
+        try:
+            time.sleep(0.6)
+            assert not _admitted(server.endpoint)
+            assert server.runtime.counters.snapshot()["evicted"] == 0
+        finally:
+            scanner.close()
+
+
+def test_a_config_calibration_is_bounded_to_what_a_scanner_can_be(bundled_engine):
+    """Issue 25: the bridge took any spacing or depth up to 1000; now the live runtime's bounds (edge.core.values)."""
+    runtime = BridgeRuntime(bundled_engine)
+    for config in (Config(mm_per_px=999.0), Config(mm_per_px=1e-5), Config(depth_mm=1e19), Config(depth_mm=0.5)):
+        with pytest.raises(ValueError, match=r"\(0: not given\) must be a finite number in \["):
+            runtime.check_config(config)
+    runtime.check_config(Config(mm_per_px=0.08))
+    runtime.check_config(Config(depth_mm=40.0))

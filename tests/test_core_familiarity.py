@@ -138,13 +138,60 @@ def test_frames_the_model_has_no_business_reading_are_flagged_unfamiliar(bundled
     assert "unfamiliar" in flat.flags and "texture" in flat.unfamiliar
 
 
-def test_a_model_without_a_reference_checks_nothing_and_a_broken_one_stops_the_start(tmp_path, phantom):
+def test_a_model_without_a_reference_checks_no_statistic_and_a_broken_one_stops_the_start(tmp_path, phantom):
+    """Without a reference no input statistic is checked (gain far up passes); that a frame is no B-mode at all (a
+    blank screen: flat, one grey level) holds for any model and is still flagged."""
     model = tmp_path / "model.tflite"
     shutil.copyfile(DEFAULT_MODEL, model)
     plain = FramePipeline(model, video=False)
-    assert plain.reference is None and "not checked" in plain.describe_reference()
+    assert plain.reference is None and "not checked for familiarity" in plain.describe_reference()
+    assert plain(cv2.convertScaleAbs(phantom.frame(0).image, alpha=3.0)).unfamiliar == ()
     result = plain(np.full_like(phantom.frame(0).image, 40))
-    assert "unfamiliar" not in result.flags and result.unfamiliar == ()
+    assert "unfamiliar" in result.flags and result.unfamiliar == ("flat", "one_grey")
     (tmp_path / REFERENCE_FILE).write_text("[]")
     with pytest.raises(InputReferenceError, match="not an input reference"):
         FramePipeline(model, video=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"images": 1e999}, "images must be a finite number in [1, inf], got inf"),
+        ({"images": 0}, "images must be a finite number in [1, inf], got 0"),
+        ({"images": 2.5}, "images must be a whole number, got 2.5"),
+        ({"images": True}, "images must be a number, got True"),
+        ({"texture": {"high": 1e999}}, "texture high must be a finite number in [0, inf], got inf"),
+        ({"brightness": {"low": -1e999}}, "brightness low must be a finite number in [0, 1], got -inf"),
+        ({"contrast": {"high": 0.9}}, "contrast high must be a finite number in [0, 0.5], got 0.9"),
+        ({"dark": {"low": None}}, "dark low must be a number, got None"),
+        ({"echo_depth": {"high": [1]}}, "echo_depth high must be a number, got [1]"),
+    ],
+)
+def test_bad_numbers_in_a_reference_are_refused_naming_the_file(tmp_path, change, message):
+    """Issue 25: "images": 1e999 was an OverflowError traceback in `run` and `bridge serve`; an infinite range was
+    taken and silently turned the check off while the start-up line still said frames were checked."""
+    data = InputReference.from_statistics(np.array([input_statistics(speckle(i)) for i in range(3)])).to_dict()
+    for key, value in change.items():
+        if isinstance(value, dict):
+            data["statistics"][key].update(value)
+        else:
+            data[key] = value
+    path = tmp_path / REFERENCE_FILE
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputReferenceError) as refused:
+        InputReference.load(path)
+    assert str(refused.value) == f"{path}: {message}"
+
+
+def test_run_and_bridge_serve_refuse_a_bad_reference_in_one_line(tmp_path, capsys):
+    from edge.tools.cli import main
+
+    model = tmp_path / "model.tflite"
+    shutil.copyfile(DEFAULT_MODEL, model)
+    data = json.loads(DEFAULT_MODEL.with_name(REFERENCE_FILE).read_text())
+    data["images"] = 1e999
+    (tmp_path / REFERENCE_FILE).write_text(json.dumps(data))
+    expected = f"{tmp_path / REFERENCE_FILE}: images must be a finite number in [1, inf], got inf"
+    for argv in (["run", "--frames", "1", "--no-display"], ["bridge", "serve", "--transport", "tcp://127.0.0.1:0"]):
+        assert main([*argv, "--model", str(model)]) == 1
+        assert capsys.readouterr().err.strip() == f"tlfseg {argv[0]}: error: {expected}"

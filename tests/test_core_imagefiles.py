@@ -4,6 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.core.image_header import HeaderError, image_size
 from edge.core.imagefiles import ImageFileError, list_images, masks_by_stem, read_image, read_label_map
 from edge.core.labels import band_mask_to_classes
 
@@ -117,3 +118,16 @@ def test_a_huge_file_is_refused_before_it_is_read(tmp_path):
         fh.truncate(MAX_IMAGE_BYTES + 1)
     with pytest.raises(ImageFileError, match="larger than any capture"):
         read_image(huge)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".bmp", ".tif"])
+@pytest.mark.parametrize("shape", [(6, 10), (37, 5, 3)])
+def test_an_images_size_is_read_from_its_header(tmp_path, suffix, shape):
+    """Issue 25: the size is known before decoding (PNG, JPEG, BMP, TIFF), so a huge image is refused undecoded."""
+    image = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    ok, data = cv2.imencode(suffix, image)
+    assert ok and image_size(data.tobytes()) == (shape[1], shape[0])
+    with pytest.raises(HeaderError, match="not a PNG, JPEG, BMP or TIFF"):
+        image_size(b"RIFF....WEBPVP8 ")
+    with pytest.raises(HeaderError):
+        image_size(data.tobytes()[:12])  # cut short: no size to be read

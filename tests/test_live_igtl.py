@@ -4,6 +4,7 @@ import json
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -20,7 +21,7 @@ from edge.core.labels import CLASS_COLOURS_BGR
 from edge.live.sinks import read_log
 from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE, IGTLSink, parse_host_port
 from edge.live.sources import BadFrame, FrameReader, SourceError, open_capture
-from edge.live.sources.igtl import IGTLCapture, parse_igtl_url, to_bgr
+from edge.live.sources.igtl import IGTLCapture, check_image_head, parse_igtl_url, to_bgr
 from edge.tools.cli import main
 
 pyigtl = pytest.importorskip("pyigtl")
@@ -135,9 +136,30 @@ def test_url_and_pictures():
     assert (to_bgr(rgb) == rgb[0, ..., ::-1]).all() and to_bgr(rgb).shape == (2, 3, 3)
     grey = np.arange(12, dtype=np.uint8).reshape(1, 3, 4)
     assert (to_bgr(grey) == grey[0]).all()
-    with pytest.raises(BadFrame):
-        to_bgr(np.zeros((1, 3, 4), np.uint16))
     assert isinstance(open_capture("igtl://127.0.0.1:1/x"), IGTLCapture)
+
+
+def image_head(i: int, j: int, k: int = 1, components: int = 3, scalar: int = 3) -> bytes:
+    """An IMAGE body's own 72-byte header (version 1), identity matrix."""
+    matrix = (1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0)
+    return struct.pack(">HBBBBHHH12f6H", 1, components, scalar, 2, 2, i, j, k, *matrix, 0, 0, 0, i, j, k)
+
+
+@pytest.mark.parametrize(
+    ("head", "voxels", "reason", "why"),
+    [
+        (image_head(640, 480, scalar=5), 640 * 480 * 6, "bad_format", "scalar type 5, expected 8-bit"),
+        (image_head(640, 480, k=3), 640 * 480 * 9, "bad_format", "volume of 3 slices"),
+        (image_head(640, 480, components=2), 640 * 480 * 2, "bad_format", "2 components"),
+        (image_head(8192, 8192, components=1), 8192 * 8192, "too_large", "8192x8192 is larger than any capture"),
+        (image_head(640, 480), 1000, "bad_format", "announces more voxels than its 1000 bytes"),
+    ],
+)
+def test_an_image_the_runtime_cannot_take_is_refused_by_its_header(head, voxels, reason, why):
+    with pytest.raises(BadFrame, match=why) as refused:
+        check_image_head(head, voxels)
+    assert refused.value.reason == reason
+    check_image_head(image_head(640, 480), 640 * 480 * 3)
 
 
 def test_no_server_is_a_clear_error():

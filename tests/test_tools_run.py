@@ -2,10 +2,15 @@
 
 import json
 import re
+import subprocess
+import sys
 
+import cv2
+import numpy as np
 import pytest
-from live_support import SMALL_ROI, write_video
+from live_support import SMALL_ROI, blank_png, write_video
 
+from edge.core import strict_json
 from edge.core.roi import Box
 from edge.live.presets import Preset
 from edge.live.sinks import read_log
@@ -114,6 +119,98 @@ def test_a_file_that_is_not_a_video_is_an_error(tmp_path, capsys):
     assert code == 1 and str(text) in err
 
 
+@pytest.mark.parametrize("name", ["readme.txt", "release.nfo", "key.asc", "notes"])
+def test_a_text_file_is_refused_as_a_video(tmp_path, capsys, name):
+    """Issue 25: FFmpeg's tty demuxer played readme.txt as a 640x400 video (rc 0, frames measured "good")."""
+    text = tmp_path / name
+    text.write_text("A text file, not a scan: " + "all work and no play " * 300 + "\n\u00e9\x1b[1m bold\n")
+    code, _, err = run(["--source", str(text), "--no-display", "--status-every", "0"], capsys)
+    assert code == 1 and err.strip() == f"tlfseg run: error: {text} is a text file, not a video"
+
+
+def _run_measured(argv: list[str]) -> tuple[int, str, float]:
+    """`tlfseg run` in a process of its own: (exit status, stderr, its peak RSS in MB)."""
+    code = (
+        "import resource, sys\nfrom edge.tools.cli import main\nrc = main(sys.argv[1:])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\nsys.exit(rc)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "run", *argv], capture_output=True, text=True, timeout=300)
+    *lines, peak = done.stderr.splitlines()
+    return done.returncode, "\n".join(lines), float(peak)
+
+
+def test_decoded_pixels_are_bounded_before_decoding(tmp_path, phantom):
+    """Issue 25: a folder with one valid 20000x20000 PNG (389 KB on disk) took 6.6 GB and ended the run. An image's
+    size is read from its header: one larger than any capture is counted unreadable, and the next image goes on."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a_huge.png").write_bytes(blank_png(20000, 20000))
+    (folder / "b_over.png").write_bytes(blank_png(4100, 4100))  # just over 4096 x 4096
+    cv2.imwrite(str(folder / "c_scan.png"), phantom.frame(0).image)
+    rec = tmp_path / "rec"
+    argv = ["--source", str(folder), "--every-frame", "--no-display", "--status-every", "0", "--record", str(rec)]
+    code, err, peak_mb = _run_measured(argv)
+    assert code == 0, err
+    summary = json.loads((rec / "summary.json").read_text())
+    assert summary["frames"] == {**summary["frames"], "seen": 3, "processed": 1, "dropped": {"unreadable": 2}}
+    details = " ".join(e["detail"] for e in summary["events"])
+    assert (
+        "a_huge.png: frame 20000x20000 is larger than any capture" in details
+        and "b_over.png: frame 4100x4100" in details
+    )
+    assert peak_mb < 450, peak_mb  # decoded, the 20000 x 20000 grey image alone is 400 MB (a phantom run: ~100 MB)
+
+
+def test_a_video_of_frames_larger_than_any_capture_is_refused_before_decoding(tmp_path, capsys):
+    video = tmp_path / "huge.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (4100, 4100))
+    writer.write(np.zeros((4100, 4100, 3), np.uint8))
+    writer.release()
+    code, _, err = run(["--source", str(video), "--no-display", "--status-every", "0"], capsys)
+    assert code == 1 and f"{video}: frame 4100x4100 is larger than any capture" in err
+
+
+def test_a_frame_the_recorder_cannot_write_is_that_frames_error(tmp_path, phantom):
+    """Issue 25: an 8192x16 image (MP4 takes sides up to 8191) ended the run rc 1, "cannot write an MP4 video", no
+    summary. Its overlay is now missing from the video, said in its log line and the events; the run goes on."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    strip = cv2.resize(phantom.frame(0).image, (8192, 16))
+    cv2.imwrite(str(folder / "a_strip.png"), strip)
+    cv2.imwrite(str(folder / "b_scan.png"), phantom.frame(0).image)
+    rec = tmp_path / "rec"
+    argv = ["--source", str(folder), "--every-frame", "--no-display", "--status-every", "0", "--record", str(rec)]
+    code, err, _ = _run_measured(argv)
+    assert code == 0, err
+    frames, events, _ = read_log(rec / "frames.jsonl")
+    assert len(frames) == 2 and "beyond what MP4 (mp4v) encodes" in frames[0]["overlay_not_recorded"]
+    assert "overlay_not_recorded" not in frames[1]
+    summary = json.loads((rec / "summary.json").read_text())
+    assert summary["frames"]["processed"] == 2 and "overlay_0000.mp4" in summary["files"]
+    assert any("1 frames' overlays are not in the video" in e["detail"] for e in events)
+    video = cv2.VideoCapture(str(rec / "overlay_0000.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 1 and int(video.get(cv2.CAP_PROP_FRAME_WIDTH)) == 640
+
+
+@pytest.mark.parametrize("moment", ["edge.tools.cli._register_all", "edge.live.runtime.build"])
+def test_sigterm_while_starting_ends_the_run_as_ctrl_c_does(tmp_path, moment):
+    """Issue 25: SIGTERM in the first 0.3 s killed the process (exit by signal) before the handler was installed; the
+    handler now comes first. The signal is sent at a given moment of the start: while the subcommands are registered,
+    and while the session is built."""
+    module, name = moment.rsplit(".", 1)
+    code = (
+        f"import os, signal, sys, {module} as m\n"
+        f"real = m.{name}\n"
+        f"def first_a_signal(*a, **k):\n    os.kill(os.getpid(), signal.SIGTERM)\n    return real(*a, **k)\n"
+        f"m.{name} = first_a_signal\n"
+        "from edge.tools.cli import main\nsys.exit(main(sys.argv[1:]))"
+    )
+    argv = ["run", "--frames", "5", "--no-display", "--status-every", "0", "--record", str(tmp_path / "rec")]
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr  # before: -15, killed by the signal
+    assert done.stderr.strip().splitlines()[-1] == "interrupted"
+
+
 def test_a_source_that_cannot_open_leaves_no_recording(tmp_path, capsys):
     code, _, err = run(["--source", "/dev/video63", "--no-display", "--record", str(tmp_path / "rec")], capsys)
     assert code == 1 and "cannot open /dev/video63" in err and not (tmp_path / "rec").exists()
@@ -175,7 +272,11 @@ def test_presets(tmp_path):
         (["--segment-s", "inf"], "--segment-s must be a finite number in [0.5, 3600], got 'inf'"),
         (["--segment-s", "nan"], "--segment-s must be a finite number"),
         (["--segment-s", "0"], "--segment-s must be a finite number in [0.5, 3600], got '0'"),
-        (["--mm-per-px", "inf"], "--mm-per-px must be a finite number in (0, inf], got 'inf'"),
+        (["--mm-per-px", "inf"], "--mm-per-px must be a finite number in [0.001, 5], got 'inf'"),
+        (["--mm-per-px", "1e308"], "--mm-per-px must be a finite number in [0.001, 5], got '1e308'"),  # issue 25
+        (["--mm-per-px", "1e19"], "--mm-per-px must be a finite number in [0.001, 5]"),
+        (["--depth-mm", "1e308"], "--depth-mm must be a finite number in [1, 500], got '1e308'"),
+        (["--depth-mm", "0.5"], "--depth-mm must be a finite number in [1, 500]"),
         (["--depth-mm", "-3"], "--depth-mm must be a finite number"),
         (["--fps", "1e-9"], "--fps must be a finite number in [0.1, 1000]"),
         (["--fps", "nan"], "--fps must be a finite number"),
@@ -189,10 +290,34 @@ def test_numbers_on_the_command_line_are_checked(argv, message, capsys):
     assert exit_.value.code == 2 and message in capsys.readouterr().err
 
 
+def _strict(text: str):
+    """JSON as the standard has it: NaN and Infinity are not numbers."""
+
+    def refuse(word: str):
+        raise ValueError(f"not strict JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_every_json_file_is_strict_at_the_largest_calibration(tmp_path, capsys):
+    """Issue 25: --mm-per-px 1e308 wrote "thickness_mm": Infinity in every frames.jsonl line and NaN in summary.json;
+    the calibration is now bounded, and the writers turn whatever is not finite into null."""
+    folder = tmp_path / "rec"
+    argv = ["--frames", "3", "--no-display", "--status-every", "0", "--mm-per-px", "5", "--record", str(folder)]
+    code, _, _ = run(argv, capsys)
+    assert code == 0
+    frames = [_strict(line) for line in (folder / "frames.jsonl").read_text().splitlines()]
+    assert _strict((folder / "summary.json").read_text())["thickness"]["unit"] == "mm"
+    assert all(f["thickness_mm"] is None or f["thickness_mm"] < 1000 for f in frames if "seq" in f)
+    assert _strict(strict_json.dumps({"a": float("inf"), "b": [float("nan"), 1.5]})) == {"a": None, "b": [None, 1.5]}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"depth_mm": 1e999}', '"depth_mm" must be a finite number in (0, inf], got inf'),
+        ('{"depth_mm": 1e999}', '"depth_mm" must be a finite number in [1, 500], got inf'),
+        ('{"mm_per_px": 1e308}', '"mm_per_px" must be a finite number in [0.001, 5], got 1e+308'),  # issue 25
+        ('{"scale_points": [[0, 0], [0, 10]], "scale_mm": 1e6}', '"scale_points" over "scale_mm" give 100000 mm'),
         ('{"mm_per_px": true}', '"mm_per_px" must be a number, got True'),
         ('{"roi": 5}', '"roi" is a string "x,y,w,h" in pixels, got 5'),
         ('{"roi": [1, 2, 3, 4]}', '"roi" is a string "x,y,w,h" in pixels'),
@@ -250,9 +375,6 @@ def test_exit_status_says_why_a_run_could_not_go_on(capsys):
 def test_gliding_over_a_recorded_video_finds_its_movement_cycles_and_plots_the_shear(tmp_path, capsys):
     """The offline path: a recorded (MJPG) phantom video gliding back and forth twice, 30 frames a cycle at up to
     2 px/frame; each stroke slides the layers 0.5 x 2 x 30 / pi = 9.5 px = 0.76 mm (measured: 4-12 % off)."""
-    import cv2
-    import numpy as np
-
     from edge.live.phantom import Phantom
 
     video, folder = tmp_path / "glide.avi", tmp_path / "rec"

@@ -16,6 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core import strict_json
+from edge.core.values import number
+
 #: the file beside a model that holds its training images' statistics
 REFERENCE_FILE = "input_reference.json"
 
@@ -29,6 +32,7 @@ STATISTICS = {
     "echo_depth": "where the echo's centre lies, as a share of the image's depth",
 }
 
+ENDS = ("low", "high")  #: the bounds of each statistic's range in the file
 #: how far beyond the training images' range a statistic may go, as a share of that range, and at least
 WIDEN, FLOOR = 0.5, 0.01
 
@@ -103,24 +107,35 @@ class InputReference:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        path.write_text(strict_json.dumps(self.to_dict(), indent=1) + "\n")
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> InputReference:
-        """InputReferenceError naming the file and what is wrong with it."""
+        """InputReferenceError naming the file and what is wrong with it: every bound a finite number within what its
+        statistic can be (an infinite one would turn the check off unseen), low <= high, a whole number of images."""
         path = Path(path)
         try:
             data = json.loads(path.read_text())
             stats = data["statistics"]
-            low = tuple(float(stats[name]["low"]) for name in STATISTICS)
-            high = tuple(float(stats[name]["high"]) for name in STATISTICS)
-            images = int(data["images"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputReferenceError(f"{path}: not an input reference ({type(exc).__name__}: {exc})") from None
-        if any(math.isnan(v) for v in low + high) or any(lo > hi for lo, hi in zip(low, high, strict=True)):
+        try:
+            bounds = [
+                tuple(number(stats[name][end], f"{name} {end}", low=lo, high=hi, low_open=False) for end in ENDS)
+                for name, lo, hi in zip(STATISTICS, *POSSIBLE, strict=True)
+            ]
+            images = number(data["images"], "images", low=1, low_open=False)
+        except (KeyError, TypeError) as exc:
+            raise InputReferenceError(f"{path}: not an input reference ({type(exc).__name__}: {exc})") from None
+        except ValueError as exc:
+            raise InputReferenceError(f"{path}: {exc}") from None
+        if not images.is_integer():
+            raise InputReferenceError(f"{path}: images must be a whole number, got {data['images']!r}")
+        if any(lo > hi for lo, hi in bounds):
             raise InputReferenceError(f"{path}: an input reference needs ranges with low <= high")
-        return cls(low, high, images, str(data.get("source", "")))
+        low, high = zip(*bounds, strict=True)
+        return cls(low, high, int(images), str(data.get("source", "")))
 
 
 def reference_beside(model_path: str | Path) -> InputReference | None:
@@ -131,6 +146,7 @@ def reference_beside(model_path: str | Path) -> InputReference | None:
 
 def describe_reference(reference: InputReference | None) -> str:
     """What a runtime checks frames against for `unfamiliar`, in a line."""
+    bmode = "flagged unfamiliar when not live B-mode (colour, flat graphics or text, frozen)"
     if reference is None:
-        return "not checked for familiarity (no input reference: input_reference.json beside the model)"
-    return f"flagged unfamiliar outside the input statistics of {reference.source or f'{reference.images} images'}"
+        return f"{bmode}; not checked for familiarity (no input reference: input_reference.json beside the model)"
+    return f"{bmode} or outside the input statistics of {reference.source or f'{reference.images} images'}"

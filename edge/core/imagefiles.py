@@ -10,7 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core.frame import FrameRejected, check_pixels
 from edge.core.grey import to_grey
+from edge.core.image_header import HeaderError, image_size
 from edge.core.labels import BELOW, FASCIA, band_mask_to_classes, validate_labels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -36,6 +38,9 @@ def list_images(folder: str | Path, what: str = "image folder") -> list[Path]:
 MAX_IMAGE_BYTES = 256 * 2**20
 
 
+UNREADABLE = "not a readable image (corrupt or unsupported format)"
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an 8-bit image as stored: 2-D grey, or BGR / BGRA. ImageFileError says why it cannot be used."""
     path = Path(path)
@@ -44,20 +49,28 @@ def read_image(path: str | Path) -> np.ndarray:
         raise ImageFileError(
             path, f"{size / 2**20:.0f} MB, larger than any capture (at most {MAX_IMAGE_BYTES // 2**20} MB)"
         )
-    data = np.fromfile(path, np.uint8)  # works with any path encoding
-    if data.size == 0:
+    data = path.read_bytes()
+    if not data:
         raise ImageFileError(path, "empty file")
+    try:
+        size = image_size(data)
+    except HeaderError:
+        raise ImageFileError(path, UNREADABLE) from None
+    try:
+        check_pixels(*size)  # before decoding: a file of a few hundred KB can hold a 20000 x 20000 image
+    except FrameRejected as exc:
+        raise ImageFileError(path, str(exc)) from None
     log = getattr(getattr(cv2, "utils", None), "logging", None)  # absent in some OpenCV builds (4.11)
     level = log.getLogLevel() if log else None
     if log:
         log.setLogLevel(log.LOG_LEVEL_SILENT)  # the reason is raised below; no decoder warnings on the console
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     finally:
         if log:
             log.setLogLevel(level)
     if image is None:
-        raise ImageFileError(path, "not a readable image (corrupt or unsupported format)")
+        raise ImageFileError(path, UNREADABLE)
     if image.dtype != np.uint8:
         raise ImageFileError(path, f"{image.dtype} pixels; only 8-bit images are supported")
     return image

@@ -15,6 +15,13 @@ SOURCE_LIMITS = {
     "height": {"low": 1, "low_open": False, "high": 16384},
 }
 
+#: what a scanner's calibration can be: pixel spacings from high-frequency (1 um) to deep abdominal imaging (5 mm a
+#: pixel), depth settings from 1 mm to 50 cm; on the command line, in presets and in the bridge's CONFIG alike
+CALIBRATION_LIMITS = {
+    "mm_per_px": {"low": 0.001, "low_open": False, "high": 5.0},
+    "depth_mm": {"low": 1.0, "low_open": False, "high": 500.0},
+}
+
 
 def number(
     value, where: str, *, low: float = 0.0, high: float = math.inf, low_open: bool = True, high_open: bool = False

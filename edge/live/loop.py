@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from edge.core.frame import FrameRejected
 from edge.live.overlay import live_picture
 from edge.live.pipeline import FramePipeline
-from edge.live.session import Session
+from edge.live.session import Session, worth_an_event
 from edge.live.sinks.base import Sink
 from edge.live.sources import Frame, FrameReader
 
@@ -39,8 +39,6 @@ _BREAKS = ("lost", "reopened", "gave_up", "stalled", "resumed")
 #: this many frames in a row that cannot be processed end the run: the set-up is wrong (a fixed ROI the frames do not
 #: fit, a source of the wrong kind), not one frame
 MAX_ERRORS_IN_A_ROW = 10
-#: of the failing frames, the first 3 are reported one by one, then one in this many (all are counted)
-ERROR_REPORT_EVERY = 100
 
 
 class LiveLoop:
@@ -141,7 +139,7 @@ class LiveLoop:
             self._errors += 1
             self._errors_in_a_row += 1
             n = self._errors_in_a_row
-            if self._errors <= 3 or self._errors % ERROR_REPORT_EVERY == 0:
+            if worth_an_event(self._errors):
                 self._event("error", f"frame {frame.seq} not processed: {exc} ({self._errors} so far)")
             if n >= MAX_ERRORS_IN_A_ROW:
                 s.failed = f"{n} frames in a row could not be processed: {exc}"

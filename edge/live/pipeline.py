@@ -2,7 +2,8 @@
 
 frame -> ROI (`edge.core.roi_policy`) -> preprocess -> LiteRT `Engine` -> temporal fusion of the probabilities
 (optional) -> class map at native resolution -> `measure` (on a stream: the band's depth tracked, `jump` flagged; a
-frame unlike the model's training images flagged `unfamiliar`), each stage timed once, into one `FrameResult`.
+frame unlike the model's training images, or no live B-mode at all, flagged `unfamiliar`), each stage timed once, into
+one `FrameResult`.
 The live loop, the firmware bridge's sessions, `tlfseg predict`, `tlfseg evaluate` and the benchmarks all run their
 frames through it; what stays with them is scheduling, counting and where results go.
 """
@@ -15,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.core.bmode import FrozenCheck, not_bmode
 from edge.core.engine import Engine
 from edge.core.familiarity import InputReference, describe_reference, input_statistics, reference_beside
 from edge.core.frame import check_frame_size
 from edge.core.heap import keep_freed_memory
 from edge.core.latency import StageClock
 from edge.core.postprocess import extend_to_frame, upsampled_class_map
-from edge.core.preprocess import Preprocessor
+from edge.core.preprocess import Preprocessed, Preprocessor
 from edge.core.roi import Box
 from edge.core.roi_policy import RoiPolicy, roi_policy
 from edge.live.fusion import ProbabilityFusion
@@ -44,7 +46,9 @@ class FrameResult:
     timings_ms: dict[str, float] = field(default_factory=dict)  #: roi, preprocess, inference, [fuse], ..., total
     roi_changed: bool = False  #: the ROI policy moved the ROI on this frame (a new screen layout)
     gliding: GlideStep | None = None  #: shear against the frame before, where gliding is on
-    unfamiliar: tuple[str, ...] = ()  #: the input statistics outside the model's training range (`unfamiliar`)
+    #: why the frame is `unfamiliar`: input statistics outside the model's training range, and "colour", "flat",
+    #: "one_grey", "frozen" for a picture that is no live B-mode (`edge.core.bmode`)
+    unfamiliar: tuple[str, ...] = ()
     panel: Box | None = None  #: where the live picture's text panel was drawn (set by `overlay.live_picture`)
 
     @cached_property
@@ -94,6 +98,7 @@ class FramePipeline:
         self.calibration = calibration or Calibration()
         self.measure_config = measure_config or MeasureConfig()
         self.band = BandTracker() if video else None  #: on a stream, the band's depth followed (the `jump` flag)
+        self.frozen = FrozenCheck() if video else None  #: on a stream, a picture that stopped changing (`unfamiliar`)
         self.prior = prior or OperatorPrior()  #: where the operator says the fascia is (range, hint)
         self.prior.require_scale(bool(self.calibration.mm_per_px or self.calibration.depth_mm))
         if gliding and not video:
@@ -122,6 +127,8 @@ class FramePipeline:
             self.band.reset()
         if self.glide:
             self.glide.reset()
+        if self.frozen:
+            self.frozen.reset()
 
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """`FrameRejected` (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, a
@@ -140,7 +147,7 @@ class FramePipeline:
             roi_labels, mm_per_px, prior, kept = self._class_map(probs, roi)
         with clock("measure"):
             m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
-            m, unfamiliar = self._doubts(m, kept, pre.tensor)
+            m, unfamiliar = self._doubts(m, kept, pre, frame[roi.slices])
         glide = None
         if self.glide:
             with clock("gliding"):
@@ -167,12 +174,15 @@ class FramePipeline:
             chosen, kept = prior.choose(probs, roi.h, self.measure_config.candidate_level)
         return upsampled_class_map(chosen, (roi.w, roi.h)), mm_per_px, prior, kept
 
-    def _doubts(self, m: Measurement, kept: float | None, tensor: np.ndarray):
-        """`m` with what the frame's context adds: outside the operator's range, unlike the training images, off the
-        stream's track."""
+    def _doubts(self, m: Measurement, kept: float | None, pre: Preprocessed, captured: np.ndarray):
+        """`m` with what the frame's context adds: outside the operator's range, unlike the training images or no
+        B-mode at all (`captured`: the ROI as it came, in colour where it came so), off the stream's track."""
         if kept is not None and kept < self.measure_config.min_in_range:
             m = m.flagged("outside_range")
-        unfamiliar = tuple(self.reference.outside(input_statistics(tensor))) if self.reference else ()
+        unfamiliar = tuple(self.reference.outside(input_statistics(pre.tensor))) if self.reference else ()
+        unfamiliar += tuple(not_bmode(captured, pre.grey, pre.tensor))
+        if self.frozen and self.frozen(pre.tensor):
+            unfamiliar += ("frozen",)
         if unfamiliar:
             m = m.flagged("unfamiliar")
         if self.band:

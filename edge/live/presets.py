@@ -17,8 +17,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.core import strict_json
 from edge.core.roi import Box
-from edge.core.values import SOURCE_LIMITS, number
+from edge.core.values import CALIBRATION_LIMITS, SOURCE_LIMITS, number
 from edge.live.sources import SourceSettings
 from edge.measurement.candidates import OperatorPrior
 from edge.measurement.measure import Calibration, mm_per_px_from_points
@@ -97,7 +98,7 @@ class Preset:
         return out
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        Path(path).write_text(strict_json.dumps(self.to_dict(), indent=2) + "\n")
 
 
 def _calibration(data: dict) -> Calibration:
@@ -109,8 +110,13 @@ def _calibration(data: dict) -> Calibration:
         if len(points) != 2 or any(len(p) != 2 for p in points) or mm is None:
             raise ValueError('"scale_points" needs [[x1, y1], [x2, y2]] and "scale_mm", their distance in mm')
         mm = number(mm, '"scale_mm"')
-        return Calibration(mm_per_px=mm_per_px_from_points(tuple(points[0]), tuple(points[1]), mm))
-    return Calibration(
-        mm_per_px=number(data["mm_per_px"], '"mm_per_px"') if data.get("mm_per_px") is not None else None,
-        depth_mm=number(data["depth_mm"], '"depth_mm"') if data.get("depth_mm") is not None else None,
-    )
+        spacing = mm_per_px_from_points(tuple(points[0]), tuple(points[1]), mm)
+        limits = CALIBRATION_LIMITS["mm_per_px"]
+        if not limits["low"] <= spacing <= limits["high"]:
+            raise ValueError(
+                f'"scale_points" over "scale_mm" give {spacing:g} mm per pixel: a scanner\'s is '
+                f"{limits['low']:g} to {limits['high']:g}"
+            )
+        return Calibration(mm_per_px=spacing)
+    given = {k: data[k] for k in CALIBRATION_LIMITS if data.get(k) is not None}
+    return Calibration(**{k: number(v, f'"{k}"', **CALIBRATION_LIMITS[k]) for k, v in given.items()})

@@ -16,6 +16,14 @@ from edge.measurement.gliding import GlideStep, totals_dict
 MAX_EVENTS = 1_000
 #: most points the thickness series keeps for the plot (about 2 MB); a longer session is plotted at lower resolution
 SERIES_POINTS = 20_000
+#: of failures that repeat (frames that cannot be processed, read or recorded), the first 3 are events one by one, then
+#: one in this many (every one is counted)
+REPORT_EVERY = 100
+
+
+def worth_an_event(n: int) -> bool:
+    """Whether the `n`-th failure of a kind is reported as an event (a source failing every frame must not flood)."""
+    return n <= 3 or n % REPORT_EVERY == 0
 
 
 @dataclass

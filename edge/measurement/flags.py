@@ -33,7 +33,12 @@ FRAME_FLAGS = _table(
     Flag("second_line", "another bright line ran close beside the band: either could be the fascia", 4),
     Flag("jump", "the band was far from where it had been in the frames before (probe moved?)", 5),
     Flag("outside_range", "the band was outside the depth range the operator set", 6),
-    Flag("unfamiliar", "the picture was unlike the images the model learnt from (blank, saturated, very noisy)", 10),
+    Flag(
+        "unfamiliar",
+        "the picture was not live B-mode like the images the model learnt from "
+        "(blank, frozen, colour, text or graphics, saturated, very noisy)",
+        10,
+    ),
     Flag(
         "partial",
         "measured on the piece of band that is the fascia; a piece at another depth was left out",

@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
+import threading
 from importlib.metadata import entry_points
 
 from edge.tools.errors import CommandError
@@ -84,7 +86,26 @@ def _attach_signed_values(argv: list[str]) -> list[str]:
     return out
 
 
+def _as_ctrl_c(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand. SIGTERM is taken first thing, before anything is imported or built, and ends a command as
+    Ctrl-C does (exit 130); a command may handle it its own way once it is running (`tlfseg run`'s loop, the bridge)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _as_ctrl_c) if main_thread else None
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(_attach_signed_values(sys.argv[1:] if argv is None else list(argv)))
     try:
@@ -95,9 +116,6 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(message, file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except (CommandError, ValueError, OSError, RuntimeError) as exc:
         print(f"tlfseg {args.command}: error: {exc}", file=sys.stderr)
         return 1

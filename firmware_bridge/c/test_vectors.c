@@ -6,7 +6,8 @@
  * give the events in stream_expected.txt, whatever chunk sizes it is fed in.
  * With --events MAX_PAYLOAD FILE... it prints the events of any streams instead (the fuzz test compares
  * them with the Python decoder's); with --corpus MAX_PAYLOAD FILE, one line per record of a corpus file
- * (records: u32 little-endian length, then that many bytes), for differential fuzzing at scale.
+ * (records: u32 little-endian length, then that many bytes), for differential fuzzing at scale; with --rle FILE,
+ * the verdict on each RLE mask of such a file (its first 4 bytes the pixel count).
  * Build it for 32-bit targets too (make tests32, -m32): lengths near 4 GiB must not wrap a 32-bit size_t.
  */
 #include <stdio.h>
@@ -33,7 +34,7 @@ static int checks, failures;
 
 static const char *dir;
 static uint8_t file_buf[MAX_FILE];
-static uint8_t dec_buf[MAX_FILE + TLFSEG_OVERHEAD];
+static uint8_t dec_buf[TLFSEG_DECODER_BUFFER(MAX_FILE)];
 static uint8_t out_buf[MAX_FILE];
 static uint8_t payload_buf[MAX_FILE];
 
@@ -180,6 +181,10 @@ static void test_results(void) {
     for (i = 0; i < sizeof mask; i++) CHECK(mask[i] == (i < 140 ? 0 : i < 180 ? 1 : 2));
     CHECK(tlfseg_rle_decode(r.mask, r.mask_len, mask, sizeof mask - 1) == -1); /* runs overflow */
     CHECK(tlfseg_rle_decode(r.mask, r.mask_len - 1, mask, sizeof mask) == -1); /* runs cut short */
+    {   /* a 5-byte run length with bits above 32 (3 << 32 here) is too long, not 0 (issue 25) */
+        static const uint8_t high_bits[] = {0x01, 0x80, 0x80, 0x80, 0x80, 0x30};
+        CHECK(tlfseg_rle_decode(high_bits, sizeof high_bits, mask, 0) == -1);
+    }
 
     p = decode_one("result_skips_only.bin", TLFSEG_RESULT, 6, &len, &size);
     CHECK(tlfseg_result_parse(p, len, &r) == 0);
@@ -364,7 +369,7 @@ static void test_stream(void) {
         tlfseg_decoder d;
         tlfseg_event ev;
         size_t pos = 0, k = 0;
-        CHECK(tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD) == 0);
+        CHECK(tlfseg_decoder_init(&d, dec_buf, TLFSEG_DECODER_BUFFER(max_payload)) == 0);
         CHECK(d.max_payload == max_payload);
         while (pos < size) {
             size_t want = size - pos < chunks[c] ? size - pos : chunks[c];
@@ -389,7 +394,7 @@ static void test_stream(void) {
 }
 
 static void test_limits_and_expire(void) {
-    static uint8_t small[64 + TLFSEG_OVERHEAD];
+    static uint8_t small[TLFSEG_DECODER_BUFFER(64)];
     tlfseg_decoder d;
     tlfseg_event ev;
     size_t size = load("hello_runtime.bin", file_buf, sizeof file_buf), bye_size, pos;
@@ -399,7 +404,7 @@ static void test_limits_and_expire(void) {
     CHECK(tlfseg_decoder_init(&d, small, sizeof small) == 0);
     CHECK(size > sizeof small);
     pos = tlfseg_decoder_feed(&d, file_buf, size);
-    CHECK(pos == sizeof small); /* the buffer is full: decide, then feed the rest */
+    CHECK(pos == d.cap && d.cap == 64 + TLFSEG_OVERHEAD); /* the buffer is full: decide, then feed the rest */
     CHECK(tlfseg_decoder_next(&d, &ev) == 1 && ev.is_fault && ev.code == TLFSEG_E_TOO_LARGE && ev.seq == 0);
     CHECK(tlfseg_decoder_next(&d, &ev) == 0 && tlfseg_decoder_pending(&d) == size - pos);
     CHECK(tlfseg_decoder_feed(&d, file_buf + pos, size - pos) == size - pos);
@@ -417,13 +422,24 @@ static void test_limits_and_expire(void) {
     tlfseg_decoder_feed(&d, bye, bye_size);
     CHECK(tlfseg_decoder_next(&d, &ev) == 1 && !ev.is_fault && ev.type == TLFSEG_BYE);
     CHECK(tlfseg_decoder_expire(&d, &ev) == 0);
-    CHECK(tlfseg_decoder_init(&d, small, TLFSEG_OVERHEAD - 1) == -1);
+    CHECK(tlfseg_decoder_init(&d, small, TLFSEG_DECODER_BUFFER(0) - 1) == -1);
+    {   /* a buffer of TLFSEG_DECODER_BUFFER(p) bytes takes payloads up to p exactly (init only records the buffer) */
+        static const uint32_t payloads[] = {0, 1, 999, 1000, 1024, 65536, 1u << 20, 8u << 20};
+        size_t i;
+        for (i = 0; i < sizeof payloads / sizeof payloads[0]; i++) {
+            CHECK(tlfseg_decoder_init(&d, small, TLFSEG_DECODER_BUFFER(payloads[i])) == 0);
+            CHECK(d.max_payload == payloads[i]);
+            if (payloads[i] == 0) continue;
+            CHECK(tlfseg_decoder_init(&d, small, TLFSEG_DECODER_BUFFER(payloads[i]) - 1) == 0);
+            CHECK(d.max_payload == payloads[i] - 1);
+        }
+    }
 }
 
 /* headers announcing lengths near 4 GiB: on a 32-bit size_t, 24 + length must not wrap (the decoder would hang) */
 static void test_huge_lengths(void) {
     static const uint32_t lengths[] = {0xFFFFFFE8u, 0xFFFFFFFFu, 0xFFFFFFFFu - 23u, 0x7FFFFFFFu};
-    static uint8_t small[64 + TLFSEG_OVERHEAD];
+    static uint8_t small[TLFSEG_DECODER_BUFFER(64)];
     uint8_t head[TLFSEG_HEADER_SIZE], bye[64], junk[100];
     size_t i, bye_size = load("bye.bin", bye, sizeof bye);
     int version, calls;
@@ -464,7 +480,7 @@ static void decode_and_print(const uint8_t *data, size_t size, unsigned long max
     tlfseg_event ev;
     char line[64];
     size_t pos = 0;
-    tlfseg_decoder_init(&d, dec_buf, max_payload + TLFSEG_OVERHEAD);
+    tlfseg_decoder_init(&d, dec_buf, TLFSEG_DECODER_BUFFER(max_payload));
     while (pos < size) {
         pos += tlfseg_decoder_feed(&d, data + pos, size - pos);
         while (tlfseg_decoder_next(&d, &ev)) {
@@ -481,12 +497,34 @@ static int print_corpus(unsigned long max_payload, const char *file) {
     static uint8_t record[1u << 20];
     uint8_t size_le[4];
     FILE *f = fopen(file, "rb");
-    if (!f || max_payload + TLFSEG_OVERHEAD > sizeof dec_buf) return 2;
+    if (!f || TLFSEG_DECODER_BUFFER(max_payload) > sizeof dec_buf) return 2;
     while (fread(size_le, 1, 4, f) == 4) {
         size_t size = (size_t)size_le[0] | (size_t)size_le[1] << 8 | (size_t)size_le[2] << 16 |
                       (size_t)size_le[3] << 24;
         if (size > sizeof record || fread(record, 1, size, f) != size) return 2;
         decode_and_print(record, size, max_payload, ',');
+    }
+    fclose(f);
+    return 0;
+}
+
+/* --rle FILE: one line per record (u32 little-endian pixel count, then an RLE mask): "ok CRC" with the CRC-32 of the
+ * decoded class ids, or "bad", for comparison with the Python decoder's verdicts */
+static int print_rle(const char *file) {
+    static uint8_t record[1u << 16], pixels[1u << 20];
+    uint8_t size_le[4];
+    FILE *f = fopen(file, "rb");
+    if (!f) return 2;
+    while (fread(size_le, 1, 4, f) == 4) {
+        size_t size = (size_t)size_le[0] | (size_t)size_le[1] << 8 | (size_t)size_le[2] << 16 |
+                      (size_t)size_le[3] << 24, n;
+        if (size < 4 || size > sizeof record || fread(record, 1, size, f) != size) return 2;
+        n = (size_t)record[0] | (size_t)record[1] << 8 | (size_t)record[2] << 16 | (size_t)record[3] << 24;
+        if (n > sizeof pixels) return 2;
+        if (tlfseg_rle_decode(record + 4, size - 4, pixels, n) == 0)
+            printf("ok %08lx\n", (unsigned long)tlfseg_crc32(pixels, n));
+        else
+            printf("bad\n");
     }
     fclose(f);
     return 0;
@@ -499,7 +537,7 @@ static int print_events(unsigned long max_payload, int n_files, char **files) {
     for (i = 0; i < n_files; i++) {
         size_t size;
         FILE *f = fopen(files[i], "rb");
-        if (!f || max_payload + TLFSEG_OVERHEAD > sizeof dec_buf) return 2;
+        if (!f || TLFSEG_DECODER_BUFFER(max_payload) > sizeof dec_buf) return 2;
         size = fread(stream, 1, sizeof stream, f);
         fclose(f);
         printf("== %s\n", files[i]);
@@ -511,8 +549,9 @@ static int print_events(unsigned long max_payload, int n_files, char **files) {
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "--events") == 0) return print_events(strtoul(argv[2], NULL, 10), argc - 3, argv + 3);
     if (argc == 4 && strcmp(argv[1], "--corpus") == 0) return print_corpus(strtoul(argv[2], NULL, 10), argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--rle") == 0) return print_rle(argv[2]);
     if (argc != 2) {
-        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE... | --corpus MAX_PAYLOAD FILE\n",
+        fprintf(stderr, "usage: %s VECTOR_DIR | --events MAX_PAYLOAD FILE... | --corpus MAX_PAYLOAD FILE | --rle FILE\n",
                 argv[0]);
         return 2;
     }

@@ -496,18 +496,18 @@ int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pix
     size_t i = 0, covered = 0;
     while (i < len) {
         uint8_t value = src[i++];
-        uint32_t run = 0;
+        uint64_t run = 0; /* up to 35 bits: a 5th byte's bits above 32 make a run too long, as in Python */
         unsigned shift = 0;
         for (;;) {
             uint8_t byte;
             if (i >= len || shift > 28) return -1;
             byte = src[i++];
-            run |= (uint32_t)(byte & 0x7Fu) << shift;
+            run |= (uint64_t)(byte & 0x7Fu) << shift;
             shift += 7;
             if (byte < 0x80u) break;
         }
         if (run > n_pixels - covered) return -1;
-        memset(dst + covered, value, run);
+        memset(dst + covered, value, (size_t)run);
         covered += run;
     }
     return covered == n_pixels ? 0 : -1;
@@ -603,14 +603,17 @@ static int fault(tlfseg_decoder *d, tlfseg_event *ev, uint16_t code, uint32_t se
     return 1;
 }
 
-int tlfseg_decoder_init(tlfseg_decoder *d, uint8_t *buf, size_t cap) {
-    if (cap < TLFSEG_OVERHEAD) return -1;
+int tlfseg_decoder_init(tlfseg_decoder *d, uint8_t *buf, size_t size) {
+    /* the most message bytes c with c + 4 * (c / STEP + 2) <= size (c = q * STEP + r: q * (STEP + 4) + r <= size - 8) */
+    size_t m, q, r;
+    if (size < TLFSEG_DECODER_BUFFER(0)) return -1;
+    m = size - 8u;
+    q = m / (TLFSEG_MARK_STEP + 4u);
+    r = m - q * (TLFSEG_MARK_STEP + 4u);
     memset(d, 0, sizeof *d);
     d->buf = buf;
-    d->cap = cap;
-    d->max_payload = (cap - TLFSEG_OVERHEAD) > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)(cap - TLFSEG_OVERHEAD);
-    /* marks every mark_step bytes: TLFSEG_RESYNC_MARKS - 2 of them cover a full buffer, with room to spare */
-    d->mark_step = cap / (TLFSEG_RESYNC_MARKS - 2u) + 1u;
+    d->cap = q * TLFSEG_MARK_STEP + (r < TLFSEG_MARK_STEP ? r : TLFSEG_MARK_STEP - 1u);
+    d->max_payload = (d->cap - TLFSEG_OVERHEAD) > 0xFFFFFFFFu ? 0xFFFFFFFFu : (uint32_t)(d->cap - TLFSEG_OVERHEAD);
     return 0;
 }
 
@@ -636,20 +639,23 @@ size_t tlfseg_decoder_feed(tlfseg_decoder *d, const uint8_t *data, size_t len) {
     return taken + n;
 }
 
-/* Extend the span's CRC over held bytes up to position `to`, storing a mark at every multiple of mark_step. */
+/* Mark k: the span's CRC up to span_base + k * TLFSEG_MARK_STEP, kept after the message bytes (k <= cap / STEP + 1) */
+static uint8_t *mark_at(const tlfseg_decoder *d, uint64_t k) { return d->buf + d->cap + 4u * (size_t)k; }
+
+/* Extend the span's CRC over held bytes up to position `to`, storing a mark at every multiple of TLFSEG_MARK_STEP. */
 static void span_extend(tlfseg_decoder *d, uint64_t to) {
     while (d->span_end < to) {
-        uint64_t k = (d->span_end - d->span_base) / d->mark_step + 1u, mark = d->span_base + k * d->mark_step;
+        uint64_t k = (d->span_end - d->span_base) / TLFSEG_MARK_STEP + 1u, mark = d->span_base + k * TLFSEG_MARK_STEP;
         uint64_t stop = mark < to ? mark : to;
         d->span_crc = tlfseg_crc32_update(d->span_crc, held(d, d->span_end), (size_t)(stop - d->span_end));
         d->span_end = stop;
-        if (stop == mark) d->marks[k % TLFSEG_RESYNC_MARKS] = d->span_crc;
+        if (stop == mark) put32(mark_at(d, k), d->span_crc);
     }
 }
 
 /* Does the payload CRC of the whole message at the front (payload length n) verify? Linear overall: a message
  * starting beyond the last failed span is checked directly (and becomes the span if it fails); one inside it is
- * checked from the span's running CRCs, touching at most about 2 * mark_step + 20 bytes. */
+ * checked from the span's running CRCs, touching at most about 2 * TLFSEG_MARK_STEP + 20 bytes. */
 static int payload_ok(tlfseg_decoder *d, uint32_t n) {
     uint64_t a = d->at + TLFSEG_HEADER_SIZE, b = a + n, k, mark, from;
     uint32_t want = get32(held(d, b)), crc_a, crc_b, from_crc;
@@ -670,13 +676,13 @@ static int payload_ok(tlfseg_decoder *d, uint32_t n) {
         span_extend(d, b);
         crc_b = d->span_crc;
     } else {
-        k = (b - d->span_base) / d->mark_step;
-        mark = d->span_base + k * d->mark_step;
+        k = (b - d->span_base) / TLFSEG_MARK_STEP;
+        mark = d->span_base + k * TLFSEG_MARK_STEP;
         from = d->cur_pos;
         from_crc = d->cur_crc;
         if (k > 0 && mark >= d->cur_pos) {
             from = mark;
-            from_crc = d->marks[k % TLFSEG_RESYNC_MARKS];
+            from_crc = get32(mark_at(d, k));
         }
         crc_b = tlfseg_crc32_update(from_crc, held(d, from), (size_t)(b - from));
     }

@@ -275,16 +275,18 @@ int tlfseg_rle_decode(const uint8_t *src, size_t len, uint8_t *dst, size_t n_pix
 /* ---- streaming decoder -------------------------------------------------------------------------- */
 
 /* Resynchronisation cost: after a payload CRC mismatch the decoder checks every later header inside the failed
- * message, and each check costs at most about 2 * cap / (TLFSEG_RESYNC_MARKS - 2) bytes of CRC (plus a few hundred
- * operations), whatever the announced lengths: the work is linear in the bytes received. Each mark is 4 bytes of
- * the decoder struct; define TLFSEG_RESYNC_MARKS (>= 4) before including this header to trade memory for speed. */
-#ifndef TLFSEG_RESYNC_MARKS
-#define TLFSEG_RESYNC_MARKS 64u
-#endif
+ * message from running CRCs ("marks") kept every TLFSEG_MARK_STEP bytes of it, so each check costs at most about
+ * 2 * TLFSEG_MARK_STEP bytes of CRC (plus a few hundred operations), whatever the announced lengths and whatever the
+ * buffer's size: the work per byte received is bounded. The marks (4 bytes per TLFSEG_MARK_STEP bytes of message)
+ * live at the end of the caller's buffer: size it with TLFSEG_DECODER_BUFFER. */
+#define TLFSEG_MARK_STEP 1024u
+/* the buffer tlfseg_decoder_init needs for payloads up to max_payload bytes: a whole message and its resync marks */
+#define TLFSEG_DECODER_BUFFER(max_payload) \
+    (TLFSEG_OVERHEAD + (max_payload) + 4u * ((TLFSEG_OVERHEAD + (max_payload)) / TLFSEG_MARK_STEP + 2u))
 
 typedef struct {
-    uint8_t *buf;           /* caller's buffer: max payload + TLFSEG_OVERHEAD bytes */
-    size_t cap;
+    uint8_t *buf;           /* caller's buffer: TLFSEG_DECODER_BUFFER(max payload) bytes */
+    size_t cap;             /* bytes of buf that hold messages (the resync marks follow them) */
     size_t head;            /* index in buf of the first byte held */
     size_t len;             /* bytes held: buf[head .. head + len) */
     size_t consume;         /* bytes of the last event to drop on the next call */
@@ -294,14 +296,13 @@ typedef struct {
     uint32_t bad_headers;   /* magic found, header checksum wrong */
     uint32_t faults;        /* faults reported */
     uint64_t bytes_skipped; /* bytes received and not part of a delivered message */
-    /* private resync state: running CRC-32 over a failed message's payload ("span"), marks every mark_step bytes,
-     * and the CRC up to the first byte held (cursor); positions count the bytes that entered buf */
+    /* private resync state: running CRC-32 over a failed message's payload ("span"), marks every TLFSEG_MARK_STEP
+     * bytes (at buf + cap), and the CRC up to the first byte held (cursor); positions count the bytes that entered
+     * buf */
     uint64_t at;            /* position of buf[head] */
     int span_on;
     uint64_t span_base, span_end, cur_pos;
     uint32_t span_crc, cur_crc;
-    size_t mark_step;
-    uint32_t marks[TLFSEG_RESYNC_MARKS];
 } tlfseg_decoder;
 
 typedef struct {
@@ -314,9 +315,9 @@ typedef struct {
     uint32_t length;
 } tlfseg_event;
 
-/* buf/cap: working memory; messages with payloads over cap - TLFSEG_OVERHEAD are skipped as TOO_LARGE.
- * Returns 0, or -1 when cap < TLFSEG_OVERHEAD. */
-int tlfseg_decoder_init(tlfseg_decoder *d, uint8_t *buf, size_t cap);
+/* buf/size: working memory, TLFSEG_DECODER_BUFFER(max payload) bytes; messages with larger payloads are skipped as
+ * TOO_LARGE (d->max_payload: the largest that fits). Returns 0, or -1 when size < TLFSEG_DECODER_BUFFER(0). */
+int tlfseg_decoder_init(tlfseg_decoder *d, uint8_t *buf, size_t size);
 /* Take bytes from data; returns how many were taken (all of them unless the buffer is full: then call
  * tlfseg_decoder_next until it returns 0 and feed the rest). */
 size_t tlfseg_decoder_feed(tlfseg_decoder *d, const uint8_t *data, size_t len);

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 import signal
 import struct
 
 import numpy as np
 
+from edge.core import strict_json
 from edge.core.labels import BELOW, CLASS_COLOURS_BGR, CLASS_NAMES, FASCIA
 from edge.live.pipeline import FrameResult
 from edge.live.session import Session
@@ -57,7 +57,9 @@ def label_geometry(frame: Frame, result: FrameResult) -> Geometry:
 def measurement_json(frame: Frame, result: FrameResult) -> str:
     """The frame's measurements as the recording logs them, with its sequence number, time and source time."""
     source = {"source_time": frame.source_time} if frame.source_time is not None else {}
-    return json.dumps({"seq": frame.seq, "time": round(frame.wall_time, 4), **source, **result.measurement.to_dict()})
+    return strict_json.dumps(
+        {"seq": frame.seq, "time": round(frame.wall_time, 4), **source, **result.measurement.to_dict()}
+    )
 
 
 def label_meta_content(size: tuple[int, int]) -> bytes:

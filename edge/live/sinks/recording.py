@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.core import strict_json
 from edge.live.pipeline import FrameResult
 from edge.live.plot import plot_series
-from edge.live.session import Session
+from edge.live.session import Session, worth_an_event
 from edge.live.sinks.base import Sink
 from edge.live.sources import Frame
 
@@ -44,6 +46,14 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 #: pictures held back before the first video segment opens, to measure the rate frames are really processed at
 RATE_PROBE = 10
+#: ... unless they take this many bytes first (large frames): then the rate is measured over fewer
+PENDING_BYTES = 64 * 2**20
+#: the widest and tallest picture MPEG-4 Part 2 (mp4v) encodes; a larger overlay is not recorded
+MAX_VIDEO_SIDE = 8191
+
+
+class RecordingError(OSError):
+    """A picture the video cannot take (its size, the encoder): that frame's overlay is missing, the rest goes on."""
 
 
 def frame_rate(times: list[float], fallback: float) -> float:
@@ -83,9 +93,11 @@ class RecordingSink(Sink):
         self._part: Path | None = None
         self._size: tuple[int, int] | None = None
         self._rate: float | None = None
-        self._pending: list[tuple[np.ndarray, float]] = []
+        self._pending: list[tuple[np.ndarray, float, int]] = []  #: (picture, capture time, frame seq)
         self._times: list[float] = []  #: capture times of the open segment's frames
         self._segment_frames = 0
+        self._unwritable: set[tuple[int, int]] = set()  #: picture sizes the encoder would not open a video for
+        self.missed = 0  #: processed frames whose overlay is not in the video
 
     def _open_log(self) -> None:
         if self._fd is None:
@@ -95,24 +107,28 @@ class RecordingSink(Sink):
 
     def _append(self, record: dict) -> None:
         self._open_log()
-        os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
+        os.write(self._fd, (strict_json.dumps(record, separators=(",", ":")) + "\n").encode())
         os.fsync(self._fd)
 
     def _close_segment(self) -> None:
         if self._writer is None:
             return
-        self._writer.release()
-        final = self._part.with_name(self._part.name.replace(".part", ""))
-        os.replace(self._part, final)
-        self.segments.append(final)
+        writer, part, self._writer, self._part = self._writer, self._part, None, None
+        writer.release()
         self._rate = frame_rate(self._times, self._rate or self.nominal_fps)
-        self._writer = self._part = None
+        if part.exists():  # an encoder that failed after opening wrote nothing: no segment, and no crash
+            final = part.with_name(part.name.replace(".part", ""))
+            os.replace(part, final)
+            self.segments.append(final)
 
     def _open_segment(self, size: tuple[int, int]) -> None:
-        self._part = self.folder / f"overlay_{len(self.segments):04d}.part.mp4"
-        self._writer = cv2.VideoWriter(str(self._part), cv2.VideoWriter_fourcc(*"mp4v"), self._rate, size)
-        if not self._writer.isOpened():
-            raise OSError(f"cannot write an MP4 video to {self._part} (OpenCV without an mp4v encoder?)")
+        part = self.folder / f"overlay_{len(self.segments):04d}.part.mp4"
+        writer = cv2.VideoWriter(str(part), cv2.VideoWriter_fourcc(*"mp4v"), self._rate, size)
+        if not writer.isOpened():
+            writer.release()
+            self._unwritable.add(size)
+            raise RecordingError(f"the MP4 encoder (mp4v) cannot open a {size[0]}x{size[1]} video")
+        self._writer, self._part = writer, part
         self._size, self._times = size, []
         self._segment_frames = max(1, round(self._rate * self.segment_s))
 
@@ -125,22 +141,51 @@ class RecordingSink(Sink):
         self._writer.write(picture)
         self._times.append(t)
 
-    def _flush_pending(self) -> None:
-        self._rate = frame_rate([t for _, t in self._pending], self.nominal_fps)
+    def _flush_pending(self, session: Session) -> None:
+        self._rate = frame_rate([t for _, t, _ in self._pending], self.nominal_fps)
         pending, self._pending = self._pending, []
-        for picture, t in pending:
+        for picture, t, seq in pending:
+            try:
+                self._write_picture(picture, t)
+            except RecordingError as exc:
+                self._miss(seq, exc, session)
+
+    def _add_picture(self, picture: np.ndarray, t: float, seq: int, session: Session) -> None:
+        """Into the video, or held until the rate is known; RecordingError for a picture it cannot take."""
+        h, w = picture.shape[:2]
+        if max(w, h) > MAX_VIDEO_SIDE:
+            raise RecordingError(f"{w}x{h} is beyond what MP4 (mp4v) encodes (sides up to {MAX_VIDEO_SIDE})")
+        if (w, h) in self._unwritable:
+            raise RecordingError(f"the MP4 encoder (mp4v) cannot open a {w}x{h} video")
+        if self._rate is not None:
             self._write_picture(picture, t)
+            return
+        self._pending.append((picture, t, seq))
+        if len(self._pending) >= RATE_PROBE or sum(p.nbytes for p, _, _ in self._pending) >= PENDING_BYTES:
+            self._flush_pending(session)
+
+    def _miss(self, seq: int, exc: RecordingError, session: Session) -> None:
+        """A frame whose overlay cannot be recorded: its error (counted; reported as `worth_an_event` says)."""
+        self.missed += 1
+        if worth_an_event(self.missed):
+            self._report(f"frame {seq}: overlay not recorded: {exc} ({self.missed} so far)", session)
+
+    def _report(self, detail: str, session: Session) -> None:
+        """An error event of the recording's own, in the session's events and the log."""
+        event = {"kind": "error", "t": round(time.monotonic() - session.started, 3), "detail": detail}
+        session.add_event(event)
+        self.event(event)
 
     def write(self, frame: Frame, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
         f, m = frame, result.measurement
         self._open_log()
+        missing = None
         if picture is not None:
-            if self._rate is None:
-                self._pending.append((picture, f.t_capture))
-                if len(self._pending) >= RATE_PROBE:
-                    self._flush_pending()
-            else:
-                self._write_picture(picture, f.t_capture)
+            try:
+                self._add_picture(picture, f.t_capture, f.seq, session)
+            except RecordingError as exc:
+                missing = str(exc)
+                self._miss(f.seq, exc, session)
         self._append(
             {
                 "seq": f.seq,
@@ -153,6 +198,7 @@ class RecordingSink(Sink):
                 **m.to_dict(),
                 **({"gliding": result.gliding.to_dict()} if result.gliding is not None else {}),
                 **({"unfamiliar": list(result.unfamiliar)} if result.unfamiliar else {}),
+                **({"overlay_not_recorded": missing} if missing else {}),
                 "seen": session.seen,
                 "dropped": dict(session.dropped),
             }
@@ -165,8 +211,11 @@ class RecordingSink(Sink):
         if self._fd is None:
             return
         if self._pending:
-            self._flush_pending()
+            self._flush_pending(session)
         self._close_segment()
+        if self.missed:
+            self._report(f"{self.missed} frames' overlays are not in the video (their measurements are in {self.LOG})",
+                         session)  # fmt: skip
         os.close(self._fd)
         session.files = [p.name for p in [self.log_path, *self.segments]]
         times = [t for t, _, _ in session.series]
@@ -191,7 +240,7 @@ class RecordingSink(Sink):
                 write_atomic(self.folder / "gliding.png", png.tobytes())
                 session.files.append("gliding.png")
         session.files.append("summary.json")
-        write_atomic(self.folder / "summary.json", json.dumps(session.summary(), indent=2).encode())
+        write_atomic(self.folder / "summary.json", strict_json.dumps(session.summary(), indent=2).encode())
         _fsync_dir(self.folder)
 
 

@@ -9,13 +9,13 @@ so what remains is spread evenly over the session rather than 30 neighbours of o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge.core import strict_json
 from edge.live.pipeline import FrameResult
 from edge.live.session import Session
 from edge.live.sinks.base import Sink
@@ -95,7 +95,7 @@ class SaveFramesSink(Sink):
     def _write_index(self, session: Session) -> None:
         frames = sorted(self.records.values(), key=lambda r: r["seq"])
         index = {"source": session.source, "model": session.model, "frames": frames}
-        write_atomic(self.folder / self.INDEX, (json.dumps(index, indent=1) + "\n").encode())
+        write_atomic(self.folder / self.INDEX, (strict_json.dumps(index, indent=1) + "\n").encode())
 
     def close(self, session: Session) -> None:
         if self.records:

@@ -7,11 +7,27 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.core.frame import FrameRejected, check_pixels
 from edge.live.sources.base import BadFrame, Capture, EndOfSource, SourceError, SourceLost, SourceSettings
 
 _DEFAULT_FILE_FPS = 25.0
 #: this many undecodable frames in a row end a file that announces more (truncated, not a damaged frame or two)
 MAX_UNREADABLE = 25
+
+
+#: bytes read from the start of a file to tell text from a video: every container's header has binary fields
+SNIFF_BYTES = 4096
+
+
+def is_text(path: str | Path) -> bool:
+    """The file starts as text (no NUL, at most 2 % control bytes other than whitespace in its first `SNIFF_BYTES`):
+    FFmpeg's tty demuxer would play it as a picture of its letters (.txt, .nfo, .asc, ...), not a scan."""
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if not head or b"\0" in head:
+        return False
+    control = sum(1 for b in head if b < 32 and b not in b"\t\n\r\f\x1b")
+    return control <= 0.02 * len(head)
 
 
 def is_device(target: int | str | Path) -> bool:
@@ -47,6 +63,8 @@ class OpenCVCapture(Capture):
     def open(self) -> None:
         if not self.device and not Path(self.target).is_file():
             raise SourceError(f"video file not found: {self.target}")
+        if not self.device and is_text(self.target):
+            raise SourceError(f"{self.target} is a text file, not a video")
         cap = cv2.VideoCapture(self.target, self.api)
         if not cap.isOpened():
             cap.release()
@@ -55,6 +73,11 @@ class OpenCVCapture(Capture):
         if self.device:
             self._configure(cap)
         else:
+            try:  # before a frame is decoded: a small file can hold a huge picture
+                check_pixels(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+            except FrameRejected as exc:
+                cap.release()
+                raise SourceError(f"{self.name}: {exc}") from None
             self.fps = self.settings.fps or cap.get(cv2.CAP_PROP_FPS) or _DEFAULT_FILE_FPS
             self._announced = max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT)))
             self._seek(cap, self._position)

@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+from edge.live.session import worth_an_event
 from edge.live.sources.base import BadFrame, Capture, EndOfSource, Frame, SourceError, SourceLost
 
 #: give up reopening a file or folder after this long (a device is retried for ever)
@@ -51,6 +52,7 @@ class FrameReader:
         self.seen = 0
         self.dropped: Counter[str] = Counter()
         self.reopens = 0
+        self._delay = backoff_s[0]  #: the wait before the next reopening: grows until a frame comes
         self._slot: Frame | None = None
         self._events: list[SourceEvent] = []
         self._cond = threading.Condition()
@@ -130,7 +132,9 @@ class FrameReader:
                     with self._cond:
                         self.seen += 1
                         self.dropped[exc.reason] += 1
-                    self._event("error", str(exc))
+                        n = self.dropped[exc.reason]
+                    if worth_an_event(n):
+                        self._event("error", f"{exc} ({n} {exc.reason} so far)")
                     continue
                 except SourceLost as exc:
                     self._event("lost", str(exc))
@@ -163,23 +167,26 @@ class FrameReader:
                 self.dropped["busy"] += 1
             self._slot = Frame(image, self.seen, now, wall, self.capture.name, geometry)
             self.seen += 1
+            self._delay = self.backoff_s[0]  # a frame came: the source works again
             self._cond.notify_all()
 
     def _reopen(self) -> bool:
-        """Close, then reopen with exponential back-off until it works, `give_up_s` passes, or stop."""
+        """Close, then reopen with exponential back-off until it works, `give_up_s` passes, or stop. The back-off
+        carries over to the next loss until a frame comes: a peer that accepts the connection and then fails at once
+        (sends garbage, announces too much) is not reconnected to at the first step's rate."""
         self.capture.close()
-        delay, cap_s = self.backoff_s
+        cap_s = self.backoff_s[1]
         t0 = time.monotonic()
         attempts = 0
-        while not self._stop.wait(delay):
+        while not self._stop.wait(self._delay):
             attempts += 1
+            self._delay = min(self._delay * 2, cap_s)
             try:
                 self.capture.open()
             except SourceError as exc:
                 if self.give_up_s is not None and time.monotonic() - t0 >= self.give_up_s:
                     self._event("gave_up", f"{self.capture.name}: {attempts} attempts in {self.give_up_s:g} s: {exc}")
                     return False
-                delay = min(delay * 2, cap_s)
                 continue
             self.reopens += 1
             down = time.monotonic() - t0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from edge.core.values import SOURCE_LIMITS, arg
+from edge.core.values import CALIBRATION_LIMITS, SOURCE_LIMITS, arg
 from edge.tools.commands import add_model_options, add_roi_option, parse_roi, positive_int
 
 EPILOG = """\
@@ -47,12 +47,17 @@ def register(sub) -> None:
     add_model_options(p, threads_default="all")
     add_roi_option(p, "the preset's, else detected and re-detected when the screen layout changes")
     cal = p.add_mutually_exclusive_group()
-    cal.add_argument("--mm-per-px", type=arg("--mm-per-px"), metavar="MM", help="calibration: millimetres per pixel")
+    cal.add_argument(
+        "--mm-per-px",
+        type=arg("--mm-per-px", **CALIBRATION_LIMITS["mm_per_px"]),
+        metavar="MM",
+        help="calibration: millimetres per pixel (0.001 to 5)",
+    )
     cal.add_argument(
         "--depth-mm",
-        type=arg("--depth-mm"),
+        type=arg("--depth-mm", **CALIBRATION_LIMITS["depth_mm"]),
         metavar="MM",
-        help="calibration: the scanner's depth setting (spans the ROI rows)",
+        help="calibration: the scanner's depth setting (spans the ROI rows; 1 to 500)",
     )
     hint = p.add_argument_group("where the fascia is (optional; needs a calibration)")
     hint.add_argument(
