@@ -248,3 +248,38 @@ def test_an_export_never_overwrites(tmp_path, recordings, clinic_cli, capsys):
     assert clinic_cli(argv) == 1
     assert "already holds SC_01_001.dcm, SC_01_002.dcm, SC_01_003.dcm, SR.dcm" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def _by_name(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_patient_b_never_replaces_patient_a(tmp_path, recordings, clinic_cli, capsys, monkeypatch):
+    """Patient B's export into a folder holding patient A's is refused and A's files stay as they were, byte for byte;
+    also when A's export lands while B's first file is being written (two exports at once), where B then removes
+    what it wrote."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"patient_name": "Able^Ann", "patient_id": "A-1"}))
+    b.write_text(json.dumps({"patient_name": "Baker^Bob", "patient_id": "B-2"}))
+    out = tmp_path / "out"
+    assert clinic_cli(["export", "--dicom", str(out), "--patient", str(a), str(recordings / "visit2-left")]) == 0
+    before = _by_name(out)
+    argv = ["export", "--dicom", str(out), "--patient", str(b), str(recordings / "visit2-right"), "--side", "right"]
+    assert clinic_cli(argv) == 1
+    err = capsys.readouterr().err
+    assert "already holds" in err and err.count("\n") == 1
+    assert _by_name(out) == before
+
+    at_once, landed, real = tmp_path / "at-once", {}, pydicom.dataset.Dataset.save_as
+
+    def a_lands_first(self, *args, **kwargs):
+        if not landed:
+            landed["a"] = None
+            landed["a"] = export_dicom([Recording.load(recordings / "visit2-left")], Patient.load(a), at_once)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "save_as", a_lands_first)
+    with pytest.raises(ValueError, match="appeared while this export wrote"):
+        export_dicom([Recording.load(recordings / "visit2-left")], Patient.load(b), at_once)
+    assert sorted(_by_name(at_once)) == sorted(p.name for p in landed["a"].files)  # no B file, no temporary left
+    assert {pydicom.dcmread(p).PatientID for p in at_once.iterdir()} == {"A-1"}
