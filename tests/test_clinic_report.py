@@ -11,7 +11,7 @@ from clinic_support import flag_frames, record, three_visits  # noqa: F401  (a f
 
 from clinic.patient import Patient
 from clinic.recording import Recording, side_from_name
-from clinic.report.fmt import css_string
+from clinic.report.fmt import css_string, person_name
 from clinic.report.html import build_report
 from clinic.report.words import caveats
 
@@ -100,6 +100,12 @@ def test_two_visits_give_the_change_over_visits(tmp_path, recordings, clinic_cli
     assert left == [then, now] and f"{then:.2f}\u00a0mm" in html
     assert [r["median"] for r in data["visits"] if r["side"] == "right"][0] is None  # no right side at the first
     assert "Change over visits" in html and html.count('<svg class="trend"') == 1
+
+
+def test_person_names_as_a_reader_expects_them():
+    assert person_name("Doe^Jane^Ann^Dr.^Jr.") == "Doe, Dr. Jane Ann Jr." and person_name("Doe") == "Doe"
+    assert person_name("Yamada^Taro=山田^太郎=やまだ^たろう") == "Yamada, Taro / 山田, 太郎 / やまだ, たろう"
+    assert person_name("=山田^太郎") == "山田, 太郎"
 
 
 def test_side_from_folder_names():

@@ -10,6 +10,8 @@ from clinic.patient import Patient
 from clinic.recording import Recording
 
 MANUFACTURER = "tlfseg"
+#: every object's text is UTF-8, whatever the patient's name is written in (PS3.3 C.12.1.1.2: Unicode in UTF-8)
+CHARACTER_SET = "ISO_IR 192"
 
 
 def study_datetime(started: str | None) -> tuple[str | None, str | None]:

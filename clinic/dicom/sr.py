@@ -23,7 +23,7 @@ from pydicom.sr.codedict import codes
 from pydicom.valuerep import DS
 
 from clinic.dicom import codes as c
-from clinic.dicom.context import MANUFACTURER, StudyContext
+from clinic.dicom.context import CHARACTER_SET, MANUFACTURER, StudyContext
 from clinic.dicom.identity import tracking
 from clinic.recording import Recording
 
@@ -100,6 +100,7 @@ def measurement_report(
         sop_instance_uid=UID(),
         instance_number=1,
         manufacturer=MANUFACTURER,
+        specific_character_set=CHARACTER_SET,
         institution_name=ctx.patient.institution_name,
         is_complete=True,
         coding_schemes=[c.SCHEME_ITEM],
