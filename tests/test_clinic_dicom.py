@@ -79,12 +79,13 @@ def test_sr_measurements_equal_the_recording(exported, recordings):
     sr = next(d for d in files if d.SOPClassUID == COMPREHENSIVE_SR)
     left, right = Recording.load(recordings / "visit2-left"), Recording.load(recordings / "visit2-right")
     thickness = sr_numbers(sr, "Fascia thickness")
-    assert [v for v, _ in thickness] == [left.thickness().median, right.thickness().median]
+    assert [v for v, _ in thickness] == [left.log.thickness().median, right.log.thickness().median]
     assert {(u.CodeValue, u.CodingSchemeDesignator) for _, u in thickness} == {("mm", "UCUM")}
     assert 0.8 < thickness[0][0] < 2.0  # the phantom's band is about 12 px at 0.1 mm/px
-    assert [v for v, _ in sr_numbers(sr, "Echogenicity")] == [left.echogenicity().median, right.echogenicity().median]
-    assert [v for v, _ in sr_numbers(sr, "Frames measured")] == [len(left.good), len(right.good)]
-    assert [v for v, _ in sr_numbers(sr, "Frames flagged")] == [left.flagged, right.flagged]
+    echo = [left.log.echogenicity().median, right.log.echogenicity().median]
+    assert [v for v, _ in sr_numbers(sr, "Echogenicity")] == echo
+    assert [v for v, _ in sr_numbers(sr, "Frames measured")] == [left.log.thickness().used, right.log.thickness().used]
+    assert [v for v, _ in sr_numbers(sr, "Frames flagged")] == [left.log.flagged, right.log.flagged]
     names = [it.TextValue for p, it in sr_items(sr) if p[-1] == "Algorithm Name"]
     versions = {it.TextValue for p, it in sr_items(sr) if p[-1] == "Algorithm Version"}
     assert set(names) == {"tlfseg_unet_int8.tflite"} and versions == {"tlfseg 0.1.0"}
@@ -185,11 +186,12 @@ def test_dsr2html_shows_every_measurement_with_its_name(exported, recordings):
     text = dsr2html_text(out / "SR.dcm")
     for side in ("left", "right"):
         rec = Recording.load(recordings / f"visit2-{side}")
-        t, e = rec.thickness(), rec.echogenicity()
+        t, e = rec.log.thickness(), rec.log.echogenicity()
         assert f"Fascia thickness: {t.median:g} mm" in text
         assert f"Fascia thickness interquartile range: {round(t.iqr, 4):g} mm" in text
         assert f"Echogenicity: {e.median:g} 1" in text
-        assert f"Frames measured: {t.used} {{frames}}" in text and f"Frames flagged: {rec.flagged} {{frames}}" in text
+        assert f"Frames measured: {t.used} {{frames}}" in text
+        assert f"Frames flagged: {rec.log.flagged} {{frames}}" in text
         assert f'Tracking Identifier = "Thoracolumbar fascia, {side}"' in text
     assert "Procedure reported = Diagnostic ultrasonography" in text
     assert not re.search(r"\d\.0 \{frames\}", text)  # counts are whole numbers

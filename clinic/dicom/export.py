@@ -37,9 +37,9 @@ class Export:
 
 
 def _describe(rec: Recording, index: int) -> str:
-    f = rec.frames[index]
-    value = f.get(f"thickness_{rec.unit}")
-    shown = "no measurement" if value is None else f"thickness {value:g} {rec.unit}"
+    f = rec.log.record(index)
+    value = f.get(f"thickness_{rec.log.unit}")
+    shown = "no measurement" if value is None else f"thickness {value:g} {rec.log.unit}"
     state = "good" if f.get("good") else "flagged " + ",".join(f.get("flags", []))
     return f"tlfseg key frame: recording {rec.folder.name}, seq {f.get('seq')}, t {f.get('t_s')} s, {shown}, {state}"
 
@@ -47,14 +47,14 @@ def _describe(rec: Recording, index: int) -> str:
 def key_frame_images(rec: Recording, ctx: StudyContext, series_number: int, count: int) -> list[Dataset]:
     """The recording's key frames (the first frame when none is good), with the clinical caption, as one Secondary
     Capture series."""
-    indices = rec.key_frames(count) or [0]
+    indices = rec.log.key_frames(count) or [0]
     pictures = key_stills(rec, indices)
     if not pictures:
         raise ValueError(f"{rec.folder}: no overlay video to take key frames from")
     series = UID()
     return [
         secondary_capture(
-            pictures[i], ctx, series, series_number, n, rec.frames[i].get("mm_per_px"), rec.side, _describe(rec, i)
+            pictures[i], ctx, series, series_number, n, rec.log.record(i).get("mm_per_px"), rec.side, _describe(rec, i)
         )
         for n, i in enumerate(sorted(pictures), 1)
     ]
