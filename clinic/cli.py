@@ -122,7 +122,7 @@ def _send(peer, outbox, calling_ae: str) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from clinic.files import commit, part, refuse_existing
+    from clinic.files import refuse_existing, written
     from clinic.patient import Patient
     from clinic.report.html import build_report
 
@@ -130,12 +130,13 @@ def run_report(args: argparse.Namespace) -> int:
     refuse_existing(out, pdf)
     html = build_report(_recordings(args), Patient.load(args.patient), args.key_frames)
     out.parent.mkdir(parents=True, exist_ok=True)
-    part(out).write_text(html, encoding="utf-8")
-    commit(part(out), out)
+    with written(out) as tmp:
+        tmp.write_text(html, encoding="utf-8")
     print(f"report: {out} ({len(html.encode()) // 1024} KiB, self-contained)")
     if pdf:
         from clinic.report.browser import render
 
-        commit(render(out, pdf=part(pdf.resolve())), pdf)
+        with written(pdf.resolve()) as tmp:
+            render(out, pdf=tmp)
         print(f"PDF: {pdf} ({pdf.stat().st_size // 1024} KiB)")
     return 0

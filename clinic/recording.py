@@ -1,20 +1,29 @@
-"""A recording folder read back: its frame log, summary, statistics, key frames and their overlay pictures."""
+"""A recording folder read back and checked: its frame log (`clinic.frame_log`), the summary's start and model, the
+side and visit, and the overlay pictures of its key frames.
+
+What is wrong in a file the clinic reads is a ValueError naming the file (the frame log's line) and the key, before
+anything is written.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from clinic import SIDES
-from edge.live.sinks.recording import RecordingSink, read_log
-from edge.measurement.flags import refuses
+from clinic.checked import json_object, of_type
+from clinic.frame_log import FrameLog
+from edge.live.sinks.recording import RecordingSink
 
 META = "clinic.json"  #: optional, in a recording folder: {"side": ..., "visit": ...}
+SUMMARY = "summary.json"
+STARTED = "%Y-%m-%dT%H:%M:%S%z"  #: summary.json's "started", as the runtime writes it
+MAX_VISIT = 64  #: characters of a visit's label
 
 
 def side_from_name(name: str) -> str | None:
@@ -24,33 +33,40 @@ def side_from_name(name: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+def read_meta(folder: Path) -> dict:
+    """The folder's `clinic.json`, checked ({} where there is none)."""
+    path = folder / META
+    if not path.is_file():
+        return {}
+    meta = json_object(path)
+    side = of_type(meta, "side", str, str(path), f"one of {SIDES}")
+    if side is not None and side not in SIDES:
+        raise ValueError(f"{path}: side must be one of {SIDES}, not {side!r}")
+    visit = of_type(meta, "visit", str, str(path), "a label")
+    if visit is not None and not 0 < len(visit) <= MAX_VISIT:
+        raise ValueError(f"{path}: visit must be a label of 1 to {MAX_VISIT} characters")
+    return meta
+
+
 def save_meta(folder: str | Path, **values: str) -> None:
     """Add `values` (side, visit) to the recording folder's `clinic.json`, keeping what it held."""
     path = Path(folder) / META
-    meta = json.loads(path.read_text()) if path.is_file() else {}
-    path.write_text(json.dumps({**meta, **values}, indent=1) + "\n")
+    path.write_text(json.dumps({**read_meta(Path(folder)), **values}, indent=1) + "\n")
 
 
-@dataclass
-class Stats:
-    """One quantity over a recording's good frames."""
-
-    unit: str
-    median: float | None
-    p25: float | None
-    p75: float | None
-    used: int
-
-    @property
-    def iqr(self) -> float | None:
-        return None if self.p25 is None else self.p75 - self.p25
-
-
-def stats(values: list[float], unit: str) -> Stats:
-    if not values:
-        return Stats(unit, None, None, None, 0)
-    p25, p50, p75 = (float(x) for x in np.percentile(np.asarray(values, float), [25, 50, 75]))
-    return Stats(unit, round(p50, 4), round(p25, 4), round(p75, 4), len(values))
+def _summary(folder: Path) -> tuple[str | None, str | None]:
+    """(started, model) from the folder's `summary.json`, checked (None where there is none: a session cut off)."""
+    path = folder / SUMMARY
+    if not path.is_file():
+        return None, None
+    summary = json_object(path)
+    started = of_type(summary, "started", str, str(path), "a time")
+    if started is not None:
+        try:
+            dt.datetime.strptime(started, STARTED)
+        except ValueError:
+            raise ValueError(f"{path}: started is {started[:40]!r}, not a time as 2026-12-03T10:42:00+0000") from None
+    return started, of_type(summary, "model", str, str(path), "text")
 
 
 @dataclass
@@ -59,82 +75,32 @@ class Recording:
 
     The side comes from `--side`, else `clinic.json` in the folder (`{"side": "left", "visit": "2026-12-03"}`),
     else the folder's name (a word `left` or `right`: `visit2-left`, `right_2026-12-03`); the visit from
-    `clinic.json`, else the day the recording started.
+    `clinic.json`, else the day the recording started, else the folder's name.
     """
 
     folder: Path
-    frames: list[dict]
-    summary: dict
-    side: str | None = None
-    partial: bool = False
-    meta: dict = field(default_factory=dict)
+    log: FrameLog
+    side: str | None
+    visit: str
+    started: str | None = None  #: summary.json's, as the runtime wrote it (`STARTED`)
+    model: str | None = None  #: the model the session ran, in words
 
     @classmethod
     def load(cls, folder: str | Path, side: str | None = None) -> Recording:
         folder = Path(folder)
-        log = folder / RecordingSink.LOG
-        if not log.is_file():
+        path = folder / RecordingSink.LOG
+        if not path.is_file():
             raise ValueError(f"{folder} is not a recording (no {RecordingSink.LOG})")
-        frames, _, partial = read_log(log)
-        summary_path = folder / "summary.json"
-        summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
-        meta_path = folder / META
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        log = FrameLog.read(path)
+        if not len(log):
+            raise ValueError(f"{path}: no frame recorded")
+        started, model = _summary(folder)
+        meta = read_meta(folder)
         side = side or meta.get("side") or side_from_name(folder.name)
         if side is not None and side not in SIDES:
             raise ValueError(f"{folder}: side must be one of {SIDES}, not {side!r}")
-        return cls(folder, frames, summary, side, partial, meta)
-
-    @property
-    def calibrated(self) -> bool:
-        return any(f.get("mm_per_px") for f in self.frames)
-
-    @property
-    def unit(self) -> str:
-        return "mm" if self.calibrated else "px"
-
-    @property
-    def mm_per_px(self) -> list[float]:
-        """The calibrations used (one value unless the preset changed mid-session)."""
-        return sorted({f["mm_per_px"] for f in self.frames if f.get("mm_per_px")})
-
-    @property
-    def good(self) -> list[dict]:
-        return [f for f in self.frames if f.get("good")]
-
-    def thickness(self) -> Stats:
-        key = f"thickness_{self.unit}"
-        return stats([f[key] for f in self.good if f.get(key) is not None], self.unit)
-
-    def echogenicity(self) -> Stats:
-        """Mean grey level (0-255) of the fascia pixels over good frames."""
-        return stats([f["echo"]["fascia"] for f in self.good if f.get("echo", {}).get("fascia") is not None], "grey")
-
-    def flag_counts(self) -> Counter:
-        """Why frames were left out: refusing flag -> frames carrying it (`partial`, a good frame's, is not one)."""
-        return Counter(flag for f in self.frames for flag in f.get("flags", []) if refuses((flag,)))
-
-    @property
-    def flagged(self) -> int:
-        return sum(1 for f in self.frames if not f.get("good"))
-
-    @property
-    def started(self) -> str | None:
-        return self.summary.get("started")
-
-    @property
-    def visit(self) -> str:
-        """The visit's label: `clinic.json`'s "visit", else the day the recording started, else the folder name."""
-        return str(self.meta.get("visit") or (self.started or "")[:10] or self.folder.name)
-
-    def key_frames(self, count: int = 3) -> list[int]:
-        """Indices (into `frames`) of the most confident good frames, in time order, spread over the recording."""
-        good = [i for i, f in enumerate(self.frames) if f.get("good")]
-        if not good:
-            return []
-        chunks = np.array_split(np.asarray(good), min(count, len(good)))
-        best = [int(max(c, key=lambda i: (self.frames[i].get("confidence") or 0.0, -i))) for c in chunks]
-        return sorted(best)
+        visit = meta.get("visit") or (started or "")[:10] or folder.name
+        return cls(folder, log, side, visit, started, model)
 
     def pictures(self, indices: list[int]) -> dict[int, np.ndarray]:
         """The overlay video's pictures (BGR) for frame indices: the k-th picture of the segments is frame k."""

@@ -38,4 +38,4 @@ def clinical(picture: np.ndarray, frame: dict, unit: str) -> np.ndarray:
 
 def key_stills(rec: Recording, indices: list[int]) -> dict[int, np.ndarray]:
     """The clinical pictures of the frames `indices` (those the overlay video has)."""
-    return {i: clinical(p, rec.frames[i], rec.unit) for i, p in rec.pictures(indices).items()}
+    return {i: clinical(p, rec.log.record(i), rec.log.unit) for i, p in rec.pictures(indices).items()}

@@ -3,10 +3,11 @@
 import json
 import re
 import shutil
+import subprocess
 
 import pydicom
 import pytest
-from clinic_support import dciodvfy, dsr2html_text, flag_frames, record, sr_items, sr_numbers
+from clinic_support import dciodvfy, dsr2html_text, flag_frames, record, sr_items, sr_numbers, tool
 
 import clinic.dicom.export as export_module  # the module export_dicom reads (another test re-imports the package)
 from clinic.dicom.export import export_dicom
@@ -78,12 +79,13 @@ def test_sr_measurements_equal_the_recording(exported, recordings):
     sr = next(d for d in files if d.SOPClassUID == COMPREHENSIVE_SR)
     left, right = Recording.load(recordings / "visit2-left"), Recording.load(recordings / "visit2-right")
     thickness = sr_numbers(sr, "Fascia thickness")
-    assert [v for v, _ in thickness] == [left.thickness().median, right.thickness().median]
+    assert [v for v, _ in thickness] == [left.log.thickness().median, right.log.thickness().median]
     assert {(u.CodeValue, u.CodingSchemeDesignator) for _, u in thickness} == {("mm", "UCUM")}
     assert 0.8 < thickness[0][0] < 2.0  # the phantom's band is about 12 px at 0.1 mm/px
-    assert [v for v, _ in sr_numbers(sr, "Echogenicity")] == [left.echogenicity().median, right.echogenicity().median]
-    assert [v for v, _ in sr_numbers(sr, "Frames measured")] == [len(left.good), len(right.good)]
-    assert [v for v, _ in sr_numbers(sr, "Frames flagged")] == [left.flagged, right.flagged]
+    echo = [left.log.echogenicity().median, right.log.echogenicity().median]
+    assert [v for v, _ in sr_numbers(sr, "Echogenicity")] == echo
+    assert [v for v, _ in sr_numbers(sr, "Frames measured")] == [left.log.thickness().used, right.log.thickness().used]
+    assert [v for v, _ in sr_numbers(sr, "Frames flagged")] == [left.log.flagged, right.log.flagged]
     names = [it.TextValue for p, it in sr_items(sr) if p[-1] == "Algorithm Name"]
     versions = {it.TextValue for p, it in sr_items(sr) if p[-1] == "Algorithm Version"}
     assert set(names) == {"tlfseg_unet_int8.tflite"} and versions == {"tlfseg 0.1.0"}
@@ -184,11 +186,12 @@ def test_dsr2html_shows_every_measurement_with_its_name(exported, recordings):
     text = dsr2html_text(out / "SR.dcm")
     for side in ("left", "right"):
         rec = Recording.load(recordings / f"visit2-{side}")
-        t, e = rec.thickness(), rec.echogenicity()
+        t, e = rec.log.thickness(), rec.log.echogenicity()
         assert f"Fascia thickness: {t.median:g} mm" in text
         assert f"Fascia thickness interquartile range: {round(t.iqr, 4):g} mm" in text
         assert f"Echogenicity: {e.median:g} 1" in text
-        assert f"Frames measured: {t.used} {{frames}}" in text and f"Frames flagged: {rec.flagged} {{frames}}" in text
+        assert f"Frames measured: {t.used} {{frames}}" in text
+        assert f"Frames flagged: {rec.log.flagged} {{frames}}" in text
         assert f'Tracking Identifier = "Thoracolumbar fascia, {side}"' in text
     assert "Procedure reported = Diagnostic ultrasonography" in text
     assert not re.search(r"\d\.0 \{frames\}", text)  # counts are whole numbers
@@ -248,3 +251,102 @@ def test_an_export_never_overwrites(tmp_path, recordings, clinic_cli, capsys):
     assert clinic_cli(argv) == 1
     assert "already holds SC_01_001.dcm, SC_01_002.dcm, SC_01_003.dcm, SR.dcm" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def _by_name(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_patient_b_never_replaces_patient_a(tmp_path, recordings, clinic_cli, capsys, monkeypatch):
+    """Patient B's export into a folder holding patient A's is refused and A's files stay as they were, byte for byte;
+    also when A's export lands while B's first file is being written (two exports at once), where B then removes
+    what it wrote."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps({"patient_name": "Able^Ann", "patient_id": "A-1"}))
+    b.write_text(json.dumps({"patient_name": "Baker^Bob", "patient_id": "B-2"}))
+    out = tmp_path / "out"
+    assert clinic_cli(["export", "--dicom", str(out), "--patient", str(a), str(recordings / "visit2-left")]) == 0
+    before = _by_name(out)
+    argv = ["export", "--dicom", str(out), "--patient", str(b), str(recordings / "visit2-right"), "--side", "right"]
+    assert clinic_cli(argv) == 1
+    err = capsys.readouterr().err
+    assert "already holds" in err and err.count("\n") == 1
+    assert _by_name(out) == before
+
+    at_once, landed, real = tmp_path / "at-once", {}, pydicom.dataset.Dataset.save_as
+
+    def a_lands_first(self, *args, **kwargs):
+        if not landed:
+            landed["a"] = None
+            landed["a"] = export_dicom([Recording.load(recordings / "visit2-left")], Patient.load(a), at_once)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pydicom.dataset.Dataset, "save_as", a_lands_first)
+    with pytest.raises(ValueError, match="appeared while this export wrote"):
+        export_dicom([Recording.load(recordings / "visit2-left")], Patient.load(b), at_once)
+    assert sorted(_by_name(at_once)) == sorted(p.name for p in landed["a"].files)  # no B file, no temporary left
+    assert {pydicom.dcmread(p).PatientID for p in at_once.iterdir()} == {"A-1"}
+
+
+@pytest.mark.parametrize(
+    "fields, says",
+    [
+        ({"patient_name": "A" * 400_000}, "patient_name is 400000 bytes long in UTF-8 (at most 64)"),
+        ({"patient_name": "山" * 10 + "^" + "太" * 12}, "patient_name is 67 bytes long"),  # 23 characters
+        ({"study_instance_uid": "not-a-uid"}, "study_instance_uid is not a DICOM UID"),
+        ({"study_instance_uid": "1." + "2" * 100}, "study_instance_uid is not a DICOM UID"),
+        ({"study_instance_uid": "1.02.3"}, "study_instance_uid is not a DICOM UID"),
+        ({"patient_name": "Doe\x00Jane"}, "patient_name holds U+0000, a control character"),
+        ({"patient_id": "P\x1b(B7"}, "patient_id holds U+001B, a control character"),
+        ({"patient_id": "P-7\nP-8"}, "patient_id holds U+000A, a control character"),
+        ({"patient_name": "Doe\\Jane"}, "patient_name holds a backslash"),
+        ({"patient_name": ["Doe", "Jane"]}, "patient_name must be text"),
+        ({"patient_id": 7}, "patient_id must be text"),
+        ({"patient_name": "A^B^C^D^E^F"}, "patient_name has 6 components"),
+        ({"referring_physician_name": "A=B=C=D"}, "referring_physician_name has 4 component groups"),
+        ({"study_id": "S" * 17}, "study_id is 17 bytes long in UTF-8 (at most 16)"),
+        ({"institution_name": "ü" * 33}, "institution_name is 66 bytes long in UTF-8 (at most 64)"),
+        ({"patient_birth_date": "1980-02-30"}, "patient_birth_date is not a date"),
+        ({"patient_birth_date": "1980412"}, "patient_birth_date is not a date"),
+        ({"patient_sex": "X"}, "patient_sex must be M, F or O"),
+    ],
+)
+def test_patient_fields_are_checked_against_their_dicom_vrs(tmp_path, recordings, clinic_cli, capsys, fields, says):
+    """A value its DICOM attribute cannot hold is refused in one line naming the file and the field, nothing
+    written (before: written as given, files dciodvfy rejects, rc 0; a backslash gave a traceback)."""
+    patient = tmp_path / "p.json"
+    patient.write_text(json.dumps(fields))
+    with pytest.raises(ValueError, match=re.escape(f"{patient}: {says}")):
+        Patient.load(patient)
+    out = tmp_path / "out"
+    assert clinic_cli(["export", "--dicom", str(out), "--patient", str(patient), str(recordings / "pixels")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"tlfseg export: error: {patient}: ") and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_a_patient_file_that_is_no_json_is_named(tmp_path):
+    patient = tmp_path / "p.json"
+    for junk in (b"junk", b"\xff\xfe{"):
+        patient.write_bytes(junk)
+        with pytest.raises(ValueError, match=f"^{re.escape(str(patient))}: not a JSON file"):
+            Patient.load(patient)
+
+
+@pytest.mark.parametrize("name", ["山田^太郎", "Müller^Jürgen", "山" * 10 + "^" + "太" * 11], ids=["ja", "de", "64 B"])
+def test_names_in_any_script_are_utf8_and_valid(tmp_path, recordings, name):
+    """Written in UTF-8 with Specific Character Set ISO_IR 192 (before: "山田^太郎" became "??^??", "Müller^Jürgen"
+    was Latin-1 without a character set: 13 dciodvfy errors); dicom3tools finds no Error and DCMTK's dcmdump reads
+    the name back."""
+    done = export_dicom(
+        [Recording.load(recordings / "visit2-left")],
+        Patient(patient_name=name, patient_id="P-ü", institution_name="Universitätsklinikum 東京"),
+        tmp_path / "out",
+    )
+    assert dciodvfy(done.files) == []
+    for path in done.files:
+        ds = pydicom.dcmread(path)
+        assert ds.SpecificCharacterSet == "ISO_IR 192" and str(ds.PatientName) == name
+        dump = subprocess.run([tool("dcmdump"), str(path)], capture_output=True, timeout=60).stdout.decode()
+        assert "(0008,0005) CS [ISO_IR 192]" in dump
+        assert f"(0010,0010) PN [{name}]" in dump and "(0010,0020) LO [P-ü]" in dump

@@ -43,7 +43,7 @@ def test_a_session_from_a_video_file_ends_in_dicom(tmp_path, video, clinic_cli, 
     recording, summary = Recording.load(rec), json.loads((rec / "summary.json").read_text())
     assert summary["frames"]["processed"] == 12 and json.loads((rec / "clinic.json").read_text()) == {"side": "left"}
     [(thickness, unit)] = sr_numbers(sr, "Fascia thickness")
-    assert thickness == recording.thickness().median and unit.CodeValue == "mm"
+    assert thickness == recording.log.thickness().median and unit.CodeValue == "mm"
     assert thickness == pytest.approx(summary["thickness"]["median"], abs=5e-4)
     assert [v for v, _ in sr_numbers(sr, "Frames measured")] == [summary["thickness"]["good_frames"]]
     assert [it.ConceptCodeSequence[0].CodeMeaning for p, it in sr_items(sr) if p[-1] == "Laterality"] == ["Left"]

@@ -11,7 +11,7 @@ from clinic_support import flag_frames, record, three_visits  # noqa: F401  (a f
 
 from clinic.patient import Patient
 from clinic.recording import Recording, side_from_name
-from clinic.report.fmt import css_string
+from clinic.report.fmt import css_string, person_name
 from clinic.report.html import build_report
 from clinic.report.words import caveats
 
@@ -53,9 +53,9 @@ def test_report_numbers_equal_the_recordings_summary(report, recordings):
         assert got["thickness"]["used"] == summary["good_frames"] and got["flagged"] == summary["flagged_frames"]
         assert f"{summary['median']:.2f}\u00a0mm" in report
     rec = Recording.load(recordings / "visit2-left")
-    assert data["sides"]["left"]["echogenicity"]["median"] == rec.echogenicity().median
+    assert data["sides"]["left"]["echogenicity"]["median"] == rec.log.echogenicity().median
     right = Recording.load(recordings / "visit2-right")
-    difference = right.thickness().median - rec.thickness().median
+    difference = right.log.thickness().median - rec.log.thickness().median
     shown = "0.00" if round(difference, 2) == 0 else f"{difference:+.2f}"  # no sign on nothing: never "-0.00"
     assert "<h2>Left and right</h2>" in report and f'<td><span class="n">{shown}\u00a0mm</span></td>' in report
     assert "0.1 mm per pixel" in report
@@ -94,12 +94,18 @@ def test_two_visits_give_the_change_over_visits(tmp_path, recordings, clinic_cli
     assert data["visit"] != "2000-01-31" and [r["visit"] for r in data["visits"]][0] == "2000-01-31"
     left = [r["median"] for r in data["visits"] if r["side"] == "left"]
     then, now = (
-        Recording.load(earlier).thickness().median,
-        Recording.load(recordings / "visit2-left").thickness().median,
+        Recording.load(earlier).log.thickness().median,
+        Recording.load(recordings / "visit2-left").log.thickness().median,
     )
     assert left == [then, now] and f"{then:.2f}\u00a0mm" in html
     assert [r["median"] for r in data["visits"] if r["side"] == "right"][0] is None  # no right side at the first
     assert "Change over visits" in html and html.count('<svg class="trend"') == 1
+
+
+def test_person_names_as_a_reader_expects_them():
+    assert person_name("Doe^Jane^Ann^Dr.^Jr.") == "Doe, Dr. Jane Ann Jr." and person_name("Doe") == "Doe"
+    assert person_name("Yamada^Taro=山田^太郎=やまだ^たろう") == "Yamada, Taro / 山田, 太郎 / やまだ, たろう"
+    assert person_name("=山田^太郎") == "山田, 太郎"
 
 
 def test_side_from_folder_names():
@@ -153,7 +159,7 @@ def test_the_change_over_visits_has_median_iqr_and_change(visits_report, three_v
 
 
 def pooled_median(folder: Path) -> float:
-    return Recording.load(folder).thickness().median
+    return Recording.load(folder).log.thickness().median
 
 
 def test_every_caveat_the_docs_promise_is_in_the_report(visits_report):

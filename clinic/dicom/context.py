@@ -7,16 +7,18 @@ from dataclasses import dataclass
 
 from clinic.dicom.identity import study_uid
 from clinic.patient import Patient
-from clinic.recording import Recording
+from clinic.recording import STARTED, Recording
 
 MANUFACTURER = "tlfseg"
+#: every object's text is UTF-8, whatever the patient's name is written in (PS3.3 C.12.1.1.2: Unicode in UTF-8)
+CHARACTER_SET = "ISO_IR 192"
 
 
 def study_datetime(started: str | None) -> tuple[str | None, str | None]:
     """('YYYYMMDD', 'HHMMSS') of a recording's start time (summary.json), or (None, None) when unknown."""
     if not started:
         return None, None
-    when = dt.datetime.strptime(started, "%Y-%m-%dT%H:%M:%S%z")
+    when = dt.datetime.strptime(started, STARTED)
     return when.strftime("%Y%m%d"), when.strftime("%H%M%S")
 
 

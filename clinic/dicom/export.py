@@ -18,7 +18,7 @@ from clinic.dicom.context import StudyContext
 from clinic.dicom.sc import secondary_capture
 from clinic.dicom.sr import measurement_report
 from clinic.dicom.validate import iod_problems
-from clinic.files import commit, part
+from clinic.files import written
 from clinic.patient import Patient
 from clinic.recording import Recording
 from clinic.stills import key_stills
@@ -37,9 +37,9 @@ class Export:
 
 
 def _describe(rec: Recording, index: int) -> str:
-    f = rec.frames[index]
-    value = f.get(f"thickness_{rec.unit}")
-    shown = "no measurement" if value is None else f"thickness {value:g} {rec.unit}"
+    f = rec.log.record(index)
+    value = f.get(f"thickness_{rec.log.unit}")
+    shown = "no measurement" if value is None else f"thickness {value:g} {rec.log.unit}"
     state = "good" if f.get("good") else "flagged " + ",".join(f.get("flags", []))
     return f"tlfseg key frame: recording {rec.folder.name}, seq {f.get('seq')}, t {f.get('t_s')} s, {shown}, {state}"
 
@@ -47,14 +47,14 @@ def _describe(rec: Recording, index: int) -> str:
 def key_frame_images(rec: Recording, ctx: StudyContext, series_number: int, count: int) -> list[Dataset]:
     """The recording's key frames (the first frame when none is good), with the clinical caption, as one Secondary
     Capture series."""
-    indices = rec.key_frames(count) or [0]
+    indices = rec.log.key_frames(count) or [0]
     pictures = key_stills(rec, indices)
     if not pictures:
         raise ValueError(f"{rec.folder}: no overlay video to take key frames from")
     series = UID()
     return [
         secondary_capture(
-            pictures[i], ctx, series, series_number, n, rec.frames[i].get("mm_per_px"), rec.side, _describe(rec, i)
+            pictures[i], ctx, series, series_number, n, rec.log.record(i).get("mm_per_px"), rec.side, _describe(rec, i)
         )
         for n, i in enumerate(sorted(pictures), 1)
     ]
@@ -81,15 +81,20 @@ def export_dicom(recordings: list[Recording], patient: Patient, out: str | Path,
     if taken:
         raise ValueError(f"{out} already holds {', '.join(taken)} (an earlier export?): give a new folder")
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    done: list[Path] = []
     try:
         for name, ds in objects.items():
-            ds.save_as(part(out / name), enforce_file_format=True)
-            commit(part(out / name), out / name)
-            written.append(out / name)
-    except OSError:
-        for path in written:
+            with written(out / name) as tmp:
+                ds.save_as(tmp, enforce_file_format=True)
+            done.append(out / name)
+    except BaseException as exc:
+        for path in done:
             path.unlink()
+        if isinstance(exc, FileExistsError):  # another export wrote there meanwhile: its files are kept
+            raise ValueError(
+                f"{exc.filename} appeared while this export wrote (another at once?): nothing written, "
+                "give a new folder"
+            ) from None
         raise
     warnings = []
     if not patient.patient_id:
@@ -97,4 +102,4 @@ def export_dicom(recordings: list[Recording], patient: Patient, out: str | Path,
             "no patient_id (--patient FILE): an archive cannot file the study under its patient, and the findings "
             "are tracked within this study only"
         )
-    return Export(written, warnings)
+    return Export(done, warnings)

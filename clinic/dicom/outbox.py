@@ -17,7 +17,7 @@ from pathlib import Path
 import pydicom
 
 from clinic.dicom.send import Peer, Sent, send
-from clinic.files import commit, part
+from clinic.files import written
 
 
 def default_folder() -> Path:
@@ -37,8 +37,8 @@ class Outbox:
         for n, path in enumerate(files):
             uid = pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID
             target = self.folder / f"{stamp:020d}-{n:04d}-{uid}.dcm"
-            shutil.copyfile(path, part(target))
-            commit(part(target), target)
+            with written(target) as tmp:
+                shutil.copyfile(path, tmp)
 
     def pending(self) -> list[Path]:
         """The files waiting, oldest first."""

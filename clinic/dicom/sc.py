@@ -7,7 +7,7 @@ from highdicom import UID
 from highdicom.sc import SCImage
 from pydicom.dataset import Dataset
 
-from clinic.dicom.context import MANUFACTURER, StudyContext
+from clinic.dicom.context import CHARACTER_SET, MANUFACTURER, StudyContext
 
 _LATERALITY = {"left": "L", "right": "R"}
 
@@ -36,6 +36,7 @@ def secondary_capture(
         sop_instance_uid=UID(),
         instance_number=instance_number,
         manufacturer=MANUFACTURER,
+        specific_character_set=CHARACTER_SET,
         pixel_spacing=(mm_per_px, mm_per_px) if mm_per_px else None,
         patient_orientation=("A", "F"),  # replaced below: highdicom wants one, the probe's is unknown
         **ctx.patient_kwargs(),

@@ -23,7 +23,7 @@ from pydicom.sr.codedict import codes
 from pydicom.valuerep import DS
 
 from clinic.dicom import codes as c
-from clinic.dicom.context import MANUFACTURER, StudyContext
+from clinic.dicom.context import CHARACTER_SET, MANUFACTURER, StudyContext
 from clinic.dicom.identity import tracking
 from clinic.recording import Recording
 
@@ -32,9 +32,9 @@ def algorithm(recording: Recording) -> AlgorithmIdentification:
     """The model (file name from the session summary) and the tlfseg version that ran it."""
     from edge import __version__
 
-    described = recording.summary.get("model") or "unknown model"
+    described = recording.model or "unknown model"
     name = described.split(":", 1)[0].strip()
-    params = [described] + [f"mm_per_px={v:g}" for v in recording.mm_per_px]  # TEXT items: no length limit
+    params = [described] + [f"mm_per_px={v:g}" for v in recording.log.mm_per_px]  # TEXT items: no length limit
     return AlgorithmIdentification(name=name, version=f"tlfseg {__version__}", parameters=params)
 
 
@@ -47,7 +47,7 @@ def count(name: CodedConcept, value: int) -> Measurement:
 
 def _group(recording: Recording, images: list[Dataset], ctx: StudyContext) -> MeasurementsAndQualitativeEvaluations:
     algo = algorithm(recording)
-    t, e = recording.thickness(), recording.echogenicity()
+    t, e = recording.log.thickness(), recording.log.echogenicity()
     unit = c.MILLIMETRE if t.unit == "mm" else c.PIXEL
     measurements = []
     if t.median is not None:
@@ -57,8 +57,8 @@ def _group(recording: Recording, images: list[Dataset], ctx: StudyContext) -> Me
         ]
     if e.median is not None:
         measurements.append(Measurement(c.ECHOGENICITY, e.median, c.NO_UNITS, derivation=c.MEDIAN, algorithm_id=algo))
-    measurements += [count(c.FRAMES_USED, t.used), count(c.FRAMES_FLAGGED, recording.flagged)]
-    evaluations = [QualitativeEvaluation(c.flag(f), c.PRESENT) for f in sorted(recording.flag_counts())]
+    measurements += [count(c.FRAMES_USED, t.used), count(c.FRAMES_FLAGGED, recording.log.flagged)]
+    evaluations = [QualitativeEvaluation(c.flag(f), c.PRESENT) for f in sorted(recording.log.flag_counts)]
     sites = [FindingSite(c.FASCIA, laterality=c.SIDE[recording.side])] if recording.side else [FindingSite(c.FASCIA)]
     identifier, uid = tracking(ctx.patient, recording.side, c.FASCIA.meaning, ctx.study_instance_uid)
     group = MeasurementsAndQualitativeEvaluations(
@@ -100,6 +100,7 @@ def measurement_report(
         sop_instance_uid=UID(),
         instance_number=1,
         manufacturer=MANUFACTURER,
+        specific_character_set=CHARACTER_SET,
         institution_name=ctx.patient.institution_name,
         is_complete=True,
         coding_schemes=[c.SCHEME_ITEM],

@@ -33,8 +33,13 @@ def signed(v: float, unit: str = "") -> str:
 
 
 def person_name(pn: str) -> str:
-    """DICOM "Family^Given^Middle^Prefix^Suffix" as "Family, Given Middle" (with prefix and suffix around)."""
-    family, given, middle, prefix, suffix = ([*pn.split("^"), "", "", "", ""])[:5]
+    """DICOM "Family^Given^Middle^Prefix^Suffix" as "Family, Given Middle" (with prefix and suffix around); the
+    groups of "Yamada^Taro=山田^太郎" each so, with " / " between."""
+    return " / ".join(_name(group) for group in pn.split("=") if group)
+
+
+def _name(group: str) -> str:
+    family, given, middle, prefix, suffix = ([*group.split("^"), "", "", "", ""])[:5]
     first = " ".join(p for p in (prefix, given, middle) if p)
     return ", ".join(p for p in (family, " ".join(q for q in (first, suffix) if q)) if p)
 

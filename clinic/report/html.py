@@ -32,7 +32,7 @@ def who(p: Patient) -> str:
 
 
 def _calibration(recs: list[Recording]) -> str:
-    values = sorted({v for r in recs for v in r.mm_per_px})
+    values = sorted({v for r in recs for v in r.log.mm_per_px})
     if not values:
         return (
             "none: thickness is in pixels of the screen capture (tlfseg run takes --mm-per-px, --depth-mm or a preset)"
@@ -60,7 +60,7 @@ def build_report(recordings: list[Recording], patient: Patient | None = None, ke
         sections.append(html)
         sides[side or "unknown"] = data
     trend, rows = trend_section(visits) if len(visits) > 1 else ("", [])
-    models = sorted({r.summary.get("model", "unknown model") for r in visits[current]})
+    models = sorted({r.model or "unknown model" for r in visits[current]})
     data = {"visit": current, "sides": sides, "visits": rows, "tlfseg": __version__}
     notes = "".join(f"<li>{escape(c)}</li>" for c in caveats())
     embedded = json.dumps(data).replace("</", "<\\/")  # the numbers, machine-readable; never closes the script

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from html import escape
 
-from clinic.recording import Recording, Stats
+from clinic.frame_log import FrameLog, Stats
+from clinic.recording import Recording
 from clinic.report.fmt import num, signed, value
 from clinic.report.pictures import data_uri
 from clinic.report.trend import trend_svg
@@ -16,9 +16,9 @@ from edge.measurement.flags import words
 GREY = "grey level, 0 to 255"  #: echogenicity's unit, in words
 
 
-def pooled(recordings: list[Recording]) -> Recording:
-    """The recordings of one side of one visit as one (their frames together)."""
-    return replace(recordings[0], frames=[f for r in recordings for f in r.frames])
+def pooled(recordings: list[Recording]) -> FrameLog:
+    """The frames of the recordings of one side of one visit, together."""
+    return FrameLog.pooled([r.log for r in recordings])
 
 
 def spread_verdict(difference: float, *spreads: float) -> tuple[bool, str]:
@@ -35,14 +35,14 @@ def _iqr(s: Stats, unit: str) -> str:
     return f'<span class="n">{middle}</span> <span class="n">(IQR {value(s.iqr, unit)})</span>'
 
 
-def _flags(rec: Recording) -> str:
-    counts = rec.flag_counts()
-    head = f"{rec.flagged} of {len(rec.frames)} frames flagged and left out"
+def _flags(log: FrameLog) -> str:
+    counts = log.flag_counts
+    head = f"{log.flagged} of {len(log)} frames flagged and left out"
     if not counts:
         return f"<p>{head}.</p>"
     several = (
         f" (a frame can have more than one reason, so these add up to {sum(counts.values())})"
-        if sum(counts.values()) > rec.flagged
+        if sum(counts.values()) > log.flagged
         else ""
     )
     items = "".join(
@@ -52,27 +52,27 @@ def _flags(rec: Recording) -> str:
 
 
 def side_section(side: str | None, recs: list[Recording], key_frames: int) -> tuple[str, dict]:
-    rec = pooled(recs)
-    t, e = rec.thickness(), rec.echogenicity()
+    log = pooled(recs)
+    t, e = log.thickness(), log.echogenicity()
     pictures = []
     for r in recs:
-        for i, still in key_stills(r, r.key_frames(key_frames)).items():
-            f = r.frames[i]
-            alt = f"frame {f.get('seq')} at {f.get('t_s')} s, thickness {f.get('thickness_' + r.unit)} {r.unit}"
+        for i, still in key_stills(r, r.log.key_frames(key_frames)).items():
+            f, unit = r.log.record(i), r.log.unit
+            alt = f"frame {f.get('seq')} at {f.get('t_s')} s, thickness {f.get('thickness_' + unit)} {unit}"
             pictures.append(f'<img src="{data_uri(still)}" alt="{escape(alt)}" title="{escape(alt)}">')
     title = (side or "side not given").capitalize()
     html = f"""<section><h2>{escape(title)}</h2>
-<p class="muted">recordings: {escape(", ".join(r.folder.name for r in recs))}; {len(rec.frames)} frames</p>
+<p class="muted">recordings: {escape(", ".join(r.folder.name for r in recs))}; {len(log)} frames</p>
 <div class="frames">{"".join(pictures) or "<p>No frame with a good measurement to show.</p>"}</div>
 <table><tr><th></th><th>median</th><th>middle half of the frames</th><th>frames used</th></tr>
 <tr><td>fascia thickness</td><td>{num(t.median, t.unit)}</td><td>{_iqr(t, t.unit)}</td><td>{t.used}</td></tr>
 <tr><td>echogenicity ({GREY})</td><td>{num(e.median)}</td><td>{_iqr(e, "")}</td><td>{e.used}</td></tr></table>
-{_flags(rec)}</section>"""
+{_flags(log)}</section>"""
     data = {
         "side": side,
-        "frames": len(rec.frames),
-        "flagged": rec.flagged,
-        "flags": dict(rec.flag_counts()),
+        "frames": len(log),
+        "flagged": log.flagged,
+        "flags": dict(log.flag_counts),
         "thickness": vars(t),
         "echogenicity": vars(e),
     }
@@ -104,7 +104,7 @@ def trend_section(visits: dict[str, list[Recording]]) -> tuple[str, list[dict]]:
     """Median and IQR of the thickness a visit and side (plot and table), the change since the visit before and
     whether it is larger than the spread."""
     labels = sorted(visits)
-    units = {r.unit for recs in visits.values() for r in recs}
+    units = {r.log.unit for recs in visits.values() for r in recs}
     unit = units.pop() if len(units) == 1 else "mixed units"
     sides = sorted({r.side for recs in visits.values() for r in recs}, key=lambda s: (s is None, s or ""))
     series, rows, tables = {}, [], []

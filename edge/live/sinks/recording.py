@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -244,18 +245,41 @@ class RecordingSink(Sink):
         _fsync_dir(self.folder)
 
 
-def read_log(path: str | Path) -> tuple[list[dict], list[dict], bool]:
-    """Parse a `frames.jsonl`: (frame records, event records, whether a partial last line was skipped).
+class LogLines:
+    """A `frames.jsonl` read a line at a time: iterating gives (line number, byte offset, record) for each line, in
+    memory one line at a time, and `partial` then says whether a partial last line was left out.
 
-    Only the last line may be incomplete (a power cut while it was written); a bad line elsewhere is an error.
+    Only the last line may be incomplete (a power cut while it was written); a line elsewhere that is not a JSON
+    object, or longer than `MAX_LINE` (a frame's is about 1 KB), is a ValueError naming the file and the line.
     """
-    lines = Path(path).read_bytes().split(b"\n")
-    tail = lines.pop()  # b"" when the file ends with a newline
-    frames, events = [], []
-    for i, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: line {i} is not valid JSON ({exc})") from None
+
+    MAX_LINE = 1 << 20
+
+    def __init__(self, path: str | Path) -> None:
+        self.path, self.partial = Path(path), False
+
+    def __iter__(self) -> Iterator[tuple[int, int, dict]]:
+        offset = 0
+        with self.path.open("rb") as fh:
+            for n, line in enumerate(iter(lambda: fh.readline(self.MAX_LINE + 1), b""), 1):
+                if len(line) > self.MAX_LINE:
+                    raise ValueError(f"{self.path}, line {n}: longer than {self.MAX_LINE} bytes (not a frame log)")
+                if not line.endswith(b"\n"):
+                    self.partial = True
+                    return
+                try:
+                    record = json.loads(line)
+                except ValueError as exc:  # not JSON, or not UTF-8
+                    raise ValueError(f"{self.path}, line {n}: not valid JSON ({exc})") from None
+                if not isinstance(record, dict):
+                    raise ValueError(f"{self.path}, line {n}: holds {json.dumps(record)[:40]}, not a JSON object")
+                yield n, offset, record
+                offset += len(line)
+
+
+def read_log(path: str | Path) -> tuple[list[dict], list[dict], bool]:
+    """Parse a `frames.jsonl` (`LogLines`): (frame records, event records, whether a partial last line was skipped)."""
+    lines, frames, events = LogLines(path), [], []
+    for _, _, record in lines:
         (events if "event" in record else frames).append(record)
-    return frames, events, bool(tail)
+    return frames, events, lines.partial
