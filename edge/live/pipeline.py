@@ -9,6 +9,7 @@ frames through it; what stays with them is scheduling, counting and where result
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -100,6 +101,7 @@ class FramePipeline:
         #: shear between the layers frame by frame (`edge.measurement.gliding`), where on
         self.glide = GlideTracker(gliding if isinstance(gliding, GlideConfig) else None) if gliding else None
         self._roi: Box | None = None
+        self.clock: Callable[[], StageClock] = StageClock  #: times each frame's stages (benchmarks profile with theirs)
 
     def describe_reference(self) -> str:
         """What frames are checked against for `unfamiliar`."""
@@ -125,7 +127,7 @@ class FramePipeline:
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """`FrameRejected` (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, a
         fixed ROI outside it."""
-        clock = StageClock()
+        clock = self.clock()
         with clock("roi"):
             roi, changed = self._locate(frame)
         with clock("preprocess"):
