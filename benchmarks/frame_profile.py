@@ -1,9 +1,11 @@
-"""Where a frame's time goes around the model: every stage of `FramePipeline` (and the live picture) profiled on its
-own with cProfile, split by function.
+"""Where a frame's time goes around the model: every stage of `FramePipeline` (and the live picture) timed in wall
+time and in this thread's CPU time, and profiled on its own with cProfile, split by function.
 
-A stage's time is its median over unprofiled frames; the profile (which slows small calls down) only says how that
-time divides: each row is a function of this project with the time spent in its own lines, or one library call it
-makes (an OpenCV or numpy function, with all it does), as a share of the stage.
+CPU time (`time.thread_time`) is the frame's own work: LiteRT and OpenCV run on 1 thread, the caller's, so it leaves
+out only the waits a loaded machine adds. A stage's time is its median over unprofiled frames; the profile (which
+slows small calls down, timed in CPU time too) only says how that time divides: each row is a function of this
+project with the time spent in its own lines, or one library call it makes (an OpenCV or numpy function, with all it
+does), as a share of the stage.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import cProfile
 import pstats
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,18 +31,43 @@ MODEL_STAGES = ("inference",)  #: the model's own time: not split
 MIN_MS, MIN_SHARE, MOST_ROWS = 0.05, 0.03, 6
 
 
-class ProfiledClock(StageClock):
-    """A `StageClock` that also profiles each stage into that stage's `cProfile.Profile` in `profiles` (shared by the
-    clocks of every frame)."""
+class CpuClock(StageClock):
+    """A `StageClock` that also times each stage in this thread's CPU time; a frame's CPU ms ("total" included) are
+    appended to `log` when the clock stops."""
+
+    __slots__ = ("log", "cpu_ms", "_cpu_start", "_cpu")
+
+    def __init__(self, log: list[dict[str, float]]) -> None:
+        self.log, self.cpu_ms = log, {}
+        self._cpu_start = time.thread_time()
+        super().__init__()
+
+    def __enter__(self) -> None:
+        self._cpu = time.thread_time()
+        super().__enter__()
+
+    def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
+        self.cpu_ms[self._stage] = self.cpu_ms.get(self._stage, 0.0) + (time.thread_time() - self._cpu) * 1e3
+
+    def stop(self) -> dict[str, float]:
+        self.cpu_ms["total"] = (time.thread_time() - self._cpu_start) * 1e3
+        self.log.append(self.cpu_ms)
+        return super().stop()
+
+
+class ProfiledClock(CpuClock):
+    """A `CpuClock` that also profiles each stage, in CPU time, into that stage's `cProfile.Profile` in `profiles`
+    (shared by the clocks of every frame)."""
 
     __slots__ = ("profiles", "_profile")
 
-    def __init__(self, profiles: dict[str, cProfile.Profile]) -> None:
-        super().__init__()
+    def __init__(self, log: list[dict[str, float]], profiles: dict[str, cProfile.Profile]) -> None:
+        super().__init__(log)
         self.profiles = profiles
 
     def __enter__(self) -> None:
-        self._profile = self.profiles.setdefault(self._stage, cProfile.Profile())
+        self._profile = self.profiles.setdefault(self._stage, cProfile.Profile(time.thread_time))
         self._profile.enable()
         super().__enter__()
 
@@ -47,17 +76,26 @@ class ProfiledClock(StageClock):
         self._profile.disable()
 
 
-def live_frame(pipeline: FramePipeline, frame: np.ndarray) -> tuple[FrameResult, dict[str, float]]:
-    """The live loop's per-frame work: the frame pipeline, then the live picture ("overlay"), each stage timed by the
-    pipeline's clock; (the result, ms per stage and in all). The frame is copied first, untimed, as a capture delivers
-    a fresh buffer: the picture is drawn into it."""
-    frame = frame.copy()
-    result = pipeline(frame)
-    clock = pipeline.clock()
-    with clock("overlay"):
-        live_picture(frame, result, 30.0, result.timings_ms["total"])
-    overlay = clock.stop()["overlay"]
-    return result, {**result.timings_ms, "overlay": overlay, "total": result.timings_ms["total"] + overlay}
+def live_frame(
+    pipeline: FramePipeline, frame: np.ndarray, clock: Callable[..., CpuClock] = CpuClock
+) -> tuple[FrameResult, dict[str, float], dict[str, float]]:
+    """The live loop's per-frame work: the frame pipeline, then the live picture ("overlay"), each stage timed by a
+    `clock` (given the log its CPU times go to); (the result, wall ms per stage and in all, CPU ms likewise). The frame
+    is copied first, untimed, as a capture delivers a fresh buffer: the picture is drawn into it."""
+    log: list[dict[str, float]] = []
+    kept, pipeline.clock = pipeline.clock, partial(clock, log)
+    try:
+        frame = frame.copy()
+        result = pipeline(frame)
+        picture = pipeline.clock()
+        with picture("overlay"):
+            live_picture(frame, result, 30.0, result.timings_ms["total"])
+        overlay = picture.stop()["overlay"]
+    finally:
+        pipeline.clock = kept
+    (cpu, picture_cpu), wall = log, result.timings_ms
+    wall = {**wall, "overlay": overlay, "total": wall["total"] + overlay}
+    return result, wall, {**cpu, "overlay": picture_cpu["overlay"], "total": cpu["total"] + picture_cpu["total"]}
 
 
 def _name(key: tuple[str, int, str]) -> str:
@@ -81,7 +119,7 @@ _CLOCKS = {Path(__file__).resolve(), ROOT / "edge" / "core" / "latency.py"}  #: 
 
 
 def _ours(key: tuple[str, int, str]) -> bool:
-    return key[0] != "~" and Path(key[0]).resolve().is_relative_to(ROOT)
+    return not key[0].startswith(("~", "<")) and Path(key[0]).resolve().is_relative_to(ROOT)
 
 
 def split(profile: cProfile.Profile) -> dict[str, float]:
@@ -90,7 +128,7 @@ def split(profile: cProfile.Profile) -> dict[str, float]:
     are '(stage) > call'."""
     rows: dict[str, float] = {}
     for key, (_, _, own, _, callers) in pstats.Stats(profile).stats.items():
-        if key[0] != "~" and Path(key[0]).resolve() in _CLOCKS:
+        if not key[0].startswith(("~", "<")) and Path(key[0]).resolve() in _CLOCKS:
             continue
         if _ours(key):
             rows[_name(key)] = rows.get(_name(key), 0.0) + own
@@ -106,10 +144,17 @@ def split(profile: cProfile.Profile) -> dict[str, float]:
 
 @dataclass
 class StageProfile:
-    """One stage: its median ms (unprofiled) and its rows as (name, ms, share), largest first."""
+    """One stage: its median ms (unprofiled) in wall time and in CPU time, and its rows as (name, CPU ms, share),
+    largest first."""
 
     ms: float
+    cpu_ms: float
     rows: list[tuple[str, float, float]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, kept: dict) -> StageProfile:
+        """From its JSON form (`dataclasses.asdict`)."""
+        return cls(kept["ms"], kept["cpu_ms"], [tuple(row) for row in kept["rows"]])
 
 
 def profile_frames(
@@ -117,51 +162,48 @@ def profile_frames(
 ) -> dict[str, StageProfile]:
     """{stage: StageProfile} of the live loop's work (`live_frame`) on `frames`: `repeats` rounds over the frames
     timed, then `passes` rounds profiled."""
-    times: dict[str, list[float]] = {}
+    wall: dict[str, list[float]] = {}
+    cpu: dict[str, list[float]] = {}
     for _ in range(repeats):
         for frame in frames:
-            for stage, ms in live_frame(pipeline, frame)[1].items():
-                times.setdefault(stage, []).append(ms)
+            _, w, c = live_frame(pipeline, frame)
+            for samples, times in ((wall, w), (cpu, c)):
+                for stage, ms in times.items():
+                    samples.setdefault(stage, []).append(ms)
     profiles: dict[str, cProfile.Profile] = {}
-    timed, pipeline.clock = pipeline.clock, _factory(profiles)
-    try:
-        for _ in range(passes):
-            for frame in frames:
-                live_frame(pipeline, frame)
-    finally:
-        pipeline.clock = timed
+    for _ in range(passes):
+        for frame in frames:
+            live_frame(pipeline, frame, partial(ProfiledClock, profiles=profiles))
     out = {}
-    for stage, samples in times.items():
-        ms = float(np.median(samples))
-        shown = stage in profiles and stage not in MODEL_STAGES and ms >= MIN_MS
+    for stage, samples in wall.items():
+        ms, cpu_ms = float(np.median(samples)), float(np.median(cpu[stage]))
+        shown = stage in profiles and stage not in MODEL_STAGES and cpu_ms >= MIN_MS
         rows = split(profiles[stage]) if shown else {}
         total = sum(rows.values()) or 1.0
         ranked = sorted(((name, s / total) for name, s in rows.items()), key=lambda r: -r[1])
-        shown = [(name, round(share * ms, 3), round(share, 3)) for name, share in ranked[:MOST_ROWS]]
-        out[stage] = StageProfile(round(ms, 3), [r for r in shown if r[2] >= MIN_SHARE])
+        top = [(name, round(share * cpu_ms, 3), round(share, 3)) for name, share in ranked[:MOST_ROWS]]
+        out[stage] = StageProfile(round(ms, 3), round(cpu_ms, 3), [r for r in top if r[2] >= MIN_SHARE])
     return out
 
 
-def _factory(profiles: dict[str, cProfile.Profile]) -> Callable[[], StageClock]:
-    return lambda: ProfiledClock(profiles)
-
-
 def table(scene: str, stages: dict[str, StageProfile]) -> list[str]:
-    """Markdown lines: the scene, then per stage its median ms and its largest rows."""
-    total = stages["total"].ms if "total" in stages else sum(s.ms for s in stages.values())
-    around = total - sum(stages[s].ms for s in MODEL_STAGES if s in stages)
+    """Markdown lines: the scene, then per stage its median ms (wall, CPU) and its largest rows."""
+    total = stages["total"]
+    model = [stages[s] for s in MODEL_STAGES if s in stages]
+    around, around_cpu = total.ms - sum(s.ms for s in model), total.cpu_ms - sum(s.cpu_ms for s in model)
     lines = [
-        f"**{scene}**: {total:.2f} ms a frame, {around:.2f} ms of it around the model",
+        f"**{scene}**: {total.ms:.2f} ms a frame ({total.cpu_ms:.2f} ms CPU), {around:.2f} ms of it around the model "
+        f"({around_cpu:.2f} ms CPU)",
         "",
-        "| stage | stage ms | function (own lines) or > the library call it makes | ms | share of stage |",
-        "|---|---:|---|---:|---:|",
+        "| stage | wall ms | CPU ms | function (own lines) or > the library call it makes | CPU ms | share of stage |",
+        "|---|---:|---:|---|---:|---:|",
     ]
     for stage, s in stages.items():
         if stage == "total":
             continue
+        head = f"| {stage} | {s.ms:.2f} | {s.cpu_ms:.2f} "
         if not s.rows:
-            lines.append(f"| {stage} | {s.ms:.2f} | | | |")
+            lines.append(f"{head}| | | |")
         for i, (name, ms, share) in enumerate(s.rows):
-            head = f"| {stage} | {s.ms:.2f} " if i == 0 else "| | "
-            lines.append(f"{head}| {name} | {ms:.3f} | {share:.0%} |")
+            lines.append(f"{head if i == 0 else '| | | '}| {name} | {ms:.3f} | {share:.0%} |")
     return lines

@@ -70,6 +70,8 @@ def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, c
         assert set(st) == {*bench.STAGES, "total", "around_model"} and st["inference"]["median"] > 0
         assert st["total"]["median"] >= 0.9 * sum(st[k]["median"] for k in bench.STAGES)
         assert st["around_model"]["median"] < st["total"]["median"] <= st["total"]["p95"]
+        cpu = f["cpu_stages"]  # the same frames in this thread's CPU time: never more than their wall time, roughly
+        assert set(cpu) == set(st) and 0 < cpu["inference"]["median"] <= 1.2 * st["inference"]["median"]
     # ROI detection finds the 1000x900 B-mode area on the 1920x1080 capture, as the fixed ROI states it
     assert set(r["settings"]["roi_seen"].values()) == {str(bench.BMODE)}
     assert r["settings"]["opencv_threads"] == 1 and "OpenCV 1 thread(s)" in text  # the target's 1 thread
@@ -87,6 +89,7 @@ def test_quick_run_times_models_whole_frame_and_int8_vs_float(bench, tmp_path, c
     for scene in r["profile"]:
         st = scene["stages"]
         assert {"preprocess", "inference", "postprocess", "measure", "overlay", "total"} <= set(st)
+        assert all(0 < v["cpu_ms"] <= 1.2 * v["ms"] + 0.05 for v in st.values())
         assert st["inference"]["rows"] == [] and st["preprocess"]["rows"]
         rows = [name for stage in st.values() for name, _, _ in stage["rows"]]
         assert "preprocess.resize_image > cv2.resize" in rows  # the model's input, shrunk from native size
