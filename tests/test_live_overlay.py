@@ -127,3 +127,19 @@ def test_overlay_shows_the_cumulative_shear_where_gliding_is_on():
     lines = overlay_lines(m, 25.0, 40.0, step)
     assert len(lines) == 3 and lines[2].startswith("shear TLF/below +") and "over 2 pairs" in lines[2]
     assert len(overlay_lines(m, 25.0, 40.0)) == 2
+
+
+def test_the_live_picture_is_drawn_from_the_fascia_alone(bundled_engine, phantom):
+    """`live_picture` tints and outlines the band from the frame's native fascia, without the class map: the same
+    picture as the fascia tinted from the whole map, the readings and the ROI's box."""
+    from edge.live.overlay import live_picture
+    from edge.live.pipeline import FramePipeline
+
+    image = phantom.frame(4).image
+    result = FramePipeline(bundled_engine, phantom.roi)(image)
+    live = live_picture(image.copy(), result, 30.0, 12.0)
+    assert "roi_labels" not in result.__dict__
+    lines = overlay_lines(result.measurement, 30.0, 12.0)
+    whole = draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,))
+    np.testing.assert_array_equal(live, whole)
+    assert (live != image).any(axis=2).sum() > 1000
