@@ -501,9 +501,9 @@ def format_report(r: dict) -> str:
         model = next(f["model"] for f in r["whole_frame"])
         lines += ["", f"### 4. Where the time goes around the model ({model}, live frame, fixed ROI)", ""]
         lines.append(
-            "Per stage its median ms (unprofiled), wall and CPU; each row a function of this project (its own lines) "
-            "or a library call it makes (> call), its share of the stage's CPU time from a cProfile run of the same "
-            "frames (timed in CPU time)."
+            "Per stage its median ms (unprofiled), wall and CPU; each row a function of this project with the library "
+            "calls it makes (OpenCV, numpy; the largest named with its share of the row), its share of the stage's "
+            "CPU time from a cProfile run of the same frames (timed in CPU time)."
         )
         for scene in r["profile"]:
             stages = {k: StageProfile.of(v) for k, v in scene["stages"].items()}

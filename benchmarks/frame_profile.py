@@ -4,8 +4,8 @@ time and in this thread's CPU time, and profiled on its own with cProfile, split
 CPU time (`time.thread_time`) is the frame's own work: LiteRT and OpenCV run on 1 thread, the caller's, so it leaves
 out only the waits a loaded machine adds. A stage's time is its median over unprofiled frames; the profile (which
 slows small calls down, timed in CPU time too) only says how that time divides: each row is a function of this
-project with the time spent in its own lines, or one library call it makes (an OpenCV or numpy function, with all it
-does), as a share of the stage.
+project, its own lines and the library calls it makes (OpenCV and numpy functions, with all they do), as a share of
+the stage, named with the largest of those calls.
 """
 
 from __future__ import annotations
@@ -118,27 +118,38 @@ def _name(key: tuple[str, int, str]) -> str:
 _CLOCKS = {Path(__file__).resolve(), ROOT / "edge" / "core" / "latency.py"}  #: the clocks' own calls: not counted
 
 
+def _code(key: tuple[str, int, str]) -> Path | None:
+    """The file of a profiled function; None for a compiled one."""
+    return None if key[0].startswith(("~", "<")) else Path(key[0]).resolve()
+
+
 def _ours(key: tuple[str, int, str]) -> bool:
-    return not key[0].startswith(("~", "<")) and Path(key[0]).resolve().is_relative_to(ROOT)
+    """This project's code, the clocks' own aside."""
+    path = _code(key)
+    return path is not None and path.is_relative_to(ROOT) and path not in _CLOCKS
 
 
 def split(profile: cProfile.Profile) -> dict[str, float]:
-    """{row: seconds}: each project function's own lines ('f'), and each library call it makes ('f > call', with
-    everything the call does); library calls made straight from the stage's own line in `FramePipeline.__call__`
-    are '(stage) > call'."""
-    rows: dict[str, float] = {}
-    for key, (_, _, own, _, callers) in pstats.Stats(profile).stats.items():
-        if not key[0].startswith(("~", "<")) and Path(key[0]).resolve() in _CLOCKS:
+    """{row: seconds}: each project function with the time of its own lines and of the library calls it makes (an
+    OpenCV or numpy call, with everything it does), named with the largest of those calls and its share of the row;
+    library calls made straight from the stage's line in `FramePipeline.__call__` count as "(stage)"."""
+    own: dict[str, float] = {}
+    calls: dict[str, dict[str, float]] = {}
+    for key, (_, _, seconds, _, callers) in pstats.Stats(profile).stats.items():
+        if _code(key) in _CLOCKS:
             continue
         if _ours(key):
-            rows[_name(key)] = rows.get(_name(key), 0.0) + own
+            own[_name(key)] = own.get(_name(key), 0.0) + seconds
             continue
-        if not callers:
-            rows[f"(stage) > {_name(key)}"] = rows.get(f"(stage) > {_name(key)}", 0.0) + own
-        for caller, (_, _, _, cumulative) in callers.items():
-            if _ours(caller):
-                row = f"{_name(caller)} > {_name(key)}"
-                rows[row] = rows.get(row, 0.0) + cumulative
+        made_by = {_name(c): t for c, (_, _, _, t) in callers.items() if _ours(c)} if callers else {"(stage)": seconds}
+        for caller, t in made_by.items():
+            calls.setdefault(caller, {})[_name(key)] = calls.get(caller, {}).get(_name(key), 0.0) + t
+    rows = {}
+    for function in own.keys() | calls.keys():
+        total = own.get(function, 0.0) + sum(calls.get(function, {}).values())
+        largest = max(calls.get(function, {}).items(), key=lambda kv: kv[1], default=None)
+        share = f" ({largest[0]} {largest[1] / total:.0%})" if largest and total > 0 else ""
+        rows[function + share] = total
     return rows
 
 
@@ -195,7 +206,7 @@ def table(scene: str, stages: dict[str, StageProfile]) -> list[str]:
         f"**{scene}**: {total.ms:.2f} ms a frame ({total.cpu_ms:.2f} ms CPU), {around:.2f} ms of it around the model "
         f"({around_cpu:.2f} ms CPU)",
         "",
-        "| stage | wall ms | CPU ms | function (own lines) or > the library call it makes | CPU ms | share of stage |",
+        "| stage | wall ms | CPU ms | function and the library calls it makes (largest) | CPU ms | share of stage |",
         "|---|---:|---:|---|---:|---:|",
     ]
     for stage, s in stages.items():
