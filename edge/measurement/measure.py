@@ -166,23 +166,33 @@ def band_runs(fascia: FasciaRows, min_run: int = 1, bridge: int = 0) -> Runs:
     top, length = np.zeros(w, np.intp), np.zeros(w, np.intp)
     if h == 0:
         return Runs(top, length, np.zeros(w, np.intp))
-    on = np.zeros((h + 2, w), np.uint8)  # a row of "off" above and below closes every run
-    on[1:-1] = fascia.mask
-    rows, cols = np.divmod(np.flatnonzero(on[1:] != on[:-1]), w)  # row of a run's first pixel / one past its last
-    rows += fascia.top
-    order = np.argsort(cols, kind="stable")  # column by column, top to bottom: start, stop, start, stop, ...
-    rows, cols = rows[order], cols[order]
+    on = np.zeros((w, h + 2), np.uint8)  # column by column (transposed); "off" above and below closes every run
+    on[:, 1:-1] = fascia.mask.T
+    cols, rows = np.divmod(np.flatnonzero(on[:, 1:] != on[:, :-1]), h + 1)  # a run's first row / one past its last
+    rows += fascia.top  # column by column, top to bottom: start, stop, start, stop, ...
     start, stop, col = rows[0::2], rows[1::2], cols[0::2]
     if bridge > 0 and start.size > 1:
         join = (col[1:] == col[:-1]) & (start[1:] - stop[:-1] <= bridge)  # this run and the next are one
-        start, stop, col = start[np.r_[True, ~join]], stop[np.r_[~join, True]], col[np.r_[True, ~join]]
+        start, stop, col = start[_first(~join)], stop[_last(~join)], col[_first(~join)]
     run = stop - start
-    np.maximum.at(length, col, run)
+    first = _first(col[1:] != col[:-1])  # each column's first run
+    length[col[first]] = np.maximum.reduceat(run, np.flatnonzero(first))
     longest = run == length[col]
-    which, first = np.unique(col[longest], return_index=True)
-    top[which] = start[longest][first]
+    col_of_longest = col[longest]
+    topmost = _first(col_of_longest[1:] != col_of_longest[:-1])
+    top[col_of_longest[topmost]] = start[longest][topmost]
     length[length < min_run] = 0
     return Runs(np.where(length > 0, top, 0), length, np.bincount(col, minlength=w))
+
+
+def _first(starts_next: np.ndarray) -> np.ndarray:
+    """bool: True, then `starts_next` (whether each element after the first starts something new)."""
+    return np.concatenate(([True], starts_next))
+
+
+def _last(ends: np.ndarray) -> np.ndarray:
+    """bool: `ends` (whether each element but the last ends something), then True."""
+    return np.concatenate((ends, [True]))
 
 
 def local_slope(x: np.ndarray, y: np.ndarray, found: np.ndarray, window: int) -> np.ndarray:
@@ -244,7 +254,7 @@ def piece_ids(columns: np.ndarray, centre: np.ndarray, thickness: float, max_ste
         return np.zeros(centre.size, np.intp)
     gap = np.diff(columns) - 1
     cut = np.abs(np.diff(centre)) > max(max_step * thickness, 4.0) + gap
-    return np.r_[0, np.cumsum(cut)]
+    return np.concatenate(([0], np.cumsum(cut)))
 
 
 def band_pieces(
@@ -335,7 +345,7 @@ def measure(
             columns, partial, broken = columns[ids == kept], True, False
             vertical = np.where(found, vertical, 0)
             vertical_median = float(percentiles(vertical[found], _MEDIAN)[0])
-    coverage = float(found.mean())
+    coverage = np.count_nonzero(found) / found.size
     fragmented = float(np.count_nonzero(count[found] > 1) / np.count_nonzero(found)) if found.any() else 0.0
     x = np.arange(fascia.width, dtype=np.float64)
     slope = local_slope(x, centre, found, config.slope_window)
