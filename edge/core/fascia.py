@@ -28,7 +28,7 @@ class FasciaRows:
         return cls(y, mask[y : y + h], labels.shape[0])
 
     @classmethod
-    def rows_of(cls, mask: np.ndarray, rows: np.ndarray, height: int) -> FasciaRows:
+    def from_rows(cls, mask: np.ndarray, rows: np.ndarray, height: int) -> FasciaRows:
         """From the mask rows (uint8, 255 where fascia) of the ROI rows `rows` (ascending), the others without
         fascia."""
         held = np.flatnonzero(cv2.reduce(mask, 1, cv2.REDUCE_MAX)) if mask.size else np.zeros(0, np.intp)

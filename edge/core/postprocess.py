@@ -68,7 +68,7 @@ def _taps(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """cv2.resize's INTER_LINEAR taps from `src` samples to `dst`: each output's first source sample and the float32
     weight of the next one (0 where the output lies beyond the first or last sample's centre), and how many outputs
     each source sample is the first of (read-only, cached: a stream asks for the same sizes every frame)."""
-    f = ((np.arange(dst) + 0.5) * (1.0 / (dst / src)) - 0.5).astype(np.float32)
+    f = ((np.arange(dst) + 0.5) * (1.0 / (dst / src)) - 0.5).astype(np.float32)  # OpenCV's arithmetic, to the bit
     first = np.floor(f).astype(np.intp)
     weight = f - first.astype(np.float32)
     weight[(first < 0) | (first >= src - 1)] = 0.0
@@ -113,11 +113,11 @@ def fascia_rows(probs: np.ndarray, size: tuple[int, int]) -> FasciaRows:
     mask = cv2.transpose(np.repeat(np.ascontiguousarray(both.T), count, axis=0))  # each model column's natives
     r, c = np.nonzero(coarse != coarse[:, nxt])  # rows and model columns whose class differs from the next one's
     if r.size:  # the native pixels between them, interpolated
-        n = count[c]
-        x = np.arange(n.sum()) + np.repeat(np.cumsum(count)[c] - n - np.cumsum(n) + n, n)
+        n, starts = count[c], np.cumsum(count) - count  # each pair's native columns; each model column's first
+        x = np.arange(n.sum()) + np.repeat(starts[c] - (np.cumsum(n) - n), n)
         f10, f21 = (np.repeat(v[r, c], n) * (1 - b[x]) + np.repeat(v[r, nxt[c]], n) * b[x] for v in (v10, v21))
         mask[np.repeat(r, n), x] = cv2.compare(_classes(f10[:, None], f21[:, None]), FASCIA, cv2.CMP_EQ)[:, 0]
-    return FasciaRows.rows_of(mask, rows, h)
+    return FasciaRows.from_rows(mask, rows, h)
 
 
 def extend_to_frame(labels: np.ndarray, roi: Box, frame_shape: tuple[int, ...]) -> np.ndarray:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 _KERNEL = np.ones((3, 3), np.uint8)
 _FONT, _SCALE, _LINE = cv2.FONT_HERSHEY_SIMPLEX, 0.55, 22  #: text lines: font, scale, pixels a line
+ALPHA = 0.45  #: the fascia tint's weight (the tissue below: a third of it)
 
 
 def solid(shape: tuple[int, ...], colour: tuple[int, int, int]) -> np.ndarray:
@@ -32,7 +33,7 @@ def draw_overlay(
     labels: np.ndarray,
     roi: Box | None = None,
     lines: list[str] | tuple[str, ...] = (),
-    alpha: float = 0.45,
+    alpha: float = ALPHA,
     tint: tuple[int, ...] = (BELOW, FASCIA),
     in_place: bool = False,
 ) -> np.ndarray:
@@ -152,12 +153,12 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep 
     return lines
 
 
-def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float, alpha: float = 0.45) -> np.ndarray:
+def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float) -> np.ndarray:
     """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined from the frame's
     native fascia alone (`FrameResult.fascia`; no class map is made), the readings, the ROI's box."""
     out, roi = _canvas(image, in_place=True), result.roi
     roi.check_fits(out.shape)
-    band = _band(out[roi.slices], result.fascia, alpha)
+    band = _band(out[roi.slices], result.fascia, ALPHA)
     _write(out, roi, overlay_lines(result.measurement, fps, e2e_ms, result.gliding), band)
     _box(out, roi)
     return out
