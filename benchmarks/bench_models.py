@@ -76,11 +76,12 @@ MODES = {
     "fixed": "live, fixed ROI",
 }
 HEAD = (
-    "# Model speed (issue 5): model alone, whole frame, int8 vs float32\n\n"
+    "# Model speed (issues 5 and 28): model alone, whole frame, int8 vs float32, where the frame's time goes\n\n"
     "Written by `benchmarks/bench_models.py`. Median ms (p10-p90) on 1 thread, models taken round robin: each "
-    "model alone, the whole frame stage by stage, int8 against float32 of one architecture; the speed-up over the "
-    "paper-faithful U-Net, and the issue's speed targets met or not. Each run names its load: under load, "
-    "compare the ratios within a run, not ms across runs.\n"
+    "model alone, the whole frame stage by stage in wall time and in the thread's CPU time, int8 against float32 of "
+    "one architecture; the speed-up over the paper-faithful U-Net, and the issues' speed targets met or not; each "
+    "stage around the model split by function, on a 1080p capture and the shared set's commonest sizes. Each run "
+    "names its load: under load, compare the ratios within a run and the CPU rows, not ms across runs.\n"
 )
 
 
