@@ -42,10 +42,12 @@ def assemble_result(
     frame: Frame, frame_result: FrameResult, config: Config, queue_ms: float, decode_ms: float
 ) -> Result:
     """The frame's RESULT (skip list and total latency are added when sent). The wire's stage latencies: the ROI's
-    time counts as preprocessing, temporal fusion's as postprocessing."""
+    time counts as preprocessing, temporal fusion's as postprocessing; the mask's making and encoding, where the frame
+    asks for one, counts in none of them."""
     m = frame_result.measurement
-    mask = encode_mask(frame_result.labels, frame.mask)
-    h, w = frame_result.labels.shape if frame.mask != MaskEncoding.NONE else (0, 0)
+    sent = frame.mask != MaskEncoding.NONE  # the native label map is made only for a frame that asks for it
+    mask = encode_mask(frame_result.labels, frame.mask) if sent else b""
+    h, w = frame_result.labels.shape if sent else (0, 0)
     t = frame_result.timings_ms
     return Result(
         frame_id=frame.frame_id,

@@ -390,6 +390,23 @@ def test_every_measurement_flag_has_its_own_quality_bit():
     assert quality == Quality.JUMP | Quality.UNFAMILIAR | Quality.OTHER | Quality.NO_SCALE
 
 
+def test_the_native_label_map_is_made_only_for_a_frame_that_asks_for_a_mask(bundled_engine):
+    """A RESULT without a mask leaves the frame's native class map unmade (measuring needs only the band's rows);
+    one with a mask carries the whole frame's map."""
+    phantom = Phantom()
+    pipeline = FramePipeline(bundled_engine, phantom.roi)
+    config = Config(roi=(phantom.roi.x, phantom.roi.y, phantom.roi.w, phantom.roi.h))
+    image = phantom.frame(1).image
+    bare = pipeline(image)
+    result = assemble_result(frame_message(image, 1, 0), bare, config, 0.0, 0.0)
+    assert result.mask == b"" and (result.mask_width, result.mask_height) == (0, 0)
+    assert "labels" not in bare.__dict__ and "roi_labels" not in bare.__dict__
+    masked = pipeline(image)
+    result = assemble_result(frame_message(image, 2, 0, mask=MaskEncoding.RLE), masked, config, 0.0, 0.0)
+    assert (result.mask_height, result.mask_width) == image.shape[:2]
+    np.testing.assert_array_equal(result_mask(result), masked.labels)
+
+
 def test_every_gliding_flag_has_its_own_glide_bit():
     from edge.measurement.gliding import GlideStep, GlideTotals
     from firmware_bridge.results import glide_flags

@@ -4,8 +4,9 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.core.fascia import FasciaRows
 from edge.core.labels import ABOVE, BELOW, FASCIA
-from edge.core.postprocess import class_map, to_native, upsampled_class_map
+from edge.core.postprocess import class_map, fascia_rows, to_native, upsampled_class_map
 from edge.core.roi import Box
 
 
@@ -103,6 +104,64 @@ def test_upsampled_class_map_of_a_smooth_band_is_its_argmax(seed):
     np.testing.assert_array_equal(out[clear], np.argmax(up, axis=-1)[clear])
 
 
+def smooth_band(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A model's (h, w, 3) probabilities of a slanted, curved band with soft edges."""
+    rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
+    top = h * rng.uniform(0.2, 0.5) + rng.uniform(-0.6, 0.6) * cols + rng.uniform(-0.02, 0.02) * cols**2
+    depth = (rows - top) / rng.uniform(0.5, 3.0)
+    thickness = rng.uniform(1.0, 4.0)
+    logits = np.stack([-depth, thickness - np.abs(depth - thickness / 2) * 2, depth - thickness], axis=-1)
+    probs = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return (probs / probs.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_fascia_rows_are_the_class_maps_fascia(seed):
+    """The native fascia made without the class map is the class map's: pixel for pixel for a band as a model sees
+    one; for noisy maps (fascia anywhere, every pixel interpolated, exact ties of int8-like levels) up to a pixel
+    whose classes tie to float rounding. ROIs larger and smaller than the model's grid, one-row grids."""
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 100, size=2))
+    kind = seed % 3
+    probs = smooth_band(rng, max(h, 8), max(w, 2)) if kind == 0 else rng.random((h, w, 3)).astype(np.float32)
+    if kind == 2:
+        probs = (np.round(probs * 4) / 4).astype(np.float32)
+    size = (int(rng.integers(1, 1100)), int(rng.integers(1, 1000)))
+    fascia = fascia_rows(probs, size)
+    assert fascia.mask.dtype == np.uint8 and fascia.width == size[0] and fascia.height == size[1]
+    labels = upsampled_class_map(probs, size)
+    differ = fascia.full() != np.where(labels == FASCIA, 255, 0)
+    up = cv2.resize(probs, size, interpolation=cv2.INTER_LINEAR).reshape(size[1], size[0], 3)
+    d10, d21 = up[..., 1] - up[..., 0], up[..., 2] - up[..., 1]
+    tied = np.minimum(np.minimum(np.abs(d10), np.abs(d21)), np.abs(d10 + d21)) < 1e-5
+    assert not (differ & ~tied).any() and differ.sum() <= 2
+    if kind == 0:
+        assert not differ.any()
+        whole = FasciaRows.of_labels(labels)  # the band's rows, no more
+        assert (fascia.top, fascia.mask.shape) == (whole.top, whole.mask.shape)
+
+
+def test_fascia_rows_of_a_map_without_fascia_are_empty():
+    probs = one_hot(np.array([[ABOVE] * 3, [BELOW] * 3]))
+    fascia = fascia_rows(probs, (50, 40))
+    assert fascia.mask.shape == (0, 50) and fascia.height == 40 and not fascia.full().any()
+    assert not fascia.cells((2, 3)).any()
+
+
+@pytest.mark.parametrize(("height", "width"), [(900, 1000), (512, 512), (513, 464), (384, 960), (100, 40), (7, 300)])
+def test_cells_the_fascia_covers_are_those_inter_area_keeps(height, width):
+    """The model cells the native fascia covers at least half of, from its rows alone: what shrinking the whole mask
+    with INTER_AREA and keeping values over 127 gives, ties at exactly half included (a 512-row ROI on 192 rows puts
+    a cell edge a third of the way into a row) and grids finer than the ROI."""
+    rng = np.random.default_rng(height * width)
+    labels = upsampled_class_map(smooth_band(rng, 192, 96), (width, height))
+    fascia = FasciaRows.of_labels(labels)
+    want = cv2.resize(np.where(labels == FASCIA, 255, 0).astype(np.uint8), (96, 192), interpolation=cv2.INTER_AREA)
+    assert fascia.mask.size and (want > 127).any()
+    np.testing.assert_array_equal(fascia.cells((192, 96)), want > 127)
+
+
 def test_upsampled_class_map_rejects_other_shapes():
-    with pytest.raises(ValueError, match="3\\) class probabilities"):
-        upsampled_class_map(np.zeros((4, 4, 2), np.float32), (8, 8))
+    for make in (upsampled_class_map, fascia_rows):
+        with pytest.raises(ValueError, match="3\\) class probabilities"):
+            make(np.zeros((4, 4, 2), np.float32), (8, 8))

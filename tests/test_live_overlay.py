@@ -6,7 +6,7 @@ import pytest
 
 from edge.core.labels import ABOVE, BELOW, CLASS_COLOURS_BGR, FASCIA
 from edge.core.roi import Box
-from edge.live.overlay import draw_overlay, fascia_band, overlay_lines, panel_box, solid, text_panel
+from edge.live.overlay import draw_overlay, overlay_lines, panel_box, solid, text_panel
 
 
 def blend(pixel, cls: int, weight: float) -> np.ndarray:
@@ -48,8 +48,9 @@ def test_panel_box_is_where_the_text_goes():
     labels[10:18] = FASCIA
     lines = ["TLF 1.20 mm", "30.0 fps | latency 40 ms"]
     written = draw_overlay(frame, labels, roi, lines)
-    panel = panel_box(frame.shape, roi, lines, fascia_band(labels))
-    assert fascia_band(labels) == (0, 10, 300, 8) and panel_box(frame.shape, roi, [], (0, 10, 300, 8)) is None
+    band = cv2.boundingRect(cv2.compare(labels, FASCIA, cv2.CMP_EQ))
+    panel = panel_box(frame.shape, roi, lines, band)
+    assert band == (0, 10, 300, 8) and panel_box(frame.shape, roi, [], (0, 10, 300, 8)) is None
     assert panel is not None and panel.y > 100  # away from the band near the top
     changed = np.argwhere((written != draw_overlay(frame, labels, roi)).any(axis=2))
     rows, columns = changed[:, 0], changed[:, 1]  # the ROI's edge (its last row, first column) is drawn after
@@ -145,3 +146,19 @@ def test_overlay_shows_the_cumulative_shear_where_gliding_is_on():
     lines = overlay_lines(m, 25.0, 40.0, step)
     assert len(lines) == 3 and lines[2].startswith("shear TLF/below +") and "over 2 pairs" in lines[2]
     assert len(overlay_lines(m, 25.0, 40.0)) == 2
+
+
+def test_the_live_picture_is_drawn_from_the_fascia_alone(bundled_engine, phantom):
+    """`live_picture` tints and outlines the band from the frame's native fascia, without the class map: the same
+    picture as the fascia tinted from the whole map, the readings and the ROI's box."""
+    from edge.live.overlay import live_picture
+    from edge.live.pipeline import FramePipeline
+
+    image = phantom.frame(4).image
+    result = FramePipeline(bundled_engine, phantom.roi)(image)
+    live = live_picture(image.copy(), result, 30.0, 12.0)
+    assert "roi_labels" not in result.__dict__
+    lines = overlay_lines(result.measurement, 30.0, 12.0)
+    whole = draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,))
+    np.testing.assert_array_equal(live, whole)
+    assert (live != image).any(axis=2).sum() > 1000

@@ -162,3 +162,21 @@ def test_fusion_is_applied_to_the_probabilities_before_the_class_map(bundled_eng
 def test_a_frame_too_small_to_segment_is_refused_with_its_size(bundled_engine, shape):
     with pytest.raises(ValueError, match=f"frame {shape[1]}x{shape[0]} is too small to segment"):
         FramePipeline(bundled_engine, video=False)(np.full(shape, 90, np.uint8))
+
+
+@pytest.mark.parametrize("hinted", [False, True])
+def test_the_native_class_map_is_made_only_when_asked_for(bundled_engine, phantom, hinted):
+    """Measuring takes the frame's native fascia (a few rows); the whole class map is made on first use, from the
+    probabilities the band was chosen from (with an operator's hint, those the hint changed), and its fascia is the
+    one measured."""
+    from edge.measurement.candidates import OperatorPrior
+
+    prior = OperatorPrior(hint_px=phantom.frame(2).labels[phantom.roi.slices].argmax(axis=0).mean()) if hinted else None
+    seg = FramePipeline(bundled_engine, phantom.roi, prior=prior)(phantom.frame(2).image)
+    assert "roi_labels" not in seg.__dict__ and "labels" not in seg.__dict__
+    assert (seg.class_probs is not seg.probs) == hinted
+    np.testing.assert_array_equal(seg.roi_labels, upsampled_class_map(seg.class_probs, (seg.roi.w, seg.roi.h)))
+    np.testing.assert_array_equal(seg.fascia.full(), np.where(seg.roi_labels == FASCIA, 255, 0))
+    assert seg.fascia.mask.shape[0] < seg.roi.h / 4  # the band's rows
+    gliding = FramePipeline(bundled_engine, phantom.roi, gliding=True)(phantom.frame(2).image)
+    assert "roi_labels" in gliding.__dict__  # gliding follows the layers of the whole map

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from edge.core.fascia import FasciaRows
 from edge.core.labels import BELOW, CLASS_COLOURS_BGR, FASCIA
 from edge.core.roi import Box
 from edge.measurement.gliding import GlideStep
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 _KERNEL = np.ones((3, 3), np.uint8)
 _FONT, _SCALE, _LINE = cv2.FONT_HERSHEY_SIMPLEX, 0.55, 22  #: text lines: font, scale, pixels a line
+ALPHA = 0.45  #: the fascia tint's weight (the tissue below: a third of it)
 
 
 def solid(shape: tuple[int, ...], colour: tuple[int, int, int]) -> np.ndarray:
@@ -31,52 +33,68 @@ def draw_overlay(
     labels: np.ndarray,
     roi: Box | None = None,
     lines: list[str] | tuple[str, ...] = (),
-    alpha: float = 0.45,
+    alpha: float = ALPHA,
     tint: tuple[int, ...] = (BELOW, FASCIA),
     in_place: bool = False,
 ) -> np.ndarray:
     """A BGR picture: the `tint` classes tinted inside the ROI, the fascia's outline, text lines (`text_panel`).
 
-    `labels` is the class map of the whole frame or of the ROI alone. The live loop tints the fascia alone
-    (the tissue below covers half the B-mode area: tinting it costs more than the rest of the overlay) and
-    draws `in_place` on a BGR frame it no longer needs.
+    `labels` is the class map of the whole frame or of the ROI alone. The tissue below covers half the B-mode area:
+    tinting it costs more than the rest of the overlay (the live picture, `live_picture`, tints the fascia alone).
+    `in_place`: drawn on a BGR frame that is no longer needed.
     """
-    if frame.ndim == 2:
-        out = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-    elif frame.shape[2] == 4:
-        out = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-    else:
-        out = frame if in_place else frame.copy()
+    out = _canvas(frame, in_place)
     box = roi or Box.full(out.shape)
     if labels.shape not in (out.shape[:2], (box.h, box.w)):
         raise ValueError(f"labels {labels.shape} match neither the frame {out.shape[:2]} nor the ROI {box}")
     box.check_fits(out.shape)
     view, lab = out[box.slices], box.part(labels)
-    band = fascia_band(lab)
-    for cls, weight in ((BELOW, alpha * 0.35), (FASCIA, alpha)):
-        if cls not in tint:
-            continue
-        mask = cv2.compare(lab, cls, cv2.CMP_EQ)
-        x, y, w, h = band if cls == FASCIA else cv2.boundingRect(mask)  # work only where the class is
-        if w == 0:
-            continue
-        if cls == FASCIA:  # its outline reaches one pixel beyond the band
-            x, y, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + w + 1, lab.shape[1]), min(y + h + 1, lab.shape[0])
-            w, h = x1 - x, y1 - y
+    if BELOW in tint:
+        mask = cv2.compare(lab, BELOW, cv2.CMP_EQ)
+        x, y, w, h = cv2.boundingRect(mask)  # work only where the class is
         part = (slice(y, y + h), slice(x, x + w))
-        colour = solid((h, w), CLASS_COLOURS_BGR[cls])
-        cv2.copyTo(cv2.addWeighted(view[part], 1.0 - weight, colour, weight, 0.0), mask[part], view[part])
-        if cls == FASCIA:
-            cv2.copyTo(colour, cv2.morphologyEx(mask[part], cv2.MORPH_GRADIENT, _KERNEL), view[part])
+        _blend(view[part], mask[part], CLASS_COLOURS_BGR[BELOW], alpha * 0.35)
+    band = _band(view, FasciaRows.of_labels(lab), alpha if FASCIA in tint else None)
     _write(out, box, lines, band)
     if roi is not None:
-        cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
+        _box(out, roi)
     return out
 
 
-def fascia_band(roi_labels: np.ndarray) -> tuple[int, int, int, int]:
-    """The fascia's bounding box in the ROI's class map, (x, y, w, h) as `cv2.boundingRect` gives it; w == 0: none."""
-    return cv2.boundingRect(cv2.compare(roi_labels, FASCIA, cv2.CMP_EQ))
+def _canvas(frame: np.ndarray, in_place: bool) -> np.ndarray:
+    """A BGR picture of `frame` to draw on: `frame` itself where `in_place` and it is BGR already."""
+    if frame.ndim == 2:
+        return cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+    if frame.shape[2] == 4:
+        return cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+    return frame if in_place else frame.copy()
+
+
+def _blend(part: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int], weight: float) -> None:
+    """`colour` blended into `part` with `weight` where `mask` is set."""
+    if part.size:
+        blended = cv2.addWeighted(part, 1.0 - weight, solid(part.shape, colour), weight, 0.0)
+        cv2.copyTo(blended, mask, part)
+
+
+def _band(view: np.ndarray, fascia: FasciaRows, weight: float | None) -> tuple[int, int, int, int]:
+    """The fascia tinted with `weight` (None: not tinted) and outlined one pixel beyond it, in the ROI's picture
+    `view`; its bounding box (x, y, w, h) in the ROI (w == 0: none)."""
+    x, y, w, h = cv2.boundingRect(fascia.mask)
+    y += fascia.top
+    if w == 0 or weight is None:
+        return x, y, w, h
+    x0, y0, x1, y1 = max(x - 1, 0), max(y - 1, 0), min(x + w + 1, view.shape[1]), min(y + h + 1, view.shape[0])
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)  # its rows, and the outline's beyond them
+    mask[y - y0 : y - y0 + h] = fascia.mask[y - fascia.top : y - fascia.top + h, x0:x1]
+    part = view[y0:y1, x0:x1]
+    _blend(part, mask, CLASS_COLOURS_BGR[FASCIA], weight)
+    cv2.copyTo(solid(part.shape, CLASS_COLOURS_BGR[FASCIA]), cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _KERNEL), part)
+    return x, y, w, h
+
+
+def _box(out: np.ndarray, roi: Box) -> None:
+    cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w - 1, roi.y + roi.h - 1), (90, 220, 90), 1)
 
 
 def panel_box(
@@ -108,17 +126,18 @@ def text_panel(frame_shape: tuple[int, ...], box: Box, size: tuple[int, int], ba
     return Box(x, box.y if top else max(0, box.y + box.h - h), w, h)
 
 
-def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> None:
+def _write(out: np.ndarray, box: Box, lines: list[str] | tuple[str, ...], band: tuple[int, ...]) -> Box | None:
     """White text lines on a darkened panel (legible on bright tissue; an outline drawn around each glyph costs 4x
-    as much), placed by `panel_box`."""
+    as much), placed by `panel_box`; the panel (None without lines)."""
     panel = panel_box(out.shape, box, lines, band)
     if panel is None:
-        return
+        return None
     view = out[panel.slices]
     view[:] = cv2.convertScaleAbs(view, alpha=0.3)
     for i, text in enumerate(lines):
         org = (panel.x + 8, panel.y + 20 + _LINE * i)
         cv2.putText(out, text, org, _FONT, _SCALE, (255, 255, 255), 1, cv2.LINE_AA)
+    return panel
 
 
 def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep | None = None) -> list[str]:
@@ -145,8 +164,12 @@ def overlay_lines(m: Measurement, fps: float, e2e_ms: float, gliding: GlideStep 
 
 
 def live_picture(image: np.ndarray, result: FrameResult, fps: float, e2e_ms: float) -> np.ndarray:
-    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined, the readings
-    (where their panel went kept in `result.panel`, for the recording's log)."""
-    lines = overlay_lines(result.measurement, fps, e2e_ms, result.gliding)
-    result.panel = panel_box(image.shape, result.roi, lines, fascia_band(result.roi_labels))
-    return draw_overlay(image, result.roi_labels, result.roi, lines, tint=(FASCIA,), in_place=True)
+    """The live view, drawn into the captured frame (not used after): the fascia tinted and outlined from the frame's
+    native fascia alone (`FrameResult.fascia`; no class map is made), the readings (where their panel went kept in
+    `result.panel`, for the recording's log), the ROI's box."""
+    out, roi = _canvas(image, in_place=True), result.roi
+    roi.check_fits(out.shape)
+    band = _band(out[roi.slices], result.fascia, ALPHA)
+    result.panel = _write(out, roi, overlay_lines(result.measurement, fps, e2e_ms, result.gliding), band)
+    _box(out, roi)
+    return out

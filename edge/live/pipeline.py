@@ -1,15 +1,17 @@
 """`FramePipeline`: the per-frame step, written once.
 
 frame -> ROI (`edge.core.roi_policy`) -> preprocess -> LiteRT `Engine` -> temporal fusion of the probabilities
-(optional) -> class map at native resolution -> `measure` (on a stream: the band's depth tracked, `jump` flagged; a
-frame unlike the model's training images, or no live B-mode at all, flagged `unfamiliar`), each stage timed once, into
-one `FrameResult`.
+(optional) -> the native fascia (`edge.core.fascia.FasciaRows`: the class map's band, a few native rows) -> `measure`
+(on a stream: the band's depth tracked, `jump` flagged; a frame unlike the model's training images, or no live B-mode
+at all, flagged `unfamiliar`), each stage timed once, into one `FrameResult`. The whole native class map is made only
+when asked for (`FrameResult.roi_labels`, `labels`: a label map sent, recorded or written out; gliding's layers).
 The live loop, the firmware bridge's sessions, `tlfseg predict`, `tlfseg evaluate` and the benchmarks all run their
 frames through it; what stays with them is scheduling, counting and where results go.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,10 +21,11 @@ import numpy as np
 from edge.core.bmode import FrozenCheck, not_bmode
 from edge.core.engine import Engine
 from edge.core.familiarity import InputReference, describe_reference, input_statistics, reference_beside
+from edge.core.fascia import FasciaRows
 from edge.core.frame import check_frame_size
 from edge.core.heap import keep_freed_memory
 from edge.core.latency import StageClock
-from edge.core.postprocess import extend_to_frame, upsampled_class_map
+from edge.core.postprocess import extend_to_frame, fascia_rows, upsampled_class_map
 from edge.core.preprocess import Preprocessed, Preprocessor
 from edge.core.roi import Box
 from edge.core.roi_policy import RoiPolicy, roi_policy
@@ -37,7 +40,7 @@ from edge.measurement.tracking import BandTracker
 class FrameResult:
     """One frame, segmented and measured."""
 
-    roi_labels: np.ndarray  #: uint8 (roi.h, roi.w) class map of the ROI at native resolution
+    fascia: FasciaRows  #: the ROI's native fascia, in the rows that hold any: what is measured and drawn live
     probs: np.ndarray  #: float32 (h, w, C) probabilities at the model's resolution (fused, where fusion is on)
     roi: Box  #: where the model's input was cut from
     grey: np.ndarray  #: the ROI's grey pixels
@@ -50,11 +53,19 @@ class FrameResult:
     #: "one_grey", "frozen" for a picture that is no live B-mode (`edge.core.bmode`)
     unfamiliar: tuple[str, ...] = ()
     panel: Box | None = None  #: where the live picture's text panel was drawn (set by `overlay.live_picture`)
+    #: what the class map is made of where an operator's depth prior chose the band (else `probs`)
+    class_probs: np.ndarray | None = field(default=None, repr=False)
+
+    @cached_property
+    def roi_labels(self) -> np.ndarray:
+        """uint8 (roi.h, roi.w) class map of the ROI at native resolution, made on first use (measuring and the live
+        picture take `fascia`)."""
+        probs = self.probs if self.class_probs is None else self.class_probs
+        return upsampled_class_map(probs, (self.roi.w, self.roi.h))
 
     @cached_property
     def labels(self) -> np.ndarray:
-        """uint8 (H, W) class map of the whole native frame, made on first use (the live loop measures and draws
-        from `roi_labels` alone)."""
+        """uint8 (H, W) class map of the whole native frame, made on first use."""
         return extend_to_frame(self.roi_labels, self.roi, self.frame_shape)
 
     @property
@@ -106,6 +117,7 @@ class FramePipeline:
         #: shear between the layers frame by frame (`edge.measurement.gliding`), where on
         self.glide = GlideTracker(gliding if isinstance(gliding, GlideConfig) else None) if gliding else None
         self._roi: Box | None = None
+        self.clock: Callable[[], StageClock] = StageClock  #: times each frame's stages (benchmarks profile with theirs)
 
     def describe_reference(self) -> str:
         """What frames are checked against for `unfamiliar`."""
@@ -133,7 +145,7 @@ class FramePipeline:
     def __call__(self, frame: np.ndarray) -> FrameResult:
         """`FrameRejected` (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, a
         fixed ROI outside it."""
-        clock = StageClock()
+        clock = self.clock()
         with clock("roi"):
             roi, changed = self._locate(frame)
         with clock("preprocess"):
@@ -144,16 +156,18 @@ class FramePipeline:
             with clock("fuse"):
                 probs = self.fusion(probs)
         with clock("postprocess"):
-            roi_labels, mm_per_px, prior, kept = self._class_map(probs, roi)
+            fascia, chosen, mm_per_px, prior, kept = self._fascia(probs, roi)
         with clock("measure"):
-            m = measure(roi_labels, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
+            m = measure(fascia, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
             m, unfamiliar = self._doubts(m, kept, pre, frame[roi.slices])
-        glide = None
+        result = FrameResult(
+            fascia, probs, roi, pre.grey, pre.frame_shape, m, {}, changed, None, unfamiliar, class_probs=chosen
+        )
         if self.glide:
             with clock("gliding"):
-                glide = self.glide.step(pre.grey, roi_labels, m, changed)
-        timings = clock.stop()
-        return FrameResult(roi_labels, probs, roi, pre.grey, pre.frame_shape, m, timings, changed, glide, unfamiliar)
+                result.gliding = self.glide.step(pre.grey, result.roi_labels, m, changed)
+        result.timings_ms = clock.stop()
+        return result
 
     def _locate(self, frame: np.ndarray) -> tuple[Box, bool]:
         """The frame's ROI, and whether it moved (then what was carried across frames is forgotten)."""
@@ -165,14 +179,14 @@ class FramePipeline:
             self.prior.hint_px = None
         return roi, changed
 
-    def _class_map(self, probs: np.ndarray, roi: Box):
-        """The ROI's native class map: the model's argmax, or the band candidate the operator's prior keeps (then
-        `kept`: the share of band columns that kept one)."""
+    def _fascia(self, probs: np.ndarray, roi: Box):
+        """The ROI's native fascia and the probabilities the class map is made of: the model's, or those with the
+        band candidate the operator's prior keeps (then `kept`: the share of band columns that kept one)."""
         mm_per_px = self.calibration.mm_per_px_for(roi)
         prior, kept, chosen = self.prior.for_frame(mm_per_px), None, probs
         if prior is not None:  # the operator's choice decides the class map; the model's own probabilities stay
             chosen, kept = prior.choose(probs, roi.h, self.measure_config.candidate_level)
-        return upsampled_class_map(chosen, (roi.w, roi.h)), mm_per_px, prior, kept
+        return fascia_rows(chosen, (roi.w, roi.h)), chosen, mm_per_px, prior, kept
 
     def _doubts(self, m: Measurement, kept: float | None, pre: Preprocessed, captured: np.ndarray):
         """`m` with what the frame's context adds: outside the operator's range, unlike the training images or no

@@ -22,15 +22,18 @@ class Candidates(NamedTuple):
 
 def band_candidates(fascia: np.ndarray, level: float = 0.25) -> Candidates:
     """The runs of rows where a (model resolution) fascia probability map exceeds `level`, per column."""
-    on = np.zeros((fascia.shape[0] + 2, fascia.shape[1]), np.int8)
-    on[1:-1] = fascia > level
-    edges = np.diff(on, axis=0)  # +1 where a run starts, -1 one past where it ends
-    starts_r, starts_c = np.nonzero(edges == 1)
-    stops_r, stops_c = np.nonzero(edges == -1)
-    order_a, order_b = np.lexsort((starts_r, starts_c)), np.lexsort((stops_r, stops_c))
-    col, start, stop = starts_c[order_a], starts_r[order_a], stops_r[order_b]
-    cum = np.vstack([np.zeros((1, fascia.shape[1]), np.float64), np.cumsum(fascia, axis=0, dtype=np.float64)])
-    return Candidates(col, start, stop, cum[stop, col] - cum[start, col])
+    h, w = fascia.shape
+    on = np.zeros((w, h + 2), np.int8)  # column by column (transposed), closed by an "off" row above and below
+    on[:, 1:-1] = (fascia > level).T
+    edges = np.diff(on, axis=1).ravel()  # +1 where a run starts, -1 one past where it ends; (w, h + 1) flattened
+    col, start = np.divmod(np.flatnonzero(edges == 1), h + 1)  # by column, then top to bottom
+    stop = np.flatnonzero(edges == -1) % (h + 1)
+    flat = np.zeros(w * h + 1, np.float64)  # the columns one after another, and a 0 to end the last run at
+    flat[:-1] = fascia.T.ravel()
+    bounds = np.empty(2 * col.size, np.intp)
+    bounds[0::2], bounds[1::2] = col * h + start, col * h + stop
+    mass = np.add.reduceat(flat, bounds)[0::2] if col.size else np.zeros(0, np.float64)
+    return Candidates(col, start, stop, mass)
 
 
 def _make_fascia(column: np.ndarray, start: int, stop: int) -> None:

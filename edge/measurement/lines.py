@@ -23,19 +23,20 @@ def rival_line(grey: np.ndarray, centre: np.ndarray, found: np.ndarray, thicknes
     t = max(float(thickness), 2.0)
     far = int(np.ceil((reach + 1.0) * t))
     offsets = np.arange(-far, far + 1)
-    rows = np.clip(np.rint(centre[cols])[None, :] + offsets[:, None], 0, grey.shape[0] - 1).astype(np.intp)
-    profile = grey[rows, cols[None, :]].mean(axis=1, dtype=np.float64)
+    rows = np.minimum(np.maximum(np.rint(centre[cols]).astype(np.intp) + offsets[:, None], 0), grey.shape[0] - 1)
+    samples = np.take(grey, rows * grey.shape[1] + cols)  # (offsets, columns): the band straightened
+    profile = cv2.reduce(samples, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[:, 0] / cols.size  # exact sums
     half = max(1, int(t // 2))
     smooth = cv2.blur(profile[:, None], (1, 2 * half + 1), borderType=cv2.BORDER_REPLICATE)[:, 0]
     mid = far  # the band's centre
     band = smooth[mid - half : mid + half + 1].max()
+    start = int(np.ceil(1.5 * t))  # beyond the band's own edges
     best = 0.0
-    for side in (slice(mid + 1, None), slice(mid - 1, None, -1)):  # below, then above (walking away from the band)
-        run = smooth[side]
-        start = int(np.ceil(1.5 * t))  # beyond the band's own edges
-        for i in range(start, run.size - 1):
-            if run[i] >= run[i - 1] and run[i] > run[i + 1]:  # a peak beside the band
-                valley = run[:i].min()  # the darkest row between the band and it
-                if band > valley:
-                    best = max(best, (run[i] - valley) / (band - valley))
-    return float(best)
+    for run in (smooth[mid + 1 :], smooth[mid - 1 :: -1]):  # below, then above (walking away from the band)
+        i = np.arange(start, run.size - 1)
+        peak = (run[i] >= run[i - 1]) & (run[i] > run[i + 1])  # a peak beside the band
+        valley = np.minimum.accumulate(run)[i - 1]  # the darkest row between the band and it
+        rises = peak & (band > valley)
+        if rises.any():
+            best = max(best, float(((run[i] - valley) / (band - valley))[rises].max()))
+    return best

@@ -1,4 +1,5 @@
-"""Fascia measurements from a native class map: thickness, echogenicity, coverage, confidence, flags.
+"""Fascia measurements from the native fascia (`FasciaRows`, or a native class map): thickness, echogenicity,
+coverage, confidence, flags.
 
 Thickness is taken per image column from the longest run of fascia pixels, then corrected to the
 band's normal with its local slope (thickness_vertical * cos(atan(slope))), so a slanted band is not
@@ -15,6 +16,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from edge.core.fascia import FasciaRows
 from edge.core.labels import ABOVE, BELOW, FASCIA
 from edge.core.roi import Box
 from edge.measurement.candidates import contested_columns
@@ -151,34 +153,47 @@ class Runs(NamedTuple):
 
 
 def fascia_runs(labels: np.ndarray, min_run: int = 1, bridge: int = 0) -> Runs:
-    """Per column: the longest run of FASCIA pixels and the number of runs (`Runs`); runs `bridge` rows apart or
+    """`band_runs` of a native class map."""
+    return band_runs(FasciaRows.of_labels(labels), min_run, bridge)
+
+
+def band_runs(fascia: FasciaRows, min_run: int = 1, bridge: int = 0) -> Runs:
+    """Per column: the longest run of fascia pixels and the number of runs (`Runs`); runs `bridge` rows apart or
     closer count as one (a band split by a thin dark line: the fascia's own layers).
 
-    Works from where the labels change (a few per column) within the rows that hold fascia, not the whole map.
+    Works from where the mask changes (a few times a column) within the rows that hold fascia.
     """
-    mask = cv2.compare(labels, FASCIA, cv2.CMP_EQ)
-    _, y0, _, h = cv2.boundingRect(mask)
-    w = labels.shape[1]
+    h, w = fascia.mask.shape
     top, length = np.zeros(w, np.intp), np.zeros(w, np.intp)
     if h == 0:
         return Runs(top, length, np.zeros(w, np.intp))
-    on = np.zeros((h + 2, w), np.uint8)  # a row of "off" above and below closes every run
-    on[1:-1] = mask[y0 : y0 + h]
-    rows, cols = np.divmod(np.flatnonzero(on[1:] != on[:-1]), w)  # row of a run's first pixel / one past its last
-    rows += y0
-    order = np.argsort(cols, kind="stable")  # column by column, top to bottom: start, stop, start, stop, ...
-    rows, cols = rows[order], cols[order]
+    on = np.zeros((w, h + 2), np.uint8)  # column by column (transposed); "off" above and below closes every run
+    on[:, 1:-1] = fascia.mask.T
+    cols, rows = np.divmod(np.flatnonzero(on[:, 1:] != on[:, :-1]), h + 1)  # a run's first row / one past its last
+    rows += fascia.top  # column by column, top to bottom: start, stop, start, stop, ...
     start, stop, col = rows[0::2], rows[1::2], cols[0::2]
     if bridge > 0 and start.size > 1:
         join = (col[1:] == col[:-1]) & (start[1:] - stop[:-1] <= bridge)  # this run and the next are one
-        start, stop, col = start[np.r_[True, ~join]], stop[np.r_[~join, True]], col[np.r_[True, ~join]]
+        start, stop, col = start[_first(~join)], stop[_last(~join)], col[_first(~join)]
     run = stop - start
-    np.maximum.at(length, col, run)
+    first = _first(col[1:] != col[:-1])  # each column's first run
+    length[col[first]] = np.maximum.reduceat(run, np.flatnonzero(first))
     longest = run == length[col]
-    which, first = np.unique(col[longest], return_index=True)
-    top[which] = start[longest][first]
+    col_of_longest = col[longest]
+    topmost = _first(col_of_longest[1:] != col_of_longest[:-1])
+    top[col_of_longest[topmost]] = start[longest][topmost]
     length[length < min_run] = 0
     return Runs(np.where(length > 0, top, 0), length, np.bincount(col, minlength=w))
+
+
+def _first(starts_next: np.ndarray) -> np.ndarray:
+    """bool: True, then `starts_next` (whether each element after the first starts something new)."""
+    return np.concatenate(([True], starts_next))
+
+
+def _last(ends: np.ndarray) -> np.ndarray:
+    """bool: `ends` (whether each element but the last ends something), then True."""
+    return np.concatenate((ends, [True]))
 
 
 def local_slope(x: np.ndarray, y: np.ndarray, found: np.ndarray, window: int) -> np.ndarray:
@@ -198,31 +213,37 @@ def echogenicity(grey: np.ndarray, top: np.ndarray, length: np.ndarray) -> dict[
     """Mean grey of the measured band (each column's fascia run `top`, `length`, as `fascia_runs` gives), of the
     rows above it and of those below it, over the columns where it is found (None for an empty region).
 
-    Every region is a run of rows in each column, so an integral image of the rows down to the band's lowest
-    point gives each sum in four lookups a column, and the column totals the rest.
+    Every region is a run of rows in each column: the column sums above the band's highest row and below its lowest
+    one, and an integral image of the rows between, give each sum in a few lookups a column.
     """
     cols = np.flatnonzero(length)
     if not cols.size:
         return {"fascia": None, "above": None, "below": None}
-    h = grey.shape[0]
+    h, w = grey.shape
     start, stop = top[cols], top[cols] + length[cols]
-    bottom = int(stop.max())
-    wide = grey.size * 255 >= 2**31  # int32 sums would overflow (a whole 4K frame and more)
-    depth = cv2.CV_64F if wide else cv2.CV_32S
-    integral = cv2.integral(grey[:bottom], sdepth=depth)
-    totals = cv2.reduce(grey, 0, cv2.REDUCE_SUM, dtype=depth)[0, cols].astype(np.float64)
+    first, last = int(start.min()), int(stop.max())
+    wide = (last - first) * w * 255 >= 2**31  # int32 sums would overflow (the rows of a whole 4K frame and more)
+    integral = cv2.integral(grey[first:last], sdepth=cv2.CV_64F if wide else cv2.CV_32S)
+    above, below = (_column_sums(grey[rows]).astype(np.float64) for rows in (slice(0, first), slice(last, h)))
 
     def down_to(rows: np.ndarray) -> np.ndarray:
         """Sum of each found column from row 0 down to (not including) `rows`."""
-        return (integral[rows, cols + 1] - integral[rows, cols]).astype(np.float64)
+        return above[cols] + (integral[rows - first, cols + 1] - integral[rows - first, cols])
 
-    at_start, at_stop, at_end = down_to(start), down_to(stop), totals
+    at_start, at_stop, at_end = down_to(start), down_to(stop), down_to(np.full(cols.size, last)) + below[cols]
     regions = {
         "fascia": (at_stop - at_start, stop - start),
         "above": (at_start, start),
         "below": (at_end - at_stop, h - stop),
     }
     return {name: float(s.sum() / n.sum()) if n.sum() else None for name, (s, n) in regions.items()}
+
+
+def _column_sums(grey: np.ndarray) -> np.ndarray:
+    """int32 sum of each column of uint8 rows (none: zeros; int32 holds a column of 2^23 rows)."""
+    if not grey.shape[0]:
+        return np.zeros(grey.shape[1], np.int32)
+    return cv2.reduce(grey, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S)[0]
 
 
 def piece_ids(columns: np.ndarray, centre: np.ndarray, thickness: float, max_step: float = 2.0) -> np.ndarray:
@@ -234,7 +255,7 @@ def piece_ids(columns: np.ndarray, centre: np.ndarray, thickness: float, max_ste
         return np.zeros(centre.size, np.intp)
     gap = np.diff(columns) - 1
     cut = np.abs(np.diff(centre)) > max(max_step * thickness, 4.0) + gap
-    return np.r_[0, np.cumsum(cut)]
+    return np.concatenate(([0], np.cumsum(cut)))
 
 
 def band_pieces(
@@ -243,10 +264,15 @@ def band_pieces(
     """(pieces, share of the columns in the largest) of a band (`piece_ids`); only pieces holding `min_piece` of the
     columns count. A fascia is continuous: two pieces at different depths are two structures, and so is a band made of
     many small pieces."""
-    if centre.size < 2:
-        return int(centre.size), 1.0
-    sizes = np.bincount(piece_ids(columns, centre, thickness, max_step))
-    return max(1, int(np.count_nonzero(sizes >= min_piece * centre.size))), float(sizes.max() / centre.size)
+    return piece_count(piece_ids(columns, centre, thickness, max_step), min_piece)
+
+
+def piece_count(ids: np.ndarray, min_piece: float = 0.1) -> tuple[int, float]:
+    """`band_pieces` of the band's columns' piece ids (`piece_ids`)."""
+    if ids.size < 2:
+        return int(ids.size), 1.0
+    sizes = np.bincount(ids)
+    return max(1, int(np.count_nonzero(sizes >= min_piece * ids.size))), float(sizes.max() / ids.size)
 
 
 def winning_structure(
@@ -294,7 +320,7 @@ def percentiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def measure(
-    labels: np.ndarray,
+    labels: np.ndarray | FasciaRows,
     roi: Box,
     grey: np.ndarray | None = None,
     probs: np.ndarray | None = None,
@@ -302,29 +328,31 @@ def measure(
     config: MeasureConfig | None = None,
     settled: bool = False,
 ) -> Measurement:
-    """Measure the fascia in a native class map inside the ROI: `labels` covers the whole frame (`FrameResult.labels`)
-    or the ROI alone (`FrameResult.roi_labels`).
+    """Measure the fascia inside the ROI: from the ROI's native fascia (`FasciaRows`, the band's rows of the class map,
+    as `FramePipeline` makes it) or from a native class map of the whole frame (`FrameResult.labels`) or of the ROI
+    alone (`FrameResult.roi_labels`).
 
-    `grey` (the frame's grey pixels) gives echogenicity; `probs` (the model's own class probabilities) gives confidence,
-    over the cells the class map calls fascia, and rival band candidates (`ambiguous`), unless `settled`: an operator's
-    depth range or hint has chosen among them.
+    `grey` (the frame's or the ROI's grey pixels) gives echogenicity; `probs` (the model's own class probabilities)
+    gives confidence, over the cells the class map calls fascia, and rival band candidates (`ambiguous`), unless
+    `settled`: an operator's depth range or hint has chosen among them.
     """
+    fascia = labels if isinstance(labels, FasciaRows) else FasciaRows.of_labels(roi.part(labels))
+    grey = None if grey is None else roi.part(grey)
     config = config or MeasureConfig()
-    lab = roi.part(labels)
-    top, vertical, count = fascia_runs(lab)
+    top, vertical, count = band_runs(fascia)
     if np.any(count > 1):  # runs a thin dark line apart are one band: the fascia's own layers
         split = int(config.max_split * percentiles(vertical[vertical > 0], _MEDIAN)[0])
-        top, vertical, count = fascia_runs(lab, bridge=split) if split else (top, vertical, count)
+        top, vertical, count = band_runs(fascia, bridge=split) if split else (top, vertical, count)
     found = vertical > 0
     centre = top + (vertical - 1) / 2.0
     columns = np.flatnonzero(found)
     vertical_median = float(percentiles(vertical[found], _MEDIAN)[0]) if found.any() else None
     ids = piece_ids(columns, centre[found], vertical_median or 0.0, config.max_step)
-    pieces, largest = band_pieces(columns, centre[found], vertical_median or 0.0, config.max_step, config.min_piece)
+    pieces, largest = piece_count(ids, config.min_piece)
     broken = pieces > 1 or largest < 1 - config.min_piece
     partial = False
     if broken:  # pieces at different depths: measure the structure the evidence names, if one wins
-        strength = column_strength(probs[..., FASCIA], columns, lab.shape[1]) if probs is not None else None
+        strength = column_strength(probs[..., FASCIA], columns, fascia.width) if probs is not None else None
         tolerance = max(config.max_step * (vertical_median or 0.0), 4.0)
         kept = winning_structure(ids, centre[found], np.ones(ids.size) if strength is None else strength, tolerance,
                                  config)  # fmt: skip
@@ -333,9 +361,9 @@ def measure(
             columns, partial, broken = columns[kept], not kept.all(), False
             vertical = np.where(found, vertical, 0)
             vertical_median = float(percentiles(vertical[found], _MEDIAN)[0])
-    coverage = float(found.mean())
+    coverage = np.count_nonzero(found) / found.size
     fragmented = float(np.count_nonzero(count[found] > 1) / np.count_nonzero(found)) if found.any() else 0.0
-    x = np.arange(lab.shape[1], dtype=np.float64)
+    x = np.arange(fascia.width, dtype=np.float64)
     slope = local_slope(x, centre, found, config.slope_window)
     perpendicular = np.where(found, vertical / np.sqrt(1.0 + slope * slope), np.nan)
 
@@ -348,13 +376,12 @@ def measure(
 
     echo: dict[str, float | None] = {"fascia": None, "above": None, "below": None}
     if grey is not None and found.any():
-        echo = echogenicity(roi.part(grey), top, vertical)
+        echo = echogenicity(grey, top, vertical)
 
     confidence = contested = None
     if probs is not None:
         p = probs[..., FASCIA]
-        band = cv2.resize(cv2.compare(lab, FASCIA, cv2.CMP_EQ), (p.shape[1], p.shape[0]), interpolation=cv2.INTER_AREA)
-        wins = band > 127  # the model's cells the class map calls fascia (its argmax, or the band an operator chose)
+        wins = fascia.cells(p.shape)  # the model's cells the class map calls fascia (its argmax, or an operator's band)
         if partial:  # the measured piece's cells only
             wins &= cv2.resize(found[None].astype(np.uint8), (p.shape[1], 1), interpolation=cv2.INTER_AREA) > 0
         if not wins.any():  # a band thinner than a model cell
@@ -364,7 +391,7 @@ def measure(
     depth = float(percentiles(centre[found], _MEDIAN)[0]) if found.any() else None
     line = None
     if config.max_line_rival is not None and grey is not None and found.any() and not settled:
-        line = rival_line(roi.part(grey), centre, found, vertical_median, config.line_reach)
+        line = rival_line(grey, centre, found, vertical_median, config.line_reach)
 
     flags = []
     if not found.any():
