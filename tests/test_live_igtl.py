@@ -18,6 +18,7 @@ from igtl_wire import WireClient
 from net_support import free_port, listening
 
 from edge.core.labels import CLASS_COLOURS_BGR
+from edge.live.session import Session
 from edge.live.sinks import read_log
 from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE, IGTLSink, parse_host_port
 from edge.live.sources import BadFrame, FrameReader, SourceError, open_capture
@@ -306,7 +307,7 @@ def test_the_server_listens_on_the_address_given():
     try:
         assert listening(port) == {"0200007F"}  # 127.0.0.2
     finally:
-        sink.close(None)
+        sink.close(Session("test", "none"))
 
 
 @pytest.fixture(scope="module")

@@ -173,6 +173,10 @@ def build(
             parts.append(DisplaySink(on_click=lambda x, y: pipeline.hint_at(y)))
         else:
             notes.append("no display found: running headless (--record DIR keeps the overlay video)")
+    if settings.igtl_out:  # before the recorder: what it counts at the end is in the summary
+        from edge.live.sinks.igtl import IGTLSink
+
+        parts.append(IGTLSink(settings.igtl_out, allow_remote=settings.allow_remote))
     recorder = None
     if settings.record:
         recorder = RecordingSink(settings.record, capture.fps or settings.capture.fps or 25.0, settings.segment_s)
@@ -182,10 +186,6 @@ def build(
         half = settings.save_frames_max // 2
         saver = SaveFramesSink(settings.save_frames, settings.save_frames_max - half, half)
         parts.append(saver)
-    if settings.igtl_out:
-        from edge.live.sinks.igtl import IGTLSink
-
-        parts.append(IGTLSink(settings.igtl_out, allow_remote=settings.allow_remote))
     parts.extend(sinks)
     reader = FrameReader(capture, keep="all" if settings.every_frame else "latest")
     loop = LiveLoop(reader, pipeline, parts, settings.frames)
