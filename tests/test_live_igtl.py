@@ -1,6 +1,7 @@
 """The OpenIGTLink source on loopback: a real pyigtl server sends IMAGE messages to `tlfseg run --source igtl://`."""
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -216,6 +217,39 @@ def test_server_that_vanishes_is_lost_and_reconnected(phantom):
     finally:
         reader.stop()
         streamer.stop()
+
+
+def test_a_run_whose_server_is_gone_keeps_announcing_its_reconnect_attempts(tmp_path, phantom, monkeypatch, capsys):
+    """Issue 25: `--frames N` counts processed frames; with the server gone the run printed "source lost / reopened /
+    lost" and then nothing for 50 s until killed. A live source is retried for ever (as a capture device), and now
+    says so every `RETRY_NOTICE_S` (10 s; 0.5 here) with its attempts and the reason, until the user ends the run."""
+    monkeypatch.setattr("edge.live.sources.reader.RETRY_NOTICE_S", 0.5)
+    port, folder = free_port(), tmp_path / "rec"
+    streamer = Streamer(port, phantom.frame(0).image, period=0.05)
+
+    def gone_then_interrupt() -> None:
+        log = folder / "frames.jsonl"
+        deadline = time.monotonic() + 120
+        while not (log.exists() and log.read_text().count('"seq"') >= 3) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        streamer.stop()
+        time.sleep(5.0)
+        os.kill(os.getpid(), signal.SIGTERM)  # the run's handler: ends it as Ctrl-C does
+
+    thread = threading.Thread(target=gone_then_interrupt, daemon=True)
+    thread.start()
+    argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", "100000", "--no-display"]
+    try:
+        code = main([*argv, "--status-every", "1", "--record", str(folder)])
+    finally:
+        thread.join(10)
+        streamer.stop()
+    out = capsys.readouterr().out
+    retrying = [line for line in out.splitlines() if "source retrying:" in line]
+    assert code == 130 and "source lost:" in out
+    assert len(retrying) >= 2 and all(f"no OpenIGTLink server at 127.0.0.1:{port}" in r for r in retrying), out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert sum(e["kind"] == "retrying" for e in summary["events"]) == len(retrying)
 
 
 def test_a_late_client_gets_label_maps_and_measurements_from_then_on(tmp_path):
