@@ -193,6 +193,48 @@ def test_a_stream_from_an_igtl_server_comes_back_segmented_and_measured(tmp_path
     assert np.allclose(last.ijk_to_world_matrix, matrix, atol=1e-5) and last.world_coordinate_system == "lps"
 
 
+@pytest.mark.parametrize("given", [None, 0.2, 0.1])
+def test_the_images_pixel_spacing_is_the_scale_where_none_is_given(tmp_path, phantom, capsys, given):
+    """Issue 25: the IMAGE's spacing was ignored: a 0.1 mm/px stream reported "calibration: none"; with --mm-per-px
+    0.2 nothing warned while the label map went back at 0.1 mm. Now the frames' own spacing is the scale where none is
+    given (said in the start lines), and a calibration that differs from it is one event (the given one is used)."""
+    matrix = np.array([[0.1, 0, 0, 0], [0, 0.1, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1]])
+    port, folder = free_port(), tmp_path / "rec"
+    streamer = Streamer(port, phantom.frame(3).image, matrix=matrix)
+    argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", "4", "--no-display", "--status-every"]
+    argv += ["0", "--record", str(folder), *(["--mm-per-px", str(given)] if given else [])]
+    try:
+        assert main(argv) == 0
+    finally:
+        streamer.stop()
+    out = capsys.readouterr().out
+    frames, _, _ = read_log(folder / "frames.jsonl")
+    summary = json.loads((folder / "summary.json").read_text())
+    scale = given or 0.1
+    measured = [f for f in frames if f["thickness_px"] is not None]
+    assert measured and all(f["thickness_mm"] == pytest.approx(f["thickness_px"] * scale, abs=1e-3) for f in measured)
+    assert summary["thickness"]["unit"] == "mm"
+    assert ("calibration: each frame's own pixel spacing" in out) == (given is None)
+    warned = [e["detail"] for e in summary["events"] if e["kind"] == "calibration"]
+    if given == 0.2:
+        assert warned == [
+            f"the calibration's 0.2 mm/px differs from the 0.1 mm/px of igtl://127.0.0.1:{port}/Image's frames: "
+            "thickness in mm uses the calibration given (leave it out to use the frames' own)"
+        ]
+    else:
+        assert warned == []
+
+
+def test_a_spacing_no_scanner_has_or_pixels_not_square_is_no_scale():
+    from edge.live.sources import Geometry
+
+    square = Geometry(np.diag([0.1, 0.1, 1.0, 1.0]))
+    rotated = Geometry(np.array([[0, -0.3, 0, 0], [0.3, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]))
+    assert square.mm_per_px == pytest.approx(0.1) and rotated.mm_per_px == pytest.approx(0.3)
+    for spacing in ([0.1, 0.2], [1e308, 1e308], [0.0, 0.0], [np.inf, np.inf], [6.0, 6.0]):
+        assert Geometry(np.diag([*spacing, 1.0, 1.0])).mm_per_px is None, spacing
+
+
 def test_server_that_vanishes_is_lost_and_reconnected(phantom):
     port = free_port()
     streamer = Streamer(port, phantom.frame(0).image)

@@ -125,6 +125,8 @@ class LiveRuntime:
             if cal.mm_per_px
             else f"depth {cal.depth_mm:g} mm over the ROI rows"
             if cal.depth_mm
+            else "each frame's own pixel spacing (its IMAGE's matrix)"
+            if self.capture.scaled
             else "none (thickness in pixels; give --mm-per-px, --depth-mm or a preset)"
         )
         lines = [
