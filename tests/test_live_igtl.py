@@ -359,7 +359,7 @@ def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path, monkeypatch)
     [sink] = sinks
     assert summary["frames"]["processed"] == 40
     assert sink.sent > 0  # label maps (300 kB each) were handed over for the client that never reads ...
-    assert max(sink.write_s) < 0.25  # ... and not one frame waited for it (pyigtl's queue, sent on its thread)
+    assert max(sink.write_s) < 0.25  # ... and not one frame waited for it (its own queue, sent on the server's thread)
 
 
 def test_igtl_out_beyond_loopback_needs_allow_remote(capsys):
