@@ -68,9 +68,9 @@ class SleepyPipeline(FramePipeline):
         super().__init__(engine, **kwargs)
         self.delay_s = delay_s
 
-    def __call__(self, frame):
+    def __call__(self, frame, mm_per_px=None):
         time.sleep(self.delay_s)
-        return super().__call__(frame)
+        return super().__call__(frame, mm_per_px)
 
 
 class ScriptedDevice(Capture):

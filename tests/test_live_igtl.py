@@ -1,6 +1,7 @@
 """The OpenIGTLink source on loopback: a real pyigtl server sends IMAGE messages to `tlfseg run --source igtl://`."""
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ from igtl_wire import WireClient
 from net_support import free_port, listening
 
 from edge.core.labels import CLASS_COLOURS_BGR
+from edge.live.session import Session
 from edge.live.sinks import read_log
 from edge.live.sinks.igtl import LABELS_DEVICE, MEASUREMENT_DEVICE, IGTLSink, parse_host_port
 from edge.live.sources import BadFrame, FrameReader, SourceError, open_capture
@@ -191,6 +193,48 @@ def test_a_stream_from_an_igtl_server_comes_back_segmented_and_measured(tmp_path
     assert np.allclose(last.ijk_to_world_matrix, matrix, atol=1e-5) and last.world_coordinate_system == "lps"
 
 
+@pytest.mark.parametrize("given", [None, 0.2, 0.1])
+def test_the_images_pixel_spacing_is_the_scale_where_none_is_given(tmp_path, phantom, capsys, given):
+    """Issue 25: the IMAGE's spacing was ignored: a 0.1 mm/px stream reported "calibration: none"; with --mm-per-px
+    0.2 nothing warned while the label map went back at 0.1 mm. Now the frames' own spacing is the scale where none is
+    given (said in the start lines), and a calibration that differs from it is one event (the given one is used)."""
+    matrix = np.array([[0.1, 0, 0, 0], [0, 0.1, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1]])
+    port, folder = free_port(), tmp_path / "rec"
+    streamer = Streamer(port, phantom.frame(3).image, matrix=matrix)
+    argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", "4", "--no-display", "--status-every"]
+    argv += ["0", "--record", str(folder), *(["--mm-per-px", str(given)] if given else [])]
+    try:
+        assert main(argv) == 0
+    finally:
+        streamer.stop()
+    out = capsys.readouterr().out
+    frames, _, _ = read_log(folder / "frames.jsonl")
+    summary = json.loads((folder / "summary.json").read_text())
+    scale = given or 0.1
+    measured = [f for f in frames if f["thickness_px"] is not None]
+    assert measured and all(f["thickness_mm"] == pytest.approx(f["thickness_px"] * scale, abs=1e-3) for f in measured)
+    assert summary["thickness"]["unit"] == "mm"
+    assert ("calibration: each frame's own pixel spacing" in out) == (given is None)
+    warned = [e["detail"] for e in summary["events"] if e["kind"] == "calibration"]
+    if given == 0.2:
+        assert warned == [
+            f"the calibration's 0.2 mm/px differs from the 0.1 mm/px of igtl://127.0.0.1:{port}/Image's frames: "
+            "thickness in mm uses the calibration given (leave it out to use the frames' own)"
+        ]
+    else:
+        assert warned == []
+
+
+def test_a_spacing_no_scanner_has_or_pixels_not_square_is_no_scale():
+    from edge.live.sources import Geometry
+
+    square = Geometry(np.diag([0.1, 0.1, 1.0, 1.0]))
+    rotated = Geometry(np.array([[0, -0.3, 0, 0], [0.3, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]))
+    assert square.mm_per_px == pytest.approx(0.1) and rotated.mm_per_px == pytest.approx(0.3)
+    for spacing in ([0.1, 0.2], [1e308, 1e308], [0.0, 0.0], [np.inf, np.inf], [6.0, 6.0]):
+        assert Geometry(np.diag([*spacing, 1.0, 1.0])).mm_per_px is None, spacing
+
+
 def test_server_that_vanishes_is_lost_and_reconnected(phantom):
     port = free_port()
     streamer = Streamer(port, phantom.frame(0).image)
@@ -215,6 +259,39 @@ def test_server_that_vanishes_is_lost_and_reconnected(phantom):
     finally:
         reader.stop()
         streamer.stop()
+
+
+def test_a_run_whose_server_is_gone_keeps_announcing_its_reconnect_attempts(tmp_path, phantom, monkeypatch, capsys):
+    """Issue 25: `--frames N` counts processed frames; with the server gone the run printed "source lost / reopened /
+    lost" and then nothing for 50 s until killed. A live source is retried for ever (as a capture device), and now
+    says so every `RETRY_NOTICE_S` (10 s; 0.5 here) with its attempts and the reason, until the user ends the run."""
+    monkeypatch.setattr("edge.live.sources.reader.RETRY_NOTICE_S", 0.5)
+    port, folder = free_port(), tmp_path / "rec"
+    streamer = Streamer(port, phantom.frame(0).image, period=0.05)
+
+    def gone_then_interrupt() -> None:
+        log = folder / "frames.jsonl"
+        deadline = time.monotonic() + 120
+        while not (log.exists() and log.read_text().count('"seq"') >= 3) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        streamer.stop()
+        time.sleep(5.0)
+        os.kill(os.getpid(), signal.SIGTERM)  # the run's handler: ends it as Ctrl-C does
+
+    thread = threading.Thread(target=gone_then_interrupt, daemon=True)
+    thread.start()
+    argv = ["run", "--source", f"igtl://127.0.0.1:{port}/Image", "--frames", "100000", "--no-display"]
+    try:
+        code = main([*argv, "--status-every", "1", "--record", str(folder)])
+    finally:
+        thread.join(10)
+        streamer.stop()
+    out = capsys.readouterr().out
+    retrying = [line for line in out.splitlines() if "source retrying:" in line]
+    assert code == 130 and "source lost:" in out
+    assert len(retrying) >= 2 and all(f"no OpenIGTLink server at 127.0.0.1:{port}" in r for r in retrying), out
+    summary = json.loads((folder / "summary.json").read_text())
+    assert sum(e["kind"] == "retrying" for e in summary["events"]) == len(retrying)
 
 
 def test_a_late_client_gets_label_maps_and_measurements_from_then_on(tmp_path):
@@ -282,7 +359,7 @@ def test_a_client_that_never_reads_costs_the_loop_nothing(tmp_path, monkeypatch)
     [sink] = sinks
     assert summary["frames"]["processed"] == 40
     assert sink.sent > 0  # label maps (300 kB each) were handed over for the client that never reads ...
-    assert max(sink.write_s) < 0.25  # ... and not one frame waited for it (pyigtl's queue, sent on its thread)
+    assert max(sink.write_s) < 0.25  # ... and not one frame waited for it (its own queue, sent on the server's thread)
 
 
 def test_igtl_out_beyond_loopback_needs_allow_remote(capsys):
@@ -306,7 +383,7 @@ def test_the_server_listens_on_the_address_given():
     try:
         assert listening(port) == {"0200007F"}  # 127.0.0.2
     finally:
-        sink.close(None)
+        sink.close(Session("test", "none"))
 
 
 @pytest.fixture(scope="module")

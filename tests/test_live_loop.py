@@ -103,11 +103,11 @@ def test_failing_frames_between_good_ones_are_reported_sparingly_and_all_counted
     """Every other frame fails: each failure is counted, but only the first 3 (and one in 100) become events."""
 
     class Flaky(FramePipeline):
-        def __call__(self, frame):
+        def __call__(self, frame, mm_per_px=None):
             self.calls = getattr(self, "calls", 0) + 1
             if self.calls % 2:
                 raise FrameRejected("a bad frame")
-            return super().__call__(frame)
+            return super().__call__(frame, mm_per_px)
 
     sink = Collect()
     reader = FrameReader(SyntheticCapture(phantom=small_phantom()), keep="all")
@@ -121,7 +121,7 @@ def test_a_bug_in_the_pipeline_ends_the_run_instead_of_counting_as_a_bad_frame(b
     """Only `FrameRejected` is the frame's fault: a numpy shape error (a bug) is raised, not dropped as `error`."""
 
     class Buggy(FramePipeline):
-        def __call__(self, frame):
+        def __call__(self, frame, mm_per_px=None):
             raise ValueError("operands could not be broadcast together")
 
     sink = Collect()

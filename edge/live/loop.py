@@ -59,7 +59,9 @@ class LiveLoop:
         self.rate = RateMeter()
         self.session = Session(reader.capture.describe(), pipeline.engine.describe())
         calibration = pipeline.calibration
-        self.session.unit = "mm" if (calibration.mm_per_px or calibration.depth_mm) else "px"
+        self.given_scale = bool(calibration.mm_per_px or calibration.depth_mm)
+        self.session.unit = "mm" if self.given_scale or reader.capture.scaled else "px"
+        self._scale_checked = False  #: the given calibration was compared with the source's spacing (once)
         self._stop = False
         self._stalled = False
         self._errors = 0  #: frames the loop could not process (bad size, ROI outside the frame)
@@ -130,11 +132,25 @@ class LiveLoop:
                 sink.close(s)
         return s
 
+    def _compare_scale(self, frame: Frame, used: float | None) -> None:
+        """Once, on the first frame that says its pixel spacing: an event where the given calibration differs from it
+        by more than 1 % (the measurement keeps the calibration given; the label map goes back on the frame's grid)."""
+        source = frame.geometry.mm_per_px if frame.geometry else None
+        if self._scale_checked or not self.given_scale or source is None or used is None:
+            return
+        self._scale_checked = True
+        if abs(used / source - 1) > 0.01:
+            self._event(
+                "calibration",
+                f"the calibration's {used:.4g} mm/px differs from the {source:.4g} mm/px of {frame.source}'s frames: "
+                "thickness in mm uses the calibration given (leave it out to use the frames' own)",
+            )
+
     def _handle(self, frame: Frame) -> None:
         s = self.session
         queue_ms = (time.monotonic() - frame.t_capture) * 1e3
         try:
-            result = self.pipeline(frame.image)
+            result = self.pipeline(frame.image, frame.geometry.mm_per_px if frame.geometry else None)
         except FrameRejected as exc:  # the frame's fault; anything else is a bug and ends the run
             self._errors += 1
             self._errors_in_a_row += 1
@@ -154,6 +170,7 @@ class LiveLoop:
             s.roi_changes += 1
             self._event("roi_changed", f"screen layout changed: ROI now {result.roi}")
         m = result.measurement
+        self._compare_scale(frame, m.mm_per_px)
         s.processed += 1
         self.rate.tick(time.monotonic())
         s.recent_fps = self.rate.fps

@@ -142,9 +142,10 @@ class FramePipeline:
         if self.frozen:
             self.frozen.reset()
 
-    def __call__(self, frame: np.ndarray) -> FrameResult:
+    def __call__(self, frame: np.ndarray, mm_per_px: float | None = None) -> FrameResult:
         """`FrameRejected` (with the reason) for a frame that cannot be segmented: not an 8-bit image, too small, a
-        fixed ROI outside it."""
+        fixed ROI outside it. `mm_per_px`: the frame's own pixel spacing (an OpenIGTLink IMAGE's), the scale where
+        the calibration gives none."""
         clock = self.clock()
         with clock("roi"):
             roi, changed = self._locate(frame)
@@ -156,7 +157,7 @@ class FramePipeline:
             with clock("fuse"):
                 probs = self.fusion(probs)
         with clock("postprocess"):
-            fascia, chosen, mm_per_px, prior, kept = self._fascia(probs, roi)
+            fascia, chosen, mm_per_px, prior, kept = self._fascia(probs, roi, mm_per_px)
         with clock("measure"):
             m = measure(fascia, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=prior is not None)
             m, unfamiliar = self._doubts(m, kept, pre, frame[roi.slices])
@@ -179,10 +180,11 @@ class FramePipeline:
             self.prior.hint_px = None
         return roi, changed
 
-    def _fascia(self, probs: np.ndarray, roi: Box):
+    def _fascia(self, probs: np.ndarray, roi: Box, frame_mm_per_px: float | None):
         """The ROI's native fascia and the probabilities the class map is made of: the model's, or those with the
-        band candidate the operator's prior keeps (then `kept`: the share of band columns that kept one)."""
-        mm_per_px = self.calibration.mm_per_px_for(roi)
+        band candidate the operator's prior keeps (then `kept`: the share of band columns that kept one); the scale:
+        the calibration's, else the frame's own."""
+        mm_per_px = self.calibration.mm_per_px_for(roi) or frame_mm_per_px
         prior, kept, chosen = self.prior.for_frame(mm_per_px), None, probs
         if prior is not None:  # the operator's choice decides the class map; the model's own probabilities stay
             chosen, kept = prior.choose(probs, roi.h, self.measure_config.candidate_level)

@@ -125,6 +125,8 @@ class LiveRuntime:
             if cal.mm_per_px
             else f"depth {cal.depth_mm:g} mm over the ROI rows"
             if cal.depth_mm
+            else "each frame's own pixel spacing (its IMAGE's matrix)"
+            if self.capture.scaled
             else "none (thickness in pixels; give --mm-per-px, --depth-mm or a preset)"
         )
         lines = [
@@ -173,6 +175,10 @@ def build(
             parts.append(DisplaySink(on_click=lambda x, y: pipeline.hint_at(y)))
         else:
             notes.append("no display found: running headless (--record DIR keeps the overlay video)")
+    if settings.igtl_out:  # before the recorder: what it counts at the end is in the summary
+        from edge.live.sinks.igtl import IGTLSink
+
+        parts.append(IGTLSink(settings.igtl_out, allow_remote=settings.allow_remote))
     recorder = None
     if settings.record:
         recorder = RecordingSink(settings.record, capture.fps or settings.capture.fps or 25.0, settings.segment_s)
@@ -182,10 +188,6 @@ def build(
         half = settings.save_frames_max // 2
         saver = SaveFramesSink(settings.save_frames, settings.save_frames_max - half, half)
         parts.append(saver)
-    if settings.igtl_out:
-        from edge.live.sinks.igtl import IGTLSink
-
-        parts.append(IGTLSink(settings.igtl_out, allow_remote=settings.allow_remote))
     parts.extend(sinks)
     reader = FrameReader(capture, keep="all" if settings.every_frame else "latest")
     loop = LiveLoop(reader, pipeline, parts, settings.frames)

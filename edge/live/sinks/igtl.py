@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import signal
 import struct
 
 import numpy as np
@@ -15,6 +14,7 @@ from edge.core.labels import BELOW, CLASS_COLOURS_BGR, CLASS_NAMES, FASCIA
 from edge.live.pipeline import FrameResult
 from edge.live.session import Session
 from edge.live.sinks.base import Sink
+from edge.live.sinks.igtl_server import IGTLServer
 from edge.live.sources import Frame, Geometry
 
 LABELS_DEVICE = "tlfseg_labels"  #: IMAGE: 0 above, 1 fascia, 2 below, on the input frame's grid (`label_geometry`)
@@ -91,31 +91,22 @@ def _label_meta_class():
 
 
 class IGTLSink(Sink):
-    """An OpenIGTLink server (pyigtl) that Slicer connects to. Messages go to pyigtl's bounded send queue and only
-    while a client is connected, so a late, gone or stuck client costs the loop one queue append at most. Every
-    message has header version 1, which every OpenIGTLink library reads."""
+    """An OpenIGTLink server (`IGTLServer`) that Slicer and a few other clients connect to. A frame's messages are
+    packed once, only while a client is connected, and queued for each client: a late, gone, slow or stuck client
+    costs the loop one queue append and itself its frames (counted), never another client's. Every message has header
+    version 1, which every OpenIGTLink library reads. Who came, left or was refused becomes the session's events."""
 
     def __init__(self, address: str, allow_remote: bool = False) -> None:
-        import pyigtl  # the igtl extra
+        import pyigtl  # the igtl extra (the message codec)
 
         self._pyigtl = pyigtl
         host, port = parse_host_port(address, allow_remote)
-
-        class Server(pyigtl.OpenIGTLinkServer):
-            def server_bind(self) -> None:  # pyigtl binds 127.0.0.1 or one interface's address: bind `host`
-                self.host, self.server_address = host, (host, port)
-                super().server_bind()
-
-        saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            self.server = Server(port=port, local_server=True)
-        finally:  # pyigtl installs its own SIGINT / SIGTERM handlers; the runtime keeps its own
-            for s, handler in saved.items():
-                signal.signal(s, handler)
-        self.sent = 0
+        self.server = IGTLServer(host, port)
+        self.sent = 0  #: frames handed over (to one client or more)
 
     def write(self, frame: Frame, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:
-        if not self.server.is_connected():
+        self._note(session)
+        if not self.server.clients:
             return
         igtl, where = self._pyigtl, label_geometry(frame, result)
         labels = igtl.ImageMessage(
@@ -130,9 +121,19 @@ class IGTLSink(Sink):
         text = igtl.StringMessage(
             measurement_json(frame, result), timestamp=where.timestamp, device_name=MEASUREMENT_DEVICE
         )
-        for message in (labels, meta, text):
-            self.server.send_message(message, wait=False)
+        self.server.send(lambda: b"".join(m.pack() for m in (labels, meta, text)))
         self.sent += 1
 
+    def _note(self, session: Session) -> None:
+        for t, kind, detail in self.server.take_events():
+            session.add_event({"kind": kind, "t": round(t - session.started, 3), "detail": f"igtl-out {detail}"})
+
     def close(self, session: Session) -> None:
-        self.server.stop()
+        self.server.close()
+        self._note(session)
+        s = self.server
+        detail = (
+            f"igtl-out: {s.served} clients ({s.most} at once, {s.max_clients} places), {s.refused} refused; "
+            f"{s.sent} frames sent, {s.dropped} dropped for slow clients"
+        )
+        session.add_event({"kind": "igtl_out", "t": round(session.duration_s, 3), "detail": detail})

@@ -17,8 +17,8 @@ from edge.live.sources import Frame
 class StatusSink(Sink):
     """One status line every `interval_s` (fps, latency, thickness, drops) and every source event at once."""
 
-    def __init__(self, interval_s: float = 2.0, out: TextIO = sys.stdout) -> None:
-        self.interval_s, self.out = interval_s, out
+    def __init__(self, interval_s: float = 2.0, out: TextIO | None = None) -> None:
+        self.interval_s, self.out = interval_s, out or sys.stdout  #: stdout as it is now, not at import
         self._last = 0.0
 
     def write(self, frame: Frame, result: FrameResult, picture: np.ndarray | None, session: Session) -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge.core.values import CALIBRATION_LIMITS
+
 
 @dataclass(frozen=True)
 class Geometry:
@@ -16,6 +18,16 @@ class Geometry:
     ijk_to_world: np.ndarray  #: 4x4: (column i, row j, slice k, 1) -> mm in `world` (origin, spacing, directions)
     world: str = "lps"  #: the world coordinate system: "lps" or "ras"
     timestamp: float | None = None  #: the source's time of the picture (seconds since 1970)
+
+    @property
+    def mm_per_px(self) -> float | None:
+        """The picture's pixel spacing in mm where its pixels are square (columns and rows within 1 %) and the spacing
+        is one a scanner can have (`CALIBRATION_LIMITS`); else None."""
+        columns, rows = (math.hypot(*map(float, self.ijk_to_world[:3, axis])) for axis in (0, 1))
+        if not (math.isfinite(columns) and math.isfinite(rows)) or abs(columns - rows) > 0.01 * rows:
+            return None
+        limits = CALIBRATION_LIMITS["mm_per_px"]
+        return rows if limits["low"] <= rows <= limits["high"] else None
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class Capture(ABC):
     live: bool = True
     finite: bool = False
     fps: float = 0.0  #: nominal frame rate, 0 if unknown
+    scaled: bool = False  #: its frames say their pixel spacing (`Geometry.mm_per_px`): a scale where none is given
 
     @abstractmethod
     def open(self) -> None: ...

@@ -72,6 +72,7 @@ class IGTLCapture(Capture):
     """
 
     live = True
+    scaled = True  #: each IMAGE's matrix gives its pixel spacing
 
     def __init__(self, spec: str, stall_s: float = 2.0, connect_s: float = 1.0) -> None:
         self.host, self.port, self.device = parse_igtl_url(spec)

@@ -18,12 +18,14 @@ from edge.live.sources.base import BadFrame, Capture, EndOfSource, Frame, Source
 
 #: give up reopening a file or folder after this long (a device is retried for ever)
 FINITE_GIVE_UP_S = 10.0
+#: a source retried for ever says so this often while it stays lost (a run waiting for it is never silent)
+RETRY_NOTICE_S = 10.0
 
 
 @dataclass(frozen=True)
 class SourceEvent:
     t: float  #: time.monotonic()
-    kind: str  #: opened, lost, reopened, gave_up, end, stalled, resumed, error
+    kind: str  #: opened, lost, retrying, reopened, gave_up, end, stalled, resumed, error
     detail: str
 
 
@@ -173,10 +175,11 @@ class FrameReader:
     def _reopen(self) -> bool:
         """Close, then reopen with exponential back-off until it works, `give_up_s` passes, or stop. The back-off
         carries over to the next loss until a frame comes: a peer that accepts the connection and then fails at once
-        (sends garbage, announces too much) is not reconnected to at the first step's rate."""
+        (sends garbage, announces too much) is not reconnected to at the first step's rate. A source retried for ever
+        says every `RETRY_NOTICE_S` that it still is, with its attempts and the last reason."""
         self.capture.close()
         cap_s = self.backoff_s[1]
-        t0 = time.monotonic()
+        t0 = noticed = time.monotonic()
         attempts = 0
         while not self._stop.wait(self._delay):
             attempts += 1
@@ -184,9 +187,17 @@ class FrameReader:
             try:
                 self.capture.open()
             except SourceError as exc:
-                if self.give_up_s is not None and time.monotonic() - t0 >= self.give_up_s:
+                now = time.monotonic()
+                if self.give_up_s is not None and now - t0 >= self.give_up_s:
                     self._event("gave_up", f"{self.capture.name}: {attempts} attempts in {self.give_up_s:g} s: {exc}")
                     return False
+                if now - noticed >= RETRY_NOTICE_S:
+                    noticed = now
+                    self._event(
+                        "retrying",
+                        f"{self.capture.name}: lost {now - t0:.0f} s, {attempts} attempts, "
+                        f"next in {self._delay:g} s: {exc}",
+                    )
                 continue
             self.reopens += 1
             down = time.monotonic() - t0
