@@ -68,6 +68,9 @@ def test_flags_override_the_preset(tmp_path, capsys):
     [
         (["--source", "/nonexistent/scan.mp4"], "is not 'demo', 'picamera', a device"),
         (["--source", "/dev/video63", "--every-frame"], "--every-frame is for files and folders"),
+        (["--source", "/dev/video63", "--stills"], "--stills is for files and folders"),
+        (["--stills", "--fuse"], "--fuse averages the frames of a stream; --stills judges each image on its own"),
+        (["--stills", "--gliding"], "--gliding is measured between the frames of a stream; --stills judges"),
         (["--source", "/dev/video63"], "cannot open /dev/video63"),
         (["--roi", "1,2,3"], "ROI must be 'x,y,w,h'"),
         (["--model", "/nonexistent.tflite"], "model file not found"),

@@ -144,6 +144,7 @@ class RecordingSink(Sink):
         self._append(
             {
                 "seq": f.seq,
+                **({"image": f.name} if f.name else {}),
                 "time": round(f.wall_time, 4),
                 "t_s": round(f.t_capture - session.started, 4),
                 "roi": str(result.roi),
