@@ -252,7 +252,8 @@ def test_exit_status_says_why_a_run_could_not_go_on(capsys):
 
 def test_gliding_over_a_recorded_video_finds_its_movement_cycles_and_plots_the_shear(tmp_path, capsys):
     """The offline path: a recorded (MJPG) phantom video gliding back and forth twice, 30 frames a cycle at up to
-    2 px/frame; each stroke slides the layers 0.5 x 2 x 30 / pi = 9.5 px = 0.76 mm (measured: 4-12 % off)."""
+    2 px/frame; each stroke slides the layers 0.5 x 2 x 30 / pi = 9.5 px = 0.76 mm (measured: 1 % off for fascia/below,
+    5-9 % for above/fascia, whose dark strip JPEG's blocks reach; with phase correlation alone 4-12 %)."""
     import cv2
     import numpy as np
 
@@ -271,7 +272,7 @@ def test_gliding_over_a_recorded_video_finds_its_movement_cycles_and_plots_the_s
     truth_mm = 0.5 * 2.0 * 30 / np.pi * 0.08
     assert len(g["cycles"]) == 2
     for c in g["cycles"]:
-        assert all(v == pytest.approx(truth_mm, rel=0.2) for v in c["shear_mm"].values())
+        assert all(v == pytest.approx(truth_mm, rel=0.15) for v in c["shear_mm"].values())
     frames, _, _ = read_log(folder / "frames.jsonl")
     assert [r["gliding"]["cycle"] for r in frames][-1] == 2 and frames[10]["gliding"]["cycle"] == 0
     assert (folder / "gliding.png").stat().st_size > 0 and "gliding.png" in json.loads(
