@@ -73,6 +73,9 @@ def test_flags_override_the_preset(tmp_path, capsys):
     [
         (["--source", "/nonexistent/scan.mp4"], "is not 'demo', 'picamera', a device"),
         (["--source", "/dev/video63", "--every-frame"], "--every-frame is for files and folders"),
+        (["--source", "/dev/video63", "--stills"], "--stills is for files and folders"),
+        (["--stills", "--fuse"], "--fuse averages the frames of a stream; --stills judges each image on its own"),
+        (["--stills", "--gliding"], "--gliding is measured between the frames of a stream; --stills judges"),
         (["--source", "/dev/video63"], "cannot open /dev/video63"),
         (["--roi", "1,2,3"], "ROI must be 'x,y,w,h'"),
         (["--model", "/nonexistent.tflite"], "model file not found"),
@@ -374,7 +377,11 @@ def test_exit_status_says_why_a_run_could_not_go_on(capsys):
 
 def test_gliding_over_a_recorded_video_finds_its_movement_cycles_and_plots_the_shear(tmp_path, capsys):
     """The offline path: a recorded (MJPG) phantom video gliding back and forth twice, 30 frames a cycle at up to
-    2 px/frame; each stroke slides the layers 0.5 x 2 x 30 / pi = 9.5 px = 0.76 mm (measured: 4-12 % off)."""
+    2 px/frame; each stroke slides the layers 0.5 x 2 x 30 / pi = 9.5 px = 0.76 mm (measured: 1 % off for fascia/below,
+    5-9 % for above/fascia, whose dark strip JPEG's blocks reach; with phase correlation alone 4-12 %)."""
+    import cv2
+    import numpy as np
+
     from edge.live.phantom import Phantom
 
     video, folder = tmp_path / "glide.avi", tmp_path / "rec"
@@ -390,7 +397,7 @@ def test_gliding_over_a_recorded_video_finds_its_movement_cycles_and_plots_the_s
     truth_mm = 0.5 * 2.0 * 30 / np.pi * 0.08
     assert len(g["cycles"]) == 2
     for c in g["cycles"]:
-        assert all(v == pytest.approx(truth_mm, rel=0.2) for v in c["shear_mm"].values())
+        assert all(v == pytest.approx(truth_mm, rel=0.15) for v in c["shear_mm"].values())
     frames, _, _ = read_log(folder / "frames.jsonl")
     assert [r["gliding"]["cycle"] for r in frames][-1] == 2 and frames[10]["gliding"]["cycle"] == 0
     assert (folder / "gliding.png").stat().st_size > 0 and "gliding.png" in json.loads(

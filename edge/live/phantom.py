@@ -5,8 +5,10 @@ layers, scanner UI around the image (bars, scale ticks, a coloured icon), and sl
 Every frame comes with its exact 3-class labels and the true band thickness.
 
 Gliding mode (`glide`, `persistence`): the tissue above the band, the band and the tissue below it slide laterally
-by known amounts (`true_shift`), each layer's speckle moving with it, so that a gliding estimate has a true value;
-one way at a constant speed, or back and forth (`glide_period`: movement cycles from rest, like a trunk flexion).
+by known amounts (`true_shift`), each layer's speckle and shape moving with it (the band's depth does not breathe
+there: a band whose laminae move while its speckle stays is no rigid tissue, and pulls a least-squares estimate
+towards the laminae), so that a gliding estimate has a true value; one way at a constant speed, or back and forth
+(`glide_period`: movement cycles from rest, like a trunk flexion).
 Its band is dimmer (`band_echo`) than the original frames': there half the band is clipped at full white, a plateau
 without speckle that a scanner's log compression and a sonographer's gain setting avoid on a fascia to be tracked.
 """
@@ -118,9 +120,10 @@ class Phantom:
         """Top row of the band per ROI column (float, ROI coordinates) for frame `index`."""
         t = index / 25.0
         xs = np.arange(self.roi.w, dtype=np.float32)
+        if self._layers is not None:  # gliding mode: the band's shape moves with its speckle, laterally only
+            x = xs - self.true_shift(index)[1]
+            return self.roi.h * 0.08 + self.slope * (x - self.roi.w / 2) + 3.0 * np.sin(x / 55.0)
         depth = self.roi.h * (0.08 + 0.02 * np.sin(2 * np.pi * t / 6.0))
-        if self._layers is not None:  # gliding mode: the band's waves move with the band's tissue
-            return depth + self.slope * (xs - self.roi.w / 2) + 3.0 * np.sin((xs - self.true_shift(index)[1]) / 55.0)
         return depth + self.slope * (xs - self.roi.w / 2) + 3.0 * np.sin(xs / 55.0 + t)
 
     def frame(self, index: int) -> PhantomFrame:

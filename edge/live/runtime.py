@@ -41,7 +41,7 @@ class LiveSettings:
     measure: MeasureConfig = field(default_factory=MeasureConfig)  #: the measurement's thresholds
     fuse: float | None = None  #: temporal fusion weight of the new frame (None: off)
     gliding: bool = False  #: measure fascia gliding between frames
-    video: bool = True  #: the frames form a stream (False: each image judged on its own)
+    video: bool = True  #: the frames form a stream (False, `--stills`: each image judged on its own, every one)
     every_frame: bool = False  #: files and folders: every frame processed (else real time, the newest wins)
     frames: int | None = None  #: stop after this many processed frames (None: until the source ends)
     record: Path | None = None  #: record overlay video, per-frame log, plot and summary here
@@ -57,8 +57,9 @@ class LiveSettings:
     def __post_init__(self) -> None:
         if self.frames is not None and self.frames < 1:
             raise ValueError("--frames must be at least 1")
-        if self.gliding and not self.video:
-            raise ValueError("gliding is measured between the frames of a stream (video=True)")
+        if not self.video and (self.gliding or self.fuse):
+            option = "--gliding is measured between" if self.gliding else "--fuse averages"
+            raise ValueError(f"{option} the frames of a stream; --stills judges each image on its own")
         self.prior()  # an impossible depth range or hint is refused now
 
     @classmethod
@@ -129,11 +130,13 @@ class LiveRuntime:
             if self.capture.scaled
             else "none (thickness in pixels; give --mm-per-px, --depth-mm or a preset)"
         )
+        judged = "a stream (the band tracked)" if s.video else "stills (each image on its own)"
         lines = [
             f"model:  {self.pipeline.engine.describe()}",
             f"frames: {self.pipeline.describe_reference()}",
-            f"source: {self.capture.describe()}{preset}",
-            f"ROI:    {s.roi or 'auto-detected'}; calibration: {cal_text}; fusion: {s.fuse or 'off'}",
+            f"source: {self.capture.describe()}{preset}, as {judged}",
+            f"ROI:    {s.roi or ('auto-detected' if s.video else 'detected on every image')}; calibration: {cal_text}; "
+            f"fusion: {s.fuse or 'off'}",
         ]
         if s.fascia_depth_mm or s.hint_depth_mm is not None:
             lo_hi = s.fascia_depth_mm
@@ -161,10 +164,11 @@ def build(
 ) -> LiveRuntime:
     """The session `settings` describe: its source (or `capture`, a source already made), pipeline (on `engine` where
     given), the sinks it asks for and `sinks` after them, the reader and the loop. ValueError for settings the source
-    cannot follow (every frame from a live device)."""
+    cannot follow (every frame, or stills, from a live device). Stills are read every one."""
     capture = capture or open_capture(settings.source, settings.capture)
-    if settings.every_frame and capture.live:
-        raise ValueError("--every-frame is for files and folders; a live device cannot wait for inference")
+    if capture.live and (settings.every_frame or not settings.video):
+        option = "--every-frame" if settings.video else "--stills"
+        raise ValueError(f"{option} is for files and folders; a live device cannot wait for inference")
     pipeline = build_pipeline(settings, engine)
     parts: list[Sink] = []
     notes: list[str] = []
@@ -189,6 +193,6 @@ def build(
         saver = SaveFramesSink(settings.save_frames, settings.save_frames_max - half, half)
         parts.append(saver)
     parts.extend(sinks)
-    reader = FrameReader(capture, keep="all" if settings.every_frame else "latest")
+    reader = FrameReader(capture, keep="all" if settings.every_frame or not settings.video else "latest")
     loop = LiveLoop(reader, pipeline, parts, settings.frames)
     return LiveRuntime(settings, capture, pipeline, parts, recorder, saver, loop, notes)

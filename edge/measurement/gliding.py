@@ -266,7 +266,8 @@ class GlideTracker:
         found = strips(labels, self.config)
         if found is None:
             return self._flagged((*flags, "few_columns"), mm)
-        self.motion.prepare(prev[0], grey)
+        rows = slice(int(min(s.ys.min() for s in found.values())), int(max(s.ys.max() for s in found.values())) + 1)
+        self.motion.prepare(prev[0], grey, rows)
         motion = {name: self.motion(prev[0], grey, strip) for name, strip in found.items()}
         c = self.config
         if any(mo.texture < c.min_texture for mo in motion.values()):

@@ -190,6 +190,7 @@ class RecordingSink(Sink):
         self._append(
             {
                 "seq": f.seq,
+                **({"image": f.name} if f.name else {}),
                 "time": round(f.wall_time, 4),
                 **({"source_time": f.source_time} if f.source_time is not None else {}),
                 "t_s": round(f.t_capture - session.started, 4),

@@ -40,6 +40,7 @@ class Frame:
     wall_time: float  #: time.time() at the same moment, for logs
     source: str  #: the source's name
     geometry: Geometry | None = None  #: where the picture lies, when the source says (OpenIGTLink)
+    name: str | None = None  #: the picture's own name, when the source has one (a folder's file name)
 
     @property
     def source_time(self) -> float | None:
@@ -114,4 +115,8 @@ class Capture(ABC):
 
     def geometry(self) -> Geometry | None:
         """Where the picture `read` returned last lies in space, when the source says; else None."""
+        return None
+
+    def picture_name(self) -> str | None:
+        """The name of the picture `read` returned last, when the source has one (a folder: its file); else None."""
         return None

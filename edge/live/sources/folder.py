@@ -58,5 +58,8 @@ class ImageFolderCapture(Capture):
     def close(self) -> None:
         self._queue = []
 
+    def picture_name(self) -> str | None:
+        return self._last
+
     def describe(self) -> str:
         return f"{self.folder} (images in name order @ {self.fps:g} fps)"

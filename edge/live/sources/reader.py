@@ -151,13 +151,13 @@ class FrameReader:
                         return
                     if wait < -period:  # fell behind (slow source): do not burst to catch up
                         due = time.monotonic()
-                self._publish(image, self.capture.geometry())
+                self._publish(image, self.capture.geometry(), self.capture.picture_name())
         finally:
             with self._cond:
                 self._running = False
                 self._cond.notify_all()
 
-    def _publish(self, image, geometry) -> None:
+    def _publish(self, image, geometry, name) -> None:
         now, wall = time.monotonic(), time.time()
         with self._cond:
             if self.keep == "all":
@@ -167,7 +167,7 @@ class FrameReader:
                     return
             if self._slot is not None:
                 self.dropped["busy"] += 1
-            self._slot = Frame(image, self.seen, now, wall, self.capture.name, geometry)
+            self._slot = Frame(image, self.seen, now, wall, self.capture.name, geometry, name)
             self.seen += 1
             self._delay = self.backoff_s[0]  # a frame came: the source works again
             self._cond.notify_all()

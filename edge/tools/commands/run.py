@@ -14,7 +14,8 @@ sources:
   picamera          a Raspberry Pi camera-port source through picamera2
   igtl://HOST:PORT[/DEVICE]  IMAGE messages from an OpenIGTLink server (PLUS; the igtl extra)
   FILE              a video file (played at its own rate; --every-frame to process all frames)
-  DIR               a folder of images, in name order
+  DIR               a folder of images, in name order: frames of one scan (the band tracked), or with --stills
+                    separate captures, each judged on its own
 
 examples:
   tlfseg run --source demo
@@ -22,6 +23,7 @@ examples:
   tlfseg run --source scan.mp4 --every-frame --gliding --record out/scan --mm-per-px 0.08
   tlfseg run --source /dev/video0 --fourcc MJPG --width 1920 --height 1080 --fps 30 --depth-mm 40
   tlfseg run --source scan.mp4 --every-frame --record out/scan --no-display
+  tlfseg run --source captures/ --stills --record out/captures --no-display
   tlfseg run --source /dev/video0 --preset scanner-x.json --record out/patient-07
 
 Ctrl-C (or q in the window) ends the run; the session summary is printed either way.
@@ -157,6 +159,13 @@ def register(sub) -> None:
         help="files and folders: process every frame instead of playing in real time with drops",
     )
     p.add_argument(
+        "--stills",
+        action="store_true",
+        help="the images are separate captures (several patients, positions, days), not frames of one scan: each "
+        "is judged on its own (ROI per image, no band track, no --fuse or --gliding) and every one is processed, "
+        "as tlfseg predict does",
+    )
+    p.add_argument(
         "--status-every",
         type=arg("--status-every", low_open=False),
         default=2.0,
@@ -228,6 +237,7 @@ def settings_from(args: argparse.Namespace):
         measure=replace(settings.measure, max_line_rival=args.second_line) if args.second_line else None,
         fuse=args.fuse,
         gliding=args.gliding,
+        video=not args.stills,
         every_frame=args.every_frame,
         frames=args.frames,
         record=args.record,
@@ -259,6 +269,8 @@ def handle(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     print(session.report())
+    if hint := stills_hint(session, live.capture, settings.video):
+        print(hint, file=sys.stderr)
     if live.recorder:
         print(f"recorded: {live.recorder.folder} ({', '.join(session.files)})")
     if live.saver:
@@ -271,6 +283,25 @@ def handle(args: argparse.Namespace) -> int:
             print(f"tlfseg run: error: {exc}", file=sys.stderr)
             status = status or 1
     return status
+
+
+#: a folder read as a stream with this share of its frames flagged `jump` (and at least 3) is likely separate captures
+STILLS_HINT_SHARE = 0.1
+
+
+def stills_hint(session, capture, video: bool) -> str | None:
+    """A note when a folder read as one scan jumped from band to band: its images are most likely separate captures
+    (frames of one scan jump on under 1 in 1,000: benchmarks/results/real_video.md)."""
+    from edge.live.sources import ImageFolderCapture
+
+    jumps = session.flags.get("jump", 0)
+    folder_as_stream = video and isinstance(capture, ImageFolderCapture)
+    if not folder_as_stream or jumps < max(3, STILLS_HINT_SHARE * session.processed):
+        return None
+    return (
+        f"note: {jumps} of {session.processed} images were flagged jump (the band far from the images before): "
+        "if they are separate captures rather than frames of one scan, run with --stills"
+    )
 
 
 def exit_status(session, source: str) -> int:
