@@ -1,6 +1,6 @@
 """`tlfseg adapt`: a trained model fine-tuned on a few labelled frames of a new scanner, with the gain measured.
 
-The base model (the bundled one, rebuilt from its float32 twin, or a run) learns the user's frames (oversampled)
+The base model (the bundled one or a run: its int8 model's weights, dequantized) learns the user's frames (oversampled)
 among replayed images of its own training set, whose targets keep part of its own probabilities (distillation), so
 the layouts it knew are not forgotten; BatchNorms stay frozen. Then quantization-aware training, int8 conversion,
 an input reference spanning the new frames too, and `adapt.md`: before / after on the frames held back and on the
@@ -34,16 +34,11 @@ DECODER = ("up", "skip", "dec", "logits")
 
 
 def base_keras(base: Base):
-    """The base model as a Keras U-Net, in no strategy's scope."""
+    """The base model as a Keras U-Net, in no strategy's scope: its int8 model's weights, dequantized."""
     from quantization.from_tflite import keras_from_tflite
-    from quantization.unet import build_unet
 
     cfg = base.config
-    if base.float_weights is None:
-        return keras_from_tflite(base.twin, cfg.base_filters, cfg.input_size, cfg.stem)
-    model = build_unet(cfg.base_filters, cfg.input_size, stem=cfg.stem)
-    model.load_weights(str(base.float_weights))
-    return model
+    return keras_from_tflite(base.int8, cfg.base_filters, cfg.input_size, cfg.stem)
 
 
 def set_trainable(model, layers: str):

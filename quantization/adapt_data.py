@@ -15,7 +15,7 @@ from edge.core.label_check import drawn_bands, label_offset
 from edge.core.labels import FASCIA
 from quantization.config import BUNDLED, AdaptConfig, TrainConfig
 from quantization.data import DataError, Sample, load_folder, load_samples, picture_key, read_image, read_labels
-from quantization.runs import SHIPPED, int8_model, model_paths
+from quantization.runs import int8_model, model_paths
 
 MIN_FRAMES = 5  #: fewer usable frames than this: refused
 MIN_HELD_BACK = 2  #: a hold-back, where asked for, measures at least this many frames
@@ -33,35 +33,30 @@ class Frames:
 
 @dataclass(frozen=True)
 class Base:
-    """The model adapted: its training config (architecture, data), its split, its int8 model and its float weights
-    (None: the bundled model, rebuilt from its float32 twin)."""
+    """The model adapted: its training config (architecture, data), its split and its int8 model, which is also where
+    fine-tuning starts (its weights dequantized: `quantization.from_tflite`)."""
 
     name: str  #: "bundled" or the run directory
     config: TrainConfig
     split: dict[str, list[str]]
     int8: Path
-    float_weights: Path | None
-
-    @property
-    def twin(self) -> Path:
-        return DEFAULT_MODEL.with_name(SHIPPED["float32"])
 
 
 def base_model(spec: str) -> Base:
-    """`--from`: the bundled model, or a run of `tlfseg train` / `pipeline` (config, split, float weights, an int8
-    model); DataError saying what is missing."""
+    """`--from`: the bundled model, or a run of `tlfseg train` / `pipeline` (its config, split and int8 model);
+    DataError saying what is missing."""
     if spec == BUNDLED:
         meta = json.loads(DEFAULT_MODEL.with_name("model.json").read_text())
         config = TrainConfig.from_dict(meta["training"]["config"])
-        return Base(BUNDLED, config, meta["split"]["names"], DEFAULT_MODEL, None)
+        return Base(BUNDLED, config, meta["split"]["names"], DEFAULT_MODEL)
     run = Path(spec)
     models = {name: path for name, path in model_paths(run).items() if path.is_file()}
-    needed = [run / "config.json", run / "split.json", run / "float.weights.h5"]
-    missing = [p.name for p in needed if not p.is_file()] + ([] if int8_model(models) else ["qat_int8.tflite"])
+    missing = [p.name for p in (run / "config.json", run / "split.json") if not p.is_file()]
+    missing += [] if int8_model(models) else ["qat_int8.tflite"]
     if missing:
         raise DataError(f"--from {run}: not a trained run (no {', '.join(missing)}); give a run of tlfseg pipeline")
     split = json.loads((run / "split.json").read_text())
-    return Base(str(run), TrainConfig.load(run / "config.json"), split, models[int8_model(models)], needed[2])
+    return Base(str(run), TrainConfig.load(run / "config.json"), split, models[int8_model(models)])
 
 
 def frame_problem(sample: Sample, label_check: bool) -> str | None:
