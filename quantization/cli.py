@@ -1,4 +1,4 @@
-"""The training pipeline's subcommands: train, qat, convert, evaluate, edgetpu-check, pipeline, holdouts.
+"""The training pipeline's subcommands: train, qat, convert, evaluate, edgetpu-check, pipeline, holdouts, adapt.
 
 Plugged into `tlfseg` through the ``tlfseg.commands`` entry point. Only argparse and the option table
 (`quantization.config`) at module level; TensorFlow is imported inside the handlers (a missing 'train' extra
@@ -12,15 +12,15 @@ import dataclasses
 from pathlib import Path
 
 from edge.core.values import arg
-from quantization.config import Option, QatConfig, TrainConfig, options, parse_seed
+from quantization.config import AdaptConfig, Option, QatConfig, TrainConfig, options, parse_seed
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("training (defaults: the paper's recipe, or the run's stored config when resuming)")
-    _add_options(group, TrainConfig)
+    add_options(group, TrainConfig)
 
 
-def _add_options(group, config_class, prefix: str = "") -> None:
+def add_options(group, config_class, prefix: str = "") -> None:
     """The options of a config class's table (`quantization.config`), `prefix` after the dashes (--qat-lr). They
     default to None, "not given": the handler fills in the run's stored config or the class's defaults."""
     defaults = config_class()
@@ -42,7 +42,7 @@ def _help(opt: Option, default) -> str:
     return f"{opt.help} (default {opt.text(default)})"
 
 
-def _given(args: argparse.Namespace, config_class, prefix: str = "") -> dict:
+def given_options(args: argparse.Namespace, config_class, prefix: str = "") -> dict:
     """The fields of `config_class` whose options were given."""
     values = {name: getattr(args, opt.named(prefix)[2:].replace("-", "_")) for name, opt in options(config_class)}
     return {name: value for name, value in values.items() if value is not None}
@@ -52,11 +52,11 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     """TrainConfig: the run's stored config (or the paper's defaults), overridden by the options given."""
     cfg_file = Path(args.run) / "config.json"
     base = TrainConfig.load(cfg_file) if cfg_file.exists() else TrainConfig()
-    return dataclasses.replace(base, **_given(args, TrainConfig))
+    return dataclasses.replace(base, **given_options(args, TrainConfig))
 
 
 def _qat_config(args: argparse.Namespace, prefix: str = "") -> QatConfig:
-    return QatConfig(**_given(args, QatConfig, prefix))
+    return QatConfig(**given_options(args, QatConfig, prefix))
 
 
 def _existing_run(run: str) -> Path:
@@ -124,6 +124,20 @@ def _holdouts(args: argparse.Namespace) -> int:
     return 0
 
 
+def _adapt(args: argparse.Namespace) -> int:
+    from edge.tools.errors import CommandError
+    from quantization.adapt import adapt
+    from quantization.adapt_data import Frames
+    from quantization.data import DataError
+
+    cfg = AdaptConfig(**given_options(args, AdaptConfig))
+    try:
+        adapt(args.run, cfg, Frames(args.images, args.masks, args.band_masks))
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
@@ -136,7 +150,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("qat", help="quantization-aware fine-tuning of a trained run")
     p.add_argument("--run", required=True, metavar="DIR")
-    _add_options(p, QatConfig)
+    add_options(p, QatConfig)
     p.set_defaults(handler=_qat)
 
     p = sub.add_parser("convert", help="write float32, post-training int8 and QAT int8 .tflite models of a run")
@@ -159,7 +173,7 @@ def register(sub) -> None:
     )
     p.add_argument("--run", required=True, metavar="DIR")
     _add_train_options(p)
-    _add_options(p, QatConfig, "qat-")
+    add_options(p, QatConfig, "qat-")
     p.add_argument("--ship", action="store_true", help="install the QAT int8 model and its model card")
     p.add_argument("--ship-dir", default=None, metavar="DIR", help="where --ship installs (default: edge/models)")
     p.set_defaults(handler=_pipeline)
@@ -175,11 +189,25 @@ def register(sub) -> None:
     )
     p.add_argument("--run", required=True, metavar="DIR", help="folder of the runs (created)")
     _add_train_options(p)
-    _add_options(p, QatConfig, "qat-")
+    add_options(p, QatConfig, "qat-")
     p.add_argument("--layouts", nargs="+", default=list(LAYOUTS), metavar="LAYOUT", help="layouts to hold out")
     p.add_argument("--seeds", nargs="+", type=parse_seed, default=[0], metavar="N", help="seeds (default 0)")
     p.add_argument("--summary", action="store_true", help="only summarise the runs already there")
     p.set_defaults(handler=_holdouts)
+
+    p = sub.add_parser(
+        "adapt",
+        help="fine-tune a trained model on a few labelled frames of your scanner, measured before / after (resumable)",
+        description="Fine-tune the bundled model (or a run) on your labelled frames, replaying its own training images "
+        "so the layouts it knew are not forgotten; then QAT, int8 conversion and adapt.md with before / after on "
+        "frames held back and on the layouts it knew. Run again to resume. Details: docs/adapt.md.",
+    )
+    p.add_argument("--run", required=True, metavar="DIR", help="run directory (created, or resumed)")
+    p.add_argument("--images", required=True, metavar="DIR", help="your frames (as tlfseg predict reads them)")
+    p.add_argument("--masks", required=True, metavar="DIR", help="their masks, by file stem: 0/1/2 class maps")
+    p.add_argument("--band-masks", action="store_true", help="the masks are binary band masks (non-zero = the band)")
+    add_options(p.add_argument_group("adaptation"), AdaptConfig)
+    p.set_defaults(handler=_adapt)
 
     from quantization.labelling.cli import register as register_label
 

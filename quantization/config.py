@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.core.values import number
-from edge.tools.commands import positive_int
+from edge.tools.commands import int_range, positive_int
 
 POSITIVE = {"low": 0.0}  #: `edge.core.values.number`'s bounds of a rate: (0, inf)
 NOT_NEGATIVE = {"low": 0.0, "low_open": False}  #: of a weight or an angle: [0, inf)
@@ -58,6 +58,19 @@ def check_limits(config) -> None:
     for name, opt in options(config):
         if opt.limits:
             number(getattr(config, name), opt.flag, **opt.limits)
+
+
+def depth_crop_option():
+    """`--depth-crop`, the same lever in training and in adaptation (`augment.depth_crop`)."""
+    return option(
+        0.0,
+        "--depth-crop",
+        "random depth crop: up to SHARE of the rows cut above and below the band, resized back",
+        metavar="SHARE",
+        limits=share_below(0.5),
+        lever=True,
+        card="random depth crops (up to {depth_crop:g} of the rows, band kept)",
+    )
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -138,15 +151,7 @@ class TrainConfig:
         lever=True,
         card="rotations within +-{rotate:g} degrees",
     )
-    depth_crop: float = option(
-        0.0,
-        "--depth-crop",
-        "random depth crop: up to SHARE of the rows cut above and below the band, resized back",
-        metavar="SHARE",
-        limits=share_below(0.5),
-        lever=True,
-        card="random depth crops (up to {depth_crop:g} of the rows, band kept)",
-    )
+    depth_crop: float = depth_crop_option()
     tissue_above: float = option(
         0.0,
         "--tissue-above",
@@ -243,10 +248,12 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
-        raw = json.loads(path.read_text())
-        raw["input_size"] = tuple(raw["input_size"])
-        raw["fractions"] = tuple(raw["fractions"])
-        return cls(**raw)
+        return cls.from_dict(json.loads(path.read_text()))
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> TrainConfig:
+        """A config as `dataclasses.asdict` wrote it (a run's config.json, model.json's training config)."""
+        return cls(**{**raw, "input_size": tuple(raw["input_size"]), "fractions": tuple(raw["fractions"])})
 
 
 @dataclass
@@ -264,3 +271,87 @@ class QatConfig:
 
     def __post_init__(self) -> None:
         check_limits(self)
+
+
+#: `AdaptConfig.base`'s word for the shipped model (its float32 twin rebuilt: `quantization.from_tflite`)
+BUNDLED = "bundled"
+
+
+@dataclass
+class AdaptConfig:
+    """Fine-tuning a trained model on a few labelled frames of a new scanner (`tlfseg adapt`, `quantization.adapt`)."""
+
+    base: str = option(
+        BUNDLED,
+        "--from",
+        "the model to start from: 'bundled' (the shipped model) or a run directory of tlfseg train / pipeline",
+        metavar="bundled|RUN",
+    )
+    hold_back: float = option(
+        0.3,
+        "--hold-back",
+        "share of your frames kept out of training to measure before / after on (at least 2); 0 trains on all",
+        metavar="SHARE",
+        limits={"low": 0.0, "low_open": False, "high": 0.8},
+    )
+    epochs: int = option(12, "--epochs", "fine-tuning epochs", metavar="N", type=positive_int, card="{epochs} epochs")
+    learning_rate: float = option(
+        1e-4, "--lr", "Adam learning rate of fine-tuning and QAT", metavar="RATE", limits=POSITIVE,
+        card="Adam at learning rate {learning_rate:g}",
+    )  # fmt: skip
+    batch_size: int = option(16, "--batch", "batch size", metavar="N", type=positive_int, card="batch {batch_size}")
+    oversample: int = option(
+        8,
+        "--oversample",
+        "each of your training frames counts N times an epoch among the replayed images",
+        metavar="N",
+        type=positive_int,
+        card="your frames x{oversample} an epoch",
+    )
+    replay: int = option(
+        128,
+        "--replay",
+        "images of the base model's own training set replayed every epoch (drawn once, seeded), so the layouts it "
+        "knew are not forgotten; 0: none",
+        metavar="N",
+        type=int_range("--replay", 0, 100_000),
+        card="{replay} of the base model's training images replayed",
+    )
+    distill: float = option(
+        0.5,
+        "--distill",
+        "the base model's share of the replayed images' targets (their labels the rest): it keeps what it did there",
+        metavar="SHARE",
+        limits={"low": 0.0, "low_open": False, "high": 1.0},
+        card="the base model's probabilities {distill:g} of the replayed images' targets",
+    )
+    layers: str = option(
+        "all",
+        "--layers",
+        "which layers learn: all, or the decoder only (the encoder kept as it is); BatchNorms stay frozen",
+        choices=("all", "decoder"),
+        card="{layers} layers trained, BatchNorms frozen",
+    )
+    augment: bool = option(True, "--augment", "flip/gain/gamma/speckle augmentation", card="flip, gain, gamma, speckle")
+    depth_crop: float = depth_crop_option()
+    qat_epochs: int = option(
+        2, "--qat-epochs", "quantization-aware fine-tuning epochs", metavar="N", type=positive_int,
+        card="{qat_epochs} quantization-aware epochs",
+    )  # fmt: skip
+    known: str = option(
+        "test",
+        "--known",
+        "which part of the base's split scores the layouts it knew (a layout hold-out's test split is the new "
+        "layout itself: give val)",
+        choices=("test", "val"),
+    )
+    seed: int = option(0, "--seed", "seed of the held-back draw, the replay draw and the training", type=parse_seed)
+    label_check: bool = option(True, "--label-check", "refuse masks that do not sit on their image")
+    limit: int | None = option(
+        None, "--limit", "at most N images replayed and scored as known (smoke runs)", metavar="N", type=positive_int
+    )
+
+    def __post_init__(self) -> None:
+        check_limits(self)
+        if self.replay < 0:
+            raise ValueError(f"--replay must be 0 or more, got {self.replay}")

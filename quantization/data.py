@@ -84,13 +84,17 @@ def _pairs(images_dir: Path, masks_dir: Path) -> tuple[list[tuple[str, Path, Pat
 
 
 def load_folder(
-    images_dir: str | Path, masks_dir: str | Path, colour_map: str | Path | None = None
+    images_dir: str | Path, masks_dir: str | Path, colour_map: str | Path | None = None, band: bool = False
 ) -> tuple[list[Sample], list[str]]:
-    """An annotation-tool export: masks with values 0/1/2 (255 = ignore), or colours mapped by a JSON file.
+    """An annotation-tool export: masks with values 0/1/2 (255 = ignore), or colours mapped by a JSON file, or with
+    `band` binary band masks (as `tlfseg predict --band-masks` reads them).
 
     The colour map is ``{"#rrggbb": class, ...}``. Returns the samples and the problems found (images
     without a mask), which the caller reports; the other images are still used.
     """
+    if band:
+        pairs, problems = _pairs(Path(images_dir), Path(masks_dir))
+        return [Sample(n, i, m, "band") for n, i, m in pairs], problems
     colours = None
     if colour_map is not None:
         table = json.loads(Path(colour_map).read_text())
@@ -101,9 +105,12 @@ def load_folder(
 
 def load_dl_track_apo(root: str | Path = DL_TRACK_APO) -> tuple[list[Sample], list[str]]:
     """The shared aponeurosis set: binary band masks, mapped to the 3 classes per its README."""
-    root = Path(root)
-    pairs, problems = _pairs(root / "images", root / "masks")
-    return [Sample(n, i, m, "band") for n, i, m in pairs], problems
+    return load_folder(Path(root) / "images", Path(root) / "masks", band=True)
+
+
+def picture_key(grey: np.ndarray) -> str:
+    """A grey picture's identity, pixel for pixel: the same key, the same image (whatever its file is called)."""
+    return hashlib.sha1(grey.tobytes() + repr(grey.shape).encode()).hexdigest()
 
 
 def check_labels(samples: list[Sample]) -> tuple[list[Sample], list[str]]:
@@ -122,7 +129,7 @@ def check_labels(samples: list[Sample]) -> tuple[list[Sample], list[str]]:
         if offset is not None and offset.misregistered:
             problems.append(f"{s.name}: left out: {offset.describe()}")
             continue
-        key = hashlib.sha1(grey.tobytes() + repr(grey.shape).encode()).hexdigest()
+        key = picture_key(grey)
         if key in seen:
             problems.append(f"{s.name}: left out: the same image as {seen[key]}, which is kept")
             continue

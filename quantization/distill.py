@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from quantization.tfenv import keras, tf
+
+
+@dataclass
+class Distillation:
+    """Teachers (Keras models) whose mean probabilities take `share` of the training targets; `per_image` (one value
+    in [0, 1] a training image), where given, scales the share image by image."""
+
+    teachers: list
+    share: float
+    per_image: np.ndarray | None = None
 
 
 def load_teacher(teacher_run: str | Path, run_dir: Path, output_shape: tuple):
@@ -34,7 +47,8 @@ def distilled(ds, teachers, share: float):
     Cross-entropy is linear in its target, so this is (1 - share) x the label loss + share x the distillation
     loss (a Dice term, when on, scores the blended target); unlabelled pixels keep weight 0. Several teachers are
     an ensemble: their probabilities are averaged. A teacher on a finer grid is averaged over each target
-    pixel's cells: class fractions, as the labels' targets are.
+    pixel's cells: class fractions, as the labels' targets are. Batches that carry a fourth element (`make_dataset`'s
+    `shares`) scale `share` per image by it: 0 keeps an image's labels alone as its targets.
     """
     if not 0 < share <= 1:
         raise ValueError(f"the teacher's share of the targets must be in (0, 1], got {share}")
@@ -45,8 +59,9 @@ def distilled(ds, teachers, share: float):
         probs, factor = teacher(x, training=False), teacher.output_shape[1] // rows
         return tf.nn.avg_pool2d(probs, factor, factor, "VALID") if factor > 1 else probs
 
-    def blend(x, target, weight):
+    def blend(x, target, weight, *per_image):
         probs = tf.add_n([predict(t, x) for t in teachers]) / len(teachers)
-        return x, (1 - share) * target + share * probs, weight
+        mine = share * per_image[0][:, None, None, None] if per_image else share
+        return x, (1 - mine) * target + mine * probs, weight
 
     return ds.map(blend, num_parallel_calls=1)

@@ -158,20 +158,14 @@ def _error_summary(errors: np.ndarray, unit: str = "columns") -> dict:
     return {unit: int(errors.size), "median": float(p50), "p90": float(p90), "mean": float(errors.mean())}
 
 
-def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] | None = None) -> dict:
-    """Evaluate the run's models (default: float32, ptq_int8, qat_int8, those that exist) on `split`."""
-    from quantization.runs import model_paths
-
-    run_dir = Path(run_dir)
-    models = models or {n: p for n, p in model_paths(run_dir).items() if p.is_file()}
-    if not models:
-        raise FileNotFoundError(f"no .tflite models in {run_dir}: run tlfseg convert --run {run_dir} first")
-    samples, problems = split_samples(run_dir, split)
+def score(samples: list, models: dict[str, Path], what: str = "images", on_image=None) -> dict:
+    """Score `models` ({name: .tflite}) on `samples` through the on-device path: {"images", "layouts", "problems",
+    "models": {name: scores}}. `on_image(sample, key, image, labels, segs)` sees each image scored (with its layout
+    key and each model's FrameResult); `what` names the images in the progress lines."""
     scores = {name: _ModelScore(name, Path(path)) for name, path in models.items()}
     for s in scores.values():
         print(f"evaluate: {s.pipeline.engine.describe()}", flush=True)
-    firsts, spares, counts = {}, {}, {}  # figure rows: the first image of each layout, then others
-    worst = _WorstImages(int8_model(scores) or next(iter(scores)))  # the failures of the int8 model that would ship
+    counts, problems = {}, []
     for i, sample in enumerate(samples, 1):
         try:
             image, labels = read_image(sample.image), read_labels(sample)
@@ -188,23 +182,49 @@ def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] |
                 if name != "float32":
                     s.agree(segs[name].labels, segs["float32"].labels)
         counts[key] = counts.get(key, 0) + 1
+        if on_image is not None:
+            on_image(sample, key, image, labels, segs, scores)
+        if i % 10 == 0 or i == len(samples):
+            print(f"evaluate: {i}/{len(samples)} {what}", flush=True)
+    return {
+        "images": sum(counts.values()),
+        "layouts": dict(sorted(counts.items())),
+        "problems": problems,
+        "models": {name: s.result() for name, s in scores.items()},
+    }
+
+
+def evaluate(run_dir: str | Path, split: str = "test", models: dict[str, Path] | None = None) -> dict:
+    """Evaluate the run's models (default: float32, ptq_int8, qat_int8, those that exist) on `split`."""
+    from quantization.runs import model_paths
+
+    run_dir = Path(run_dir)
+    models = models or {n: p for n, p in model_paths(run_dir).items() if p.is_file()}
+    if not models:
+        raise FileNotFoundError(f"no .tflite models in {run_dir}: run tlfseg convert --run {run_dir} first")
+    samples, problems = split_samples(run_dir, split)
+    firsts, spares = {}, {}  # figure rows: the first image of each layout, then others
+    worst = _WorstImages(int8_model(models) or next(iter(models)))  # the failures of the int8 model that would ship
+
+    def keep(sample, key, image, labels, segs, scores):
         roi = next(iter(segs.values())).roi  # one preprocessing: the same crop for every model
         preds = {name: seg.labels[roi.slices] for name, seg in segs.items()}
         crops = (key, image[roi.slices], labels[roi.slices], preds)
-        if counts[key] == 1 or len(spares) < FIGURE_ROWS:
-            (firsts if counts[key] == 1 else spares)[sample.name] = crops
+        first = key not in {row[0] for row in firsts.values()}
+        if first or len(spares) < FIGURE_ROWS:
+            (firsts if first else spares)[sample.name] = crops
         worst.offer(scores[worst.model].native.per_image[sample.name]["dice"]["fascia"], sample.name, *crops)
-        if i % 10 == 0 or i == len(samples):
-            print(f"evaluate: {i}/{len(samples)} {split} images", flush=True)
+
+    scored = score(samples, models, f"{split} images", keep)
     result = {
         "run": str(run_dir),
         "split": split,
-        "images": sum(counts.values()),
-        "layouts": dict(sorted(counts.items())),
+        "images": scored["images"],
+        "layouts": scored["layouts"],
         "machine": machine(),
-        "problems": problems,
+        "problems": problems + scored["problems"],
         "paper": PAPER_SCORES,
-        "models": {name: s.result() for name, s in scores.items()},
+        "models": scored["models"],
     }
     stem = "evaluation" if split == "test" else f"evaluation_{split}"
     (run_dir / f"{stem}.json").write_text(json.dumps(result, indent=1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from edge.core.familiarity import REFERENCE_FILE
@@ -26,20 +27,26 @@ def input_statistics_seen(x, augment: bool):
     return np.array([input_statistics(np.clip(image[..., 0] * g, 0, 1) ** e) for image in x for g, e in variants])
 
 
+def input_reference(x, augment: bool, source: str, admitted=None):
+    """The `edge.core.familiarity.InputReference` of training inputs x (N, H, W, 1) as training showed them, widened
+    to admit the statistics rows `admitted` (validation images' statistics, another reference's ends)."""
+    from edge.core.familiarity import InputReference
+
+    return InputReference.from_statistics(input_statistics_seen(x, augment), admitted, source, images=len(x))
+
+
 def write_input_reference(run_dir: str | Path, data: dict | None = None) -> Path:
     """RUN/input_reference.json: the range of the training images' input statistics (`edge.core.familiarity`), beside
     the run's models, widened to admit every validation image; `data` from `prepare_data`, else loaded."""
-    from edge.core.familiarity import InputReference, input_statistics
+    from edge.core.familiarity import input_statistics
 
     run_dir = Path(run_dir)
     cfg = TrainConfig.load(run_dir / "config.json")
     data = data or prepare_data(cfg, run_dir)
-    train = input_statistics_seen(data["train"][0], cfg.augment)
     val = [input_statistics(image[..., 0]) for image in data["val"][0]] if "val" in data else None
     images = len(data["train"][0])
     source = f"{run_dir.name}: {images} train images" + (", augmented gain and gamma" if cfg.augment else "")
-    reference = InputReference.from_statistics(train, val, source, images=images)
-    path = reference.save(run_dir / REFERENCE_FILE)
+    path = input_reference(data["train"][0], cfg.augment, source, val).save(run_dir / REFERENCE_FILE)
     print(f"convert: input reference ({source}) -> {path}", flush=True)
     return path
 
@@ -115,10 +122,18 @@ def run(run_dir: str | Path, cfg: TrainConfig, qat_cfg: QatConfig, ship_to: Path
     ]
     if ship_to is not None:
         steps.append(("ship", lambda: ship(run_dir, ship_to)))
+    return run_steps(steps)
+
+
+def run_steps(steps: list[tuple[str, Callable]], seconds: dict[str, float] | None = None) -> dict:
+    """Each (name, step) in turn with its progress line and time; each step's seconds are added to `seconds`."""
     results = {}
     for i, (name, step) in enumerate(steps, 1):
         print(f"== step {i}/{len(steps)}: {name}", flush=True)
         t0 = time.perf_counter()
         results[name] = step()
-        print(f"== {name} done in {time.perf_counter() - t0:.0f} s", flush=True)
+        took = time.perf_counter() - t0
+        if seconds is not None:
+            seconds[name] = seconds.get(name, 0.0) + took
+        print(f"== {name} done in {took:.0f} s", flush=True)
     return results

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from quantization.config import QatConfig, TrainConfig
+from quantization.devices import strategy
 from quantization.run_data import prepare_data
 from quantization.tfenv import keras  # selects legacy Keras before tensorflow_model_optimization loads
 from quantization.train import fit
@@ -59,7 +60,8 @@ def qat(run_dir: str | Path, qat_cfg: QatConfig | None = None) -> Path:
             f"{run_dir} already holds a QAT run with {json.loads(settings_file.read_text())}; "
             f"delete {run_dir}/qat* to redo it with {settings}"
         )
-    model = quantize(load_float_model(run_dir))
+    with strategy().scope():
+        model = quantize(load_float_model(run_dir))
     settings_file.write_text(json.dumps(settings))
     keras.utils.set_random_seed(cfg.seed)
     data = prepare_data(cfg, run_dir)

@@ -15,7 +15,8 @@ import numpy as np
 from edge.core.labels import FASCIA, IGNORE, NUM_CLASSES
 from quantization.augment import augmentations
 from quantization.config import TrainConfig, teacher_runs
-from quantization.distill import distilled, load_teacher
+from quantization.devices import strategy
+from quantization.distill import Distillation, distilled, load_teacher
 from quantization.plots import plot_curves
 from quantization.run_data import prepare_data
 from quantization.tfenv import keras, tf
@@ -42,16 +43,37 @@ def soft_targets(stride: int):
     return convert
 
 
-def make_dataset(x: np.ndarray, y: np.ndarray, batch: int, shuffle: bool, seed: int, stride: int = 1, maps=()):
+def make_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    batch: int,
+    shuffle: bool,
+    seed: int,
+    stride: int = 1,
+    maps=(),
+    shares: np.ndarray | None = None,
+):
     """(image, soft targets, weights) batches; `maps` (`augment.augmentations`) run in order before the targets,
-    `stride` is input size / the model's output size."""
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    `stride` is input size / the model's output size. `shares` (one per image), where given, ride along as a fourth
+    element: each image's part of a teacher's share of its targets (`distill.distilled`).
+
+    The augmentations keep the input's size but some (a resize to a computed size) lose its static shape; it is
+    restored after them, so what follows (a teacher's grid in `distilled`) can read it."""
+    shape = x.shape[1:]
+    carried = () if shares is None else (np.asarray(shares, np.float32),)
+    ds = tf.data.Dataset.from_tensor_slices((x, y, *carried))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     for augmentation in maps:
-        ds = ds.map(augmentation, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.map(soft_targets(stride), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(_on_image(augmentation), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(_on_image(lambda a, b: (tf.ensure_shape(a, shape), tf.ensure_shape(b, shape[:2]))))
+    ds = ds.map(_on_image(soft_targets(stride)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def _on_image(fn):
+    """`fn` of (image, labels) applied to a dataset element, the elements after them carried along unchanged."""
+    return lambda x, y, *carried: (*fn(x, y), *carried)
 
 
 def segmentation_loss(dice_weight: float = 0.0):
@@ -85,11 +107,14 @@ def compile_model(model, learning_rate, dice_weight: float = 0.0):
 
 
 class RunState(keras.callbacks.Callback):
-    """Per epoch: checkpoint (model + optimizer), history row, best weights, curves, early stopping."""
+    """Per epoch: checkpoint (model + optimizer), history row, best (or with `last`, the latest) weights, curves,
+    early stopping."""
 
-    def __init__(self, run_dir: Path, manager, epoch_var, patience: int | None, title: str, best_name: str):
+    def __init__(
+        self, run_dir: Path, manager, epoch_var, patience: int | None, title: str, best_name: str, last: bool = False
+    ):
         super().__init__()
-        self.run_dir, self.manager, self.epoch_var = run_dir, manager, epoch_var
+        self.run_dir, self.manager, self.epoch_var, self.last = run_dir, manager, epoch_var, last
         self.patience, self.title, self.best_name = patience, title, best_name
         self.state_file = run_dir / f"{best_name}.state.json"
         self.history = run_dir / f"{best_name}.history.csv"
@@ -108,9 +133,10 @@ class RunState(keras.callbacks.Callback):
         monitor = logs.get("val_loss", logs.get("loss"))
         if monitor < self.best:
             self.best, self.wait = monitor, 0
-            self.model.save_weights(str(self.run_dir / f"{self.best_name}.weights.h5"))
         else:
             self.wait += 1
+        if self.last or not self.wait:
+            self.model.save_weights(str(self.run_dir / f"{self.best_name}.weights.h5"))
         self.epoch_var.assign(epoch + 1)
         self.manager.save()
         self.state_file.write_text(json.dumps({"best": self.best, "wait": self.wait, "epoch": epoch + 1}))
@@ -129,10 +155,15 @@ def fit(
     cfg: TrainConfig,
     learning_rate: float,
     schedule: str = "constant",
+    distillation: Distillation | None = None,
+    last: bool = False,
 ) -> None:
-    """Fit `model` on data['train'] (validated on data['val']), resuming from run_dir/name checkpoints.
+    """Fit `model` (built under `devices.strategy()`'s scope) on data['train'] (validated on data['val'] where there
+    is one), resuming from run_dir/name checkpoints.
 
     ``schedule="cosine"`` decays the rate to 0 over `epochs` (the step count is restored with the optimizer).
+    `distillation` blends teachers into the targets; by default the teacher runs of ``cfg.teacher``, if any.
+    `last` keeps the last epoch's weights (run_dir/name.weights.h5) rather than those of the lowest loss.
     """
     x, y, _ = data["train"]
     if schedule == "cosine":
@@ -140,25 +171,29 @@ def fit(
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, steps)
     elif schedule != "constant":
         raise ValueError(f"unknown learning-rate schedule {schedule!r} (constant or cosine)")
-    compile_model(model, learning_rate, cfg.dice_weight)
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False)
-    ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch_var)
-    manager = tf.train.CheckpointManager(ckpt, str(run_dir / f"{name}_ckpt"), max_to_keep=1)
-    if manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).expect_partial()
-        print(f"resuming {name} from epoch {int(epoch_var.numpy())}", flush=True)
+    with strategy().scope():
+        compile_model(model, learning_rate, cfg.dice_weight)
+        ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch_var)
+        manager = tf.train.CheckpointManager(ckpt, str(run_dir / f"{name}_ckpt"), max_to_keep=1)
+        if manager.latest_checkpoint:
+            ckpt.restore(manager.latest_checkpoint).expect_partial()
+            print(f"resuming {name} from epoch {int(epoch_var.numpy())}", flush=True)
     state_file = run_dir / f"{name}.state.json"
     if state_file.exists() and json.loads(state_file.read_text()).get("done"):
         print(f"{name}: already finished", flush=True)
         return
-    stride = x.shape[1] // model.output_shape[1]
-    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.seed, stride, augmentations(cfg))
-    if cfg.teacher:
+    if distillation is None and cfg.teacher:
         teachers = [load_teacher(t, run_dir, model.output_shape) for t in teacher_runs(cfg.teacher)]
-        train_ds = distilled(train_ds, teachers, cfg.distill)
+        distillation = Distillation(teachers, cfg.distill)
+    stride = x.shape[1] // model.output_shape[1]
+    shares = distillation.per_image if distillation else None
+    train_ds = make_dataset(x, y, cfg.batch_size, True, cfg.seed, stride, augmentations(cfg), shares)
+    if distillation:
+        train_ds = distilled(train_ds, distillation.teachers, distillation.share)
     val = data.get("val")
     val_ds = make_dataset(val[0], val[1], cfg.batch_size, False, cfg.seed, stride) if val else None
-    callback = RunState(run_dir, manager, epoch_var, cfg.patience, f"{model.name}: {name}", name)
+    callback = RunState(run_dir, manager, epoch_var, cfg.patience, f"{model.name}: {name}", name, last)
     model.fit(
         train_ds,
         validation_data=val_ds,
@@ -188,9 +223,11 @@ def train(run_dir: str | Path, cfg: TrainConfig | None = None) -> Path:
         f"at {cfg.input_size[0]}x{cfg.input_size[1]}",
         flush=True,
     )
-    model = build_unet(cfg.base_filters, cfg.input_size, stem=cfg.stem)
+    with strategy().scope():
+        model = build_unet(cfg.base_filters, cfg.input_size, stem=cfg.stem)
     print(f"model: {model.name}, {model.count_params():,} parameters", flush=True)
     fit(model, data, run_dir, "float", cfg.epochs, cfg, cfg.learning_rate, cfg.schedule)
+    model = build_unet(cfg.base_filters, cfg.input_size, stem=cfg.stem)  # the best weights, in no strategy's scope
     model.load_weights(str(run_dir / "float.weights.h5"))
     model.save(str(run_dir / "float_model.h5"), include_optimizer=False)
     return run_dir / "float_model.h5"

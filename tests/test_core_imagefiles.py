@@ -90,6 +90,9 @@ def test_mask_kinds_are_not_confused(tmp_path):
     classes = np.array([[0], [1], [2]], np.uint8)
     with pytest.raises(ImageFileError, match="look like a 0/1/2 label map"):
         read_label_map(write(tmp_path / "classes.png", classes), band=True)
+    ignored = np.array([[0, 255], [1, 255], [2, 255]], np.uint8)  # with unlabelled columns
+    with pytest.raises(ImageFileError, match="look like a 0/1/2 label map"):
+        read_label_map(write(tmp_path / "ignored.png", ignored), band=True)
 
 
 def test_read_class_mask_rejects_odd_values_and_colour(tmp_path):

@@ -32,3 +32,20 @@ def test_a_twin_of_another_architecture_is_refused():
 
     with pytest.raises(ValueError, match="not this architecture's twin"):
         keras_from_tflite(TWIN, 16, (384, 192), 2)  # twice the width: no tensor of the shapes asked
+
+
+def test_the_int8_model_rebuilt_computes_what_it_computes_less_its_rounding():
+    """From the int8 model the weights are dequantized: the float network QAT trained, whose probabilities differ from
+    the int8 model's by its activations' rounding only."""
+    from quantization.from_tflite import keras_from_tflite
+
+    config = json.loads(DEFAULT_MODEL.with_name("model.json").read_text())["training"]["config"]
+    model = keras_from_tflite(DEFAULT_MODEL, config["base_filters"], tuple(config["input_size"]), config["stem"])
+    engine, phantom = Engine(DEFAULT_MODEL), Phantom()
+    for i in (0, 7):
+        frame = phantom.frame(i)
+        pre = Preprocessor(engine.input_size, "bgr")(frame.image, phantom.roi)
+        expected = engine.infer(pre.tensor)
+        got = model(pre.tensor[None, ..., None].astype(np.float32), training=False).numpy()[0]
+        assert np.mean(got.argmax(-1) == expected.argmax(-1)) > 0.995
+        assert np.abs(got - expected).mean() < 0.01

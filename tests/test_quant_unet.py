@@ -343,3 +343,28 @@ def test_a_given_split_is_kept_to_the_samples_there_are(tmp_path):
     (tmp_path / "twice.json").write_text(json.dumps({**split, "test": ["x1"]}))
     with pytest.raises(ValueError, match="in two parts"):
         given_split(tmp_path / "twice.json", kept)
+
+
+def test_a_teacher_is_distilled_after_the_depth_levers_and_per_image():
+    """The depth levers resize to a computed size and lose the static shape; `make_dataset` restores it, so a teacher
+    can be distilled with them (`--teacher` with `--stretch-above` crashed). A per-image share of 0 keeps an image's
+    labels alone as its targets (`tlfseg adapt`: your frames), 1 blends the teacher in (the replayed images)."""
+    from quantization.augment import depth_crop, stretch_above, tissue_above
+    from quantization.distill import distilled
+    from quantization.train import make_dataset
+
+    teacher = build_unet(4, (64, 32), stem=2)
+    x = np.random.default_rng(2).random((4, 64, 32, 1)).astype(np.float32)
+    y = np.full((4, 64, 32), 2, np.uint8)
+    y[:, :20], y[:, 20:26] = 0, 1
+    levers = [tissue_above(0.3), stretch_above(0.3), depth_crop(0.3)]
+    ds = make_dataset(x, y, 4, True, 0, 2, levers)
+    assert ds.element_spec[0].shape[1:] == (64, 32, 1)
+    assert next(iter(distilled(ds, teacher, 0.5)))[1].shape == (4, 32, 16, 3)
+
+    plain = next(iter(make_dataset(x, y, 4, False, 0, 2)))[1].numpy()
+    shares = np.array([0, 1, 0, 1], np.float32)
+    _, blended, _ = next(iter(distilled(make_dataset(x, y, 4, False, 0, 2, shares=shares), teacher, 0.5)))
+    expected = plain + shares[:, None, None, None] * 0.5 * (teacher(x).numpy() - plain)
+    np.testing.assert_allclose(blended, expected, atol=1e-6)
+    np.testing.assert_allclose(blended[0], plain[0], atol=1e-6)

@@ -13,7 +13,7 @@ import numpy as np
 from edge.core.frame import FrameRejected, check_pixels
 from edge.core.grey import to_grey
 from edge.core.image_header import HeaderError, image_size
-from edge.core.labels import BELOW, FASCIA, band_mask_to_classes, validate_labels
+from edge.core.labels import BELOW, FASCIA, IGNORE, band_mask_to_classes, validate_labels
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -88,7 +88,7 @@ def read_label_map(path: str | Path, band: bool = False) -> np.ndarray:
     grey = to_grey(raw)
     values = set(np.unique(grey).tolist())
     if band:
-        if BELOW in values and values <= {0, FASCIA, BELOW}:
+        if BELOW in values and values <= {0, FASCIA, BELOW, IGNORE}:  # a class map, its ignored columns included
             raise ImageFileError(path, f"values {sorted(values)} look like a 0/1/2 label map, not a band mask")
         return band_mask_to_classes(grey)
     if raw.ndim == 3 and raw.shape[2] >= 3 and not (raw[..., :3] == raw[..., :1]).all():
