@@ -133,9 +133,11 @@ def test_a_text_file_is_refused_as_a_video(tmp_path, capsys, name):
 
 def _run_measured(argv: list[str]) -> tuple[int, str, float]:
     """`tlfseg run` in a process of its own: (exit status, stderr, its peak RSS in MB)."""
+    # VmHWM is this process's own peak: ru_maxrss would carry over the forking pytest's (exec keeps it)
     code = (
-        "import resource, sys\nfrom edge.tools.cli import main\nrc = main(sys.argv[1:])\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)\nsys.exit(rc)"
+        "import sys\nfrom edge.tools.cli import main\nrc = main(sys.argv[1:])\n"
+        "hwm = next(line for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
+        "print(int(hwm.split()[1]) / 1024, file=sys.stderr)\nsys.exit(rc)"
     )
     done = subprocess.run([sys.executable, "-c", code, "run", *argv], capture_output=True, text=True, timeout=300)
     *lines, peak = done.stderr.splitlines()
