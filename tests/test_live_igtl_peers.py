@@ -174,7 +174,9 @@ def test_a_frame_replaced_before_it_is_read_is_counted_busy(phantom):
     uncounted (60 sent, 56 seen). Now every IMAGE is read as it comes: seen == sent, the replaced ones `busy`."""
     server = pyigtl.OpenIGTLinkServer(port=free_port(), local_server=True)
     reader = FrameReader(IGTLCapture(f"igtl://127.0.0.1:{server.port}/Image", stall_s=5.0), backoff_s=(0.05, 0.2))
-    rgb = np.ascontiguousarray(phantom.frame(0).image[..., ::-1])[None]
+    # small frames: a burst of 60 full ones (55 MB) outgrows the socket buffers, and on a loaded machine pyigtl's
+    # server then drops one on its own send time-out, before the runtime could see it
+    rgb = np.ascontiguousarray(phantom.frame(0).image[:96, :128, ::-1])[None]
     taken = 0
     try:
         reader.start()
