@@ -291,7 +291,7 @@ STILLS_HINT_SHARE = 0.1
 
 def stills_hint(session, capture, video: bool) -> str | None:
     """A note when a folder read as one scan jumped from band to band: its images are most likely separate captures
-    (frames of one scan jump on under 1 in 1,000: benchmarks/results/real_video.md)."""
+    (frames of one scan moved smoothly gave no `jump` in 4,800: benchmarks/results/real_video.md)."""
     from edge.live.sources import ImageFolderCapture
 
     jumps = session.flags.get("jump", 0)
