@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from live_support import small_phantom
 
-from edge.live.sinks.saved_frames import SpreadSample
+from edge.live.sinks.saved_frames import SpreadSample, read_index
 from edge.tools.cli import main
 
 
@@ -46,6 +46,7 @@ def test_run_keeps_raw_frames_flagged_and_sampled_with_their_reasons(tmp_path, c
         source = cv2.imread(str(folder / f"f{r['seq']:03d}.png"), cv2.IMREAD_UNCHANGED)
         assert np.array_equal(saved, source)
     assert sorted(p.name for p in (out / "frames").iterdir()) == sorted(r["file"][7:] for r in kept)
+    assert read_index(out / "index.json") == {(out / r["file"]).resolve(): r for r in kept}  # as label export reads it
     assert f"kept: {out}: {len(flagged)} flagged and {len(sampled)} sampled frames to label" in capsys.readouterr().out
     assert main([*argv, "--save-frames", str(out), "--save-frames-max", "2"]) == 0  # never into a folder in use
     assert (tmp_path / "label-2" / "index.json").is_file() and len(list((out / "frames").iterdir())) == len(kept)

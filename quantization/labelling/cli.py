@@ -71,7 +71,7 @@ def _export(args: argparse.Namespace) -> int:
     from edge.tools.commands import parse_roi
     from edge.tools.errors import CommandError
     from quantization.labelling.client import LabelStudio
-    from quantization.labelling.export import export_frames
+    from quantization.labelling.export import export_frames, session_reasons
 
     images = list_images(args.images)
     if not images:
@@ -89,7 +89,14 @@ def _export(args: argparse.Namespace) -> int:
     pipeline = FramePipeline(args.model, parse_roi(args.roi), video=False, threads=args.threads, delegate=args.delegate)
     print(f"model: {pipeline.engine.describe()}")
     print(f"{len(images)} frames from {args.images} -> {args.out}" + (f" and {args.url}" if server else ""))
-    made, failed, project = export_frames(pipeline, images, args.out, root, server, title)
+    index, kept, notice = session_reasons(args.images)
+    if notice:
+        print(notice, file=sys.stderr)
+    elif kept:
+        why = [kept[p.resolve()]["kept"] for p in images if p.resolve() in kept]
+        counts = f" ({why.count('flagged')} flagged, {why.count('sample')} sampled)" if why else ""
+        print(f"{index}: why a live session kept {len(why)} of the {len(images)} frames{counts}")
+    made, failed, project = export_frames(pipeline, images, args.out, root, server, title, kept=kept)
     if server:
         print(f"project '{title}': {server.url}/projects/{project}/data")
     print(f"{made} tasks in {args.out / 'tasks.json'}, the interface in {args.out / 'label_config.xml'}")

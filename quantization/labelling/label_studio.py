@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import numpy as np
 
 from quantization.labelling.geometry import band_outlines
-from quantization.labelling.masks import Drawn
+from quantization.labelling.masks import Drawn, class_map
 
 CONTROL = "band"  #: the PolygonLabels control's name
 IMAGE = "image"  #: the Image object's name, and the task data field holding the image's URL
@@ -23,6 +23,7 @@ LABEL = "fascia"
 
 LABEL_CONFIG = f"""<View>
   <Header value="Drag the vertices onto the upper and lower edge of the fascia; delete a polygon on another structure"/>
+  <Header value="$note" size="6"/>
   <Image name="{IMAGE}" value="${IMAGE}" zoom="true" zoomControl="true"/>
   <PolygonLabels name="{CONTROL}" toName="{IMAGE}" strokeWidth="1" pointSize="small" opacity="0.25" snap="pixel">
     <Label value="{LABEL}" background="#FFD700"/>
@@ -56,6 +57,19 @@ def prediction_result(labels: np.ndarray) -> list[dict]:
         }
         for k, polygon in enumerate(band_outlines(labels))
     ]
+
+
+def import_refusal(result: list[dict]) -> str | None:
+    """Why `tlfseg label import` would refuse these regions (a prediction's) if the annotator submitted them as they
+    are, in its words (two bands one above the other: "... keep the fascia, delete the other"); None where it would
+    take them, or where there is no region (nothing to submit). The label check, which needs the image, is left out."""
+    if not result:
+        return None
+    try:
+        class_map(_drawn("", "", result).band(), None, check=False)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def frame_name(data: dict) -> str:

@@ -36,8 +36,9 @@ class Drawn:
         return band
 
 
-def class_map(band: np.ndarray, grey: np.ndarray, check: bool = True) -> np.ndarray:
-    """A band mask as the 3-class map, column by column; ValueError (the reason) where it is no usable label."""
+def class_map(band: np.ndarray, grey: np.ndarray | None, check: bool = True) -> np.ndarray:
+    """A band mask as the 3-class map, column by column; ValueError (the reason) where it is no usable label. `grey`:
+    the image, for the label check (`check`; without it `grey` is not used)."""
     if not band.any():
         raise ValueError("no band drawn")
     stacked = stacked_columns(band)

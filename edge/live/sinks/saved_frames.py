@@ -4,11 +4,13 @@ flagged, and a sample spread over the whole session, bounded in number (so in di
 The frames go to `frames/NNNNNN.png` (the captured picture, not the overlay); `index.json` lists them with their
 sequence number, time, why each was kept (`flagged` and the flags, or `sample`) and the measurement. Each pool keeps
 at most its capacity: once full, every other frame (by time) is let go and the spacing between kept frames doubles,
-so what remains is spread evenly over the session rather than 30 neighbours of one second.
+so what remains is spread evenly over the session rather than 30 neighbours of one second. `read_index` reads the
+index back (`tlfseg label export` carries each frame's reason into its labelling task).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +46,34 @@ class SpreadSample:
         self.items = self.items[0::2]
         self.spacing *= 2
         return gone
+
+
+KEPT = ("flagged", "sample")  #: why a frame was kept, as `index.json` says it (the pools' names)
+
+
+def read_index(path: Path) -> dict[Path, dict]:
+    """An `index.json` written by `SaveFramesSink` -> its frames' records by the frame's resolved path; ValueError
+    (why, in a few words) for a file that is not such an index, OSError for one that cannot be read."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+    except ValueError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    frames = doc.get("frames") if isinstance(doc, dict) else None
+    if not isinstance(frames, list):
+        raise ValueError("not an index of saved frames (no list of 'frames')")
+    records = {}
+    for i, r in enumerate(frames, 1):
+        flags = r.get("flags") if isinstance(r, dict) else None
+        if not (
+            isinstance(r, dict)
+            and isinstance(r.get("file"), str)
+            and r.get("kept") in KEPT
+            and isinstance(flags, list)
+            and all(isinstance(f, str) for f in flags)
+        ):
+            raise ValueError(f"not an index of saved frames (frame {i} lacks 'file', 'kept' or 'flags')")
+        records[(Path(path).parent / r["file"]).resolve()] = r
+    return records
 
 
 class SaveFramesSink(Sink):
