@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.core.familiarity import REFERENCE_FILE, InputReference
-from quantization.adapt_data import Base, Frames, Plan, plan, settings
+from quantization.adapt_data import Base, Frames, Plan, differences, plan, settings
 from quantization.adapt_report import write_report
 from quantization.config import AdaptConfig, TrainConfig
 from quantization.data import DataError, load_arrays
@@ -172,11 +172,10 @@ def start(run_dir: Path, cfg: AdaptConfig, frames: Frames) -> Plan:
     the_plan = plan(cfg, frames)
     wanted = settings(cfg, frames, the_plan.names())
     if recorded.is_file():
-        kept = json.loads(recorded.read_text())
-        changed = sorted(key for key in wanted if kept.get(key) != wanted[key])
+        changed = differences(json.loads(recorded.read_text()), wanted)
         if changed:
             raise DataError(
-                f"{run_dir} holds an adaptation with other {' and '.join(changed)}: rerun it with its own options "
+                f"{run_dir} holds another adaptation ({'; '.join(changed)}): rerun it with its own options "
                 f"(see {recorded}), or give a new --run directory"
             )
         print(f"resuming the adaptation in {run_dir}", flush=True)

@@ -13,7 +13,7 @@ from edge.core.engine import DEFAULT_MODEL
 from edge.core.grey import to_grey
 from edge.core.label_check import drawn_bands, label_offset
 from edge.core.labels import FASCIA
-from quantization.config import BUNDLED, AdaptConfig, TrainConfig
+from quantization.config import BUNDLED, AdaptConfig, TrainConfig, options
 from quantization.data import DataError, Sample, load_folder, load_samples, picture_key, read_image, read_labels
 from quantization.runs import int8_model, model_paths
 
@@ -181,5 +181,37 @@ def plan(cfg: AdaptConfig, frames: Frames) -> Plan:
 
 
 def settings(cfg: AdaptConfig, frames: Frames, names: dict[str, list[str]]) -> dict:
-    """What `adapt.json` keeps: a rerun of the same run must come to the same."""
-    return {"config": asdict(cfg), "frames": asdict(frames), "names": names}
+    """What `adapt.json` keeps: a rerun of the same run must come to the same. Folders are kept resolved, so the same
+    folders named from elsewhere are the same."""
+    return _resolved({"config": asdict(cfg), "frames": asdict(frames), "names": names})
+
+
+def _resolved(kept: dict) -> dict:
+    """`adapt.json`'s content with its folders resolved (a relative one: from here)."""
+    config, frames = dict(kept.get("config", {})), dict(kept.get("frames", {}))
+    for part in ("images", "masks"):
+        if part in frames:
+            frames[part] = str(Path(frames[part]).resolve())
+    if config.get("base", BUNDLED) != BUNDLED:
+        config["base"] = str(Path(config["base"]).resolve())
+    return {**kept, "config": config, "frames": frames}
+
+
+def differences(kept: dict, wanted: dict) -> list[str]:
+    """What a rerun changes against the run's `adapt.json`, in the command's words (`--lr 0.0001 -> 0.0003`, the
+    frames' folders, which frames); folders are compared resolved (a relative one kept: from here)."""
+    old = _resolved(kept)
+    flags = {name: opt.flag for name, opt in options(AdaptConfig)}
+    changed = [
+        f"{flags.get(key, key)} {old['config'].get(key)} -> {value}"
+        for key, value in wanted["config"].items()
+        if old["config"].get(key) != value
+    ]
+    changed += [
+        f"{'--band-masks' if key == 'band_masks' else '--' + key} {old['frames'].get(key)} -> {value}"
+        for key, value in wanted["frames"].items()
+        if old["frames"].get(key) != value
+    ]
+    if not changed and old.get("names") != wanted["names"]:
+        changed.append("other frames in the folders (or another draw of those held back)")
+    return changed

@@ -19,6 +19,7 @@ HEADLINE = {
     "right": (("band_identity", "right"), "{:d}"),
     "thickness error p50 (px)": (("frame_thickness_error_px", "median"), "{:.1f}"),
     "thickness error p90 (px)": (("frame_thickness_error_px", "p90"), "{:.1f}"),
+    "reported good: thickness error p90 (px)": (("good_frame_thickness_error_px", "p90"), "{:.1f}"),
     "no thickness": (("frame_thickness_error_px", "missed"), "{:d}"),
 }
 
@@ -77,6 +78,33 @@ def known_words(plan, cfg) -> str:
     return f"the {cfg.known} split of {plan.base.name} ({len(plan.known)} images it never trained on, none of yours)"
 
 
+#: most fascia Dice the known layouts may lose before the report says so (issue 24's target)
+KNOWN_LOSS = 0.01
+
+
+def warnings(sets: dict) -> list[str]:
+    """What the before / after says against deploying: worse on the held-back frames, more wrong frames reported
+    good, or more than `KNOWN_LOSS` lost on the layouts the base knew."""
+    out = []
+    for part, (what, before, after) in sets.items():
+        old, new = headline(before), headline(after)
+        if not old or not new or old["fascia Dice"] is None or new["fascia Dice"] is None:
+            continue
+        if new["wrong, reported good"] > old["wrong, reported good"]:
+            out.append(f"More wrong frames reported good after than before on {what}: do not deploy it.")
+        if part == "held_back" and new["fascia Dice"] < old["fascia Dice"]:
+            out.append(
+                f"Worse after than before on {what} (fascia Dice {old['fascia Dice']:.3f} -> "
+                f"{new['fascia Dice']:.3f}): do not deploy it; check the labels, or label more frames."
+            )
+        if part == "known" and old["fascia Dice"] - new["fascia Dice"] > KNOWN_LOSS:
+            out.append(
+                f"It lost {old['fascia Dice'] - new['fascia Dice']:.3f} fascia Dice on {what}: it forgot some of what "
+                "it knew (more `--replay`, fewer `--epochs` or a lower `--lr`)."
+            )
+    return out
+
+
 def write_report(run_dir: Path, cfg, frames, plan, before: dict, after: dict, seconds: dict) -> Path:
     """RUN/adapt.md."""
     names = plan.names()
@@ -106,6 +134,8 @@ def write_report(run_dir: Path, cfg, frames, plan, before: dict, after: dict, se
     ]
     if not plan.held_back:
         lines += ["Nothing was held back (`--hold-back 0`): label a few more frames to measure the gain.", ""]
+    said = warnings(sets)
+    lines += [f"**{line}**" for line in said] + ([""] if said else [])
     lines += [
         "## What it learnt from",
         "",

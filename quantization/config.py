@@ -296,7 +296,7 @@ class AdaptConfig:
     )
     epochs: int = option(12, "--epochs", "fine-tuning epochs", metavar="N", type=positive_int, card="{epochs} epochs")
     learning_rate: float = option(
-        1e-4, "--lr", "Adam learning rate of fine-tuning and QAT", metavar="RATE", limits=POSITIVE,
+        3e-4, "--lr", "Adam learning rate of fine-tuning and QAT", metavar="RATE", limits=POSITIVE,
         card="Adam at learning rate {learning_rate:g}",
     )  # fmt: skip
     batch_size: int = option(16, "--batch", "batch size", metavar="N", type=positive_int, card="batch {batch_size}")

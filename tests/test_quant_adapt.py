@@ -119,7 +119,20 @@ def test_a_rerun_resumes_and_redoes_nothing(adapted):
     assert "qat: already finished" in out and "convert: done" in out and "== step 5/5: after" in out
     assert (run / "qat_int8.tflite").read_bytes() == model and (run / "after.json").is_file()
     status, _, err = _cli([*argv, "--epochs", "2"])
-    assert status == 1 and "holds an adaptation with other config" in err
+    assert status == 1 and "holds another adaptation (--epochs 1 -> 2)" in err
+
+
+def test_a_rerun_naming_the_folders_from_elsewhere_resumes(adapted, monkeypatch):
+    run, argv, _ = adapted
+    frames = run.parent / "frames"
+    monkeypatch.chdir(frames)  # the same folders, named relative to another working directory
+    relative = [{str(frames / "images"): "images", str(frames / "masks"): "masks"}.get(a, a) for a in argv]
+    assert relative != argv
+    status, out, err = _cli(relative)
+    assert status == 0, err
+    assert "resuming the adaptation" in out
+    status, _, err = _cli([*relative[:-1], "4"])  # another batch size
+    assert status == 1 and "(--batch 8 -> 4)" in err
 
 
 # --- refusals: phantom frames, no training -------------------------------------------------------------------------
@@ -194,3 +207,28 @@ def test_the_hold_back_is_seeded_and_leaves_enough_to_learn():
     assert hold_back(names, 0.0, 0) == (names, [])
     with pytest.raises(DataError, match="fewer than 3 to learn from"):
         hold_back(names[:5], 0.7, 0)
+
+
+def _scored(dice: float, wrong_good: int) -> dict:
+    """An `evaluate.score` result of one model, as far as the report reads it."""
+    identity = {"frames": 10, "wrong": wrong_good, "wrong_good": wrong_good, "right_flagged": 0}
+    model = {"native": {"micro": {"dice": {"fascia": dice}, "mean_iou": dice}}, "band_identity": identity}
+    return {"images": 10, "models": {"m": model}}
+
+
+def test_the_report_says_when_not_to_deploy():
+    from quantization.adapt_report import warnings
+
+    def said(held, known):
+        return " ".join(warnings({"held_back": ("held", *held), "known": ("known", *known)}))
+
+    assert said((_scored(0.80, 0), _scored(0.85, 0)), (_scored(0.90, 0), _scored(0.895, 0))) == ""
+    assert "Worse after than before on held (fascia Dice 0.850 -> 0.800)" in said(
+        (_scored(0.85, 0), _scored(0.80, 0)), (_scored(0.90, 0), _scored(0.90, 0))
+    )
+    assert "More wrong frames reported good after than before on known" in said(
+        (_scored(0.80, 0), _scored(0.85, 0)), (_scored(0.90, 0), _scored(0.90, 1))
+    )
+    assert "It lost 0.020 fascia Dice on known" in said(
+        (_scored(0.80, 0), _scored(0.85, 0)), (_scored(0.90, 0), _scored(0.88, 0))
+    )
