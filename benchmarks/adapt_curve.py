@@ -44,8 +44,9 @@ HEAD = (
     "# Adapting to an unseen scanner layout: the measured curve\n\n"
     "`benchmarks/adapt_curve.py` (issue 24): layout hold-outs (`tlfseg holdouts`, trained without one scanner layout) "
     f"adapted with `tlfseg adapt` on k frames of that layout (the first k of {POOL} drawn by seed), scored through the "
-    f"on-device path (int8) on the rest of the layout, the same images for every k; k = 0 is the base model. *Known "
-    "layouts*: the base's validation split (the other layouts, never trained on), after minus before. Targets for "
+    f"on-device path (int8) on the rest of the layout, the same images for every k; k = 0 is the base model. Nothing "
+    "of the k frames is held back (`--hold-back 0`). *Lost on known layouts*: the base's validation split (the "
+    "layouts it trained on, images it never saw), before minus after (positive: lost). Targets for "
     "k = 10 (issue 24): no wrong-structure frame reported good, <= 2 % of right frames flagged, per-image thickness "
     "error p90 <= 2 px, fascia Dice >= 0.88 or the labels' edge-noise bound, <= 0.01 lost on the known layouts.\n"
 )
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     if args.summary is None:
         os.nice(10)
-    points, missing = [], []
+    points, missing, stale = [], [], []
     for seed in args.seeds:
         for layout in args.layouts:
             base = Path(args.bases) / f"{layout}-seed{seed}"
@@ -290,11 +291,22 @@ def main(argv: list[str] | None = None) -> int:
                     if trained and args.summary is None:  # measured, or what a kept point lacks
                         found = point(out, recipe, base, k, adapt_seed, options)
                     points += [found] if found else []
+                    stale += (
+                        [f"{base.name} k = {k} seed {adapt_seed} {recipe}"]
+                        if found and GOOD_P90 not in found["rest"]
+                        else []
+                    )
                     why = "" if trained else " (base not trained yet)"
                     missing += [] if found else [f"{base.name}{why} k = {k} seed {adapt_seed} {recipe}"]
     body = table(points) if points else "No point measured yet."
     if missing:
         body += "\n\nNot measured yet: " + "; ".join(missing) + "."
+    if stale:
+        body += (
+            "\n\nScored before the column of the frames reported good (run without --summary): "
+            + "; ".join(stale)
+            + "."
+        )
     body += "\n\nRecipes: " + "; ".join(f"{r}: {recipe_words(out, r)}" for r in recipes) + "."
     print(body)
     if args.keep and points:

@@ -50,7 +50,15 @@ def test_a_session_from_a_video_file_ends_in_dicom(tmp_path, video, clinic_cli, 
     assert (str(sr.PatientName), sr.PatientID) == ("Doe^Jane", "P-007")
 
 
-def test_an_interrupted_session_exports_what_was_recorded(tmp_path, clinic_cli, capsys):
+@pytest.fixture
+def ctrl_c_delivered():
+    """Ctrl-C raises KeyboardInterrupt here even where the suite was started with SIGINT ignored (a background job)."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, saved)
+
+
+def test_an_interrupted_session_exports_what_was_recorded(tmp_path, clinic_cli, capsys, ctrl_c_delivered):
     rec, out = tmp_path / "rec", tmp_path / "dicom"
 
     def ctrl_c_after_8_frames():
@@ -63,8 +71,8 @@ def test_an_interrupted_session_exports_what_was_recorded(tmp_path, clinic_cli, 
             time.sleep(0.02)
 
     threading.Thread(target=ctrl_c_after_8_frames, daemon=True).start()
-    argv = ["run", "--source", "demo", *QUIET, "--record", str(rec), "--dicom", str(out)]
-    assert clinic_cli(argv) == 130
+    argv = ["run", "--source", "demo", "--frames", "3000", *QUIET, "--record", str(rec), "--dicom", str(out)]
+    assert clinic_cli(argv) == 130  # 0 had the 3,000 frames run out first: the Ctrl-C never arrived
     assert "1 Structured Report" in capsys.readouterr().out
     summary = json.loads((rec / "summary.json").read_text())
     assert summary["interrupted"] and summary["frames"]["processed"] >= 8
