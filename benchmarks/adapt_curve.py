@@ -287,17 +287,15 @@ def main(argv: list[str] | None = None) -> int:
             trained = (base / "evaluation.json").is_file()
             for adapt_seed, k in ((s, k) for s in args.adapt_seeds or [seed] for k in args.ks):
                 for recipe in recipes if k else ["base"]:
-                    found = kept_point(out, recipe, base, k, adapt_seed)
+                    name = f"{base.name} k = {k} seed {adapt_seed} {recipe}"
                     if trained and args.summary is None:  # measured, or what a kept point lacks
                         found = point(out, recipe, base, k, adapt_seed, options)
+                    else:
+                        found = kept_point(out, recipe, base, k, adapt_seed)
                     points += [found] if found else []
-                    stale += (
-                        [f"{base.name} k = {k} seed {adapt_seed} {recipe}"]
-                        if found and GOOD_P90 not in found["rest"]
-                        else []
-                    )
+                    stale += [name] if found and GOOD_P90 not in found["rest"] else []
                     why = "" if trained else " (base not trained yet)"
-                    missing += [] if found else [f"{base.name}{why} k = {k} seed {adapt_seed} {recipe}"]
+                    missing += [] if found else [name.replace(base.name, base.name + why, 1)]
     body = table(points) if points else "No point measured yet."
     if missing:
         body += "\n\nNot measured yet: " + "; ".join(missing) + "."
