@@ -161,6 +161,19 @@ def test_a_band_with_a_faint_piece_elsewhere_is_measured_on_its_winning_piece():
     assert measure(speck, roi).flags == ("partial",) and measure(speck, roi).coverage == pytest.approx(0.9)
 
 
+def test_on_a_stream_the_piece_where_the_band_has_been_wins():
+    """A line in 40 % of the columns as sure as the band in the rest: refused on its own; on a stream whose band has
+    been at the band's depth the band is measured alone (`partial`); a track at the line, or between the two, names
+    no structure the evidence backs (the line is not the larger), so the frame stays refused."""
+    labels, probs = _pieces(24, 0.9)
+    roi = Box.full(labels.shape)
+    assert "discontinuous" in measure(labels, roi, probs=probs).flags
+    m = measure(labels, roi, probs=probs, track_px=62.0)
+    assert m.good and m.flags == ("partial",) and m.depth_px == 63.5 and m.coverage == pytest.approx(36 / 60)
+    for track in (5.0, 35.0, 120.0):
+        assert "discontinuous" in measure(labels, roi, probs=probs, track_px=track).flags
+
+
 def test_the_band_on_both_sides_of_an_intruding_piece_is_one_structure():
     """The band in columns 0-24 and 36-59, a faint line near the top in 25-35: the band's two pieces lie at one
     depth, so they are measured together, the line left out."""

@@ -59,3 +59,24 @@ def test_on_the_phantom_stream_a_band_taken_elsewhere_for_two_frames_is_not_meas
         assert result.measurement.good == (i not in (6, 7)), (i, result.flags)
     assert flags[:6] == [()] * 6 and flags[8:] == [()] * 3
     assert all({"jump", "discontinuous", "fragmented"} & set(f) for f in flags[6:8]), flags[6:8]
+
+
+def test_the_stream_pipeline_gives_measure_the_band_track(bundled_engine, phantom, monkeypatch):
+    """The track the stream has followed so far is the evidence `measure` weighs for which piece is the band (the
+    rule itself: test_measurement_identity); stills have none."""
+    import edge.live.pipeline as pipeline_module
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["track_px"])
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline_module, "measure", spy)
+    video, stills = FramePipeline(bundled_engine), FramePipeline(bundled_engine, video=False)
+    depths = []
+    for i in range(3):
+        video(phantom.frame(i).image)
+        depths.append(video.band.depth)
+    stills(phantom.frame(0).image)
+    assert seen == [None, depths[0], depths[1], None] and depths[0] is not None

@@ -276,7 +276,12 @@ def piece_count(ids: np.ndarray, min_piece: float = 0.1) -> tuple[int, float]:
 
 
 def winning_structure(
-    ids: np.ndarray, centre: np.ndarray, strength: np.ndarray, tolerance: float, config: MeasureConfig
+    ids: np.ndarray,
+    centre: np.ndarray,
+    strength: np.ndarray,
+    tolerance: float,
+    config: MeasureConfig,
+    track: float | None = None,
 ) -> np.ndarray | None:
     """Which columns (a mask over the band's columns) hold the structure the evidence names as the band, where the
     band's pieces (`ids`, `piece_ids`) lie at different depths; None when no structure wins.
@@ -285,7 +290,9 @@ def winning_structure(
     of an intruding piece). The structure with the most columns wins if it holds `min_winner` of them and every other
     structure either holds under `min_rival` or is `prob_margin` less sure (`strength`: the model's peak fascia
     probability per column; without probabilities all equal, so only a small rival loses): a faint line beside a
-    clear band, not two structures the model is equally sure of."""
+    clear band, not two structures the model is equally sure of. On a stream (`track`: the band's tracked centre
+    row) the structure with the most columns also wins where it lies within `tolerance` of where the band has been
+    and no other structure does."""
     pieces = np.unique(ids)
     depth = np.array([np.median(centre[ids == k]) for k in pieces])
     order = np.argsort(depth)
@@ -297,7 +304,13 @@ def winning_structure(
     best = int(np.argmax(share))
     others = np.arange(share.size) != best
     beaten = (share[others] < config.min_rival) | (sure[others] <= sure[best] - config.prob_margin)
-    return structure == best if share[best] >= config.min_winner and beaten.all() else None
+    if share[best] >= config.min_winner and beaten.all():
+        return structure == best
+    if track is not None:  # where the band has been on this stream names one structure, if only one lies there
+        at_track = np.abs(np.bincount(structure, weights=centre) / np.bincount(structure) - track) <= tolerance
+        if at_track[best] and np.count_nonzero(at_track) == 1:
+            return structure == best
+    return None
 
 
 def column_strength(fascia: np.ndarray, columns: np.ndarray, width: int) -> np.ndarray:
@@ -327,6 +340,7 @@ def measure(
     mm_per_px: float | None = None,
     config: MeasureConfig | None = None,
     settled: bool = False,
+    track_px: float | None = None,
 ) -> Measurement:
     """Measure the fascia inside the ROI: from the ROI's native fascia (`FasciaRows`, the band's rows of the class map,
     as `FramePipeline` makes it) or from a native class map of the whole frame (`FrameResult.labels`) or of the ROI
@@ -334,7 +348,8 @@ def measure(
 
     `grey` (the frame's or the ROI's grey pixels) gives echogenicity; `probs` (the model's own class probabilities)
     gives confidence, over the cells the class map calls fascia, and rival band candidates (`ambiguous`), unless
-    `settled`: an operator's depth range or hint has chosen among them.
+    `settled`: an operator's depth range or hint has chosen among them. `track_px`: on a stream, the band's tracked
+    centre row in the ROI (`BandTracker.depth`), evidence for which of the band's pieces is the band.
     """
     fascia = labels if isinstance(labels, FasciaRows) else FasciaRows.of_labels(roi.part(labels))
     grey = None if grey is None else roi.part(grey)
@@ -355,7 +370,7 @@ def measure(
         strength = column_strength(probs[..., FASCIA], columns, fascia.width) if probs is not None else None
         tolerance = max(config.max_step * (vertical_median or 0.0), 4.0)
         kept = winning_structure(ids, centre[found], np.ones(ids.size) if strength is None else strength, tolerance,
-                                 config)  # fmt: skip
+                                 config, track_px)  # fmt: skip
         if kept is not None:
             found[columns[~kept]] = False
             columns, partial, broken = columns[kept], not kept.all(), False
