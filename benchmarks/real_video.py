@@ -12,7 +12,8 @@ Each clip is written as an MJPG AVI (OpenCV's encoder, quality 80, as from a USB
   decorrelation), with the strips placed by the model (the runtime) and by the true labels (the estimator alone);
   the phantom's rows at the same speeds beside them.
 - smooth: clips without a jump in truth (slow and brisk probe), with and without `--fuse`: `jump` per 1,000 frames,
-  the other flags, the thickness's steadiness (frame-to-frame change) and error against the truth.
+  the other flags, the thickness's steadiness (frame-to-frame change) and error against the truth, the good frames off
+  the true band and those measured in part (`partial`).
 - slides: the probe sliding onto another capture (a band at least 3 band thicknesses away) and back, a true jump:
   `jump` flagged before the track follows, the frames until it follows, good frames on neither band.
 
@@ -49,6 +50,7 @@ from edge.live.pipeline import FrameResult  # noqa: E402
 from edge.live.runtime import LiveSettings, build  # noqa: E402
 from edge.live.sinks import Sink  # noqa: E402
 from edge.measurement.gliding import GlideStep, GlideTracker  # noqa: E402
+from edge.measurement.measure import MeasureConfig  # noqa: E402
 
 HEAD = (
     "# Video features on real tissue texture\n\n"
@@ -60,17 +62,22 @@ HEAD = (
     "fascia/below (F/B) and above/fascia (A/F): the median and worst clip (signed %), the median absolute error (px), "
     "the share of clips within 10 %; strips placed by the model (the runtime) and by the true labels (the estimator "
     "alone); the phantom's rows at the same speeds. Smooth: clips without a jump in truth (a slow and a brisk probe), "
-    "with and without `--fuse 0.5`: `jump` and every flag per 1,000 frames, the thickness's change frame to frame, "
-    "its error against the truth and its spread within a clip. Slides: the probe sliding onto another capture whose "
+    "with and without `--fuse 0.5`, and without the band's track weighed for which piece is the band (the runtime "
+    "before it): `jump` and every flag per 1,000 frames, the thickness's change frame to frame, its error against the "
+    "truth and its spread within a clip, the good frames whose band lies off the true one (its centre further off "
+    "than the band is thick) and the frames measured in part. Slides: the probe sliding onto another capture whose "
     "band lies at least 3 band thicknesses away, and back (a true jump): `jump` flagged before the track follows, the "
     "frames from the slide's start until it follows, good frames on neither band. The pictures: each clip's gliding "
-    "error per condition; false jumps, the least steady clip's thickness and the steadiness; the first slide's band "
-    "depth.\n"
+    "error per condition; frames refused (of them `jump`), the least steady clip's thickness and the steadiness; "
+    "the first slide's band depth.\n"
 )
 GLIDE_FRAMES = 41  #: 40 pairs a clip, as the phantom's table
 SMOOTH_FRAMES = 50
 MIN_TOP_PX = 20  #: a gliding clip needs the strip above the band (2 + 10 rows) and room for the probe's lift
 FUSE = 0.5
+#: the smooth clips' runtime settings: as shipped, with fusion, and without the band's track as evidence for which
+#: piece is the band (`MeasureConfig.use_track`, the runtime before it)
+SETTINGS = {"off": "off", "fuse": f"--fuse {FUSE:g}", "no_track": "off, the track not weighed"}
 DWELL = 30  #: frames on each capture around a slide
 PROBE = {"pan_px": 20.0, "lift_px": 4.0, "tilt_deg": 1.0, "zoom": 0.01}  #: slow: a hand holding the probe
 BRISK = {"pan_px": 40.0, "lift_px": 10.0, "tilt_deg": 3.0, "zoom": 0.03}  #: a probe moved on purpose
@@ -177,12 +184,14 @@ def smooth(clips: list[Capture], engine: Engine, tmp: Path, progress=print) -> d
     """Clips without a jump in truth, with and without fusion: false `jump`s, the thickness's steadiness."""
     out = {}
     for level, fields in SMOOTH.items():
-        runs = {"off": [], "fuse": []}
+        runs = {"off": [], "fuse": [], "no_track": []}
         for c in clips:
             path = tmp / "smooth.avi"
             truths = render(Clip(c, Motion(frames=SMOOTH_FRAMES, **fields)), path)
             runs["off"].append({"capture": c.name, **smooth_run(play(path, engine), truths)})
             runs["fuse"].append({"capture": c.name, **smooth_run(play(path, engine, fuse=FUSE), truths)})
+            no_track = play(path, engine, measure=MeasureConfig(use_track=False))
+            runs["no_track"].append({"capture": c.name, **smooth_run(no_track, truths)})
         out[level] = runs
         progress(f"smooth {level}: " + ", ".join(f"{k} {jump_rate(v):.1f} jump/1000" for k, v in runs.items()))
     return out
@@ -260,10 +269,10 @@ def tables(result: dict) -> dict[str, str]:
         out["gliding"] = "\n".join(lines)
     if "smooth" in result:
         lines = [
-            "| motion | fusion | frames | `jump` per 1,000 | any flag per 1,000 (each) | thickness change frame to "
+            "| motion | setting | frames | `jump` per 1,000 | any flag per 1,000 (each) | thickness change frame to "
             "frame p50 / p90 (px) | thickness error median / p90 abs (px) | its spread within a clip: median / p90 "
-            "(SD, px) |",
-            "|---|---|---|---|---|---|---|---|",
+            "(SD, px) | good frames off the true band | measured in part (`partial`): frames, off the true band |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for level, runs in result["smooth"]["levels"].items():
             for setting, rs in runs.items():
@@ -273,11 +282,13 @@ def tables(result: dict) -> dict[str, str]:
                 errors = np.concatenate([r["errors_px"] for r in rs] + [[]])
                 spread = [np.std(r["errors_px"]) for r in rs if len(r["errors_px"]) > 5]
                 lines.append(
-                    f"| {level} | {'off' if setting == 'off' else f'--fuse {FUSE:g}'} | {frames} | "
+                    f"| {level} | {SETTINGS[setting]} | {frames} | "
                     f"{jump_rate(rs):.1f} | {1000 * flagged / max(frames, 1):.1f} ({_rates(rs, frames)}) | "
                     f"{np.percentile(steps, 50):.2f} / {np.percentile(steps, 90):.2f} | "
                     f"{np.median(errors):+.2f} / {np.percentile(np.abs(errors), 90):.2f} | "
-                    f"{np.median(spread):.2f} / {np.percentile(spread, 90):.2f} |"
+                    f"{np.median(spread):.2f} / {np.percentile(spread, 90):.2f} | "
+                    f"{sum(r['off_band_good'] for r in rs)} | {sum(r['partial'] for r in rs)}, "
+                    f"{sum(r['partial_off_band'] for r in rs)} |"
                 )
         out["smooth"] = "\n".join(lines)
     if "slides" in result:

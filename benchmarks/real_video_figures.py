@@ -19,6 +19,10 @@ def _plt():
     return plt
 
 
+#: the smooth clips' settings (benchmarks/real_video.py): the picture's name and colour for each
+SMOOTH_SETTINGS = {"off": ("plain", "C0"), "fuse": ("fusion", "C2"), "no_track": ("no track", "C7")}
+
+
 def figures(result: dict, base: Path) -> dict[str, str]:
     """Writes the pictures the result has sections for, each beside `base` (`results_log.picture_path`'s
     ``img/real_video_<time>.png``) as ``real_video_<time>_<table name>.png``; {table name: file name}."""
@@ -75,23 +79,27 @@ def gliding_figure(g: dict):
 
 
 def smooth_figure(smooth: dict):
-    """Smooth motion: `jump` per 1,000 frames; the least steady clip's thickness without and with fusion against the
-    truth; the frame-to-frame change over all clips."""
+    """Smooth motion: frames refused per 1,000 (and how many of them `jump`); the least steady clip's thickness
+    without and with fusion against the truth; the frame-to-frame change over all clips."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw={"width_ratios": [1, 2, 1]})
-    labels, jumps, frames, steps = [], [], [], []
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1.2, 2, 1.2]})
+    labels, colours, refused, jumps, frames, steps = [], [], [], [], [], []
     for level, runs in smooth.items():
         for setting, rs in runs.items():
-            labels.append(f"{level}\n{'no fusion' if setting == 'off' else 'fusion'}")
+            name, colour = SMOOTH_SETTINGS[setting]
+            labels.append(f"{level}\n{name}")
+            colours.append(colour)
+            refused.append(sum(r["frames"] - r["good"] for r in rs))
             jumps.append(sum(r["flags"].get("jump", 0) for r in rs))
             frames.append(sum(r["frames"] for r in rs))
             steps.append(np.concatenate([r["steps_px"] for r in rs] + [[]]))
-    rates = [1000 * j / max(n, 1) for j, n in zip(jumps, frames, strict=True)]
-    bars = axes[0].bar(labels, rates, color=["C0", "C2"] * (len(labels) // 2))
-    axes[0].bar_label(bars, [f"{j} in {n}" for j, n in zip(jumps, frames, strict=True)], fontsize=8)
+    rates = [1000 * k / max(n, 1) for k, n in zip(refused, frames, strict=True)]
+    bars = axes[0].bar(labels, rates, color=colours)
+    axes[0].bar_label(bars, [f"{j} jump" for j in jumps], fontsize=8)
     axes[0].set_ylim(0, max(1.0, 1.3 * max(rates)))
-    axes[0].set_ylabel("jump per 1,000 frames")
-    axes[0].set_title("false jumps (frames flagged jump)")
+    axes[0].set_ylabel("frames refused per 1,000")
+    axes[0].set_title("frames refused (of them `jump`)")
+    axes[0].tick_params(axis="x", labelsize=8, labelrotation=35)
     slow = smooth["slow"]
     clip = max(range(len(slow["off"])), key=lambda k: np.nanstd(_values(slow["off"][k]["thickness_px"])))
     ax = axes[1]
@@ -106,6 +114,8 @@ def smooth_figure(smooth: dict):
     axes[2].boxplot(steps, tick_labels=labels, showfliers=False)
     axes[2].set_ylabel("|thickness change| frame to frame (px)")
     axes[2].set_title("steadiness")
+    axes[2].tick_params(axis="x", labelsize=8, labelrotation=35)
+    fig.tight_layout()
     return fig
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from benchmarks.sequences import Switch, Truth
 from edge.live.pipeline import FrameResult
 from edge.measurement.gliding import PAIRS, GlideStep
+from edge.measurement.measure import fascia_runs
 
 LAYER = {"above": 0, "fascia": 1, "below": 2}
 SHEARS = tuple(f"{a}/{b}" for a, b in PAIRS)
@@ -62,10 +63,25 @@ def smooth_run(results: list[FrameResult], truths: list[Truth]) -> dict:
     good = [(i, r.measurement.thickness_px) for i, r in enumerate(results) if r.measurement.good]
     steps = [abs(b - a) for (i, a), (j, b) in zip(good, good[1:], strict=False) if j == i + 1]
     errors = [t - truths[i].band.thickness_px for i, t in good]
+    off = {i for i, _ in good if off_band(results[i], truths[i])}
+    partial = {i for i, _ in good if "partial" in results[i].flags}
     return {"frames": len(results), "good": len(good), "flags": dict(flags), "steps_px": steps,
+            "off_band_good": len(off), "partial": len(partial), "partial_off_band": len(partial & off),
             "errors_px": errors, "thickness_px": [r.measurement.thickness_px if r.measurement.good else None
                                                   for r in results],
             "true_px": [t.band.thickness_px for t in truths], "bands": bands(results)}  # fmt: skip
+
+
+def off_band(result: FrameResult, truth: Truth) -> bool:
+    """A good frame's band lies off the true one: over the columns it measured, column by column (as
+    `band_identity`), its centre lies further from the true band's centre than the true band is thick."""
+    measured = np.isfinite(result.measurement.columns_px)
+    found, true = fascia_runs(result.roi_labels), fascia_runs(result.roi.part(truth.labels))
+    both = measured & (found.length > 0) & (true.length > 0)
+    if not both.any():  # measured where no band is labelled
+        return True
+    error = np.abs((found.top - true.top + (found.length - true.length) / 2.0)[both])
+    return bool(np.median(error) > np.median(true.length[both]))
 
 
 def bands(results: list[FrameResult]) -> list[list]:

@@ -7,7 +7,7 @@ import pytest
 from edge.core.labels import ABOVE, BELOW, FASCIA
 from edge.core.roi import Box
 from edge.measurement.identity import IdentityTally, band_identity
-from edge.measurement.measure import MeasureConfig, contested_columns, measure
+from edge.measurement.measure import MeasureConfig, contested_columns, measure, winning_structure
 
 
 def band_map(top: int, thickness: int, shape=(100, 60)) -> np.ndarray:
@@ -131,7 +131,7 @@ def test_a_second_line_close_beside_the_band_is_flagged_unless_faint_far_or_sett
     assert rival_line(one, np.full(120, 42.5), found, 6.0) < 0.5
 
 
-def _pieces(split: int, faint: float) -> tuple[np.ndarray, np.ndarray]:
+def two_pieces(split: int, faint: float) -> tuple[np.ndarray, np.ndarray]:
     """A 60-column map: an 8-row band at row 60 in columns `split`.., a 4-row line at row 4 in the columns before it,
     and model probabilities (24 x 30 cells) in which the line's fascia probability is `faint`."""
     labels = band_map(60, 8)
@@ -148,30 +148,47 @@ def _pieces(split: int, faint: float) -> tuple[np.ndarray, np.ndarray]:
 def test_a_band_with_a_faint_piece_elsewhere_is_measured_on_its_winning_piece():
     """The model marks the band in most columns and a faint line near the top in the rest: the band is measured alone
     (`partial`, a good measurement, its coverage the band's), not refused; with no clear winner it is refused."""
-    labels, probs = _pieces(12, 0.55)
+    labels, probs = two_pieces(12, 0.55)
     roi = Box.full(labels.shape)
     m = measure(labels, roi, probs=probs)
     assert m.good and m.flags == ("partial",) and m.pieces == 2
     assert m.coverage == pytest.approx(48 / 60) and m.thickness_px == pytest.approx(8.0) and m.depth_px == 63.5
     assert m.confidence == pytest.approx(0.9, abs=0.01)  # the measured piece's cells only
-    even, even_probs = _pieces(30, 0.9)  # half and half, equally sure: no piece wins
+    even, even_probs = two_pieces(30, 0.9)  # half and half, equally sure: no piece wins
     assert "discontinuous" in measure(even, roi, probs=even_probs).flags
     assert measure(labels, roi).flags == ("discontinuous",)  # no probabilities: a 20 % piece is a rival
-    speck, _ = _pieces(6, 0.9)  # a piece of 10 %: under the rival share, whatever its probability
+    speck, _ = two_pieces(6, 0.9)  # a piece of 10 %: under the rival share, whatever its probability
     assert measure(speck, roi).flags == ("partial",) and measure(speck, roi).coverage == pytest.approx(0.9)
 
 
-def test_on_a_stream_the_piece_where_the_band_has_been_wins():
+def at(depth: float, reach: float = 12.0):
+    """A stream's track (`BandTracker.at_track`) at `depth`, reaching `reach` rows either side."""
+    return lambda d, thickness: abs(d - depth) <= reach
+
+
+def test_on_a_stream_the_track_breaks_a_tie_in_certainty():
     """A line in 40 % of the columns as sure as the band in the rest: refused on its own; on a stream whose band has
-    been at the band's depth the band is measured alone (`partial`); a track at the line, or between the two, names
-    no structure the evidence backs (the line is not the larger), so the frame stays refused."""
-    labels, probs = _pieces(24, 0.9)
+    been at the band's depth the band is measured alone (`partial`). A track at the line (not the larger), between
+    or away from both, a band holding under half the columns, or a rival the model is surer of: still refused."""
+    labels, probs = two_pieces(24, 0.9)
     roi = Box.full(labels.shape)
     assert "discontinuous" in measure(labels, roi, probs=probs).flags
-    m = measure(labels, roi, probs=probs, track_px=62.0)
+    m = measure(labels, roi, probs=probs, track=at(62.0))
     assert m.good and m.flags == ("partial",) and m.depth_px == 63.5 and m.coverage == pytest.approx(36 / 60)
     for track in (5.0, 35.0, 120.0):
-        assert "discontinuous" in measure(labels, roi, probs=probs, track_px=track).flags
+        assert "discontinuous" in measure(labels, roi, probs=probs, track=at(track)).flags
+    minority, minority_probs = two_pieces(36, 0.9)  # the band in 40 % of the columns
+    assert "discontinuous" in measure(minority, roi, probs=minority_probs, track=at(62.0)).flags
+    surer, surer_probs = two_pieces(24, 0.99)
+    surer_probs[15:17, 12:] = (0.15, 0.7, 0.15)  # the band at 0.7, the line at 0.99
+    assert "discontinuous" in measure(surer, roi, probs=surer_probs, track=at(62.0)).flags
+
+
+def test_a_track_that_reaches_two_structures_names_neither():
+    ids, centre = np.repeat([0, 1], [30, 20]), np.repeat([40.0, 58.0], [30, 20])
+    args = (ids, centre, np.ones(50), 16.0, MeasureConfig(), 8.0)
+    assert winning_structure(*args, track=at(49.0)) is None
+    assert winning_structure(*args, track=at(40.0)).tolist() == [True] * 30 + [False] * 20
 
 
 def test_the_band_on_both_sides_of_an_intruding_piece_is_one_structure():

@@ -2,7 +2,8 @@
 measured; a depth held for long enough is followed."""
 
 import numpy as np
-from test_measurement_identity import band_map
+import pytest
+from test_measurement_identity import band_map, two_pieces
 
 from edge.core.roi import Box
 from edge.live.pipeline import FramePipeline
@@ -61,6 +62,36 @@ def test_on_the_phantom_stream_a_band_taken_elsewhere_for_two_frames_is_not_meas
     assert all({"jump", "discontinuous", "fragmented"} & set(f) for f in flags[6:8]), flags[6:8]
 
 
+def test_a_track_on_the_wrong_structure_does_not_lock_in():
+    """The track starts on a line near the top; then the band alone alternates with frames showing the line in 60 %
+    of the columns and the band in the rest, equally sure. The first such frame is measured on the line at the track
+    (`partial`), but a piece the track chose never confirms the track, and while the band's new depth is pending the
+    track names nothing: the band's depth is followed after `settle` frames, and the line is refused from then on."""
+    roi = Box.full((100, 60))
+    line_only = measure(band_map(4, 4), roi)
+    band_only = measure(band_map(60, 8), roi)
+    mixed = two_pieces(36, 0.9)
+    track, flags = BandTracker(settle=3), []
+    for frame in ("line", "mixed", "band", "mixed", "band", "mixed", "band", "mixed", "band"):
+        if frame == "mixed":
+            m = measure(mixed[0], roi, probs=mixed[1], track=track.at_track())
+        else:
+            m = line_only if frame == "line" else band_only
+        flags.append(track(m).flags)
+    assert flags == [
+        (),
+        ("partial",),
+        ("jump",),
+        ("discontinuous",),
+        ("jump",),
+        ("discontinuous",),
+        (),
+        ("discontinuous",),
+        (),
+    ]
+    assert track.depth == pytest.approx(63.5)
+
+
 def test_the_stream_pipeline_gives_measure_the_band_track(bundled_engine, phantom, monkeypatch):
     """The track the stream has followed so far is the evidence `measure` weighs for which piece is the band (the
     rule itself: test_measurement_identity); stills have none."""
@@ -69,14 +100,15 @@ def test_the_stream_pipeline_gives_measure_the_band_track(bundled_engine, phanto
     seen = []
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["track_px"])
+        track = kwargs["track"]
+        seen.append(None if track is None else (track(depths[-1], 8.0), track(depths[-1] + 30, 8.0)))
         return measure(*args, **kwargs)
 
     monkeypatch.setattr(pipeline_module, "measure", spy)
     video, stills = FramePipeline(bundled_engine), FramePipeline(bundled_engine, video=False)
-    depths = []
+    depths = [None]
     for i in range(3):
         video(phantom.frame(i).image)
         depths.append(video.band.depth)
     stills(phantom.frame(0).image)
-    assert seen == [None, depths[0], depths[1], None] and depths[0] is not None
+    assert seen == [None, (True, False), (True, False), None] and depths[1] is not None

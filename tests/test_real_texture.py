@@ -1,10 +1,13 @@
 """Gliding and band tracking on clips made from real captures with known motion (benchmarks/sequences.py), from the
 shipped model's validation split (the calibration set; benchmarks/results/real_video.md scores the test split)."""
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 
 from benchmarks.real_video import label_steps, play, render
-from benchmarks.real_video_scores import shear_error, switch_events
+from benchmarks.real_video_scores import off_band, shear_error, smooth_run, switch_events
 from benchmarks.sequences import Capture, Clip, Motion, Switch
 from edge.measurement.gliding import GlideTracker
 from edge.measurement.motion import PhaseMotion
@@ -44,6 +47,20 @@ def test_gliding_through_the_runtime_on_a_moving_probe(captures, tmp_path, bundl
     result = shear_error([r.gliding for r in play(path, bundled_engine, gliding=True)], truths)
     assert result["kept"] >= 30
     assert all(abs(v) < 8 for v in result["error_pct"].values()), result
+
+
+def test_a_good_frame_off_the_true_band_is_counted(captures, tmp_path, bundled_engine):
+    """`off_band`: over the columns measured, the band's centre further from the true one than the true band is
+    thick. On a smooth clip through the runtime none of the good frames is off the band; the true labels moved down
+    by 1.5 band thicknesses put every one off."""
+    path = tmp_path / "clip.avi"
+    truths = render(Clip(captures["img_00299"], Motion(frames=20, glide=0.5, **PROBE)), path)
+    results = play(path, bundled_engine)
+    run = smooth_run(results, truths)
+    assert run["good"] >= 15 and run["off_band_good"] == 0 and run["partial_off_band"] <= run["partial"]
+    good = [(r, t) for r, t in zip(results, truths, strict=True) if r.measurement.good]
+    moved = [replace(t, labels=np.roll(t.labels, int(1.5 * t.band.vertical_px) + 1, axis=0)) for _, t in good]
+    assert all(off_band(r, t) for (r, _), t in zip(good, moved, strict=True))
 
 
 def test_the_track_holds_and_a_slide_onto_another_capture_is_flagged_then_followed(captures, tmp_path, bundled_engine):

@@ -159,8 +159,8 @@ class FramePipeline:
         with clock("postprocess"):
             fascia, chosen, mm_per_px, prior, kept = self._fascia(probs, roi, mm_per_px)
         with clock("measure"):
-            settled, track = prior is not None, self.band.depth if self.band else None  # track: where the band has been
-            m = measure(fascia, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=settled, track_px=track)
+            settled, track = prior is not None, self.band.at_track() if self.band else None  # where the band has been
+            m = measure(fascia, roi, pre.grey, probs, mm_per_px, self.measure_config, settled=settled, track=track)
             m, unfamiliar = self._doubts(m, kept, pre, frame[roi.slices])
         result = FrameResult(
             fascia, probs, roi, pre.grey, pre.frame_shape, m, {}, changed, None, unfamiliar, class_probs=chosen

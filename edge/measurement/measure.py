@@ -10,6 +10,7 @@ band-shaped structure (`ambiguous`: which of them is the fascia is in doubt) is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -75,6 +76,7 @@ class MeasureConfig:
     min_rival: float = 0.15  #: ... and every other holding this share or more ...
     prob_margin: float = 0.1  #: ... is this much less sure (mean peak fascia probability over its columns)
     max_split: float = 0.5  #: runs this many band thicknesses apart in a column or closer are one band (its layers)
+    use_track: bool = True  #: on a stream, where the band has been breaks a tie in certainty between structures
     line_reach: float = 3.0  #: a second bright line within this many band thicknesses of the band ...
     max_line_rival: float | None = None  #: ... at least this prominent against the band: second_line (None: off)
     min_in_range: float = 0.5  #: with a depth range: share of band columns that kept a band; below: outside_range
@@ -281,7 +283,8 @@ def winning_structure(
     strength: np.ndarray,
     tolerance: float,
     config: MeasureConfig,
-    track: float | None = None,
+    thickness: float = 0.0,
+    track: Callable[[float, float], bool] | None = None,
 ) -> np.ndarray | None:
     """Which columns (a mask over the band's columns) hold the structure the evidence names as the band, where the
     band's pieces (`ids`, `piece_ids`) lie at different depths; None when no structure wins.
@@ -290,9 +293,9 @@ def winning_structure(
     of an intruding piece). The structure with the most columns wins if it holds `min_winner` of them and every other
     structure either holds under `min_rival` or is `prob_margin` less sure (`strength`: the model's peak fascia
     probability per column; without probabilities all equal, so only a small rival loses): a faint line beside a
-    clear band, not two structures the model is equally sure of. On a stream (`track`: the band's tracked centre
-    row) the structure with the most columns also wins where it lies within `tolerance` of where the band has been
-    and no other structure does."""
+    clear band, not two structures the model is equally sure of. On a stream (`track`: whether a band at a depth,
+    `thickness` thick, lies where the band has been) the track breaks a tie in certainty: the structure with the most
+    columns also wins when it holds most of them, no other is `prob_margin` surer, and it alone lies at the track."""
     pieces = np.unique(ids)
     depth = np.array([np.median(centre[ids == k]) for k in pieces])
     order = np.argsort(depth)
@@ -306,9 +309,9 @@ def winning_structure(
     beaten = (share[others] < config.min_rival) | (sure[others] <= sure[best] - config.prob_margin)
     if share[best] >= config.min_winner and beaten.all():
         return structure == best
-    if track is not None:  # where the band has been on this stream names one structure, if only one lies there
-        at_track = np.abs(np.bincount(structure, weights=centre) / np.bincount(structure) - track) <= tolerance
-        if at_track[best] and np.count_nonzero(at_track) == 1:
+    if track is not None and share[best] > 0.5 and np.all(sure[others] < sure[best] + config.prob_margin):
+        at_track = [track(float(np.median(centre[structure == k])), thickness) for k in range(share.size)]
+        if at_track[best] and sum(at_track) == 1:
             return structure == best
     return None
 
@@ -340,7 +343,7 @@ def measure(
     mm_per_px: float | None = None,
     config: MeasureConfig | None = None,
     settled: bool = False,
-    track_px: float | None = None,
+    track: Callable[[float, float], bool] | None = None,
 ) -> Measurement:
     """Measure the fascia inside the ROI: from the ROI's native fascia (`FasciaRows`, the band's rows of the class map,
     as `FramePipeline` makes it) or from a native class map of the whole frame (`FrameResult.labels`) or of the ROI
@@ -348,8 +351,9 @@ def measure(
 
     `grey` (the frame's or the ROI's grey pixels) gives echogenicity; `probs` (the model's own class probabilities)
     gives confidence, over the cells the class map calls fascia, and rival band candidates (`ambiguous`), unless
-    `settled`: an operator's depth range or hint has chosen among them. `track_px`: on a stream, the band's tracked
-    centre row in the ROI (`BandTracker.depth`), evidence for which of the band's pieces is the band.
+    `settled`: an operator's depth range or hint has chosen among them. `track`: on a stream, whether a band at a
+    depth (ROI row), this many pixels thick, lies where the band has been (`BandTracker.at_track`), evidence for which
+    of the band's pieces is the band.
     """
     fascia = labels if isinstance(labels, FasciaRows) else FasciaRows.of_labels(roi.part(labels))
     grey = None if grey is None else roi.part(grey)
@@ -370,7 +374,7 @@ def measure(
         strength = column_strength(probs[..., FASCIA], columns, fascia.width) if probs is not None else None
         tolerance = max(config.max_step * (vertical_median or 0.0), 4.0)
         kept = winning_structure(ids, centre[found], np.ones(ids.size) if strength is None else strength, tolerance,
-                                 config, track_px)  # fmt: skip
+                                 config, vertical_median, track if config.use_track else None)  # fmt: skip
         if kept is not None:
             found[columns[~kept]] = False
             columns, partial, broken = columns[kept], not kept.all(), False
