@@ -122,6 +122,12 @@ def crc_shift(crc: int, n: int) -> int:
     return crc
 
 
+def _lost_payload(length: int, payload: bytes) -> bool:
+    """A header whose payload and CRC were lost, the next message's header right behind it: that header's first 16
+    bytes and its CRC (the same CRC-32) read as a 16-byte payload that verifies. No message sends such a payload."""
+    return length == HEADER_SIZE - 4 and payload.startswith(MAGIC)
+
+
 @dataclass
 class DecoderStats:
     packets: int = 0
@@ -265,8 +271,8 @@ class StreamDecoder:
         if len(buf) < total:
             return False
         payload = self._verified_payload(header.length)
-        if payload is None:
-            if self._header_inside(total):
+        if payload is None or _lost_payload(header.length, payload):
+            if payload is not None or self._header_inside(total):
                 self._fault(out, ErrorCode.TRUNCATED, header.seq, "message cut short: another began inside it")
             else:
                 self._fault(out, ErrorCode.BAD_CRC, header.seq, f"payload CRC mismatch (type {header.type})")

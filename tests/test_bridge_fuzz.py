@@ -134,3 +134,16 @@ def test_events_and_counters_do_not_depend_on_chunking(msgs, data):
 
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=30))
     assert run([stream]) == run(chunked(stream, cuts)) == run([stream[i : i + 1] for i in range(len(stream))])
+
+
+#: an ERROR with a 16-byte payload cut back to its header, a BYE right behind it (found by the damage test above)
+LOST_PAYLOAD = encode(Error(ErrorCode.BAD_CRC, "\U00010000", 0, 0), 0)[:20] + encode(Bye(ByeReason.DONE), 1)
+
+
+def test_a_header_whose_payload_was_lost_does_not_swallow_the_next_message():
+    """The BYE's first 16 bytes and its header CRC (the same CRC-32) read as the ERROR's 16-byte payload and CRC: the
+    decoder reports the ERROR cut short and still delivers the BYE (it read a malformed ERROR and lost the BYE)."""
+    events = feed(Decoder(MAX_PAYLOAD), [LOST_PAYLOAD])
+    assert [type(e) for e in events] == [Fault, Received]
+    assert (events[0].code, events[0].seq) == (ErrorCode.TRUNCATED, 0) and events[1].seq == 1
+    assert events[1].msg == Bye(ByeReason.DONE)

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from test_bridge_fuzz import LOST_PAYLOAD
 
 from firmware_bridge.messages import Decoder, Received
 from firmware_bridge.testing.cbuild import CBuild, CUnavailable, build_c
@@ -96,6 +97,9 @@ def test_c_and_python_decoders_agree_on_damaged_streams(c_program, tmp_path):
         path = tmp_path / f"s{i}.bin"
         path.write_bytes(bytes(data))
         streams.append((path, bytes(data)))
+    lost = tmp_path / "lost_payload.bin"  # a header whose 16-byte payload and CRC were cut away, a BYE behind it
+    lost.write_bytes(LOST_PAYLOAD)
+    streams.append((lost, LOST_PAYLOAD))
     max_payload = 48  # some vectors (HELLO from the runtime, RESULT, ERROR) are TOO_LARGE
     run = subprocess.run(
         [str(c_program.exe), "--events", str(max_payload), *(str(p) for p, _ in streams)],

@@ -689,6 +689,12 @@ static int payload_ok(tlfseg_decoder *d, uint32_t n) {
     return (crc_b ^ crc_shift(crc_a, n)) == want;
 }
 
+/* a header whose payload and CRC were lost, the next message's header right behind it: that header's first 16 bytes
+ * and its CRC (the same CRC-32) read as a 16-byte payload that verifies; no message sends such a payload */
+static int lost_payload(const tlfseg_decoder *d, uint32_t length) {
+    return length == TLFSEG_HEADER_SIZE - 4 && memcmp(d->buf + d->head + TLFSEG_HEADER_SIZE, MAGIC, 4) == 0;
+}
+
 /* a verified header lies wholly within buf[1..end) (so the answer never depends on later bytes) */
 static int header_inside(const tlfseg_decoder *d, size_t end) {
     header h;
@@ -728,8 +734,8 @@ int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev) {
         }
         total = TLFSEG_OVERHEAD + (size_t)h.length; /* length <= max_payload <= cap - TLFSEG_OVERHEAD: no wrap */
         if (d->len < total) return 0;
-        if (!payload_ok(d, h.length)) {
-            int truncated = header_inside(d, total);
+        if (!payload_ok(d, h.length) || lost_payload(d, h.length)) {
+            int truncated = lost_payload(d, h.length) || header_inside(d, total);
             drop(d, 1, 1);
             return fault(d, ev, truncated ? TLFSEG_E_TRUNCATED : TLFSEG_E_BAD_CRC, h.seq);
         }
