@@ -7,9 +7,10 @@ from collections import Counter
 import numpy as np
 
 from benchmarks.sequences import Switch, Truth
+from edge.core.labels import ABOVE
 from edge.live.pipeline import FrameResult
 from edge.measurement.gliding import PAIRS, GlideStep
-from edge.measurement.measure import fascia_runs
+from edge.measurement.identity import band_identity
 
 LAYER = {"above": 0, "fascia": 1, "below": 2}
 SHEARS = tuple(f"{a}/{b}" for a, b in PAIRS)
@@ -73,15 +74,11 @@ def smooth_run(results: list[FrameResult], truths: list[Truth]) -> dict:
 
 
 def off_band(result: FrameResult, truth: Truth) -> bool:
-    """A good frame's band lies off the true one: over the columns it measured, column by column (as
-    `band_identity`), its centre lies further from the true band's centre than the true band is thick."""
-    measured = np.isfinite(result.measurement.columns_px)
-    found, true = fascia_runs(result.roi_labels), fascia_runs(result.roi.part(truth.labels))
-    both = measured & (found.length > 0) & (true.length > 0)
-    if not both.any():  # measured where no band is labelled
-        return True
-    error = np.abs((found.top - true.top + (found.length - true.length) / 2.0)[both])
-    return bool(np.median(error) > np.median(true.length[both]))
+    """A good frame's band lies off the true one (`band_identity`'s depth test, column by column) over the columns it
+    measured: a piece left out of a frame measured in part is not judged."""
+    measured = np.where(np.isfinite(result.measurement.columns_px), result.roi_labels, ABOVE)
+    identity = band_identity(measured, result.roi.part(truth.labels), 1.0)  # Dice 1: the depth alone decides
+    return identity is None or identity.wrong
 
 
 def bands(results: list[FrameResult]) -> list[list]:

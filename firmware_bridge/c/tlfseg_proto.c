@@ -714,6 +714,7 @@ int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev) {
         header h;
         size_t start = find_magic(d->buf + d->head, 0, d->len), total, n;
         uint64_t whole;
+        int ok;
         if (start == (size_t)-1) {
             if (d->len > 3) drop(d, d->len - 3, 1); /* keep a possible partial magic */
             return 0;
@@ -734,8 +735,9 @@ int tlfseg_decoder_next(tlfseg_decoder *d, tlfseg_event *ev) {
         }
         total = TLFSEG_OVERHEAD + (size_t)h.length; /* length <= max_payload <= cap - TLFSEG_OVERHEAD: no wrap */
         if (d->len < total) return 0;
-        if (!payload_ok(d, h.length) || lost_payload(d, h.length)) {
-            int truncated = lost_payload(d, h.length) || header_inside(d, total);
+        ok = payload_ok(d, h.length);
+        if (!ok || lost_payload(d, h.length)) {
+            int truncated = ok || header_inside(d, total); /* ok here: a lost payload */
             drop(d, 1, 1);
             return fault(d, ev, truncated ? TLFSEG_E_TRUNCATED : TLFSEG_E_BAD_CRC, h.seq);
         }
